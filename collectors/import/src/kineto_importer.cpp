@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
+// PLACEHOLDER until the kineto importer lands (being written now).
+#include "moetune/import/import.h"
+namespace moetune::import {
+Expected<void> import_kineto(const std::filesystem::path& file, TraceWriter&, ImportContext&) {
+  return Error{file.string() + ": kineto import not built yet"};
+}
+}  // namespace moetune::import

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// TraceReader: read access to a run file. Opens read-only, checks it is a moetune
+// store and refuses a newer format. Range queries use the (rank, start_ns) index:
+// an event overlaps [t0, t1) if start < t1 and start + dur > t0; the lower bound on
+// start is t0 - (longest duration in the table), computed once per table.
+// Strings are loaded once into memory (they are few compared with events).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "moetune/trace/db.h"
+#include "moetune/trace/rows.h"
+
+namespace moetune {
+
+inline constexpr std::int64_t kTimeMin = INT64_MIN / 4;
+inline constexpr std::int64_t kTimeMax = INT64_MAX / 4;
+
+struct TableCounts {
+  std::map<std::string, std::int64_t> by_table;  // table name -> row count
+  std::int64_t get(const std::string& t) const {
+    auto it = by_table.find(t);
+    return it == by_table.end() ? 0 : it->second;
+  }
+};
+
+class TraceReader {
+ public:
+  static Expected<std::unique_ptr<TraceReader>> open(const std::filesystem::path& path);
+
+  int format_version() const { return version_; }
+  const std::filesystem::path& path() const { return db_->path(); }
+  Db& db() { return *db_; }
+
+  const std::string& str(StringId id) const;
+  const std::vector<std::string>& strings() const { return strings_; }
+  std::map<std::string, std::string> meta();
+  std::vector<RankRow> ranks();
+  std::vector<StatRow> stats();
+  TableCounts counts();
+  // Earliest start and latest end over all event tables; {0,0} when empty.
+  std::pair<std::int64_t, std::int64_t> time_range();
+
+  // Events of one rank overlapping [t0, t1), ordered by start. rank < 0: all ranks.
+  std::vector<KernelRow> kernels(RankId rank = RankId(), std::int64_t t0 = kTimeMin, std::int64_t t1 = kTimeMax);
+  std::vector<MemcpyRow> memcpys(RankId rank = RankId(), std::int64_t t0 = kTimeMin, std::int64_t t1 = kTimeMax);
+  std::vector<MemsetRow> memsets(RankId rank = RankId(), std::int64_t t0 = kTimeMin, std::int64_t t1 = kTimeMax);
+  std::vector<ApiCallRow> api_calls(RankId rank = RankId(), std::int64_t t0 = kTimeMin, std::int64_t t1 = kTimeMax);
+  std::vector<NvtxRow> nvtx(RankId rank = RankId(), std::int64_t t0 = kTimeMin, std::int64_t t1 = kTimeMax);
+  std::vector<NcclOpRow> nccl_ops(RankId rank = RankId(), std::int64_t t0 = kTimeMin, std::int64_t t1 = kTimeMax);
+  std::vector<StepRow> steps(RankId rank = RankId());
+  std::vector<ExpertRoutingRow> expert_routing();
+  std::vector<ExpertPlacementRow> expert_placement();
+  std::vector<TopologyRow> topology();
+  std::vector<BenchResultRow> bench_results();
+
+  // Streams every kernel (all ranks) ordered by (rank, start) without materialising a vector.
+  void for_each_kernel(const std::function<void(const KernelRow&)>& fn);
+
+ private:
+  TraceReader() = default;
+  std::int64_t max_dur(const char* table);
+  std::string range_where(const char* table, RankId rank, std::int64_t t0, std::int64_t t1, bool has_dur);
+
+  std::unique_ptr<Db> db_;
+  int version_ = 0;
+  std::vector<std::string> strings_;
+  std::map<std::string, std::int64_t> max_dur_;
+};
+
+}  // namespace moetune

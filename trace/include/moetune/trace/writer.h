@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// TraceWriter: the one way anything (importers, live collectors, synth) puts events
+// into a run file. Rows go through prepared statements inside one transaction per
+// batch (default 64k rows), WAL journal. Strings are interned in memory and written
+// once. Output is atomic: rows go to "FILE.tmp-PID" and finish() renames it over
+// FILE; a writer destroyed without finish() removes the temporary, so a failed
+// import leaves nothing behind and never touches an existing FILE.
+// Errors from SQLite (disk full, ...) are remembered and reported by finish().
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "moetune/trace/db.h"
+#include "moetune/trace/rows.h"
+
+namespace moetune {
+
+struct WriterOptions {
+  bool force = false;         // overwrite an existing output file
+  bool atomic = true;         // write to a temporary and rename in finish()
+  std::size_t batch_rows = 65536;
+};
+
+class TraceWriter {
+ public:
+  static Expected<std::unique_ptr<TraceWriter>> create(const std::filesystem::path& path,
+                                                       WriterOptions opts = {});
+  ~TraceWriter();
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+
+  StringId intern(std::string_view s);
+
+  void set_meta(std::string_view key, std::string_view value);
+  void add(const RankRow& r);  // insert or replace
+  void add(const KernelRow& r);
+  void add(const MemcpyRow& r);
+  void add(const MemsetRow& r);
+  void add(const ApiCallRow& r);
+  void add(const NvtxRow& r);
+  // Returns the new nccl_ops.id.
+  std::int64_t add(const NcclOpRow& r);
+  void add(const ExpertRoutingRow& r);
+  void add(const ExpertPlacementRow& r);
+  void add(const TopologyRow& r);
+  void add(const StepRow& r);
+  void add(const BenchResultRow& r);
+  void add(const StatRow& r);
+  // Returns the id the last add(KernelRow) got.
+  std::int64_t last_kernel_id() const { return last_kernel_id_; }
+
+  std::size_t rows_written() const { return rows_; }
+  // Commits the current batch without ending the file (live collectors flush this way).
+  Expected<void> flush();
+  // Commits, closes, and renames the temporary over the final path.
+  Expected<void> finish();
+  const std::filesystem::path& path() const { return final_; }
+  Db& db() { return *db_; }
+
+ private:
+  TraceWriter() = default;
+  void row_done();
+  void check(int rc);
+  Expected<void> begin();
+
+  std::unique_ptr<Db> db_;
+  std::filesystem::path final_, tmp_;
+  WriterOptions opts_;
+  std::unordered_map<std::string, StringId> strings_;
+  Statement s_meta_, s_rank_, s_string_, s_kernel_, s_memcpy_, s_memset_, s_api_, s_nvtx_, s_nccl_,
+      s_routing_, s_placement_, s_topo_, s_step_, s_bench_, s_stat_;
+  std::size_t rows_ = 0, batch_ = 0;
+  std::int64_t last_kernel_id_ = 0;
+  bool in_tx_ = false, finished_ = false;
+  std::string error_;
+};
+
+// Opens an existing writable store, creates the schema if the file is new.
+// Used by tests and by the merge step.
+Expected<void> create_schema(Db& db);
+std::string_view schema_sql();
+
+}  // namespace moetune

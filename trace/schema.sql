@@ -1,0 +1,201 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- moetune trace store, format version 1 (PRAGMA user_version = 1).
+--
+-- One SQLite file per run. Every time is an int64 in nanoseconds on ONE clock per run
+-- (CLOCK_REALTIME, i.e. ns since the Unix epoch; CUPTI's default). Durations are ns.
+-- Columns named *_id that point at `strings` hold interned text. Rank is the global
+-- rank of the process in the job (0..N-1). Readers refuse files whose user_version is
+-- newer than theirs; older versions are migrated on open.
+-- This file is embedded into the binary at build time: it is the only schema definition.
+
+-- Free-form key/value facts about the run: format, source files, command line,
+-- whether it is synthetic ("synthetic" = "1"), moetune version, creation time.
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,     -- fact name, e.g. "source", "synthetic", "command"
+  value TEXT NOT NULL         -- fact value as text
+);
+
+-- One row per rank (process) of the job.
+CREATE TABLE IF NOT EXISTS ranks (
+  rank            INTEGER PRIMARY KEY, -- global rank, 0-based
+  host            TEXT,                -- host name the process ran on
+  pid             INTEGER,             -- OS process id
+  device          INTEGER,             -- CUDA device ordinal the rank used (-1 unknown)
+  gpu_name        TEXT,                -- e.g. "NVIDIA H200"
+  gpu_uuid        TEXT,                -- GPU UUID as nvidia-smi prints it
+  bus_id          TEXT,                -- PCIe bus id, e.g. "00000000:1B:00.0"
+  clock_offset_ns INTEGER DEFAULT 0,   -- ns added to this rank's raw times to land on the run clock
+  source          TEXT,                -- what produced the rank: "kineto:FILE", "nsys:FILE", "cupti", "synth"
+  sm_count        INTEGER,             -- streaming multiprocessors (0 unknown)
+  memory_bytes    INTEGER,             -- device memory, bytes (0 unknown)
+  compute_cap     TEXT,                -- compute capability "9.0"
+  pcie_gen        INTEGER,             -- PCIe link generation (0 unknown)
+  pcie_width      INTEGER              -- PCIe link width in lanes (0 unknown)
+);
+
+-- Interned strings (kernel names, API names, NVTX text, domains).
+CREATE TABLE IF NOT EXISTS strings (
+  id    INTEGER PRIMARY KEY,  -- string id referenced by *_id columns
+  value TEXT NOT NULL         -- the text
+);
+
+-- GPU kernels, one row per launch execution. Clustered on (rank, start_ns, id)
+-- (WITHOUT ROWID): range queries per rank read contiguous pages and no separate
+-- index is stored, which keeps a row near 50 bytes on disk.
+CREATE TABLE IF NOT EXISTS kernels (
+  id          INTEGER NOT NULL,  -- unique kernel id in this run (assigned by the writer, 1..)
+  rank        INTEGER NOT NULL,  -- global rank
+  stream      INTEGER NOT NULL,  -- CUDA stream id as the source reports it
+  start_ns    INTEGER NOT NULL,  -- GPU start, ns on the run clock
+  dur_ns      INTEGER NOT NULL,  -- duration, ns (>= 0)
+  name_id     INTEGER NOT NULL,  -- kernel name (demangled where the source gives it) -> strings
+  correlation INTEGER,           -- launch correlation id (matches api_calls.correlation on the same rank)
+  grid        INTEGER,           -- grid size packed x | y<<21 | z<<42
+  block       INTEGER,           -- block size packed x | y<<21 | z<<42
+  PRIMARY KEY (rank, start_ns, id)
+) WITHOUT ROWID;
+
+-- Memory copies (host<->device, device<->device, peer).
+CREATE TABLE IF NOT EXISTS memcpys (
+  id          INTEGER PRIMARY KEY,
+  rank        INTEGER NOT NULL,  -- global rank
+  stream      INTEGER NOT NULL,  -- CUDA stream id
+  start_ns    INTEGER NOT NULL,  -- ns on the run clock
+  dur_ns      INTEGER NOT NULL,  -- ns
+  bytes       INTEGER NOT NULL,  -- bytes copied
+  kind        INTEGER NOT NULL,  -- CUPTI copy kind: 1 HtoD, 2 DtoH, 8 DtoD, 10 PtoP, 0 unknown
+  src_device  INTEGER,           -- source device for peer copies (-1 unknown)
+  dst_device  INTEGER,           -- destination device for peer copies (-1 unknown)
+  correlation INTEGER            -- launch correlation id
+);
+CREATE INDEX IF NOT EXISTS memcpys_rank_start ON memcpys(rank, start_ns);
+
+-- Memsets.
+CREATE TABLE IF NOT EXISTS memsets (
+  id          INTEGER PRIMARY KEY,
+  rank        INTEGER NOT NULL,  -- global rank
+  stream      INTEGER NOT NULL,  -- CUDA stream id
+  start_ns    INTEGER NOT NULL,  -- ns on the run clock
+  dur_ns      INTEGER NOT NULL,  -- ns
+  bytes       INTEGER NOT NULL,  -- bytes set
+  correlation INTEGER            -- launch correlation id
+);
+CREATE INDEX IF NOT EXISTS memsets_rank_start ON memsets(rank, start_ns);
+
+-- Host-side CUDA runtime / driver calls and synchronisation waits.
+CREATE TABLE IF NOT EXISTS api_calls (
+  id          INTEGER PRIMARY KEY,
+  rank        INTEGER NOT NULL,  -- global rank
+  tid         INTEGER NOT NULL,  -- OS thread id
+  start_ns    INTEGER NOT NULL,  -- ns on the run clock
+  dur_ns      INTEGER NOT NULL,  -- ns
+  name_id     INTEGER NOT NULL,  -- API name, e.g. "cudaLaunchKernel" -> strings
+  kind        INTEGER NOT NULL,  -- 1 runtime, 2 driver, 3 synchronization (event/stream/context sync wait)
+  correlation INTEGER            -- correlation id linking to kernels/memcpys/memsets
+);
+CREATE INDEX IF NOT EXISTS api_calls_rank_start ON api_calls(rank, start_ns);
+
+-- Annotations: NVTX ranges and marks, torch user annotations, CPU ops.
+CREATE TABLE IF NOT EXISTS nvtx (
+  id        INTEGER PRIMARY KEY,
+  rank      INTEGER NOT NULL,  -- global rank
+  tid       INTEGER NOT NULL,  -- OS thread id (0 for GPU-side annotations)
+  start_ns  INTEGER NOT NULL,  -- ns on the run clock
+  dur_ns    INTEGER NOT NULL,  -- ns; 0 for an instant mark
+  name_id   INTEGER NOT NULL,  -- message text -> strings
+  domain_id INTEGER NOT NULL,  -- NVTX domain or source category ("moe", "NCCL", "user_annotation", "cpu_op") -> strings
+  payload   TEXT               -- decoded payload as JSON text, or NULL
+);
+CREATE INDEX IF NOT EXISTS nvtx_rank_start ON nvtx(rank, start_ns);
+
+-- NCCL operations (collectives and point-to-point), one row per rank per op.
+CREATE TABLE IF NOT EXISTS nccl_ops (
+  id          INTEGER PRIMARY KEY,
+  rank        INTEGER NOT NULL,  -- global rank
+  comm_hash   TEXT,              -- communicator id (hash or process-group name); NULL unknown
+  seq         INTEGER,           -- per-communicator sequence number (-1 unknown)
+  func        TEXT NOT NULL,     -- "AllReduce", "AllToAll", "Send", "Recv", "SendRecv", "AllGather", ...
+  algo        TEXT,              -- "Ring", "Tree", "NVLS", ... NULL unknown
+  proto       TEXT,              -- "LL", "LL128", "Simple"; NULL unknown
+  channels    INTEGER,           -- channels used (0 unknown)
+  count       INTEGER,           -- element count
+  dtype       TEXT,              -- element type, e.g. "Float", "BFloat16"
+  bytes       INTEGER,           -- payload bytes this rank contributes (count x type size, or sum of splits)
+  peer        INTEGER,           -- peer rank for Send/Recv (-1 none)
+  root        INTEGER,           -- root rank for rooted collectives (-1 none)
+  nranks      INTEGER,           -- communicator size (0 unknown)
+  enqueue_ns  INTEGER,           -- host enqueue time, ns on the run clock (NULL unknown)
+  start_ns    INTEGER NOT NULL,  -- GPU start of the op's kernel, ns on the run clock
+  end_ns      INTEGER NOT NULL,  -- GPU end, ns on the run clock
+  stream      INTEGER,           -- CUDA stream id of the op's kernel
+  kernel_id   INTEGER,           -- kernels.id of the op's kernel, NULL if none
+  in_splits   TEXT,              -- all-to-all input split sizes as JSON array, NULL if none
+  out_splits  TEXT,              -- all-to-all output split sizes as JSON array, NULL if none
+  pg_name     TEXT,              -- process group name (PyTorch)
+  pg_ranks    TEXT               -- process group global ranks as JSON array
+);
+CREATE INDEX IF NOT EXISTS nccl_ops_rank_start ON nccl_ops(rank, start_ns);
+
+-- Tokens routed to each expert, reported by the application (NVTX `moe` domain) or imported.
+CREATE TABLE IF NOT EXISTS expert_routing (
+  step     INTEGER NOT NULL,  -- training/inference step index
+  layer    INTEGER NOT NULL,  -- MoE layer index
+  rank     INTEGER NOT NULL,  -- source rank whose tokens were routed
+  expert   INTEGER NOT NULL,  -- logical expert index
+  tokens   INTEGER NOT NULL,  -- tokens sent to the expert from this rank in this step
+  time_ns  INTEGER            -- when the routing was reported, ns on the run clock (NULL unknown)
+);
+CREATE INDEX IF NOT EXISTS expert_routing_step ON expert_routing(layer, step);
+
+-- Where each expert (and each replica) lives.
+CREATE TABLE IF NOT EXISTS expert_placement (
+  layer   INTEGER NOT NULL,  -- MoE layer index
+  expert  INTEGER NOT NULL,  -- logical expert index
+  rank    INTEGER NOT NULL,  -- rank holding this copy
+  replica INTEGER NOT NULL   -- 0 for the primary copy, 1.. for replicas
+);
+
+-- Links between pairs of GPUs (and GPU-NIC), as nvidia-smi topo -m / NVML report them.
+CREATE TABLE IF NOT EXISTS topology (
+  host           TEXT,              -- host name ("" single host)
+  a              TEXT NOT NULL,     -- endpoint label, e.g. "GPU0", "NIC1"
+  b              TEXT NOT NULL,     -- endpoint label
+  rank_a         INTEGER,           -- rank on endpoint a, NULL if not a rank
+  rank_b         INTEGER,           -- rank on endpoint b, NULL if not a rank
+  link           TEXT NOT NULL,     -- "NV18", "PIX", "PXB", "PHB", "NODE", "SYS", "NET", "SOCK", "X"
+  bandwidth_gbps REAL,              -- unidirectional ceiling, GB/s (NULL unknown)
+  source         TEXT               -- "nvidia-smi", "nvml", "synth", file name
+);
+
+-- Steps (ProfilerStep#N, NVTX step ranges), per rank.
+CREATE TABLE IF NOT EXISTS steps (
+  rank     INTEGER NOT NULL,  -- global rank
+  step     INTEGER NOT NULL,  -- step number as the application numbered it
+  start_ns INTEGER NOT NULL,  -- ns on the run clock
+  end_ns   INTEGER NOT NULL,  -- ns on the run clock
+  tokens   INTEGER            -- tokens processed in the step if reported (NULL unknown)
+);
+CREATE INDEX IF NOT EXISTS steps_rank ON steps(rank, step);
+
+-- Measured collective baselines (nccl-tests *_perf output).
+CREATE TABLE IF NOT EXISTS bench_results (
+  source     TEXT,     -- file the numbers came from
+  func       TEXT,     -- "AllReduce", "AllToAll", ...
+  nranks     INTEGER,  -- ranks in the test
+  bytes      INTEGER,  -- message size, bytes
+  count      INTEGER,  -- elements
+  dtype      TEXT,     -- element type
+  time_us    REAL,     -- time per op, microseconds (out-of-place)
+  algbw_gbps REAL,     -- algorithm bandwidth, GB/s
+  busbw_gbps REAL,     -- bus bandwidth, GB/s
+  in_place   INTEGER   -- 1 in-place column, 0 out-of-place
+);
+
+-- Trace health: what was dropped, clamped or unknown during capture/import.
+CREATE TABLE IF NOT EXISTS stats (
+  name        TEXT NOT NULL,  -- e.g. "dropped_records", "negative_duration_clamped"
+  severity    TEXT NOT NULL,  -- "info", "error", "data_loss"
+  value       INTEGER NOT NULL, -- count
+  rank        INTEGER,        -- rank it applies to, NULL for the whole run
+  description TEXT            -- one sentence for humans
+);

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "moetune/trace/reader.h"
+
+#include <algorithm>
+
+namespace moetune {
+
+namespace {
+const std::string kEmpty;
+
+Severity severity_from(std::string_view s) {
+  if (s == "error") return Severity::Error;
+  if (s == "data_loss") return Severity::DataLoss;
+  return Severity::Info;
+}
+}  // namespace
+
+Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Error{path.string() + ": no such file"};
+  if (std::filesystem::is_directory(path, ec)) return Error{path.string() + ": is a directory, not a run file"};
+  auto db = Db::open(path, Db::Mode::ReadOnly);
+  if (!db) return db.error();
+  std::unique_ptr<TraceReader> r(new TraceReader());
+  r->db_ = std::move(*db);
+  auto ver = r->db_->scalar("PRAGMA user_version");
+  if (!ver) return Error{path.string() + ": not a moetune run (not an SQLite database)"};
+  if (!r->db_->has_table("meta") || !r->db_->has_table("kernels") || *ver == 0)
+    return Error{path.string() + ": not a moetune run (no moetune schema)"};
+  if (*ver > kFormatVersion)
+    return Error{path.string() + ": format version " + std::to_string(*ver) +
+                 " is newer than this moetune understands (" + std::to_string(kFormatVersion) +
+                 "); upgrade moetune"};
+  // Older versions would be migrated here; version 1 is the first.
+  r->version_ = static_cast<int>(*ver);
+  auto st = r->db_->prepare("SELECT id, value FROM strings ORDER BY id");
+  if (!st) return st.error();
+  while (st->step()) {
+    auto id = st->i64(0);
+    if (id < 0 || id > (1 << 28)) return Error{path.string() + ": corrupt strings table"};
+    if (static_cast<std::size_t>(id) >= r->strings_.size()) r->strings_.resize(id + 1);
+    r->strings_[id] = st->text(1);
+  }
+  return r;
+}
+
+const std::string& TraceReader::str(StringId id) const {
+  if (id.value < 0 || static_cast<std::size_t>(id.value) >= strings_.size()) return kEmpty;
+  return strings_[id.value];
+}
+
+std::map<std::string, std::string> TraceReader::meta() {
+  std::map<std::string, std::string> m;
+  auto st = db_->prepare("SELECT key, value FROM meta");
+  if (st)
+    while (st->step()) m[st->text(0)] = st->text(1);
+  return m;
+}
+
+std::vector<RankRow> TraceReader::ranks() {
+  std::vector<RankRow> out;
+  auto st = db_->prepare(
+      "SELECT rank,host,pid,device,gpu_name,gpu_uuid,bus_id,clock_offset_ns,source,sm_count,memory_bytes,"
+      "compute_cap,pcie_gen,pcie_width FROM ranks ORDER BY rank");
+  if (!st) return out;
+  while (st->step()) {
+    RankRow r;
+    r.rank = RankId(st->i64(0));
+    r.host = st->text(1);
+    r.pid = st->i64(2);
+    r.device = static_cast<int>(st->i64(3));
+    r.gpu_name = st->text(4);
+    r.gpu_uuid = st->text(5);
+    r.bus_id = st->text(6);
+    r.clock_offset_ns = st->i64(7);
+    r.source = st->text(8);
+    r.sm_count = static_cast<int>(st->i64(9));
+    r.memory_bytes = st->i64(10);
+    r.compute_cap = st->text(11);
+    r.pcie_gen = static_cast<int>(st->i64(12));
+    r.pcie_width = static_cast<int>(st->i64(13));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<StatRow> TraceReader::stats() {
+  std::vector<StatRow> out;
+  auto st = db_->prepare("SELECT name,severity,value,rank,description FROM stats ORDER BY rowid");
+  if (!st) return out;
+  while (st->step())
+    out.push_back({st->text(0), severity_from(st->text_view(1)), st->i64(2), st->opt_i64(3), st->text(4)});
+  return out;
+}
+
+TableCounts TraceReader::counts() {
+  TableCounts c;
+  for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx", "nccl_ops", "steps", "expert_routing",
+                        "expert_placement", "topology", "bench_results", "ranks"}) {
+    auto n = db_->scalar(std::string("SELECT count(*) FROM ") + t);
+    c.by_table[t] = n.value_or(0);
+  }
+  return c;
+}
+
+std::pair<std::int64_t, std::int64_t> TraceReader::time_range() {
+  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx"}) {
+    auto a = db_->scalar(std::string("SELECT min(start_ns) FROM ") + t);
+    auto b = db_->scalar(std::string("SELECT max(start_ns + dur_ns) FROM ") + t);
+    if (a) lo = std::min(lo, *a);
+    if (b) hi = std::max(hi, *b);
+  }
+  if (auto a = db_->scalar("SELECT min(start_ns) FROM nccl_ops")) lo = std::min(lo, *a);
+  if (auto b = db_->scalar("SELECT max(end_ns) FROM nccl_ops")) hi = std::max(hi, *b);
+  if (lo == INT64_MAX) return {0, 0};
+  return {lo, hi};
+}
+
+std::int64_t TraceReader::max_dur(const char* table) {
+  auto it = max_dur_.find(table);
+  if (it != max_dur_.end()) return it->second;
+  std::string col = std::string(table) == "nccl_ops" ? "end_ns - start_ns" : "dur_ns";
+  auto v = db_->scalar("SELECT max(" + col + ") FROM " + table).value_or(0);
+  max_dur_[table] = v;
+  return v;
+}
+
+std::string TraceReader::range_where(const char* table, RankId rank, std::int64_t t0, std::int64_t t1,
+                                     bool has_dur) {
+  std::string w = " WHERE 1";
+  if (rank.valid()) w += " AND rank = " + std::to_string(rank.value);
+  if (t0 > kTimeMin) {
+    std::int64_t lo = t0 - max_dur(table);
+    w += " AND start_ns >= " + std::to_string(lo);
+    w += has_dur ? " AND start_ns + dur_ns > " + std::to_string(t0) : " AND end_ns > " + std::to_string(t0);
+  }
+  if (t1 < kTimeMax) w += " AND start_ns < " + std::to_string(t1);
+  w += " ORDER BY rank, start_ns";
+  return w;
+}
+
+static KernelRow kernel_from(const Statement& st) {
+  KernelRow k;
+  k.id = st.i64(0);
+  k.rank = RankId(st.i64(1));
+  k.stream = StreamId(st.i64(2));
+  k.start_ns = st.i64(3);
+  k.dur_ns = st.i64(4);
+  k.name = StringId(st.i64(5));
+  k.correlation = st.i64(6);
+  k.grid = st.i64(7);
+  k.block = st.i64(8);
+  return k;
+}
+static constexpr const char* kKernelCols = "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels";
+
+std::vector<KernelRow> TraceReader::kernels(RankId rank, std::int64_t t0, std::int64_t t1) {
+  std::vector<KernelRow> out;
+  auto st = db_->prepare(kKernelCols + range_where("kernels", rank, t0, t1, true));
+  if (st)
+    while (st->step()) out.push_back(kernel_from(*st));
+  return out;
+}
+
+void TraceReader::for_each_kernel(const std::function<void(const KernelRow&)>& fn) {
+  auto st = db_->prepare(std::string(kKernelCols) + " ORDER BY rank, start_ns");
+  if (st)
+    while (st->step()) fn(kernel_from(*st));
+}
+
+std::vector<MemcpyRow> TraceReader::memcpys(RankId rank, std::int64_t t0, std::int64_t t1) {
+  std::vector<MemcpyRow> out;
+  auto st = db_->prepare(
+      "SELECT id,rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation FROM memcpys" +
+      range_where("memcpys", rank, t0, t1, true));
+  if (st)
+    while (st->step()) {
+      MemcpyRow m;
+      m.id = st->i64(0);
+      m.rank = RankId(st->i64(1));
+      m.stream = StreamId(st->i64(2));
+      m.start_ns = st->i64(3);
+      m.dur_ns = st->i64(4);
+      m.bytes = st->i64(5);
+      m.kind = static_cast<CopyKind>(st->i64(6));
+      m.src_device = static_cast<int>(st->i64(7));
+      m.dst_device = static_cast<int>(st->i64(8));
+      m.correlation = st->i64(9);
+      out.push_back(m);
+    }
+  return out;
+}
+
+std::vector<MemsetRow> TraceReader::memsets(RankId rank, std::int64_t t0, std::int64_t t1) {
+  std::vector<MemsetRow> out;
+  auto st = db_->prepare("SELECT id,rank,stream,start_ns,dur_ns,bytes,correlation FROM memsets" +
+                         range_where("memsets", rank, t0, t1, true));
+  if (st)
+    while (st->step()) {
+      MemsetRow m;
+      m.id = st->i64(0);
+      m.rank = RankId(st->i64(1));
+      m.stream = StreamId(st->i64(2));
+      m.start_ns = st->i64(3);
+      m.dur_ns = st->i64(4);
+      m.bytes = st->i64(5);
+      m.correlation = st->i64(6);
+      out.push_back(m);
+    }
+  return out;
+}
+
+std::vector<ApiCallRow> TraceReader::api_calls(RankId rank, std::int64_t t0, std::int64_t t1) {
+  std::vector<ApiCallRow> out;
+  auto st = db_->prepare("SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls" +
+                         range_where("api_calls", rank, t0, t1, true));
+  if (st)
+    while (st->step()) {
+      ApiCallRow a;
+      a.id = st->i64(0);
+      a.rank = RankId(st->i64(1));
+      a.tid = st->i64(2);
+      a.start_ns = st->i64(3);
+      a.dur_ns = st->i64(4);
+      a.name = StringId(st->i64(5));
+      a.kind = static_cast<ApiKind>(st->i64(6));
+      a.correlation = st->i64(7);
+      out.push_back(a);
+    }
+  return out;
+}
+
+std::vector<NvtxRow> TraceReader::nvtx(RankId rank, std::int64_t t0, std::int64_t t1) {
+  std::vector<NvtxRow> out;
+  auto st = db_->prepare("SELECT id,rank,tid,start_ns,dur_ns,name_id,domain_id,payload FROM nvtx" +
+                         range_where("nvtx", rank, t0, t1, true));
+  if (st)
+    while (st->step()) {
+      NvtxRow n;
+      n.id = st->i64(0);
+      n.rank = RankId(st->i64(1));
+      n.tid = st->i64(2);
+      n.start_ns = st->i64(3);
+      n.dur_ns = st->i64(4);
+      n.name = StringId(st->i64(5));
+      n.domain = StringId(st->i64(6));
+      n.payload = st->opt_text(7);
+      out.push_back(std::move(n));
+    }
+  return out;
+}
+
+std::vector<NcclOpRow> TraceReader::nccl_ops(RankId rank, std::int64_t t0, std::int64_t t1) {
+  std::vector<NcclOpRow> out;
+  auto st = db_->prepare(
+      "SELECT id,rank,comm_hash,seq,func,algo,proto,channels,count,dtype,bytes,peer,root,nranks,enqueue_ns,"
+      "start_ns,end_ns,stream,kernel_id,in_splits,out_splits,pg_name,pg_ranks FROM nccl_ops" +
+      range_where("nccl_ops", rank, t0, t1, false));
+  if (st)
+    while (st->step()) {
+      NcclOpRow o;
+      o.id = st->i64(0);
+      o.rank = RankId(st->i64(1));
+      o.comm_hash = st->opt_text(2);
+      o.seq = st->i64(3);
+      o.func = st->text(4);
+      o.algo = st->opt_text(5);
+      o.proto = st->opt_text(6);
+      o.channels = static_cast<int>(st->i64(7));
+      o.count = st->i64(8);
+      o.dtype = st->opt_text(9);
+      o.bytes = st->i64(10);
+      o.peer = static_cast<int>(st->i64(11));
+      o.root = static_cast<int>(st->i64(12));
+      o.nranks = static_cast<int>(st->i64(13));
+      o.enqueue_ns = st->opt_i64(14);
+      o.start_ns = st->i64(15);
+      o.end_ns = st->i64(16);
+      o.stream = st->i64(17);
+      o.kernel_id = st->opt_i64(18);
+      o.in_splits = st->opt_text(19);
+      o.out_splits = st->opt_text(20);
+      o.pg_name = st->opt_text(21);
+      o.pg_ranks = st->opt_text(22);
+      out.push_back(std::move(o));
+    }
+  return out;
+}
+
+std::vector<StepRow> TraceReader::steps(RankId rank) {
+  std::vector<StepRow> out;
+  std::string sql = "SELECT rank,step,start_ns,end_ns,tokens FROM steps";
+  if (rank.valid()) sql += " WHERE rank = " + std::to_string(rank.value);
+  sql += " ORDER BY rank, start_ns";
+  auto st = db_->prepare(sql);
+  if (st)
+    while (st->step()) out.push_back({RankId(st->i64(0)), st->i64(1), st->i64(2), st->i64(3), st->opt_i64(4)});
+  return out;
+}
+
+std::vector<ExpertRoutingRow> TraceReader::expert_routing() {
+  std::vector<ExpertRoutingRow> out;
+  auto st = db_->prepare(
+      "SELECT step,layer,rank,expert,tokens,time_ns FROM expert_routing ORDER BY layer, step, rank, expert");
+  if (st)
+    while (st->step())
+      out.push_back({st->i64(0), static_cast<int>(st->i64(1)), RankId(st->i64(2)), static_cast<int>(st->i64(3)),
+                     st->i64(4), st->opt_i64(5)});
+  return out;
+}
+
+std::vector<ExpertPlacementRow> TraceReader::expert_placement() {
+  std::vector<ExpertPlacementRow> out;
+  auto st = db_->prepare("SELECT layer,expert,rank,replica FROM expert_placement ORDER BY layer, expert, replica");
+  if (st)
+    while (st->step())
+      out.push_back({static_cast<int>(st->i64(0)), static_cast<int>(st->i64(1)), RankId(st->i64(2)),
+                     static_cast<int>(st->i64(3))});
+  return out;
+}
+
+std::vector<TopologyRow> TraceReader::topology() {
+  std::vector<TopologyRow> out;
+  auto st = db_->prepare("SELECT host,a,b,rank_a,rank_b,link,bandwidth_gbps,source FROM topology ORDER BY rowid");
+  if (st)
+    while (st->step()) {
+      TopologyRow t;
+      t.host = st->text(0);
+      t.a = st->text(1);
+      t.b = st->text(2);
+      t.rank_a = st->opt_i64(3);
+      t.rank_b = st->opt_i64(4);
+      t.link = st->text(5);
+      if (!st->is_null(6)) t.bandwidth_gbps = st->f64(6);
+      t.source = st->text(7);
+      out.push_back(std::move(t));
+    }
+  return out;
+}
+
+std::vector<BenchResultRow> TraceReader::bench_results() {
+  std::vector<BenchResultRow> out;
+  auto st = db_->prepare(
+      "SELECT source,func,nranks,bytes,count,dtype,time_us,algbw_gbps,busbw_gbps,in_place FROM bench_results "
+      "ORDER BY rowid");
+  if (st)
+    while (st->step()) {
+      BenchResultRow b;
+      b.source = st->text(0);
+      b.func = st->text(1);
+      b.nranks = static_cast<int>(st->i64(2));
+      b.bytes = st->i64(3);
+      b.count = st->i64(4);
+      b.dtype = st->text(5);
+      b.time_us = st->f64(6);
+      b.algbw_gbps = st->f64(7);
+      b.busbw_gbps = st->f64(8);
+      b.in_place = st->i64(9) != 0;
+      out.push_back(std::move(b));
+    }
+  return out;
+}
+
+}  // namespace moetune

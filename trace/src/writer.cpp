@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "moetune/trace/writer.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <system_error>
+
+#include "schema_sql.h"
+
+namespace moetune {
+
+const char* to_string(Severity s) {
+  switch (s) {
+    case Severity::Info: return "info";
+    case Severity::Error: return "error";
+    case Severity::DataLoss: return "data_loss";
+  }
+  return "info";
+}
+
+std::string_view schema_sql() { return kSchemaSql; }
+
+Expected<void> create_schema(Db& db) {
+  if (auto r = db.exec(kSchemaSql); !r) return r;
+  return db.exec("PRAGMA user_version = " + std::to_string(kFormatVersion));
+}
+
+Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem::path& path,
+                                                           WriterOptions opts) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !opts.force)
+    return Error{path.string() + ": output exists (use --force to overwrite)"};
+  std::unique_ptr<TraceWriter> w(new TraceWriter());
+  w->final_ = path;
+  w->opts_ = opts;
+  w->tmp_ = opts.atomic ? std::filesystem::path(path.string() + ".tmp-" + std::to_string(::getpid())) : path;
+  if (!opts.atomic && opts.force) std::filesystem::remove(path, ec);
+  std::filesystem::remove(w->tmp_, ec);
+  auto db = Db::open(w->tmp_, Db::Mode::Create);
+  if (!db) return Error{path.string() + ": cannot create: " + db.error().message};
+  w->db_ = std::move(*db);
+  auto& d = *w->db_;
+  if (auto r = d.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"); !r)
+    return r.error();
+  if (auto r = create_schema(d); !r) return r.error();
+
+  struct P {
+    Statement* s;
+    const char* sql;
+  };
+  const P prep[] = {
+      {&w->s_meta_, "INSERT OR REPLACE INTO meta(key,value) VALUES(?,?)"},
+      {&w->s_rank_,
+       "INSERT OR REPLACE INTO ranks(rank,host,pid,device,gpu_name,gpu_uuid,bus_id,clock_offset_ns,source,"
+       "sm_count,memory_bytes,compute_cap,pcie_gen,pcie_width) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&w->s_string_, "INSERT INTO strings(id,value) VALUES(?,?)"},
+      {&w->s_kernel_,
+       "INSERT INTO kernels(rank,stream,start_ns,dur_ns,name_id,correlation,grid,block,id) VALUES(?,?,?,?,?,?,?,?,?)"},
+      {&w->s_memcpy_,
+       "INSERT INTO memcpys(rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation) "
+       "VALUES(?,?,?,?,?,?,?,?,?)"},
+      {&w->s_memset_,
+       "INSERT INTO memsets(rank,stream,start_ns,dur_ns,bytes,correlation) VALUES(?,?,?,?,?,?)"},
+      {&w->s_api_,
+       "INSERT INTO api_calls(rank,tid,start_ns,dur_ns,name_id,kind,correlation) VALUES(?,?,?,?,?,?,?)"},
+      {&w->s_nvtx_,
+       "INSERT INTO nvtx(rank,tid,start_ns,dur_ns,name_id,domain_id,payload) VALUES(?,?,?,?,?,?,?)"},
+      {&w->s_nccl_,
+       "INSERT INTO nccl_ops(rank,comm_hash,seq,func,algo,proto,channels,count,dtype,bytes,peer,root,nranks,"
+       "enqueue_ns,start_ns,end_ns,stream,kernel_id,in_splits,out_splits,pg_name,pg_ranks) "
+       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&w->s_routing_,
+       "INSERT INTO expert_routing(step,layer,rank,expert,tokens,time_ns) VALUES(?,?,?,?,?,?)"},
+      {&w->s_placement_, "INSERT INTO expert_placement(layer,expert,rank,replica) VALUES(?,?,?,?)"},
+      {&w->s_topo_,
+       "INSERT INTO topology(host,a,b,rank_a,rank_b,link,bandwidth_gbps,source) VALUES(?,?,?,?,?,?,?,?)"},
+      {&w->s_step_, "INSERT INTO steps(rank,step,start_ns,end_ns,tokens) VALUES(?,?,?,?,?)"},
+      {&w->s_bench_,
+       "INSERT INTO bench_results(source,func,nranks,bytes,count,dtype,time_us,algbw_gbps,busbw_gbps,in_place) "
+       "VALUES(?,?,?,?,?,?,?,?,?,?)"},
+      {&w->s_stat_, "INSERT INTO stats(name,severity,value,rank,description) VALUES(?,?,?,?,?)"},
+  };
+  for (const auto& p : prep) {
+    auto st = d.prepare(p.sql);
+    if (!st) return st.error();
+    *p.s = std::move(*st);
+  }
+  w->set_meta("format", "moetune");
+  w->set_meta("format_version", std::to_string(kFormatVersion));
+  return w;
+}
+
+TraceWriter::~TraceWriter() {
+  if (!finished_ && db_) {
+    if (in_tx_) (void)db_->exec("ROLLBACK");
+    db_.reset();
+    if (opts_.atomic) {
+      std::error_code ec;
+      std::filesystem::remove(tmp_, ec);
+      std::filesystem::remove(tmp_.string() + "-wal", ec);
+      std::filesystem::remove(tmp_.string() + "-shm", ec);
+    }
+  }
+}
+
+Expected<void> TraceWriter::begin() {
+  if (in_tx_) return {};
+  if (auto r = db_->exec("BEGIN"); !r) return r;
+  in_tx_ = true;
+  return {};
+}
+
+void TraceWriter::check(int rc) {
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW && rc != SQLITE_OK && error_.empty())
+    error_ = final_.string() + ": write failed: " + db_->last_error();
+}
+
+void TraceWriter::row_done() {
+  ++rows_;
+  if (++batch_ >= opts_.batch_rows) {
+    batch_ = 0;
+    if (auto r = flush(); !r && error_.empty()) error_ = r.error().message;
+  }
+}
+
+StringId TraceWriter::intern(std::string_view s) {
+  auto it = strings_.find(std::string(s));
+  if (it != strings_.end()) return it->second;
+  StringId id(static_cast<std::int64_t>(strings_.size()));
+  if (!in_tx_) (void)begin();
+  check(s_string_.bind(1, id.value).bind(2, s).exec());
+  strings_.emplace(std::string(s), id);
+  return id;
+}
+
+void TraceWriter::set_meta(std::string_view key, std::string_view value) {
+  if (!in_tx_) (void)begin();
+  check(s_meta_.bind(1, key).bind(2, value).exec());
+}
+
+void TraceWriter::add(const RankRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_rank_.bind(1, r.rank.value)
+            .bind(2, r.host)
+            .bind(3, r.pid)
+            .bind(4, r.device)
+            .bind(5, r.gpu_name)
+            .bind(6, r.gpu_uuid)
+            .bind(7, r.bus_id)
+            .bind(8, r.clock_offset_ns)
+            .bind(9, r.source)
+            .bind(10, r.sm_count)
+            .bind(11, r.memory_bytes)
+            .bind(12, r.compute_cap)
+            .bind(13, r.pcie_gen)
+            .bind(14, r.pcie_width)
+            .exec());
+}
+
+void TraceWriter::add(const KernelRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_kernel_.bind(1, r.rank.value)
+            .bind(2, r.stream.value)
+            .bind(3, r.start_ns)
+            .bind(4, r.dur_ns)
+            .bind(5, r.name.value)
+            .bind(6, r.correlation)
+            .bind(7, r.grid)
+            .bind(8, r.block)
+            .bind(9, ++last_kernel_id_)
+            .exec());
+  row_done();
+}
+
+void TraceWriter::add(const MemcpyRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_memcpy_.bind(1, r.rank.value)
+            .bind(2, r.stream.value)
+            .bind(3, r.start_ns)
+            .bind(4, r.dur_ns)
+            .bind(5, r.bytes)
+            .bind(6, static_cast<int>(r.kind))
+            .bind(7, r.src_device)
+            .bind(8, r.dst_device)
+            .bind(9, r.correlation)
+            .exec());
+  row_done();
+}
+
+void TraceWriter::add(const MemsetRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_memset_.bind(1, r.rank.value)
+            .bind(2, r.stream.value)
+            .bind(3, r.start_ns)
+            .bind(4, r.dur_ns)
+            .bind(5, r.bytes)
+            .bind(6, r.correlation)
+            .exec());
+  row_done();
+}
+
+void TraceWriter::add(const ApiCallRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_api_.bind(1, r.rank.value)
+            .bind(2, r.tid)
+            .bind(3, r.start_ns)
+            .bind(4, r.dur_ns)
+            .bind(5, r.name.value)
+            .bind(6, static_cast<int>(r.kind))
+            .bind(7, r.correlation)
+            .exec());
+  row_done();
+}
+
+void TraceWriter::add(const NvtxRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_nvtx_.bind(1, r.rank.value)
+            .bind(2, r.tid)
+            .bind(3, r.start_ns)
+            .bind(4, r.dur_ns)
+            .bind(5, r.name.value)
+            .bind(6, r.domain.value)
+            .bind(7, r.payload)
+            .exec());
+  row_done();
+}
+
+std::int64_t TraceWriter::add(const NcclOpRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_nccl_.bind(1, r.rank.value)
+            .bind(2, r.comm_hash)
+            .bind(3, r.seq)
+            .bind(4, r.func)
+            .bind(5, r.algo)
+            .bind(6, r.proto)
+            .bind(7, r.channels)
+            .bind(8, r.count)
+            .bind(9, r.dtype)
+            .bind(10, r.bytes)
+            .bind(11, r.peer)
+            .bind(12, r.root)
+            .bind(13, r.nranks)
+            .bind(14, r.enqueue_ns)
+            .bind(15, r.start_ns)
+            .bind(16, r.end_ns)
+            .bind(17, r.stream)
+            .bind(18, r.kernel_id)
+            .bind(19, r.in_splits)
+            .bind(20, r.out_splits)
+            .bind(21, r.pg_name)
+            .bind(22, r.pg_ranks)
+            .exec());
+  row_done();
+  return sqlite3_last_insert_rowid(db_->handle());
+}
+
+void TraceWriter::add(const ExpertRoutingRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_routing_.bind(1, r.step)
+            .bind(2, r.layer)
+            .bind(3, r.rank.value)
+            .bind(4, r.expert)
+            .bind(5, r.tokens)
+            .bind(6, r.time_ns)
+            .exec());
+  row_done();
+}
+
+void TraceWriter::add(const ExpertPlacementRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_placement_.bind(1, r.layer).bind(2, r.expert).bind(3, r.rank.value).bind(4, r.replica).exec());
+  row_done();
+}
+
+void TraceWriter::add(const TopologyRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_topo_.bind(1, r.host)
+            .bind(2, r.a)
+            .bind(3, r.b)
+            .bind(4, r.rank_a)
+            .bind(5, r.rank_b)
+            .bind(6, r.link)
+            .bind(7, r.bandwidth_gbps)
+            .bind(8, r.source)
+            .exec());
+  row_done();
+}
+
+void TraceWriter::add(const StepRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_step_.bind(1, r.rank.value).bind(2, r.step).bind(3, r.start_ns).bind(4, r.end_ns).bind(5, r.tokens).exec());
+  row_done();
+}
+
+void TraceWriter::add(const BenchResultRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_bench_.bind(1, r.source)
+            .bind(2, r.func)
+            .bind(3, r.nranks)
+            .bind(4, r.bytes)
+            .bind(5, r.count)
+            .bind(6, r.dtype)
+            .bind(7, r.time_us)
+            .bind(8, r.algbw_gbps)
+            .bind(9, r.busbw_gbps)
+            .bind(10, r.in_place ? 1 : 0)
+            .exec());
+  row_done();
+}
+
+void TraceWriter::add(const StatRow& r) {
+  if (!in_tx_) (void)begin();
+  check(s_stat_.bind(1, r.name)
+            .bind(2, to_string(r.severity))
+            .bind(3, r.value)
+            .bind(4, r.rank)
+            .bind(5, r.description)
+            .exec());
+}
+
+Expected<void> TraceWriter::flush() {
+  if (!error_.empty()) return Error{error_};
+  if (in_tx_) {
+    in_tx_ = false;
+    if (auto r = db_->exec("COMMIT"); !r) {
+      error_ = final_.string() + ": write failed: " + r.error().message;
+      return Error{error_};
+    }
+  }
+  return {};
+}
+
+Expected<void> TraceWriter::finish() {
+  if (finished_) return {};
+  if (auto r = flush(); !r) return r;
+  // A finished run leaves WAL mode so readers can open it read-only (even on read-only media)
+  // without -wal/-shm side files.
+  if (auto r = db_->exec("PRAGMA journal_mode=DELETE"); !r) return r;
+  db_.reset();
+  finished_ = true;
+  if (opts_.atomic) {
+    std::error_code ec;
+    std::filesystem::rename(tmp_, final_, ec);
+    if (ec) {
+      std::filesystem::remove(tmp_, ec);
+      return Error{final_.string() + ": cannot move temporary into place: " + ec.message()};
+    }
+  }
+  return {};
+}
+
+}  // namespace moetune
