@@ -1,8 +1,246 @@
 // SPDX-License-Identifier: Apache-2.0
-// PLACEHOLDER: being written now; reports that it has not run.
+// Stragglers and heterogeneity, per rank (the nsys expert-system rules, done per rank):
+//   straggler - a rank whose compute per step is >= 10 % (and >= 100 us) above the median
+//               of the other ranks; others lose that much per step waiting for it;
+//   host_sync - blocking synchronisation API calls (cudaDeviceSynchronize, stream/event
+//               sync, blocking cudaMemcpy) that leave the GPU idle after they return;
+//   gpu_idle  - gaps with no GPU work >= opts.idle_gap_ns inside steps, not already
+//               explained by a host sync.
+// Cost: O(N) to fold activity (rank_activity.h) plus O(log N) per sync call / gap.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "collective_instances.h"
 #include "moetune/analyzers/analyses.h"
+#include "rank_activity.h"
+
 namespace moetune::analyzers {
-void analyze_stragglers(const RunData&, const AnalyzeOptions&, AnalysisResult& out) {
-  out.notes.push_back("not enough data: analysis stragglers is not built yet");
+namespace {
+using namespace detail;
+
+constexpr double kStragglerRatio = 1.10;
+constexpr std::int64_t kStragglerMinNs = 100'000;
+constexpr std::int64_t kSyncIdleMinNs = 10'000;  // idle behind one sync call worth counting
+
+std::string fmt(const char* f, double a, double b = 0, double c = 0) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, f, a, b, c);
+  return buf;
 }
+
+FindingSeverity by_share(double share, double medium, double high) {
+  return share >= high ? FindingSeverity::High : share >= medium ? FindingSeverity::Medium : FindingSeverity::Low;
+}
+
+struct RankTotals {
+  const RankActivity* act = nullptr;
+  std::int64_t window_ns = 0, compute_ns = 0;
+  double steps = 0;
+  double compute_per_step() const { return steps > 0 ? static_cast<double>(compute_ns) / steps : 0; }
+  double step_ns() const { return steps > 0 ? static_cast<double>(window_ns) / steps : 0; }
+};
+
+void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, AnalysisResult& out) {
+  if (tot.size() < 2) {
+    out.notes.push_back("not enough data: straggler: needs two or more ranks");
+    return;
+  }
+  bool whole = false;
+  for (const auto& t : tot) whole |= t.act->whole_run;
+  if (whole) {
+    // Without steps compare busy fractions only when the traced windows are alike.
+    auto [mn, mx] = std::minmax_element(tot.begin(), tot.end(), [](auto& a, auto& b) { return a.window_ns < b.window_ns; });
+    if (mn->window_ns <= 0 || static_cast<double>(mx->window_ns) > 1.2 * static_cast<double>(mn->window_ns)) {
+      out.notes.push_back("not enough data: straggler: no steps and the ranks' traced windows differ, so compute "
+                          "per rank is not comparable");
+      return;
+    }
+  }
+  auto insts = collective_instances(run);
+  for (const auto& t : tot) {
+    std::vector<double> others;
+    for (const auto& o : tot)
+      if (&o != &t) others.push_back(o.compute_per_step());
+    std::sort(others.begin(), others.end());
+    double med = others.size() % 2 ? others[others.size() / 2]
+                                   : (others[others.size() / 2 - 1] + others[others.size() / 2]) / 2;
+    double mine = t.compute_per_step();
+    if (med <= 0 || mine < kStragglerRatio * med || mine - med < static_cast<double>(kStragglerMinNs)) continue;
+    // Measured: what the other ranks waited in collectives where this rank arrived last.
+    std::int64_t others_wait = 0;
+    int late_in = 0;
+    std::vector<TimeRange> ranges;
+    for (const auto& in : insts) {
+      if (in.late_rank != t.act->rank) continue;
+      ++late_in;
+      for (const auto& m : in.members)
+        if (m.rank != t.act->rank) others_wait += in.wait(m);
+      if (ranges.size() < 5 && in.last_arrival > in.first_arrival) ranges.push_back({in.first_arrival, in.last_arrival});
+    }
+    double step = t.step_ns();
+    Finding f;
+    f.kind = FindingKind::Straggler;
+    f.severity = by_share((mine - med) / std::max(step, 1.0), 0.05, 0.15);
+    f.title = fmt("Rank %.0f is a straggler: its compute takes %.0f%% longer than the other ranks'", t.act->rank,
+                  100 * (mine / med - 1));
+    f.ranks = {t.act->rank};
+    f.time_ranges = ranges;
+    f.evidence = {{"rank", t.act->rank},
+                  {"compute_ms_per_step", mine / 1e6},
+                  {"others_median_compute_ms_per_step", med / 1e6},
+                  {"slower_pct", 100 * (mine / med - 1)},
+                  {"kernels", t.act->kernels},
+                  {"step_time_ms", step / 1e6},
+                  {"collectives_arrived_last", late_in},
+                  {"others_waited_ms_total", ms(others_wait)}};
+    f.recommendation.text = fmt("Rank %.0f needs %.2f ms more compute per step than the median of the others; every "
+                                "other rank waits for it at the next collective. Check that GPU (clocks, thermals, "
+                                "power cap, PCIe link, other processes) and the work it gets (tokens per rank / expert "
+                                "placement); move load off it or replace the node.",
+                                t.act->rank, (mine - med) / 1e6);
+    f.recommendation.fixes.push_back({"code", {{"description", "rebalance work (expert placement / batch split) away "
+                                                               "from the slow rank or replace its GPU"}}});
+    f.estimated_gain_pct = step > 0 ? 100 * (mine - med) / step : 0;
+    f.gain_basis = "the straggler's extra compute per step over the other ranks' median, as a share of its step time; "
+                   "assumes the other ranks stop waiting once it matches them";
+    out.findings.push_back(std::move(f));
+  }
+}
+
+}  // namespace
+
+void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  CommClassifier cls(run.strings);
+  auto acts = build_rank_activity(run, cls);
+  if (acts.empty()) {
+    out.notes.push_back("not enough data: stragglers: the run has no GPU activity");
+    return;
+  }
+  std::vector<RankTotals> tot;
+  for (const auto& a : acts) {
+    if (a.windows.empty()) continue;
+    RankTotals t;
+    t.act = &a;
+    for (const auto& w : a.windows) {
+      t.window_ns += w.e - w.s;
+      t.compute_ns += measure(a.compute, w.s, w.e);
+    }
+    t.steps = static_cast<double>(a.windows.size());
+    tot.push_back(t);
+  }
+  find_stragglers(run, tot, out);
+
+  // api calls per rank (RunData keeps them sorted by rank, start).
+  std::map<int, std::vector<const ApiCallRow*>> syncs, apis;
+  for (const auto& c : run.api_calls) {
+    apis[static_cast<int>(c.rank.value)].push_back(&c);
+    if (c.kind == ApiKind::Sync || is_blocking_sync_api(run.str(c.name))) syncs[static_cast<int>(c.rank.value)].push_back(&c);
+  }
+  if (run.api_calls.empty()) out.notes.push_back("not enough data: host_sync: no CUDA API calls recorded");
+
+  for (const auto& t : tot) {
+    const auto& a = *t.act;
+    const auto& busy = a.busy;
+    // host_sync: the GPU gap that the sync's return falls into.
+    std::vector<Interval> sync_gaps;
+    std::map<std::string, std::pair<int, std::int64_t>> by_api;
+    std::int64_t sync_idle = 0;
+    for (const auto* c : syncs[a.rank]) {
+      auto te = c->end_ns();
+      auto it = std::upper_bound(busy.begin(), busy.end(), te, [](std::int64_t v, const Interval& iv) { return v < iv.e; });
+      if (it == busy.end() || it->s <= te) continue;  // GPU busy when the sync returned, or no later work
+      std::int64_t prev_end = it == busy.begin() ? c->start_ns : std::prev(it)->e;
+      std::int64_t from = std::max(prev_end, c->start_ns);
+      std::int64_t idle = it->s - from;
+      if (idle < kSyncIdleMinNs) continue;
+      sync_gaps.push_back({from, it->s});
+      sync_idle += idle;
+      auto& e = by_api[run.str(c->name)];
+      ++e.first;
+      e.second += idle;
+    }
+    double share = t.window_ns > 0 ? static_cast<double>(sync_idle) / static_cast<double>(t.window_ns) : 0;
+    if (share >= 0.02 && sync_idle >= opts.idle_gap_ns) {
+      Finding f;
+      f.kind = FindingKind::HostSync;
+      f.severity = by_share(share, 0.05, 0.10);
+      f.title = fmt("Rank %.0f: host synchronisation leaves the GPU idle %.2f ms per step (%.0f%% of step time)", a.rank,
+                    ms(sync_idle) / t.steps, 100 * share);
+      f.ranks = {a.rank};
+      auto worst = sync_gaps;
+      std::sort(worst.begin(), worst.end(), [](auto& x, auto& y) { return x.e - x.s > y.e - y.s; });
+      for (std::size_t i = 0; i < worst.size() && i < 5; ++i) f.time_ranges.push_back({worst[i].s, worst[i].e});
+      nlohmann::json apis_ev = nlohmann::json::object();
+      std::string top;
+      std::int64_t top_ns = -1;
+      for (const auto& [name, e] : by_api) {
+        apis_ev[name] = {{"calls", e.first}, {"gpu_idle_after_ms", ms(e.second)}};
+        if (e.second > top_ns) top_ns = e.second, top = name;
+      }
+      f.evidence = {{"rank", a.rank}, {"sync_calls_with_idle", sync_gaps.size()}, {"gpu_idle_after_sync_ms", ms(sync_idle)},
+                    {"share_of_step_time_pct", 100 * share}, {"by_api", apis_ev}};
+      f.recommendation.text = "Rank " + std::to_string(a.rank) + " blocks the host in " + top +
+                              " and the GPU then waits for new work. Remove synchronisation from the step loop "
+                              "(.item(), .cpu(), printing GPU tensors, blocking copies): order streams with "
+                              "cudaEventRecord + cudaStreamWaitEvent and copy to pinned memory with non_blocking / "
+                              "cudaMemcpyAsync.";
+      f.recommendation.fixes.push_back({"code", {{"description", "replace " + top + " in the step loop with event-based "
+                                                                 "stream ordering and asynchronous copies"}}});
+      f.estimated_gain_pct = 100 * share;
+      f.gain_basis = "GPU idle time that follows blocking sync calls, as a share of the rank's step time; assumes the "
+                     "host keeps the GPU fed once the sync is gone";
+      out.findings.push_back(std::move(f));
+    }
+
+    // gpu_idle: gaps inside steps not explained by a host sync.
+    std::vector<Interval> idle;
+    std::int64_t idle_ns = 0;
+    for (const auto& w : a.windows)
+      for (const auto& g : gaps(busy, w.s, w.e, opts.idle_gap_ns)) {
+        bool by_sync = std::any_of(sync_gaps.begin(), sync_gaps.end(),
+                                   [&](const Interval& s) { return s.s < g.e && s.e > g.s; });
+        if (by_sync) continue;
+        idle.push_back(g);
+        idle_ns += g.e - g.s;
+      }
+    double ishare = t.window_ns > 0 ? static_cast<double>(idle_ns) / static_cast<double>(t.window_ns) : 0;
+    if (ishare < 0.03 || idle.empty()) continue;
+    Finding f;
+    f.kind = FindingKind::GpuIdle;
+    f.severity = by_share(ishare, 0.07, 0.15);
+    f.title = fmt("Rank %.0f: GPU idle %.2f ms per step in gaps of >= %.1f ms with no GPU work", a.rank,
+                  ms(idle_ns) / t.steps, ms(opts.idle_gap_ns));
+    f.ranks = {a.rank};
+    auto worst = idle;
+    std::sort(worst.begin(), worst.end(), [](auto& x, auto& y) { return x.e - x.s > y.e - y.s; });
+    nlohmann::json gaps_ev = nlohmann::json::array();
+    const auto& calls = apis[a.rank];
+    for (std::size_t i = 0; i < worst.size() && i < 5; ++i) {
+      f.time_ranges.push_back({worst[i].s, worst[i].e});
+      // What the host did in the gap: the API call covering most of it, if any.
+      std::string host = "no CUDA API call (host busy outside CUDA)";
+      std::int64_t best = 0;
+      auto lo = std::lower_bound(calls.begin(), calls.end(), worst[i].s - 1'000'000'000,
+                                 [](const ApiCallRow* c, std::int64_t v) { return c->start_ns < v; });
+      for (auto it = lo; it != calls.end() && (*it)->start_ns < worst[i].e; ++it) {
+        auto ov = std::min((*it)->end_ns(), worst[i].e) - std::max((*it)->start_ns, worst[i].s);
+        if (ov > best) best = ov, host = run.str((*it)->name);
+      }
+      gaps_ev.push_back({{"start_ns", worst[i].s}, {"gap_ms", ms(worst[i].e - worst[i].s)}, {"host_during_gap", host}});
+    }
+    f.evidence = {{"rank", a.rank}, {"gaps", idle.size()}, {"idle_ms_total", ms(idle_ns)},
+                  {"share_of_step_time_pct", 100 * ishare}, {"min_gap_ms", ms(opts.idle_gap_ns)}, {"largest_gaps", gaps_ev}};
+    f.recommendation.text = "Rank " + std::to_string(a.rank) + "'s GPU waits for the host to launch work. Move host work "
+                            "off the critical path: prefetch input (DataLoader workers, pinned memory), avoid Python "
+                            "work between launches, capture the step with CUDA graphs to cut launch overhead.";
+    f.recommendation.fixes.push_back({"code", {{"description", "overlap the host work before the first launch of each "
+                                                               "step with GPU work (prefetch, CUDA graphs)"}}});
+    f.estimated_gain_pct = 100 * ishare;
+    f.gain_basis = "idle gaps >= the gap threshold inside steps, as a share of the rank's step time; assumes the GPU "
+                   "work could start without the gap";
+    out.findings.push_back(std::move(f));
+  }
+}
+
 }  // namespace moetune::analyzers

@@ -1,8 +1,330 @@
 // SPDX-License-Identifier: Apache-2.0
-// PLACEHOLDER until the kineto importer lands (being written now).
-#include "moetune/import/import.h"
+// Kineto / torch.profiler Chrome-trace importer: load (gzip) -> parse (kineto_parse.cpp)
+// -> map each event to store rows here.
+#include <limits>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+#include "kineto_event.h"
+
 namespace moetune::import {
-Expected<void> import_kineto(const std::filesystem::path& file, TraceWriter&, ImportContext&) {
-  return Error{file.string() + ": kineto import not built yet"};
+namespace kineto {
+namespace {
+
+constexpr std::int64_t kMaxDurNs = 24LL * 3600 * 1'000'000'000;  // longer than a day: not a real event
+
+// A GPU activity or API call that had no args.correlation; resolved through the
+// ac2g flow events (which may come later in the file) at the end.
+struct Pending {
+  enum Kind { Kernel, Memcpy, Memset, Api } kind;
+  std::int64_t pid, tid, ts_raw;
+  KernelRow k;
+  MemcpyRow m;
+  MemsetRow s;
+  ApiCallRow a;
+  std::optional<NcclOpRow> nccl;
+};
+
+struct Flow {
+  std::int64_t pid, tid, ts_raw, id;
+  bool start;  // 's' (CPU side) or 'f' (GPU side)
+};
+
+// Maps Events to rows of one rank. Counts everything it skips or clamps; the counts
+// become `stats` rows in finish(). Interns strings through a local cache keyed by
+// views into the parse buffers (no allocation per event).
+class Mapper {
+ public:
+  Mapper(const std::filesystem::path& file, TraceWriter& w) : file_(file), w_(w) {}
+
+  Expected<void> start(const TraceMeta& meta, ImportContext& ctx) {
+    meta_ = meta;
+    std::optional<std::int64_t> rank = meta.rank;
+    std::string how = "distributedInfo.rank";
+    if (!rank) {
+      if (auto r = rank_from_file_name(file_)) rank = *r, how = "file name";
+    }
+    if (!rank && ctx.options().rank) rank = *ctx.options().rank, how = "--rank";
+    if (!rank)
+      return Error{file_.string() +
+                   ": no rank in the trace (distributedInfo.rank) or the file name (rank-N, workerN); pass --rank N"};
+    if (*rank < 0 || *rank > std::numeric_limits<int>::max())
+      return Error{file_.string() + ": rank " + std::to_string(*rank) + " from " + how + " is out of range"};
+    auto claimed = ctx.claim_rank(static_cast<int>(*rank), file_);
+    if (!claimed) return claimed.error();
+    rank_ = *claimed;
+    base_ = meta.base_time_ns.value_or(0);
+    return {};
+  }
+
+  void event(const Event& e) {
+    if (e.ph == "X") return complete(e);
+    if ((e.ph == "s" || e.ph == "f") && (e.cat == "ac2g" || e.cat == "async_cpu_to_gpu")) {
+      if (e.has_id && e.has_ts) flows_.push_back({e.pid, e.tid, e.ts_ns, e.id, e.ph == "s"});
+      return;
+    }
+    if (e.ph == "M") return;  // process/thread names and sort order: nothing to store
+    ++ignored_;
+  }
+
+  void finish() {
+    resolve_pending();
+    RankRow r;
+    r.rank = rank_;
+    r.pid = host_pid_;
+    r.device = device_ ? static_cast<int>(*device_) : -1;
+    r.source = "kineto:" + file_.filename().string();
+    const DeviceProps* props = nullptr;
+    for (const auto& d : meta_.devices)
+      if (device_ && d.id == *device_) props = &d;
+    if (!props && meta_.devices.size() == 1) props = &meta_.devices[0];
+    if (props) {
+      r.gpu_name = props->name;
+      r.sm_count = props->sm_count;
+      r.memory_bytes = props->memory_bytes;
+      if (props->cc_major >= 0 && props->cc_minor >= 0)
+        r.compute_cap = std::to_string(props->cc_major) + "." + std::to_string(props->cc_minor);
+    }
+    w_.add(r);
+    for (const auto& [step, span] : steps_) w_.add(StepRow{rank_, step, span.first, span.second, std::nullopt});
+    stat("relative_timestamps", Severity::Info, meta_.base_time_ns ? 0 : 1,
+         "no baseTimeNanoseconds in the trace: ts taken as microseconds on the trace's own clock");
+    stat("kineto_events_ignored", Severity::Info, ignored_,
+         "events of categories or phases moetune does not store (python_function, Trace, fwdbwd flows, ...)");
+    stat("kineto_missing_duration", Severity::Info, missing_dur_, "complete events without dur: stored with 0 ns");
+    stat("negative_duration_clamped", Severity::Error, negative_dur_, "negative dur set to 0 ns");
+    stat("absurd_duration_clamped", Severity::Error, absurd_dur_, "dur longer than a day set to 0 ns");
+    stat("kineto_events_skipped", Severity::Error, skipped_,
+         "host-side events without a usable ts/name (or not a JSON object) were skipped");
+    stat("kineto_gpu_events_skipped", Severity::DataLoss, gpu_skipped_,
+         "GPU kernels/memcpys/memsets without a usable ts were skipped");
+    stat("nccl_unknown_dtype", Severity::Info, unknown_dtype_, "NCCL ops whose dtype size is unknown: bytes 0");
+    stat("kineto_uncorrelated", Severity::Info, uncorrelated_,
+         "GPU activities / API calls with neither args.correlation nor an ac2g flow: correlation 0");
+  }
+
+ private:
+  StringId intern(std::string_view s) {
+    auto it = strings_.find(s);
+    if (it != strings_.end()) return it->second;
+    StringId id = w_.intern(s);
+    strings_.emplace(s, id);
+    return id;
+  }
+
+  void stat(const char* name, Severity sev, std::int64_t n, const char* what) {
+    if (n > 0) w_.add(StatRow{name, sev, n, rank_.value, what});
+  }
+
+  void complete(const Event& e) {
+    const bool gpu = e.cat == "kernel" || e.cat == "gpu_memcpy" || e.cat == "gpu_memset";
+    const bool api = e.cat == "cuda_runtime" || e.cat == "cuda_driver" || e.cat == "cuda_sync";
+    const bool annot = e.cat == "user_annotation" || e.cat == "gpu_user_annotation" || e.cat == "cpu_op";
+    if (!gpu && !api && !annot) {
+      ++ignored_;
+      return;
+    }
+    std::int64_t start = 0;
+    if (!e.has_ts || e.name.empty() || __builtin_add_overflow(base_, e.ts_ns, &start)) {
+      ++(gpu ? gpu_skipped_ : skipped_);
+      return;
+    }
+    std::int64_t dur = e.dur_ns;
+    if (!e.has_dur) ++missing_dur_, dur = 0;
+    else if (dur < 0) ++negative_dur_, dur = 0;
+    else if (dur > kMaxDurNs) ++absurd_dur_, dur = 0;
+    if (start > std::numeric_limits<std::int64_t>::max() - dur) dur = 0, ++absurd_dur_;
+
+    if (!gpu && e.pid_is_int && host_pid_ == 0 && e.cat != "gpu_user_annotation") host_pid_ = e.pid;
+    if (gpu) {
+      if (!device_) {
+        if (e.device) device_ = e.device;
+        else if (e.pid_is_int) device_ = e.pid;  // Kineto puts GPU events in pid = device
+      }
+      StreamId stream(e.stream.value_or(e.tid));
+      std::int64_t corr = e.correlation.value_or(0);
+      if (e.cat == "kernel") {
+        KernelRow k;
+        k.rank = rank_;
+        k.stream = stream;
+        k.start_ns = start;
+        k.dur_ns = dur;
+        k.name = intern(e.name);
+        k.correlation = corr;
+        k.grid = e.grid;
+        k.block = e.block;
+        std::optional<NcclOpRow> op;
+        if (!e.coll_name.empty() || is_nccl_kernel(e.name)) op = nccl_op(e, k);
+        if (!e.correlation) return pend({Pending::Kernel, e.pid, e.tid, e.ts_ns, k, {}, {}, {}, op});
+        w_.add(k);
+        if (op) add_nccl(*op);
+      } else if (e.cat == "gpu_memcpy") {
+        MemcpyRow m;
+        m.rank = rank_;
+        m.stream = stream;
+        m.start_ns = start;
+        m.dur_ns = dur;
+        m.bytes = e.bytes.value_or(0);
+        m.kind = copy_kind_from_name(e.name);
+        m.correlation = corr;
+        if (!e.correlation) return pend({Pending::Memcpy, e.pid, e.tid, e.ts_ns, {}, m, {}, {}, {}});
+        w_.add(m);
+      } else {
+        MemsetRow s;
+        s.rank = rank_;
+        s.stream = stream;
+        s.start_ns = start;
+        s.dur_ns = dur;
+        s.bytes = e.bytes.value_or(0);
+        s.correlation = corr;
+        if (!e.correlation) return pend({Pending::Memset, e.pid, e.tid, e.ts_ns, {}, {}, s, {}, {}});
+        w_.add(s);
+      }
+      return;
+    }
+    if (api) {
+      ApiCallRow a;
+      a.rank = rank_;
+      a.tid = e.tid;
+      a.start_ns = start;
+      a.dur_ns = dur;
+      a.name = intern(e.name);
+      a.kind = (e.cat == "cuda_sync" || is_sync_api(e.name)) ? ApiKind::Sync
+               : e.cat == "cuda_driver"                      ? ApiKind::Driver
+                                                             : ApiKind::Runtime;
+      a.correlation = e.correlation.value_or(0);
+      if (!e.correlation && e.cat != "cuda_sync") return pend({Pending::Api, e.pid, e.tid, e.ts_ns, {}, {}, {}, a, {}});
+      w_.add(a);
+      return;
+    }
+    NvtxRow n;
+    n.rank = rank_;
+    n.tid = e.cat == "gpu_user_annotation" ? 0 : e.tid;
+    n.start_ns = start;
+    n.dur_ns = dur;
+    n.name = intern(e.name);
+    n.domain = intern(e.cat);
+    w_.add(n);
+    constexpr std::string_view kStep = "ProfilerStep#";
+    if (e.cat != "gpu_user_annotation" && e.name.substr(0, kStep.size()) == kStep) {
+      std::string_view num = e.name.substr(kStep.size());
+      std::int64_t step = 0;
+      bool ok = !num.empty() && num.size() <= 18;
+      for (char c : num) ok = ok && c >= '0' && c <= '9', step = step * 10 + (c - '0');
+      if (ok) {
+        auto [it, fresh] = steps_.try_emplace(step, start, start + dur);
+        if (!fresh) {
+          it->second.first = std::min(it->second.first, start);
+          it->second.second = std::max(it->second.second, start + dur);
+        }
+      }
+    }
+  }
+
+  NcclOpRow nccl_op(const Event& e, const KernelRow& k) {
+    NcclOpRow op;
+    op.rank = rank_;
+    auto parsed = parse_nccl_kernel_name(e.name);
+    op.func = !e.coll_name.empty() ? normalise_collective(e.coll_name) : parsed.func;
+    if (op.func.empty()) op.func = "Unknown";
+    if (!parsed.algo.empty()) op.algo = parsed.algo;
+    if (!parsed.proto.empty()) op.proto = parsed.proto;
+    op.count = e.in_nelems.value_or(0);
+    if (!e.dtype.empty()) op.dtype = std::string(e.dtype);
+    int size = e.dtype.empty() ? 0 : dtype_size(e.dtype);
+    if (!e.dtype.empty() && size == 0) ++unknown_dtype_;
+    std::int64_t elems = e.in_nelems.value_or(0);
+    if (elems <= 0) elems = split_sum(e.in_split);
+    if (__builtin_mul_overflow(elems, static_cast<std::int64_t>(size), &op.bytes) || op.bytes < 0) op.bytes = 0;
+    if (e.group_size && *e.group_size > 0 && *e.group_size < std::numeric_limits<int>::max())
+      op.nranks = static_cast<int>(*e.group_size);
+    op.start_ns = k.start_ns;
+    op.end_ns = k.start_ns + k.dur_ns;
+    op.stream = k.stream.value;
+    if (!e.pg_name.empty()) op.pg_name = op.comm_hash = std::string(e.pg_name);
+    if (!e.pg_ranks.empty()) op.pg_ranks = std::string(e.pg_ranks);
+    if (is_list(e.in_split)) op.in_splits = std::string(e.in_split);
+    if (is_list(e.out_split)) op.out_splits = std::string(e.out_split);
+    return op;
+  }
+
+  // A non-empty "[a, b, ...]" list.
+  static bool is_list(std::string_view s) {
+    return s.size() > 2 && s.front() == '[' && s.find_first_not_of("[] \t") != std::string_view::npos;
+  }
+  static std::int64_t split_sum(std::string_view s) {
+    std::int64_t sum = 0, cur = 0;
+    bool in = false;
+    for (char c : s) {
+      if (c >= '0' && c <= '9') {
+        if (__builtin_mul_overflow(cur, 10, &cur) || __builtin_add_overflow(cur, c - '0', &cur)) return 0;
+        in = true;
+      } else if (in) {
+        if (__builtin_add_overflow(sum, cur, &sum)) return 0;
+        cur = 0, in = false;
+      }
+    }
+    if (in && __builtin_add_overflow(sum, cur, &sum)) return 0;
+    return sum;
+  }
+
+  void add_nccl(NcclOpRow op) {
+    op.kernel_id = w_.last_kernel_id();
+    w_.add(op);
+  }
+
+  void pend(Pending p) { pending_.push_back(std::move(p)); }
+
+  void resolve_pending() {
+    if (pending_.empty()) return;
+    std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, std::int64_t> by_site;
+    for (const auto& f : flows_) by_site.emplace(std::make_tuple(f.pid, f.tid, f.ts_raw, f.start), f.id);
+    for (auto& p : pending_) {
+      auto it = by_site.find({p.pid, p.tid, p.ts_raw, p.kind == Pending::Api});
+      std::int64_t corr = it == by_site.end() ? 0 : it->second;
+      if (!corr) ++uncorrelated_;
+      switch (p.kind) {
+        case Pending::Kernel:
+          p.k.correlation = corr;
+          w_.add(p.k);
+          if (p.nccl) add_nccl(*p.nccl);
+          break;
+        case Pending::Memcpy: p.m.correlation = corr; w_.add(p.m); break;
+        case Pending::Memset: p.s.correlation = corr; w_.add(p.s); break;
+        case Pending::Api: p.a.correlation = corr; w_.add(p.a); break;
+      }
+    }
+  }
+
+  std::filesystem::path file_;
+  TraceWriter& w_;
+  TraceMeta meta_;
+  RankId rank_;
+  std::int64_t base_ = 0, host_pid_ = 0;
+  std::optional<std::int64_t> device_;
+  std::unordered_map<std::string_view, StringId> strings_;
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> steps_;
+  std::vector<Flow> flows_;
+  std::vector<Pending> pending_;
+  std::int64_t ignored_ = 0, missing_dur_ = 0, negative_dur_ = 0, absurd_dur_ = 0, skipped_ = 0, gpu_skipped_ = 0,
+               unknown_dtype_ = 0, uncorrelated_ = 0;
+};
+
+}  // namespace
+}  // namespace kineto
+
+Expected<void> import_kineto(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
+  auto json = kineto::load_json(file, ctx);
+  if (!json) return json.error();
+  kineto::Mapper mapper(file, w);
+  auto r = kineto::parse_trace(
+      file, *json, [&](const kineto::TraceMeta& m) { return mapper.start(m, ctx); },
+      [&](const kineto::Event& e) { mapper.event(e); },
+      [&](std::uint64_t done, std::uint64_t total) { ctx.report(done, total); });
+  if (!r) return r;
+  mapper.finish();
+  return {};
 }
+
 }  // namespace moetune::import

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+// Placement planners: moetune's speed- and topology-aware local search, and an
+// EPLB-style greedy balance for comparison. Both work per layer: every MoE layer is a
+// dispatch/combine sync point, so a step costs roughly the sum over layers of the
+// slowest rank's expert time in that layer.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "moetune/analyzers/placement.h"
+
+namespace moetune::analyzers {
+namespace {
+
+using Layer = std::vector<std::vector<int>>;  // expert -> ranks
+
+// Cost of one layer under the routing rule of placement.h:
+// (max over ranks of tokens/speed, cross-node tokens). Lower is better, compared in order.
+struct Cost {
+  double max_time = 0, cross = 0;
+  bool better_than(const Cost& o) const {
+    const double eps = 1e-9 * std::max(1.0, o.max_time);
+    if (max_time < o.max_time - eps) return true;
+    if (max_time > o.max_time + eps) return false;
+    return cross < o.cross - 1e-9 * std::max(1.0, o.cross);
+  }
+};
+
+class LayerModel {
+ public:
+  LayerModel(const PlanInputs& in, std::size_t layer) : in_(in), load_(in.load[layer]) {}
+
+  int node(int r) const {
+    return r < static_cast<int>(in_.node_of_rank.size()) ? in_.node_of_rank[static_cast<std::size_t>(r)] : r;
+  }
+  double speed(int r) const {
+    auto i = static_cast<std::size_t>(r);
+    return i < in_.speed.size() && in_.speed[i] > 0 ? in_.speed[i] : 1.0;
+  }
+  std::vector<double> rank_tokens(const Layer& ex, double* cross_out) const {
+    std::vector<double> t(static_cast<std::size_t>(in_.ranks), 0.0);
+    double cross = 0;
+    std::vector<int> near;
+    for (std::size_t s = 0; s < load_.size(); ++s)
+      for (std::size_t e = 0; e < load_[s].size() && e < ex.size(); ++e) {
+        double v = load_[s][e];
+        if (v <= 0) continue;
+        const auto& rs = ex[e];
+        if (std::find(rs.begin(), rs.end(), static_cast<int>(s)) != rs.end()) {
+          t[s] += v;
+          continue;
+        }
+        near.clear();
+        for (int r : rs)
+          if (node(r) == node(static_cast<int>(s))) near.push_back(r);
+        if (near.empty()) cross += v;
+        const auto& tg = near.empty() ? rs : near;
+        for (int r : tg) t[static_cast<std::size_t>(r)] += v / static_cast<double>(tg.size());
+      }
+    if (cross_out) *cross_out = cross;
+    return t;
+  }
+  Cost cost(const Layer& ex) const {
+    Cost c;
+    auto t = rank_tokens(ex, &c.cross);
+    for (int r = 0; r < in_.ranks; ++r) c.max_time = std::max(c.max_time, t[static_cast<std::size_t>(r)] / speed(r));
+    return c;
+  }
+  std::vector<double> expert_load() const {
+    std::vector<double> w(static_cast<std::size_t>(in_.experts), 0.0);
+    for (const auto& src : load_)
+      for (std::size_t e = 0; e < src.size() && e < w.size(); ++e) w[e] += src[e];
+    return w;
+  }
+
+ private:
+  const PlanInputs& in_;
+  const std::vector<std::vector<double>>& load_;
+};
+
+bool holds(const std::vector<int>& rs, int r) { return std::find(rs.begin(), rs.end(), r) != rs.end(); }
+
+// Swaps the primary copies of two experts between the slowest rank and any other rank while
+// that lowers the layer cost: hot experts leave slow/overloaded ranks, cold ones take their place.
+void improve_by_swaps(const LayerModel& m, const PlanInputs& in, Layer& ex) {
+  Cost cur = m.cost(ex);
+  const long budget_evals = std::max<long>(64, 20'000'000L / std::max(1, in.ranks * in.experts));
+  long evals = 0;
+  for (int iter = 0; iter < 4 * in.experts && evals < budget_evals; ++iter) {
+    auto t = m.rank_tokens(ex, nullptr);
+    int slow = 0;
+    for (int r = 1; r < in.ranks; ++r)
+      if (t[static_cast<std::size_t>(r)] / m.speed(r) > t[static_cast<std::size_t>(slow)] / m.speed(slow)) slow = r;
+    Layer best;
+    Cost best_cost = cur;
+    for (int e = 0; e < in.experts; ++e) {
+      auto& re = ex[static_cast<std::size_t>(e)];
+      if (re.empty() || re[0] != slow) continue;
+      for (int f = 0; f < in.experts; ++f) {
+        auto& rf = ex[static_cast<std::size_t>(f)];
+        if (f == e || rf.empty() || rf[0] == slow || holds(re, rf[0]) || holds(rf, slow)) continue;
+        Layer trial = ex;
+        std::swap(trial[static_cast<std::size_t>(e)][0], trial[static_cast<std::size_t>(f)][0]);
+        Cost c = m.cost(trial);
+        ++evals;
+        if (c.better_than(best_cost)) {
+          best_cost = c;
+          best = std::move(trial);
+        }
+      }
+    }
+    if (best.empty()) break;
+    ex = std::move(best);
+    cur = best_cost;
+  }
+}
+
+// Adds up to `budget` replicas, each time the (hot expert, fast rank) pair that lowers the cost most.
+void add_replicas(const LayerModel& m, const PlanInputs& in, Layer& ex, int budget) {
+  Cost cur = m.cost(ex);
+  for (int b = 0; b < budget; ++b) {
+    auto w = m.expert_load();
+    std::vector<int> order(static_cast<std::size_t>(in.experts));
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int a, int c) {
+      double la = w[static_cast<std::size_t>(a)] / static_cast<double>(ex[static_cast<std::size_t>(a)].size());
+      double lc = w[static_cast<std::size_t>(c)] / static_cast<double>(ex[static_cast<std::size_t>(c)].size());
+      return la != lc ? la > lc : a < c;
+    });
+    Layer best;
+    Cost best_cost = cur;
+    for (std::size_t k = 0; k < order.size() && k < 4; ++k) {
+      int e = order[k];
+      for (int r = 0; r < in.ranks; ++r) {
+        if (holds(ex[static_cast<std::size_t>(e)], r)) continue;
+        Layer trial = ex;
+        trial[static_cast<std::size_t>(e)].push_back(r);
+        Cost c = m.cost(trial);
+        if (c.better_than(best_cost)) {
+          best_cost = c;
+          best = std::move(trial);
+        }
+      }
+    }
+    if (best.empty()) break;
+    ex = std::move(best);
+    cur = best_cost;
+  }
+}
+
+Layer layer_or_default(const PlanInputs& in, int layer) {
+  auto it = in.current.layers.find(layer);
+  if (it != in.current.layers.end() && static_cast<int>(it->second.size()) == in.experts) return it->second;
+  Layer ex(static_cast<std::size_t>(in.experts));
+  for (int e = 0; e < in.experts; ++e) ex[static_cast<std::size_t>(e)] = {e % in.ranks};
+  return ex;
+}
+
+}  // namespace
+
+int replica_budget(const PlanInputs& in) {
+  if (in.memory_budget_pct <= 0) return 0;
+  int b = static_cast<int>(std::floor(in.memory_budget_pct * in.experts / 100.0));
+  return std::min(std::max(b, 1), in.experts * std::max(0, in.ranks - 1));
+}
+
+PlacementPlan plan_placement(const PlanInputs& in) {
+  PlacementPlan p;
+  p.experts = in.experts;
+  p.ranks = in.ranks;
+  const int budget = replica_budget(in);
+  for (std::size_t l = 0; l < in.load.size(); ++l) {
+    LayerModel m(in, l);
+    Layer ex = layer_or_default(in, static_cast<int>(l));
+    improve_by_swaps(m, in, ex);
+    add_replicas(m, in, ex, budget);
+    p.layers[static_cast<int>(l)] = std::move(ex);
+  }
+  return p;
+}
+
+PlacementPlan plan_eplb_greedy(const PlanInputs& in) {
+  PlacementPlan p;
+  p.experts = in.experts;
+  p.ranks = in.ranks;
+  const int budget = replica_budget(in);
+  const int phys = in.experts + budget;
+  const int cap = (phys + in.ranks - 1) / in.ranks;  // slots per rank
+  for (std::size_t l = 0; l < in.load.size(); ++l) {
+    LayerModel m(in, l);
+    auto w = m.expert_load();
+    std::vector<int> cnt(static_cast<std::size_t>(in.experts), 1);
+    for (int b = 0; b < budget; ++b) {  // replicate the heaviest by load per copy
+      int best = 0;
+      for (int e = 1; e < in.experts; ++e)
+        if (w[static_cast<std::size_t>(e)] / cnt[static_cast<std::size_t>(e)] >
+            w[static_cast<std::size_t>(best)] / cnt[static_cast<std::size_t>(best)])
+          best = e;
+      if (cnt[static_cast<std::size_t>(best)] >= in.ranks) break;
+      ++cnt[static_cast<std::size_t>(best)];
+    }
+    struct Item {
+      int expert;
+      double load;
+    };
+    std::vector<Item> items;
+    for (int e = 0; e < in.experts; ++e)
+      for (int c = 0; c < cnt[static_cast<std::size_t>(e)]; ++c)
+        items.push_back({e, w[static_cast<std::size_t>(e)] / cnt[static_cast<std::size_t>(e)]});
+    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.load > b.load; });
+    std::vector<double> rank_load(static_cast<std::size_t>(in.ranks), 0.0);
+    std::vector<int> used(static_cast<std::size_t>(in.ranks), 0);
+    Layer ex(static_cast<std::size_t>(in.experts));
+    for (const auto& it : items) {
+      int pick = -1;
+      for (int pass = 0; pass < 2 && pick < 0; ++pass)  // pass 1 allows a full rank if nothing else fits
+        for (int r = 0; r < in.ranks; ++r) {
+          auto ri = static_cast<std::size_t>(r);
+          if ((pass == 0 && used[ri] >= cap) || holds(ex[static_cast<std::size_t>(it.expert)], r)) continue;
+          if (pick < 0 || rank_load[ri] < rank_load[static_cast<std::size_t>(pick)]) pick = r;
+        }
+      if (pick < 0) continue;
+      ex[static_cast<std::size_t>(it.expert)].push_back(pick);
+      rank_load[static_cast<std::size_t>(pick)] += it.load;
+      ++used[static_cast<std::size_t>(pick)];
+    }
+    p.layers[static_cast<int>(l)] = std::move(ex);
+  }
+  return p;
+}
+
+}  // namespace moetune::analyzers

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+// moetune attach PID|--all [--duration 5s|--steps N] [--stop] [--status]
+// Talks to armed processes (moetune record --armed) over their private control
+// sockets (protocol in collectors/live/include/moetune/live/control.h).
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "command.h"
+#include "moetune/live/control.h"
+
+namespace moetune::cli {
+namespace {
+
+struct AttachArgs {
+  long pid = -1;
+  bool all = false, stop = false, status = false;
+  std::string duration;
+  long steps = 0;
+};
+
+// "5s", "500ms", "2m", "3" (seconds) -> ms; -1 when malformed.
+long parse_duration_ms(const std::string& s) {
+  std::size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (...) {
+    return -1;
+  }
+  std::string unit = s.substr(pos);
+  double ms = unit == "ms" ? v : unit == "s" || unit.empty() ? v * 1e3 : unit == "m" ? v * 60e3 : -1;
+  if (ms < 0 || v < 0) return -1;
+  return static_cast<long>(ms);
+}
+
+void send_all(const std::vector<live::Endpoint>& eps, const char* verb, bool print) {
+  for (const auto& e : eps) {
+    auto r = live::control_request(e.path, std::string(verb) + "\n");
+    if (!r) std::fprintf(stderr, "moetune: warning: %s\n", r.error().message.c_str());
+    else if (print) std::printf("pid %-8ld %-6s %s\n", e.pid, e.component.c_str(), r->c_str());
+  }
+}
+
+std::uint64_t max_steps(const std::vector<live::Endpoint>& eps) {
+  std::uint64_t m = 0;
+  for (const auto& e : eps)
+    if (auto r = live::control_request(e.path, "status\n"); r)
+      if (auto s = live::parse_status(*r); s && s->steps > m) m = s->steps;
+  return m;
+}
+
+void run_attach(const AttachArgs& a, int& exit_code) {
+  if (!a.all && a.pid <= 0) throw InputError("attach: give a PID or --all");
+  if (!a.duration.empty() && a.steps > 0) throw InputError("attach: --duration and --steps exclude each other");
+  long ms = -1;
+  if (!a.duration.empty() && (ms = parse_duration_ms(a.duration)) < 0)
+    throw InputError("attach: --duration '" + a.duration + "': want e.g. 5s, 500ms, 2m");
+  auto dir = live::control_dir();
+  if (!dir) throw InputError(dir.error().message);
+  auto eps = live::list_endpoints(a.all ? -1 : a.pid);
+  if (eps.empty())
+    throw InputError(a.all ? "attach: no armed moetune process of this user (" + dir->string() + ")"
+                           : "attach: process " + std::to_string(a.pid) + " has no moetune control socket in " +
+                                 dir->string() + " (was it started with `moetune record --armed`?)");
+  exit_code = 0;
+  if (a.status) return send_all(eps, "status", true);
+  if (a.stop) return send_all(eps, "stop", true);
+  std::uint64_t s0 = max_steps(eps);
+  send_all(eps, "start", true);
+  if (ms >= 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    send_all(eps, "stop", true);
+  } else if (a.steps > 0) {
+    // Steps are counted by the CUDA/NVTX collector as `moe` step ranges complete
+    // (they reach it with each buffer flush, about twice a second).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+    while (max_steps(eps) < s0 + static_cast<std::uint64_t>(a.steps) && std::chrono::steady_clock::now() < deadline &&
+           !live::list_endpoints(a.all ? -1 : a.pid).empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    send_all(eps, "stop", true);
+  }
+}
+
+const Register reg{"attach", [](CLI::App& app, int& exit_code) {
+                     auto a = std::make_shared<AttachArgs>();
+                     auto* c = app.add_subcommand("attach", "Start/stop capture in an armed process");
+                     c->add_option("pid", a->pid, "process id of an armed job process");
+                     c->add_flag("--all", a->all, "every armed process of this user");
+                     c->add_option("--duration", a->duration, "capture for this long, then stop (5s, 500ms)");
+                     c->add_option("--steps", a->steps, "capture this many `moe` steps, then stop");
+                     c->add_flag("--stop", a->stop, "stop capturing");
+                     c->add_flag("--status", a->status, "print each process's capture status");
+                     c->callback([a, &exit_code] { run_attach(*a, exit_code); });
+                   }};
+
+}  // namespace
+}  // namespace moetune::cli

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+// moetune record -o RUN.moetune [--armed] [--what cuda,nvtx,nccl] [--force] [--keep-parts] -- CMD...
+// Runs CMD with the collectors injected (CUDA_INJECTION64_PATH, NVTX_INJECTION64_PATH,
+// NCCL_PROFILER_PLUGIN, MOETUNE_*), passes its exit status through, then merges the
+// per-process files (RUN.parts/r<rank>-<host>-<pid>.{cupti,nccl}.moetune) into RUN.
+// Works as the command inside torchrun/srun/mpirun too: -o may contain %r %p %h.
+// If the output directory cannot be written the job still runs, uninstrumented,
+// after one warning line.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "command.h"
+#include "moetune/live/merge.h"
+#include "moetune/live/rank_env.h"
+#include "record_support.h"
+
+namespace moetune::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+pid_t g_child = -1;
+void forward(int sig) {
+  if (g_child > 0) ::kill(g_child, sig);
+}
+
+struct RecordArgs {
+  std::string out, what = "cuda,nvtx,nccl";
+  bool armed = false, force = false, keep_parts = false;
+  std::vector<std::string> cmd;
+};
+
+int run_child(const std::vector<std::string>& cmd, const std::vector<std::pair<std::string, std::string>>& env) {
+  std::vector<char*> argv;
+  for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw InputError(std::string("cannot start ") + cmd[0] + ": fork failed");
+  if (pid == 0) {
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::execvp(argv[0], argv.data());
+    std::fprintf(stderr, "moetune: %s: cannot run: %s\n", argv[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  g_child = pid;
+  struct sigaction sa{}, old_int{}, old_term{};
+  sa.sa_handler = forward;
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  g_child = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+void run_record(const RecordArgs& a, int& exit_code) {
+  if (a.cmd.empty()) throw InputError("record: no command given (moetune record -o RUN -- CMD ...)");
+  std::string bad;
+  {
+    std::string rest = a.what + ",";
+    for (std::size_t p = 0, c; (c = rest.find(',', p)) != std::string::npos; p = c + 1) {
+      auto item = rest.substr(p, c - p);
+      if (!item.empty() && item != "cuda" && item != "nvtx" && item != "nccl") bad = item;
+    }
+  }
+  if (!bad.empty()) throw InputError("record: --what: unknown collector '" + bad + "' (want cuda,nvtx,nccl)");
+  const int rank = live::rank_from_env();
+  const fs::path out = live::expand_pattern(a.out, rank, static_cast<long>(::getpid()), live::host_name());
+  std::error_code ec;
+  if (fs::exists(out, ec) && !a.force) throw InputError(out.string() + ": output exists (use --force to overwrite)");
+  std::string command;
+  for (const auto& c : a.cmd) command += (command.empty() ? "" : " ") + c;
+
+  const fs::path parts = out.string() + ".parts";
+  fs::create_directories(parts, ec);
+  bool writable = !ec && ::access(parts.c_str(), W_OK) == 0;
+  if (!writable) {
+    std::fprintf(stderr, "moetune: warning: cannot write %s (%s); running the job without collectors\n",
+                 parts.c_str(), ec ? ec.message().c_str() : "permission denied");
+    exit_code = run_child(a.cmd, {});
+    return;
+  }
+  for (const auto& old : live::find_parts(parts)) fs::remove(old, ec);  // stale parts of an earlier run
+  auto libs = find_collector_libs();
+  std::vector<std::pair<std::string, std::string>> env;
+  auto has = [&](const char* w) { return ("," + a.what + ",").find(std::string(",") + w + ",") != std::string::npos; };
+  if ((has("cuda") || has("nvtx")) && !libs.cupti.empty()) {
+    env.emplace_back("CUDA_INJECTION64_PATH", libs.cupti.string());
+    if (has("nvtx")) env.emplace_back("NVTX_INJECTION64_PATH", libs.cupti.string());
+  } else if (has("cuda") || has("nvtx")) {
+    std::fprintf(stderr, "moetune: warning: libmoetune_cupti.so not found (set MOETUNE_LIB_DIR); no CUDA/NVTX capture\n");
+  }
+  if (has("nccl") && !libs.nccl.empty()) env.emplace_back("NCCL_PROFILER_PLUGIN", libs.nccl.string());
+  else if (has("nccl"))
+    std::fprintf(stderr, "moetune: warning: libmoetune_nccl.so not found (set MOETUNE_LIB_DIR); no NCCL capture\n");
+  env.emplace_back("MOETUNE_OUTPUT", (fs::absolute(parts) / "r%r-%h-%p").string());
+  env.emplace_back("MOETUNE_WHAT", a.what);
+  env.emplace_back("MOETUNE_ARMED", a.armed ? "1" : "0");
+
+  exit_code = run_child(a.cmd, env);
+
+  fs::path topo = parts / "topo.txt";
+  if (auto text = capture_topo_text(); !text.empty()) std::ofstream(topo) << text;
+  else topo.clear();
+  auto files = live::find_parts(parts);
+  if (files.empty()) {
+    std::fprintf(stderr, "moetune: warning: the job wrote no trace (no CUDA/NCCL use, or collectors disabled); %s not written\n",
+                 out.c_str());
+    return;
+  }
+  try {
+    write_merged(files, topo, out, a.force, command, exit_code);
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "moetune: warning: %s; per-process files kept in %s\n", e.what(), parts.c_str());
+    return;
+  }
+  if (!a.keep_parts) fs::remove_all(parts, ec);
+}
+
+const Register reg{"record", [](CLI::App& app, int& exit_code) {
+                     auto a = std::make_shared<RecordArgs>();
+                     auto* c = app.add_subcommand("record", "Run a command with the live collectors and record a run");
+                     c->add_option("-o,--output", a->out, "run file to write (%r %p %h expand)")->required();
+                     c->add_flag("--armed", a->armed, "start idle; capture when `moetune attach` says so");
+                     c->add_option("--what", a->what, "collectors: comma list of cuda,nvtx,nccl");
+                     c->add_flag("--force", a->force, "overwrite an existing run file");
+                     c->add_flag("--keep-parts", a->keep_parts, "keep the per-process files (RUN.parts/)");
+                     c->add_option("cmd", a->cmd, "command to run (after --)")->required();
+                     c->callback([a, &exit_code] { run_record(*a, exit_code); });
+                   }};
+
+}  // namespace
+}  // namespace moetune::cli

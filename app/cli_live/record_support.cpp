@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "record_support.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "command.h"
+#include "moetune/import/import.h"
+#include "moetune/live/merge.h"
+
+namespace moetune::cli {
+
+namespace fs = std::filesystem;
+
+CollectorLibs find_collector_libs() {
+  CollectorLibs l;
+  std::vector<fs::path> dirs;
+  if (const char* d = std::getenv("MOETUNE_LIB_DIR"); d && *d) dirs.emplace_back(d);
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto bin = exe.parent_path();
+    dirs.push_back(bin);
+    dirs.push_back(bin / "../collectors/cupti");
+    dirs.push_back(bin / "../collectors/nccl");
+    dirs.push_back(bin / "../lib/moetune");
+    dirs.push_back(bin / "../lib");
+  }
+  for (const auto& d : dirs) {
+    if (l.cupti.empty() && fs::exists(d / "libmoetune_cupti.so", ec)) l.cupti = fs::canonical(d / "libmoetune_cupti.so", ec);
+    if (l.nccl.empty() && fs::exists(d / "libmoetune_nccl.so", ec)) l.nccl = fs::canonical(d / "libmoetune_nccl.so", ec);
+  }
+  return l;
+}
+
+std::string capture_topo_text() {
+  FILE* f = ::popen("nvidia-smi topo -m 2>/dev/null", "r");
+  if (!f) return {};
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int rc = ::pclose(f);
+  if (rc != 0) return {};
+  return out;
+}
+
+void write_merged(const std::vector<fs::path>& parts, const fs::path& topo_txt, const fs::path& out, bool force,
+                  const std::string& command, int exit_status) {
+  WriterOptions o;
+  o.force = force;
+  auto w = TraceWriter::create(out, o);
+  if (!w) throw InputError(w.error().message);
+  auto rep = live::merge_parts(parts, **w);
+  if (!rep) throw InputError(out.string() + ": " + rep.error().message);
+  for (const auto& line : rep->warnings) std::fprintf(stderr, "moetune: warning: %s\n", line.c_str());
+  std::error_code ec;
+  if (!topo_txt.empty() && fs::exists(topo_txt, ec)) {
+    import::ImportContext ctx{import::ImportOptions{}};
+    auto r = import::import_topo(topo_txt, **w, ctx);
+    if (!r) {
+      // Keep the raw text so a later importer can parse it.
+      std::ifstream in(topo_txt);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      (*w)->set_meta("nvidia_smi_topo", text);
+      (*w)->add(StatRow{"topology_unparsed", Severity::Info, 1, std::nullopt,
+                        "nvidia-smi topo -m text stored in meta 'nvidia_smi_topo' (" + r.error().message + ")"});
+    }
+  }
+  if (!command.empty()) (*w)->set_meta("command", command);
+  if (exit_status >= 0) (*w)->set_meta("exit_status", std::to_string(exit_status));
+  if (auto r = (*w)->finish(); !r) throw InputError(r.error().message);
+  std::fprintf(stderr, "moetune: wrote %s (%d ranks, %d parts, %lld rows)\n", out.c_str(), rep->ranks,
+               rep->parts_read, static_cast<long long>(rep->rows));
+}
+
+}  // namespace moetune::cli

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+// JSON stage of the Kineto importer: simdjson ondemand over one padded buffer.
+// Pass 1 reads the top-level keys and skips traceEvents (Kineto writes
+// baseTimeNanoseconds after the events, so it must be known first); pass 2 rewinds
+// and walks traceEvents once, field by field, in whatever key order the writer used.
+// Any simdjson error stops the parse: ondemand cannot resume after one.
+#include <cmath>
+#include <limits>
+
+#include "kineto_event.h"
+
+namespace moetune::import::kineto {
+namespace {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+using simdjson::SUCCESS;
+
+// The key text between the quotes (escapes kept; our keys have none).
+std::string_view key_text(od::raw_json_string k) {
+  const char* p = k.raw();
+  const char* q = p;
+  while (*q != '"') q += (*q == '\\' && q[1] != '\0') ? 2 : 1;
+  return {p, static_cast<std::size_t>(q - p)};
+}
+
+// Reads an integer-valued field; doubles are rounded, strings of digits accepted.
+// Returns an error only for JSON errors; `ok` says whether a usable integer was there.
+error_code read_int(od::value& v, std::int64_t& out, bool& ok) {
+  ok = false;
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t == od::json_type::number) {
+    od::number n;
+    if (auto e = v.get_number().get(n)) return e;
+    switch (n.get_number_type()) {
+      case od::number_type::signed_integer: out = n.get_int64(); ok = true; break;
+      case od::number_type::unsigned_integer:
+        if (n.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+          out = static_cast<std::int64_t>(n.get_uint64());
+          ok = true;
+        }
+        break;
+      default: {
+        double d = n.get_double();
+        if (std::isfinite(d) && std::fabs(d) < 9.2e18) {
+          out = std::llround(d);
+          ok = true;
+        }
+      }
+    }
+  } else if (t == od::json_type::string) {
+    std::string_view s;
+    if (auto e = v.get_string().get(s)) return e;
+    std::size_t i = s.find_last_not_of("0123456789");
+    std::string_view digits = i == std::string_view::npos ? s : s.substr(i + 1);
+    if (!digits.empty() && digits.size() <= 18) {
+      out = std::stoll(std::string(digits));
+      ok = true;
+    }
+  }
+  return SUCCESS;
+}
+
+error_code read_str(od::value& v, std::string_view& out) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t == od::json_type::string) return v.get_string().get(out);
+  return SUCCESS;
+}
+
+// Text of a value as JSON-ish text: a string's contents, or an array's raw JSON.
+error_code read_text(od::value& v, std::string_view& out) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t == od::json_type::string) return v.get_string().get(out);
+  if (t == od::json_type::array) {
+    std::string_view raw;
+    if (auto e = simdjson::to_json_string(v).get(raw)) return e;
+    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
+      raw.remove_suffix(1);
+    out = raw;
+  }
+  return SUCCESS;
+}
+
+error_code read_time(od::value& v, std::int64_t& ns, bool& has, bool& bad) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  std::string_view tok;
+  if (t == od::json_type::number) {
+    tok = v.raw_json_token();
+  } else if (t == od::json_type::string) {
+    if (auto e = v.get_string().get(tok)) return e;
+  } else {
+    return SUCCESS;
+  }
+  if (us_token_to_ns(tok, ns)) has = true;
+  else bad = true;
+  if (t == od::json_type::number) {  // consume and validate the number
+    od::number n;
+    if (auto e = v.get_number().get(n)) return e;
+  }
+  return SUCCESS;
+}
+
+// grid/block: [x, y, z] -> packed; components out of the 21-bit range give 0.
+error_code read_dim3(od::value& v, std::int64_t& packed) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t != od::json_type::array) return SUCCESS;
+  od::array a;
+  if (auto e = v.get_array().get(a)) return e;
+  std::int64_t d[3] = {1, 1, 1};
+  int i = 0;
+  bool fine = true;
+  for (auto item : a) {
+    od::value x;
+    if (auto e = item.get(x)) return e;
+    std::int64_t n = 0;
+    bool ok = false;
+    if (auto e = read_int(x, n, ok)) return e;
+    if (i < 3) d[i] = n;
+    fine = fine && ok && n >= 0 && n < (1 << 21);
+    ++i;
+  }
+  packed = fine && i == 3 ? pack_dim3(d[0], d[1], d[2]) : 0;
+  return SUCCESS;
+}
+
+error_code read_args(od::value& v, Event& ev) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t != od::json_type::object) return SUCCESS;
+  od::object o;
+  if (auto e = v.get_object().get(o)) return e;
+  for (auto f : o) {
+    if (auto e = f.error()) return e;
+    od::raw_json_string rk;
+    if (auto e = f.key().get(rk)) return e;
+    std::string_view k = key_text(rk);
+    od::value x;
+    if (auto e = f.value().get(x)) return e;
+    std::int64_t n = 0;
+    bool ok = false;
+    error_code e = SUCCESS;
+    auto opt_int = [&](std::optional<std::int64_t>& dst) {
+      e = read_int(x, n, ok);
+      if (ok) dst = n;
+    };
+    if (k == "correlation") opt_int(ev.correlation);
+    else if (k == "stream") opt_int(ev.stream);
+    else if (k == "device") opt_int(ev.device);
+    else if (k == "bytes") opt_int(ev.bytes);
+    else if (k == "grid") e = read_dim3(x, ev.grid);
+    else if (k == "block") e = read_dim3(x, ev.block);
+    else if (k == "Collective name") e = read_str(x, ev.coll_name);
+    else if (k == "dtype") e = read_str(x, ev.dtype);
+    else if (k == "In msg nelems") opt_int(ev.in_nelems);
+    else if (k == "Out msg nelems") opt_int(ev.out_nelems);
+    else if (k == "Group size") opt_int(ev.group_size);
+    else if (k == "Rank") opt_int(ev.nccl_rank);
+    else if (k == "Process Group Name") e = read_str(x, ev.pg_name);
+    else if (k == "Process Group Ranks") e = read_text(x, ev.pg_ranks);
+    else if (k == "In split size") e = read_text(x, ev.in_split);
+    else if (k == "Out split size") e = read_text(x, ev.out_split);
+    if (e) return e;
+  }
+  return SUCCESS;
+}
+
+error_code read_event(od::value& v, Event& ev) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t != od::json_type::object) return SUCCESS;  // not an event: left empty, counted by the caller
+  od::object o;
+  if (auto e = v.get_object().get(o)) return e;
+  for (auto f : o) {
+    if (auto e = f.error()) return e;
+    od::raw_json_string rk;
+    if (auto e = f.key().get(rk)) return e;
+    std::string_view k = key_text(rk);
+    od::value x;
+    if (auto e = f.value().get(x)) return e;
+    error_code e = SUCCESS;
+    bool ok = false, has = false;
+    if (k == "ph") e = read_str(x, ev.ph);
+    else if (k == "cat") e = read_str(x, ev.cat);
+    else if (k == "name") e = read_str(x, ev.name);
+    else if (k == "ts") e = read_time(x, ev.ts_ns, ev.has_ts, ev.bad_ts);
+    else if (k == "dur") {
+      bool bad = false;
+      e = read_time(x, ev.dur_ns, has, bad);
+      ev.has_dur = has;
+    } else if (k == "pid") {
+      od::json_type pt;
+      e = x.type().get(pt);
+      if (!e) e = read_int(x, ev.pid, ok);
+      ev.pid_is_int = !e && ok && pt == od::json_type::number;
+    } else if (k == "tid") e = read_int(x, ev.tid, ok);
+    else if (k == "id") {
+      e = read_int(x, ev.id, ok);
+      ev.has_id = ok;
+    } else if (k == "bp") e = read_str(x, ev.bp);
+    else if (k == "args") e = read_args(x, ev);
+    if (e) return e;
+  }
+  return SUCCESS;
+}
+
+error_code read_devices(od::value& v, std::vector<DeviceProps>& out) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t != od::json_type::array) return SUCCESS;
+  od::array a;
+  if (auto e = v.get_array().get(a)) return e;
+  for (auto item : a) {
+    od::value d;
+    if (auto e = item.get(d)) return e;
+    if (auto e = d.type().get(t)) return e;
+    if (t != od::json_type::object) continue;
+    od::object o;
+    if (auto e = d.get_object().get(o)) return e;
+    DeviceProps p;
+    for (auto f : o) {
+      if (auto e = f.error()) return e;
+      od::raw_json_string rk;
+      if (auto e = f.key().get(rk)) return e;
+      std::string_view k = key_text(rk);
+      od::value x;
+      if (auto e = f.value().get(x)) return e;
+      std::int64_t n = 0;
+      bool ok = false;
+      error_code e = SUCCESS;
+      if (k == "id") e = read_int(x, p.id, ok);
+      else if (k == "name") {
+        std::string_view s;
+        e = read_str(x, s);
+        p.name = std::string(s);
+      } else if (k == "totalGlobalMem") e = read_int(x, p.memory_bytes, ok);
+      else if (k == "numSms") {
+        e = read_int(x, n, ok);
+        if (ok && n >= 0 && n < 1000000) p.sm_count = static_cast<int>(n);
+      } else if (k == "computeMajor") {
+        e = read_int(x, n, ok);
+        if (ok && n >= 0 && n < 1000) p.cc_major = static_cast<int>(n);
+      } else if (k == "computeMinor") {
+        e = read_int(x, n, ok);
+        if (ok && n >= 0 && n < 1000) p.cc_minor = static_cast<int>(n);
+      }
+      if (e) return e;
+    }
+    out.push_back(std::move(p));
+  }
+  return SUCCESS;
+}
+
+error_code read_distributed(od::value& v, std::optional<std::int64_t>& rank) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t != od::json_type::object) return SUCCESS;
+  od::object o;
+  if (auto e = v.get_object().get(o)) return e;
+  for (auto f : o) {
+    if (auto e = f.error()) return e;
+    od::raw_json_string rk;
+    if (auto e = f.key().get(rk)) return e;
+    od::value x;
+    if (auto e = f.value().get(x)) return e;
+    if (key_text(rk) == "rank") {
+      std::int64_t n = 0;
+      bool ok = false;
+      if (auto e = read_int(x, n, ok)) return e;
+      if (ok) rank = n;
+    }
+  }
+  return SUCCESS;
+}
+
+}  // namespace
+
+Expected<void> parse_trace(const std::filesystem::path& file, const simdjson::padded_string& json,
+                           const std::function<Expected<void>(const TraceMeta&)>& on_meta,
+                           const std::function<void(const Event&)>& on_event,
+                           const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  od::parser parser;
+  od::document doc;
+  const char* begin = json.data();
+  auto json_error = [&](error_code e) {
+    std::string where;
+    const char* loc = nullptr;
+    if (!doc.current_location().get(loc) && loc >= begin)
+      where = " near byte " + std::to_string(loc - begin);
+    return Error{file.string() + ": invalid JSON (" + simdjson::error_message(e) + ")" + where};
+  };
+  if (auto e = parser.iterate(json).get(doc)) return json_error(e);
+
+  // Pass 1: top-level facts.
+  TraceMeta meta;
+  {
+    od::json_type t;
+    if (auto e = doc.type().get(t)) return json_error(e);
+    if (t != od::json_type::object)
+      return Error{file.string() + ": not a Kineto trace (top level is not a JSON object with traceEvents)"};
+    od::object root;
+    if (auto e = doc.get_object().get(root)) return json_error(e);
+    for (auto f : root) {
+      if (auto e = f.error()) return json_error(e);
+      od::raw_json_string rk;
+      if (auto e = f.key().get(rk)) return json_error(e);
+      std::string_view k = key_text(rk);
+      od::value x;
+      if (auto e = f.value().get(x)) return json_error(e);
+      error_code e = SUCCESS;
+      if (k == "traceEvents") {
+        od::json_type et;
+        e = x.type().get(et);
+        if (!e && et == od::json_type::array) meta.has_events = true;
+      } else if (k == "baseTimeNanoseconds") {
+        std::int64_t n = 0;
+        bool ok = false;
+        e = read_int(x, n, ok);
+        if (ok) meta.base_time_ns = n;
+      } else if (k == "distributedInfo") e = read_distributed(x, meta.rank);
+      else if (k == "deviceProperties") e = read_devices(x, meta.devices);
+      if (e) return json_error(e);
+    }
+    const char* rest = nullptr;  // current_location() is out of bounds exactly at the end
+    if (!doc.current_location().get(rest))
+      return Error{file.string() + ": invalid JSON (content after the top-level object near byte " +
+                   std::to_string(rest - begin) + ")"};
+  }
+  if (!meta.has_events) return Error{file.string() + ": not a Kineto trace (no traceEvents array)"};
+  if (auto r = on_meta(meta); !r) return r;
+
+  // Pass 2: the events.
+  doc.rewind();
+  od::object root;
+  if (auto e = doc.get_object().get(root)) return json_error(e);
+  std::uint64_t n = 0;
+  for (auto f : root) {
+    if (auto e = f.error()) return json_error(e);
+    od::raw_json_string rk;
+    if (auto e = f.key().get(rk)) return json_error(e);
+    if (key_text(rk) != "traceEvents") continue;
+    od::value x;
+    if (auto e = f.value().get(x)) return json_error(e);
+    od::array events;
+    if (auto e = x.get_array().get(events)) return json_error(e);
+    for (auto item : events) {
+      od::value v;
+      if (auto e = item.get(v)) return json_error(e);
+      Event ev;
+      if (auto e = read_event(v, ev)) return json_error(e);
+      on_event(ev);
+      if ((++n & 0xFFFF) == 0 && progress) {
+        const char* loc = nullptr;
+        if (!doc.current_location().get(loc)) progress(static_cast<std::uint64_t>(loc - begin), json.size());
+      }
+    }
+  }
+  if (progress) progress(json.size(), json.size());
+  return {};
+}
+
+}  // namespace moetune::import::kineto

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// Parsers for the message texts of the `moe` NVTX conventions (docs/CONVENTIONS-NVTX.md)
+// and PyTorch's "ProfilerStep#N" ranges, as the nsys importer reads them. Pure
+// functions over one string; nullopt when the text does not match exactly.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace moetune::import::nsys_detail {
+
+struct MoeStep {
+  std::int64_t step = 0;
+  std::optional<std::int64_t> tokens;
+};
+struct MoeRoute {
+  int layer = 0;
+  std::vector<std::int64_t> tokens;  // tokens sent to expert i
+};
+struct MoePlacement {
+  int layer = 0;
+  std::map<int, std::vector<int>> map;  // expert -> ranks (primary first, then replicas)
+};
+
+std::optional<MoeStep> parse_moe_step(std::string_view text);       // "step N" / "step N tokens=T"
+std::optional<MoeStep> parse_profiler_step(std::string_view text);  // "ProfilerStep#N"
+std::optional<MoeRoute> parse_moe_route(std::string_view text);     // "moe.route layer=L tokens=a,b,..."
+std::optional<MoePlacement> parse_moe_placement(std::string_view text);  // "moe.placement layer=L map=E:R|R2,..."
+
+}  // namespace moetune::import::nsys_detail

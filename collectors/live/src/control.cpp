@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "moetune/live/control.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace moetune::live {
+
+std::optional<Verb> parse_request(std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (line.size() > 63) return std::nullopt;
+  for (char c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) return std::nullopt;
+  if (line == "start") return Verb::Start;
+  if (line == "stop") return Verb::Stop;
+  if (line == "status") return Verb::Status;
+  return std::nullopt;
+}
+
+std::string format_status(const CaptureStatus& s) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "ok capturing=%d records=%llu dropped=%llu steps=%llu", s.capturing ? 1 : 0,
+                static_cast<unsigned long long>(s.records), static_cast<unsigned long long>(s.dropped),
+                static_cast<unsigned long long>(s.steps));
+  return buf;
+}
+
+std::optional<CaptureStatus> parse_status(std::string_view reply) {
+  int cap = 0;
+  unsigned long long rec = 0, drop = 0, steps = 0;
+  std::string r(reply);
+  if (std::sscanf(r.c_str(), "ok capturing=%d records=%llu dropped=%llu steps=%llu", &cap, &rec, &drop, &steps) != 4)
+    return std::nullopt;
+  return CaptureStatus{cap != 0, rec, drop, steps};
+}
+
+Expected<std::filesystem::path> control_dir() {
+  std::filesystem::path dir;
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  if (xdg && *xdg) dir = std::filesystem::path(xdg) / "moetune";
+  else dir = "/tmp/moetune-" + std::to_string(::getuid());
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error{dir.string() + ": cannot create control directory: " + std::strerror(errno)};
+  struct stat st{};
+  if (::lstat(dir.c_str(), &st) != 0) return Error{dir.string() + ": " + std::strerror(errno)};
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::getuid())
+    return Error{dir.string() + ": control directory is not a directory owned by this user"};
+  if ((st.st_mode & 077) != 0) return Error{dir.string() + ": control directory is accessible to others (want 0700)"};
+  return dir;
+}
+
+Expected<std::unique_ptr<ControlServer>> ControlServer::start(std::string_view component, Handler h) {
+  auto dir = control_dir();
+  if (!dir) return dir.error();
+  std::unique_ptr<ControlServer> s(new ControlServer());
+  s->handler_ = std::move(h);
+  s->path_ = *dir / (std::to_string(::getpid()) + "." + std::string(component) + ".sock");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (s->path_.string().size() >= sizeof addr.sun_path) return Error{s->path_.string() + ": socket path too long"};
+  std::strcpy(addr.sun_path, s->path_.c_str());
+  ::unlink(s->path_.c_str());
+  s->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s->listen_fd_ < 0) return Error{std::string("control socket: ") + std::strerror(errno)};
+  if (::bind(s->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(s->listen_fd_, 8) != 0)
+    return Error{s->path_.string() + ": cannot listen: " + std::strerror(errno)};
+  ::chmod(s->path_.c_str(), 0600);
+  if (::pipe2(s->wake_, O_CLOEXEC) != 0) return Error{std::string("control pipe: ") + std::strerror(errno)};
+  s->t_ = std::thread([raw = s.get()] { raw->loop(); });
+  return s;
+}
+
+ControlServer::~ControlServer() { stop(); }
+
+void ControlServer::stop() {
+  if (t_.joinable()) {
+    char c = 'x';
+    (void)!::write(wake_[1], &c, 1);
+    t_.join();
+  }
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    ::unlink(path_.c_str());
+    listen_fd_ = -1;
+  }
+  for (int& fd : wake_)
+    if (fd >= 0) ::close(fd), fd = -1;
+}
+
+void ControlServer::loop() {
+  // Block signals on this thread so the job's handlers run on its own threads.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  for (;;) {
+    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[1].revents) return;
+    if (!(p[0].revents & POLLIN)) continue;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    serve(fd);
+    ::close(fd);
+  }
+}
+
+void ControlServer::serve(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
+    ++refused_;
+    std::fprintf(stderr, "moetune: refused control connection from uid %u (pid %d) on %s\n",
+                 static_cast<unsigned>(cred.uid), static_cast<int>(cred.pid), path_.c_str());
+    return;
+  }
+  char buf[65];
+  std::size_t n = 0;
+  bool line_done = false;
+  while (n < 64 && !line_done) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 1000) <= 0) break;
+    ssize_t r = ::read(fd, buf + n, 64 - n);
+    if (r <= 0) break;
+    for (ssize_t i = 0; i < r; ++i)
+      if (buf[n + i] == '\n') line_done = true;
+    n += static_cast<std::size_t>(r);
+  }
+  std::string reply;
+  std::optional<Verb> v;
+  if (line_done) {
+    std::string_view sv(buf, n);
+    v = parse_request(sv.substr(0, sv.find('\n') + 1));
+  }
+  if (!v) {
+    ++malformed_;
+    reply = "error malformed request (want start|stop|status and a newline, <= 64 bytes)\n";
+  } else {
+    reply = format_status(handler_(*v)) + "\n";
+  }
+  (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+}
+
+std::vector<Endpoint> list_endpoints(long pid) {
+  std::vector<Endpoint> out;
+  auto dir = control_dir();
+  if (!dir) return out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(*dir, ec)) {
+    std::string name = e.path().filename().string();
+    auto dot = name.find('.');
+    if (dot == std::string::npos || name.size() < 5 || name.substr(name.size() - 5) != ".sock") continue;
+    char* end = nullptr;
+    long p = std::strtol(name.c_str(), &end, 10);
+    if (end != name.c_str() + dot || p <= 0) continue;
+    if (pid >= 0 && p != pid) continue;
+    if (::kill(static_cast<pid_t>(p), 0) != 0 && errno == ESRCH) {
+      std::filesystem::remove(e.path(), ec);  // stale socket of a dead process
+      continue;
+    }
+    out.push_back({p, name.substr(dot + 1, name.size() - 5 - dot - 1), e.path()});
+  }
+  return out;
+}
+
+Expected<std::string> control_request(const std::filesystem::path& sock, std::string_view request, int timeout_ms) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{sock.string() + ": " + std::strerror(errno)};
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::string e = std::strerror(errno);
+    ::close(fd);
+    return Error{sock.string() + ": cannot connect: " + e};
+  }
+  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string reply;
+  char buf[256];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) break;
+    ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r <= 0) break;
+    reply.append(buf, static_cast<std::size_t>(r));
+    if (reply.find('\n') != std::string::npos) break;
+  }
+  ::close(fd);
+  if (auto nl = reply.find('\n'); nl != std::string::npos) reply.resize(nl);
+  if (reply.empty()) return Error{sock.string() + ": no reply"};
+  return reply;
+}
+
+}  // namespace moetune::live

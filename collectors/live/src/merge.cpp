@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "moetune/live/merge.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "moetune/trace/reader.h"
+
+namespace moetune::live {
+
+std::vector<std::filesystem::path> find_parts(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.is_regular_file(ec) && e.path().extension() == ".moetune") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+namespace {
+
+// Brings a part left by a killed process into a self-contained state (checkpoints
+// its WAL into the main file). Harmless for finished parts.
+void recover(const std::filesystem::path& p) {
+  auto db = Db::open(p, Db::Mode::ReadWrite);
+  if (db) (void)(*db)->exec("PRAGMA journal_mode=DELETE");
+}
+
+void fill(RankRow& into, const RankRow& from) {
+  if (into.host.empty()) into.host = from.host;
+  if (!into.pid) into.pid = from.pid;
+  if (into.device < 0) into.device = from.device;
+  if (into.gpu_name.empty()) into.gpu_name = from.gpu_name;
+  if (into.gpu_uuid.empty()) into.gpu_uuid = from.gpu_uuid;
+  if (into.bus_id.empty()) into.bus_id = from.bus_id;
+  if (!into.sm_count) into.sm_count = from.sm_count;
+  if (!into.memory_bytes) into.memory_bytes = from.memory_bytes;
+  if (into.compute_cap.empty()) into.compute_cap = from.compute_cap;
+  if (!into.pcie_gen) into.pcie_gen = from.pcie_gen;
+  if (!into.pcie_width) into.pcie_width = from.pcie_width;
+  if (into.source.find(from.source) == std::string::npos) into.source += "+" + from.source;
+}
+
+}  // namespace
+
+Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& parts, TraceWriter& out) {
+  MergeReport rep;
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> proc_rank;  // (host,pid) -> rank
+  std::set<std::int64_t> taken;
+  std::map<std::int64_t, RankRow> rank_rows;
+  std::int64_t collisions = 0;
+  for (const auto& p : parts) {
+    recover(p);
+    auto rd = TraceReader::open(p);
+    if (!rd) {
+      ++rep.parts_skipped;
+      rep.warnings.push_back(rd.error().message);
+      continue;
+    }
+    auto& r = **rd;
+    auto ranks = r.ranks();
+    if (ranks.empty()) {
+      ++rep.parts_skipped;
+      rep.warnings.push_back(p.string() + ": part names no rank (collector disabled early?)");
+      continue;
+    }
+    const RankRow& pr = ranks.front();
+    auto key = std::make_pair(pr.host, pr.pid);
+    std::int64_t rank;
+    if (auto it = proc_rank.find(key); it != proc_rank.end()) {
+      rank = it->second;
+    } else {
+      rank = pr.rank.value < 0 ? 0 : pr.rank.value;
+      if (taken.count(rank)) {
+        ++collisions;
+        while (taken.count(rank)) ++rank;
+      }
+      taken.insert(rank);
+      proc_rank[key] = rank;
+    }
+    RankRow rr = pr;
+    rr.rank = RankId(rank);
+    if (auto it = rank_rows.find(rank); it != rank_rows.end()) fill(it->second, rr);
+    else rank_rows[rank] = rr;
+    const RankId R(rank);
+    auto S = [&](StringId id) { return out.intern(r.str(id)); };
+    r.for_each_kernel([&](const KernelRow& k) {
+      KernelRow o = k;
+      o.rank = R;
+      o.name = S(k.name);
+      out.add(o);
+      ++rep.rows;
+    });
+    for (auto m : r.memcpys()) m.rank = R, out.add(m), ++rep.rows;
+    for (auto m : r.memsets()) m.rank = R, out.add(m), ++rep.rows;
+    for (auto a : r.api_calls()) a.rank = R, a.name = S(a.name), out.add(a), ++rep.rows;
+    for (auto n : r.nvtx()) n.rank = R, n.name = S(n.name), n.domain = S(n.domain), out.add(n), ++rep.rows;
+    for (auto n : r.nccl_ops()) {
+      n.rank = R;
+      n.kernel_id.reset();
+      (void)out.add(n);
+      ++rep.rows;
+    }
+    for (auto s : r.steps()) s.rank = R, out.add(s), ++rep.rows;
+    for (auto e : r.expert_routing()) e.rank = R, out.add(e), ++rep.rows;
+    for (auto e : r.expert_placement()) out.add(e), ++rep.rows;
+    for (auto t : r.topology()) {
+      if (t.rank_a && *t.rank_a == pr.rank.value) t.rank_a = rank;
+      out.add(t);
+      ++rep.rows;
+    }
+    for (auto s : r.stats()) {
+      if (s.rank) s.rank = rank;
+      out.add(s);
+    }
+    ++rep.parts_read;
+  }
+  for (auto& [k, row] : rank_rows) out.add(row);
+  rep.ranks = static_cast<int>(rank_rows.size());
+  if (collisions)
+    out.add(StatRow{"rank_collision_remapped", Severity::Error, collisions, std::nullopt,
+                    "processes claimed the same rank; later ones were given the next free rank"});
+  if (rep.parts_skipped)
+    out.add(StatRow{"unreadable_parts", Severity::DataLoss, rep.parts_skipped, std::nullopt,
+                    "per-process files that could not be read were left out"});
+  out.set_meta("source", "moetune record");
+  out.set_meta("parts", std::to_string(rep.parts_read));
+  if (rep.parts_read == 0) return Error{"no readable per-process files to merge"};
+  return rep;
+}
+
+}  // namespace moetune::live

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+// Event bookkeeping of the NCCL plugin, separate from the C ABI glue so the logic is
+// plain C++. Handles are slots of one preallocated array (size MOETUNE_NCCL_EVENTS);
+// an op (Coll/P2p) slot lives until the op and all its KernelCh/ProxyOp children have
+// stopped, then one OpRecord goes into the ring for the writer thread. All slot
+// updates happen under one mutex (NCCL calls come from the job thread and the proxy /
+// profiler thread; each takes the lock a few times per op).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "moetune/live/record_ring.h"
+
+namespace moetune::nccl {
+
+// One finished NCCL operation, as the writer thread stores it (plain data).
+struct OpRecord {
+  std::uint64_t comm_hash = 0, seq = 0;
+  const char *func = nullptr, *algo = nullptr, *proto = nullptr, *dtype = nullptr;  // NCCL's static strings
+  std::uint64_t count = 0;
+  int root = -1, peer = -1, channels = 0, nranks = 0, comm_rank = 0;
+  std::int64_t host_start = 0, host_stop = 0;         // CLOCK_REALTIME ns
+  std::uint64_t gpu_start = 0, gpu_stop = 0;          // %globaltimer ns (0: no KernelCh seen)
+  std::int64_t proxy_start = 0, proxy_stop = 0;       // CLOCK_REALTIME ns (0: no ProxyOp seen)
+  std::uint32_t kernel_channels = 0, proxy_ops = 0;
+};
+static_assert(sizeof(OpRecord) <= 160, "OpRecord stays small");
+
+struct Comm {
+  std::uint64_t hash = 0;
+  int rank = 0, nranks = 0;
+  std::vector<std::uint64_t> p2p_seq;  // [peer*2 + isRecv], sized at init
+};
+
+enum class Kind : std::uint64_t { None = 0, Op = 1, KernelCh = 2, ProxyOp = 3, ProxyStep = 4 };
+
+struct Slot {
+  std::uint64_t type = 0;  // ncclProfile* bit of the event (first field, like NCCL's examples)
+  Kind kind = Kind::None;
+  Comm* comm = nullptr;
+  Slot* parent = nullptr;
+  int refs = 0;  // ops: 1 for the op itself + open children
+  OpRecord op;
+  std::uint32_t next_free = 0;
+};
+
+// Owns the slot array, the free list, the ring and the globaltimer calibration.
+class EventTable {
+ public:
+  EventTable(std::size_t slots, std::size_t ring);
+  Slot* alloc();                 // nullptr (counted) when exhausted; caller holds mu
+  void release(Slot* s);         // caller holds mu
+  bool owns(const void* p) const;
+  // Drops a reference of an op; emits it into the ring at zero. Caller holds mu.
+  void unref(Slot* op);
+  // A host/GPU timestamp pair where host >= gpu start; keeps the tightest offset.
+  void calibrate(std::int64_t host_ns, std::uint64_t gpu_ns);
+  std::int64_t offset() const { return offset_.load(std::memory_order_relaxed); }
+  bool calibrated() const { return calibrated_.load(std::memory_order_relaxed); }
+
+  std::mutex mu;
+  live::RecordRing<OpRecord> ring;
+  std::atomic<std::uint64_t> slots_exhausted{0}, foreign_proxy{0}, ops{0}, proxy_steps{0};
+
+ private:
+  std::vector<Slot> slots_;
+  std::uint32_t free_head_ = 0;  // index+1 of first free slot, 0 = none
+  std::atomic<std::int64_t> offset_{0};
+  std::atomic<bool> calibrated_{false};
+};
+
+// Element size of an NCCL datatype name ("ncclFloat32", "ncclBfloat16", ...); 0 unknown.
+int dtype_size(const char* name);
+// "RING" -> "Ring", "SIMPLE" -> "Simple", "LL128" stays; nullptr stays nullptr.
+const char* pretty(const char* upper);
+
+}  // namespace moetune::nccl

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: Apache-2.0
+// libmoetune_nccl.so: the ncclProfiler_v5 table and its process-wide state. A guest:
+// no exception crosses the C ABI, every entry returns ncclSuccess except a failed
+// init (then NCCL runs on without us), nothing blocks beyond a short mutex.
+// Default mask: Coll | P2p | KernelCh | ProxyOp (+ ProxyStep with
+// MOETUNE_NCCL_PROXYSTEP=1). Armed (MOETUNE_ARMED=1): mask 0 until attach starts it;
+// the mask NCCL hands to init is a live pointer, attach/detach just flips it.
+// Op times: GPU start/stop from KernelCh %globaltimer, put on CLOCK_REALTIME with an
+// offset calibrated as min(host time at the KernelCh callback - GPU time) (the
+// callback always runs after the GPU event, so the minimum is the tightest bound);
+// without KernelCh, ProxyOp host times; else the host enqueue/stop times.
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "moetune/live/control.h"
+#include "moetune/live/part_writer.h"
+#include "moetune/live/rank_env.h"
+#include "moetune/nccl/profiler_v5_abi.h"
+#include "nccl_events.h"
+
+namespace moetune::nccl {
+namespace {
+
+constexpr int kDefaultMask = ncclProfileColl | ncclProfileP2p | ncclProfileKernelCh | ncclProfileProxyOp;
+
+struct Plugin {
+  std::mutex init_mu;
+  int comms = 0;
+  bool tried = false, ok = false, armed = false;
+  int rank = -1, mask = kDefaultMask;
+  int* live_mask = nullptr;
+  std::atomic<bool> capturing{false};
+  std::unique_ptr<EventTable> table;
+  std::unique_ptr<live::PartWriter> writer;
+  std::unique_ptr<live::ControlServer> control;
+  std::vector<OpRecord> batch;  // writer thread only
+  std::uint64_t written = 0;    // writer thread only
+};
+
+Plugin& P() {
+  static Plugin* p = new Plugin();  // never destroyed: NCCL threads may call late
+  return *p;
+}
+
+void write_ops(TraceWriter& w) {
+  auto& p = P();
+  auto& t = *p.table;
+  const RankId R(p.rank < 0 ? 0 : p.rank);
+  for (;;) {
+    std::size_t n = t.ring.pop(p.batch);
+    if (n == 0) break;
+    const std::int64_t off = t.offset();
+    for (std::size_t i = 0; i < n; ++i) {
+      const OpRecord& o = p.batch[i];
+      NcclOpRow r;
+      r.rank = R;
+      char hash[24];
+      std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(o.comm_hash));
+      r.comm_hash = hash;
+      r.seq = static_cast<std::int64_t>(o.seq);
+      r.func = o.func ? o.func : "?";
+      if (o.algo) r.algo = pretty(o.algo);
+      if (o.proto) r.proto = pretty(o.proto);
+      r.channels = o.channels ? o.channels : static_cast<int>(o.kernel_channels);
+      r.count = static_cast<std::int64_t>(o.count);
+      if (o.dtype) r.dtype = std::strncmp(o.dtype, "nccl", 4) ? o.dtype : o.dtype + 4;
+      r.bytes = static_cast<std::int64_t>(o.count) * dtype_size(o.dtype);
+      r.peer = o.peer;
+      r.root = o.root;
+      r.nranks = o.nranks;
+      r.enqueue_ns = o.host_start;
+      if (o.gpu_start && o.gpu_stop >= o.gpu_start && t.calibrated()) {
+        r.start_ns = static_cast<std::int64_t>(o.gpu_start) + off;
+        r.end_ns = static_cast<std::int64_t>(o.gpu_stop) + off;
+      } else if (o.proxy_start && o.proxy_stop >= o.proxy_start) {
+        r.start_ns = o.proxy_start;
+        r.end_ns = o.proxy_stop;
+      } else {
+        r.start_ns = o.host_start;
+        r.end_ns = o.host_stop > o.host_start ? o.host_stop : o.host_start;
+      }
+      (void)w.add(r);
+      ++p.written;
+    }
+  }
+}
+
+void write_stats(TraceWriter& w) {
+  auto& p = P();
+  auto& t = *p.table;
+  auto rank = std::optional<std::int64_t>(p.rank < 0 ? 0 : p.rank);
+  auto dropped = static_cast<std::int64_t>(t.ring.dropped());
+  w.add(StatRow{"nccl_dropped_records", dropped ? Severity::DataLoss : Severity::Info, dropped, rank,
+                "finished NCCL ops dropped because the writer ring was full"});
+  auto ex = static_cast<std::int64_t>(t.slots_exhausted.load());
+  w.add(StatRow{"nccl_event_slots_exhausted", ex ? Severity::DataLoss : Severity::Info, ex, rank,
+                "NCCL events not tracked because the preallocated event pool was empty"});
+  w.add(StatRow{"nccl_foreign_proxy_ops", Severity::Info, static_cast<std::int64_t>(t.foreign_proxy.load()), rank,
+                "proxy ops posted by other processes (PXN), ignored"});
+  w.add(StatRow{"nccl_ops", Severity::Info, static_cast<std::int64_t>(p.written), rank, "NCCL ops written"});
+  if (t.calibrated()) {
+    w.add(StatRow{"nccl_globaltimer_offset_ns", Severity::Info, t.offset(), rank,
+                  "calibrated CLOCK_REALTIME - %globaltimer offset applied to KernelCh times"});
+    w.set_meta("nccl_globaltimer_offset_ns", std::to_string(t.offset()));
+  }
+}
+
+live::CaptureStatus control(live::Verb v) {
+  auto& p = P();
+  if (v == live::Verb::Start) p.capturing = true;
+  if (v == live::Verb::Stop) p.capturing = false;
+  if (p.live_mask && v != live::Verb::Status)
+    __atomic_store_n(p.live_mask, p.capturing.load() ? p.mask : 0, __ATOMIC_RELAXED);
+  if (v == live::Verb::Stop && p.writer) p.writer->kick();
+  return {p.capturing.load(), p.table->ops.load(), p.table->ring.dropped() + p.table->slots_exhausted.load(), 0};
+}
+
+void at_exit() {
+  auto& p = P();
+  if (!p.ok) return;
+  if (p.live_mask) __atomic_store_n(p.live_mask, 0, __ATOMIC_RELAXED);
+  if (p.control) p.control->stop();
+  if (p.writer)
+    if (auto r = p.writer->stop(); !r) std::fprintf(stderr, "moetune: %s\n", r.error().message.c_str());
+}
+
+// Pins this library in memory: NCCL dlcloses its plugin after the last finalize,
+// but our writer thread and atexit handler must outlive that.
+void pin_self() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&pin_self), &info) && info.dli_fname)
+    (void)::dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+bool setup(int comm_rank) {
+  auto& p = P();
+  p.tried = true;
+  const char* what = std::getenv("MOETUNE_WHAT");
+  if (what && *what && std::string(",") .append(what).append(",").find(",nccl,") == std::string::npos) return false;
+  p.rank = live::rank_from_env();
+  if (p.rank < 0) p.rank = comm_rank;
+  p.armed = live::env_long("MOETUNE_ARMED", 0) != 0;
+  if (live::env_long("MOETUNE_NCCL_PROXYSTEP", 0)) p.mask |= ncclProfileProxyStep;
+  long slots = live::env_long("MOETUNE_NCCL_EVENTS", 65536), ring = live::env_long("MOETUNE_NCCL_RING", 65536);
+  p.table = std::make_unique<EventTable>(static_cast<std::size_t>(slots > 64 ? slots : 65536),
+                                         static_cast<std::size_t>(ring > 64 ? ring : 65536));
+  p.batch.resize(4096);
+  const char* pat = std::getenv("MOETUNE_OUTPUT");
+  std::string path =
+      live::expand_pattern(pat && *pat ? pat : "moetune-r%r-%h-%p", p.rank, static_cast<long>(::getpid()),
+                           live::host_name()) + ".nccl.moetune";
+  auto w = live::PartWriter::open(path, write_ops, [](TraceWriter& tw) {
+    write_ops(tw);
+    write_stats(tw);
+  });
+  if (!w) {
+    std::fprintf(stderr, "moetune: %s; continuing without the NCCL collector\n", w.error().message.c_str());
+    return false;
+  }
+  p.writer = std::move(*w);
+  p.writer->with_writer([&](TraceWriter& tw) {
+    tw.set_meta("collector", "nccl");
+    RankRow r;
+    r.rank = RankId(p.rank);
+    r.host = live::host_name();
+    r.pid = ::getpid();
+    r.source = "nccl";
+    tw.add(r);
+  });
+  p.capturing = !p.armed;
+  auto srv = live::ControlServer::start("nccl", control);
+  if (srv) p.control = std::move(*srv);
+  pin_self();
+  std::atexit(at_exit);
+  return true;
+}
+
+ncclResult_t init(void** context, uint64_t commId, int* eActivationMask, const char*, int, int nranks, int rank,
+                  ncclDebugLogger_t) {
+  try {
+    auto& p = P();
+    std::lock_guard<std::mutex> g(p.init_mu);
+    if (!p.tried) p.ok = setup(rank);
+    if (!p.ok) {
+      if (eActivationMask) *eActivationMask = 0;
+      *context = nullptr;
+      return 1;  // ncclUnhandledCudaError-like: NCCL continues without the plugin
+    }
+    auto* c = new Comm();
+    c->hash = commId;
+    c->rank = rank;
+    c->nranks = nranks;
+    c->p2p_seq.assign(static_cast<std::size_t>(nranks > 0 ? nranks : 1) * 2, 0);
+    p.live_mask = eActivationMask;
+    if (eActivationMask) __atomic_store_n(eActivationMask, p.capturing ? p.mask : 0, __ATOMIC_RELAXED);
+    ++p.comms;
+    *context = c;
+    return 0;
+  } catch (...) {
+    *context = nullptr;
+    return 1;
+  }
+}
+
+ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v5_t* d) {
+  *eHandle = nullptr;
+  auto& p = P();
+  if (!context || !d || !p.ok || !p.capturing.load(std::memory_order_relaxed)) return 0;
+  auto* comm = static_cast<Comm*>(context);
+  auto& t = *p.table;
+  const std::int64_t now = live::now_ns();
+  std::lock_guard<std::mutex> g(t.mu);
+  if (d->type == ncclProfileColl || d->type == ncclProfileP2p) {
+    Slot* s = t.alloc();
+    if (!s) return 0;
+    s->type = d->type;
+    s->kind = Kind::Op;
+    s->comm = comm;
+    s->refs = 1;
+    OpRecord& o = s->op;
+    o.comm_hash = comm->hash;
+    o.nranks = comm->nranks;
+    o.comm_rank = comm->rank;
+    o.host_start = now;
+    if (d->type == ncclProfileColl) {
+      o.seq = d->coll.seqNumber;
+      o.func = d->coll.func;
+      o.count = d->coll.count;
+      o.root = d->coll.root;
+      o.dtype = d->coll.datatype;
+      o.channels = d->coll.nChannels;
+      o.algo = d->coll.algo;
+      o.proto = d->coll.proto;
+    } else {
+      o.func = d->p2p.func;
+      o.count = d->p2p.count;
+      o.dtype = d->p2p.datatype;
+      o.peer = d->p2p.peer;
+      o.channels = d->p2p.nChannels;
+      // Sequence per (peer, direction): send #k to B matches B's recv #k from us.
+      bool recv = o.func && o.func[0] == 'R';
+      std::size_t idx = static_cast<std::size_t>(o.peer) * 2 + (recv ? 1 : 0);
+      if (o.peer >= 0 && idx < comm->p2p_seq.size()) o.seq = comm->p2p_seq[idx]++;
+    }
+    *eHandle = s;
+    return 0;
+  }
+  if (d->type == ncclProfileKernelCh || d->type == ncclProfileProxyOp || d->type == ncclProfileProxyStep) {
+    if (d->type == ncclProfileProxyOp && d->proxyOp.pid != ::getpid()) {
+      t.foreign_proxy.fetch_add(1, std::memory_order_relaxed);  // PXN: parent lives in another process
+      return 0;
+    }
+    auto* parent = static_cast<Slot*>(d->parentObj);
+    if (!parent || !t.owns(parent) || parent->kind == Kind::None) return 0;
+    if (d->type == ncclProfileProxyStep) {
+      t.proxy_steps.fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
+    if (parent->kind != Kind::Op) return 0;
+    Slot* s = t.alloc();
+    if (!s) return 0;
+    s->type = d->type;
+    s->parent = parent;
+    ++parent->refs;
+    if (d->type == ncclProfileKernelCh) {
+      s->kind = Kind::KernelCh;
+      s->op.gpu_start = d->kernelCh.pTimer;
+      t.calibrate(now, d->kernelCh.pTimer);
+      auto& po = parent->op;
+      if (d->kernelCh.pTimer && (!po.gpu_start || d->kernelCh.pTimer < po.gpu_start)) po.gpu_start = d->kernelCh.pTimer;
+      ++po.kernel_channels;
+    } else {
+      s->kind = Kind::ProxyOp;
+      auto& po = parent->op;
+      if (!po.proxy_start || now < po.proxy_start) po.proxy_start = now;
+      ++po.proxy_ops;
+    }
+    *eHandle = s;
+  }
+  return 0;
+}
+
+ncclResult_t stop_event(void* eHandle) {
+  auto& p = P();
+  if (!eHandle || !p.ok) return 0;
+  auto& t = *p.table;
+  const std::int64_t now = live::now_ns();
+  std::lock_guard<std::mutex> g(t.mu);
+  auto* s = static_cast<Slot*>(eHandle);
+  if (!t.owns(s) || s->kind == Kind::None) return 0;
+  if (s->kind == Kind::Op) {
+    s->op.host_stop = now;
+    t.unref(s);
+    return 0;
+  }
+  Slot* parent = s->parent;
+  if (s->kind == Kind::ProxyOp && parent && now > parent->op.proxy_stop) parent->op.proxy_stop = now;
+  t.release(s);
+  if (parent) t.unref(parent);
+  return 0;
+}
+
+ncclResult_t record_state(void* eHandle, ncclProfilerEventState_v5_t state, ncclProfilerEventStateArgs_v5_t* args) {
+  auto& p = P();
+  if (!eHandle || !p.ok || state != ncclProfilerKernelChStop || !args) return 0;
+  auto& t = *p.table;
+  const std::int64_t now = live::now_ns();
+  std::lock_guard<std::mutex> g(t.mu);
+  auto* s = static_cast<Slot*>(eHandle);
+  if (!t.owns(s) || s->kind != Kind::KernelCh || !s->parent) return 0;
+  const std::uint64_t stop = args->kernelCh.pTimer;
+  t.calibrate(now, stop);
+  if (stop > s->parent->op.gpu_stop) s->parent->op.gpu_stop = stop;
+  return 0;
+}
+
+ncclResult_t finalize(void* context) {
+  auto& p = P();
+  std::lock_guard<std::mutex> g(p.init_mu);
+  delete static_cast<Comm*>(context);  // ops still in flight keep only the hash, copied at start
+  if (context) --p.comms;
+  if (p.writer) p.writer->kick();
+  return 0;
+}
+
+}  // namespace
+}  // namespace moetune::nccl
+
+extern "C" {
+__attribute__((visibility("default"))) ncclProfiler_v5_t ncclProfiler_v5 = {
+    "moetune", moetune::nccl::init, moetune::nccl::start_event, moetune::nccl::stop_event,
+    moetune::nccl::record_state, moetune::nccl::finalize};
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+// Golden tests of the nsys SQLite importer on the real exports in shared/data/external/nsys.
+// Expected values are computed independently with plain SQL on the raw export, and a few
+// are pinned to numbers read off the files by hand (sqlite3 CLI) so that a change in both
+// importer and query cannot hide.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include "moetune/import/import.h"
+#include "moetune/trace/reader.h"
+
+namespace fs = std::filesystem;
+using namespace moetune;
+
+namespace {
+
+const fs::path kTwoGpu = fs::path(MOETUNE_SHARED_DATA) / "external/nsys/nsys_ai_mfu_2gpu_before.sqlite";
+const fs::path kRtx = fs::path(MOETUNE_SHARED_DATA) / "external/nsys/nsys_ai_mock_rtx3080.sqlite";
+
+fs::path temp_out(const std::string& tag) {
+  return fs::temp_directory_path() / ("moetune_nsys_" + tag + "_" + std::to_string(getpid()) + ".moetune");
+}
+
+// Imports `files` into a fresh run and opens it.
+std::unique_ptr<TraceReader> import_run(const std::vector<fs::path>& files, const std::string& tag) {
+  fs::path out = temp_out(tag);
+  auto w = TraceWriter::create(out, {.force = true});
+  EXPECT_TRUE(w.ok());
+  auto r = import::import_files(files, **w, {});
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  auto f = (*w)->finish();
+  EXPECT_TRUE(f.ok());
+  auto rd = TraceReader::open(out);
+  EXPECT_TRUE(rd.ok());
+  fs::remove(out);  // the open reader keeps the data
+  return rd.ok() ? std::move(*rd) : nullptr;
+}
+
+// pid -> count from a query on the raw export returning (pid, count).
+std::map<std::int64_t, std::int64_t> raw_by_pid(const fs::path& file, const std::string& sql) {
+  std::map<std::int64_t, std::int64_t> m;
+  auto db = Db::open(file, Db::Mode::ReadOnly);
+  EXPECT_TRUE(db.ok());
+  auto st = (*db)->prepare(sql);
+  EXPECT_TRUE(st.ok()) << sql;
+  while (st->step()) m[st->i64(0)] = st->i64(1);
+  return m;
+}
+
+std::map<std::int64_t, std::int64_t> store_by_pid(TraceReader& rd, const std::string& table,
+                                                  const std::string& where = "1") {
+  std::map<std::int64_t, std::int64_t> m;
+  auto st = rd.db().prepare("SELECT r.pid, count(*) FROM " + table + " t JOIN ranks r ON r.rank = t.rank WHERE " +
+                            where + " GROUP BY r.pid");
+  EXPECT_TRUE(st.ok());
+  while (st->step()) m[st->i64(0)] = st->i64(1);
+  return m;
+}
+
+const char* kPid = "(globalPid >> 24) & 16777215";
+
+TEST(NsysGolden, TwoProcessesAreTwoRanksOrderedByDevice) {
+  auto rd = import_run({kTwoGpu}, "ranks");
+  ASSERT_TRUE(rd);
+  auto ranks = rd->ranks();
+  ASSERT_EQ(ranks.size(), 2u);
+  // By hand: pid 144 ran its kernels on device 0, pid 145 on device 1.
+  EXPECT_EQ(ranks[0].rank.value, 0);
+  EXPECT_EQ(ranks[0].pid, 144);
+  EXPECT_EQ(ranks[0].device, 0);
+  EXPECT_EQ(ranks[1].rank.value, 1);
+  EXPECT_EQ(ranks[1].pid, 145);
+  EXPECT_EQ(ranks[1].device, 1);
+  EXPECT_NE(ranks[0].source.find("python3"), std::string::npos) << ranks[0].source;
+}
+
+TEST(NsysGolden, PerRankCountsMatchRawExport) {
+  auto rd = import_run({kTwoGpu}, "counts");
+  ASSERT_TRUE(rd);
+  const std::string pid = kPid;
+  EXPECT_EQ(store_by_pid(*rd, "kernels"),
+            raw_by_pid(kTwoGpu, "SELECT " + pid + ", count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL GROUP BY 1"));
+  EXPECT_EQ(store_by_pid(*rd, "memcpys"),
+            raw_by_pid(kTwoGpu, "SELECT " + pid + ", count(*) FROM CUPTI_ACTIVITY_KIND_MEMCPY GROUP BY 1"));
+  EXPECT_EQ(store_by_pid(*rd, "memsets"),
+            raw_by_pid(kTwoGpu, "SELECT " + pid + ", count(*) FROM CUPTI_ACTIVITY_KIND_MEMSET GROUP BY 1"));
+  EXPECT_EQ(store_by_pid(*rd, "api_calls", "t.kind = 3"),
+            raw_by_pid(kTwoGpu, "SELECT " + pid + ", count(*) FROM CUPTI_ACTIVITY_KIND_SYNCHRONIZATION GROUP BY 1"));
+  EXPECT_EQ(store_by_pid(*rd, "api_calls", "t.kind <> 3"),
+            raw_by_pid(kTwoGpu, "SELECT (globalTid >> 24) & 16777215, count(*) FROM CUPTI_ACTIVITY_KIND_RUNTIME "
+                                "WHERE (globalTid >> 24) & 16777215 IN (144, 145) GROUP BY 1"));
+  EXPECT_EQ(store_by_pid(*rd, "nvtx"),
+            raw_by_pid(kTwoGpu, "SELECT (globalTid >> 24) & 16777215, count(*) FROM NVTX_EVENTS "
+                                "WHERE eventType IN (34, 59, 60) AND (globalTid >> 24) & 16777215 IN (144, 145) "
+                                "GROUP BY 1"));
+  // NCCL kernels by name, and one nccl_ops row per NCCL kernel.
+  auto raw_nccl = raw_by_pid(kTwoGpu, "SELECT " + pid + ", count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL k JOIN StringIds s "
+                                      "ON s.id = k.shortName WHERE s.value LIKE 'ncclDevKernel%' GROUP BY 1");
+  EXPECT_EQ(store_by_pid(*rd, "kernels", "t.name_id IN (SELECT id FROM strings WHERE value LIKE 'ncclDevKernel%')"),
+            raw_nccl);
+  EXPECT_EQ(store_by_pid(*rd, "nccl_ops"), raw_nccl);
+
+  // Pinned by hand (sqlite3 on the export): pid 144 / 145.
+  auto k = store_by_pid(*rd, "kernels");
+  EXPECT_EQ(k[144], 1993);
+  EXPECT_EQ(k[145], 2017);
+  EXPECT_EQ(raw_nccl[144], 33);
+  EXPECT_EQ(raw_nccl[145], 33);
+  auto m = store_by_pid(*rd, "memcpys");
+  EXPECT_EQ(m[144], 510);
+  EXPECT_EQ(m[145], 510);
+  auto n = store_by_pid(*rd, "nvtx");
+  EXPECT_EQ(n[144], 9443);
+  EXPECT_EQ(n[145], 9675);
+}
+
+TEST(NsysGolden, AbsoluteTimesFromSessionStart) {
+  auto rd = import_run({kTwoGpu}, "time");
+  ASSERT_TRUE(rd);
+  auto db = Db::open(kTwoGpu, Db::Mode::ReadOnly);
+  ASSERT_TRUE(db.ok());
+  // Raw target-clock timestamps: abs = utcEpochNs + (t - systemClockNs).
+  auto expect = (*db)->scalar(
+      "SELECT s.utcEpochNs + (SELECT min(start) FROM CUPTI_ACTIVITY_KIND_KERNEL) - s.systemClockNs "
+      "FROM TARGET_INFO_SESSION_START_TIME s");
+  ASSERT_TRUE(expect);
+  EXPECT_EQ(rd->db().scalar("SELECT min(start_ns) FROM kernels"), expect);
+  // By hand: 1779782330176752435 + (60111513113 - 28254349605); 2026-05-26T07:59:22 UTC.
+  EXPECT_EQ(*expect, 1779782362033915943LL);
+  // Durations are kept: the longest kernel equals the raw one.
+  EXPECT_EQ(rd->db().scalar("SELECT max(dur_ns) FROM kernels"),
+            (*db)->scalar("SELECT max(end - start) FROM CUPTI_ACTIVITY_KIND_KERNEL"));
+}
+
+TEST(NsysGolden, DeviceNamesFromTargetInfoAndRelativeTimes) {
+  auto rd = import_run({kRtx}, "rtx");
+  ASSERT_TRUE(rd);
+  auto ranks = rd->ranks();
+  ASSERT_EQ(ranks.size(), 1u);
+  EXPECT_EQ(ranks[0].pid, 91186);
+  EXPECT_EQ(ranks[0].gpu_name, "NVIDIA GeForce RTX 3080");
+  EXPECT_EQ(ranks[0].sm_count, 68);
+  EXPECT_EQ(ranks[0].memory_bytes, 10736893952LL);
+  EXPECT_EQ(ranks[0].bus_id, "0000:01:00.0");
+  EXPECT_EQ(ranks[0].gpu_uuid, "554a6988-03dd-6206-3dd1-f43fb60a3ed0");
+  EXPECT_EQ(ranks[0].compute_cap, "8.6");
+  EXPECT_EQ(ranks[0].host, "DESKTOP-KBEMEQS");
+  // This export's timestamps are session-relative (they lie below systemClockNs).
+  EXPECT_EQ(rd->db().scalar("SELECT min(start_ns) FROM kernels"), 1776781226557295056LL + 1517727052LL);
+  EXPECT_EQ(rd->counts().get("kernels"), 2);
+  EXPECT_EQ(rd->counts().get("memcpys"), 1);
+  EXPECT_EQ(rd->counts().get("nvtx"), 0);  // the export has no NVTX_EVENTS table: empty, not an error
+}
+
+TEST(NsysGolden, NcclOpsJoinTheNcclApiRanges) {
+  auto rd = import_run({kTwoGpu}, "nccl");
+  ASSERT_TRUE(rd);
+  auto ops = rd->nccl_ops();
+  ASSERT_EQ(ops.size(), 66u);
+  int joined = 0;
+  for (const auto& op : ops) {
+    EXPECT_TRUE(op.func == "SendRecv" || op.func == "Send" || op.func == "Recv") << op.func;
+    ASSERT_TRUE(op.kernel_id.has_value());
+    EXPECT_LE(op.start_ns, op.end_ns);
+    if (op.enqueue_ns) {
+      ++joined;
+      EXPECT_LE(*op.enqueue_ns, op.start_ns);  // the host called NCCL before the kernel ran
+    }
+  }
+  // Every SendRecv kernel in the window was launched from a thread with ncclSend/ncclRecv ranges.
+  EXPECT_GT(joined, 60);
+  // The NCCL NVTX domain is recognised although the export has no domain-create rows.
+  EXPECT_EQ(rd->db().scalar("SELECT count(*) FROM nvtx WHERE domain_id = (SELECT id FROM strings WHERE value='NCCL')"),
+            462);
+}
+
+TEST(NsysGolden, TwoExportsOfOneJobMergeIntoOneRun) {
+  auto rd = import_run({kTwoGpu, kRtx}, "merge");
+  ASSERT_TRUE(rd);
+  auto ranks = rd->ranks();
+  ASSERT_EQ(ranks.size(), 3u);
+  EXPECT_EQ(ranks[2].pid, 91186);  // the second file's process takes the next free rank
+  EXPECT_EQ(rd->counts().get("kernels"), 1993 + 2017 + 2);
+}
+
+}  // namespace

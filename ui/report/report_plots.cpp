@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "moetune/ui/plot_builders.h"
+
+namespace moetune::ui {
+
+namespace {
+
+QColor rank_color(int i) { return QColor::fromHsv((i * 47) % 360, 200, 200); }
+
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+void reset(QCustomPlot* p) {
+  p->clearGraphs();
+  p->clearPlottables();
+  p->clearItems();
+  p->legend->setVisible(false);
+  p->xAxis->setScaleType(QCPAxis::stLinear);
+  p->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+}
+
+void note(QCustomPlot* p, const QString& text) {
+  auto* t = new QCPItemText(p);
+  t->position->setType(QCPItemPosition::ptAxisRectRatio);
+  t->position->setCoords(0.5, 0.5);
+  t->setText(text);
+  t->setColor(Qt::darkGray);
+}
+
+double busbw_factor(const std::string& func, int n) {
+  if (n <= 1) return 1.0;
+  std::string f = func;
+  std::transform(f.begin(), f.end(), f.begin(), ::tolower);
+  if (f.find("allreduce") != std::string::npos) return 2.0 * (n - 1) / n;
+  if (f.find("allgather") != std::string::npos || f.find("reducescatter") != std::string::npos ||
+      f.find("alltoall") != std::string::npos)
+    return double(n - 1) / n;
+  return 1.0;
+}
+
+}  // namespace
+
+std::vector<StepSpan> step_spans(const analyzers::RunData& run) {
+  std::map<std::int64_t, StepSpan> m;
+  for (const auto& s : run.steps) {
+    auto [it, fresh] = m.try_emplace(s.step, StepSpan{s.step, s.start_ns, s.end_ns});
+    if (!fresh) {
+      it->second.t0 = std::min(it->second.t0, s.start_ns);
+      it->second.t1 = std::max(it->second.t1, s.end_ns);
+    }
+  }
+  std::vector<StepSpan> out;
+  for (auto& [k, v] : m) out.push_back(v);
+  return out;
+}
+
+QString build_step_time_plot(QCustomPlot* p, const analyzers::RunData& run) {
+  reset(p);
+  p->xAxis->setLabel(QStringLiteral("step"));
+  p->yAxis->setLabel(QStringLiteral("step time (ms)"));
+  std::map<std::int64_t, std::pair<QVector<double>, QVector<double>>> by_rank;
+  for (const auto& s : run.steps) {
+    auto& [x, y] = by_rank[s.rank.value];
+    x.push_back(double(s.step));
+    y.push_back(double(s.end_ns - s.start_ns) / 1e6);
+  }
+  if (by_rank.empty()) {
+    note(p, QStringLiteral("no steps in this run (NVTX moe step ranges or ProfilerStep#)"));
+    p->replot();
+    return QStringLiteral("no steps");
+  }
+  int i = 0;
+  for (auto& [rank, xy] : by_rank) {
+    auto* g = p->addGraph();
+    g->setName(QStringLiteral("rank ") + QString::number(rank));
+    g->setPen(QPen(rank_color(i++), 1.5));
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
+    g->setData(xy.first, xy.second, true);
+  }
+  p->legend->setVisible(by_rank.size() <= 16);
+  p->rescaleAxes();
+  p->yAxis->setRangeLower(0);
+  p->replot();
+  return {};
+}
+
+QString build_comm_ratio_plot(QCustomPlot* p, const analyzers::AnalysisResult& r) {
+  reset(p);
+  p->xAxis->setLabel(QStringLiteral("step"));
+  p->yAxis->setLabel(QStringLiteral("comm ratio (solid) · exposed comm ms (dashed)"));
+  const auto it = r.metrics.find("per_step");
+  if (it == r.metrics.end() || !it->is_array() || it->empty()) {
+    note(p, QStringLiteral("no per-step comm metrics from the analyzers"));
+    p->replot();
+    return QStringLiteral("no per_step metrics");
+  }
+  std::map<std::int64_t, std::array<QVector<double>, 3>> by_rank;
+  for (const auto& e : *it) {
+    if (!e.is_object() || !e.contains("step")) continue;
+    auto& v = by_rank[e.value("rank", std::int64_t(0))];
+    v[0].push_back(e.value("step", 0.0));
+    v[1].push_back(e.value("comm_ratio", 0.0));
+    v[2].push_back(e.value("exposed_comm_ms", 0.0));
+  }
+  int i = 0;
+  for (auto& [rank, v] : by_rank) {
+    auto* g = p->addGraph();
+    g->setName(QStringLiteral("rank ") + QString::number(rank) + QStringLiteral(" ratio"));
+    g->setPen(QPen(rank_color(i), 1.5));
+    g->setData(v[0], v[1], true);
+    auto* g2 = p->addGraph(p->xAxis, p->yAxis2);
+    g2->setName(QStringLiteral("rank ") + QString::number(rank) + QStringLiteral(" exposed"));
+    g2->setPen(QPen(rank_color(i++), 1, Qt::DashLine));
+    g2->setData(v[0], v[2], true);
+  }
+  p->yAxis2->setVisible(true);
+  p->yAxis2->setLabel(QStringLiteral("exposed comm (ms)"));
+  p->rescaleAxes();
+  p->yAxis->setRange(0, std::max(1.0, p->yAxis->range().upper));
+  p->replot();
+  return {};
+}
+
+QString build_busbw_plot(QCustomPlot* p, const analyzers::RunData& run) {
+  reset(p);
+  p->xAxis->setLabel(QStringLiteral("message size (bytes)"));
+  p->yAxis->setLabel(QStringLiteral("bus bandwidth (GB/s)"));
+  p->xAxis->setScaleType(QCPAxis::stLogarithmic);
+  p->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  const int nranks_run = std::max<int>(1, int(run.ranks.size()));
+  // func -> size bucket (log2) -> busbw samples
+  std::map<std::string, std::map<int, std::vector<double>>> samples;
+  for (const auto& o : run.nccl_ops) {
+    const auto dur = o.end_ns - o.start_ns;
+    if (dur <= 0 || o.bytes <= 0) continue;
+    const double algbw = double(o.bytes) / double(dur);  // bytes/ns == GB/s
+    const int n = o.nranks > 0 ? o.nranks : nranks_run;
+    int bucket = 0;
+    for (auto b = o.bytes; b > 1; b >>= 1) ++bucket;
+    samples[o.func][bucket].push_back(algbw * busbw_factor(o.func, n));
+  }
+  if (samples.empty()) {
+    note(p, QStringLiteral("no NCCL ops with sizes and durations in this run"));
+    p->replot();
+    return QStringLiteral("no nccl ops");
+  }
+  int i = 0;
+  double ymax = 0;
+  for (auto& [func, buckets] : samples) {
+    QVector<double> x, y;
+    for (auto& [b, v] : buckets) {
+      std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+      x.push_back(std::ldexp(1.0, b));
+      y.push_back(v[v.size() / 2]);
+      ymax = std::max(ymax, y.back());
+    }
+    auto* g = p->addGraph();
+    g->setName(qs(func) + QStringLiteral(" (median)"));
+    g->setPen(QPen(rank_color(i++), 1.5));
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
+    g->setData(x, y, true);
+  }
+  double ceiling = 0;
+  QString link;
+  for (const auto& t : run.topology) {
+    if (t.bandwidth_gbps && *t.bandwidth_gbps > ceiling) { ceiling = *t.bandwidth_gbps; link = qs(t.link); }
+  }
+  p->legend->setVisible(true);
+  p->rescaleAxes();
+  if (ceiling > 0) {
+    auto* l = new QCPItemStraightLine(p);
+    l->point1->setCoords(1, ceiling);
+    l->point2->setCoords(2, ceiling);
+    l->setPen(QPen(Qt::red, 1.5, Qt::DashLine));
+    auto* t = new QCPItemText(p);
+    t->position->setCoords(p->xAxis->range().lower * 1.5, ceiling);
+    t->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+    t->setText(QStringLiteral("link ceiling ") + link + QStringLiteral(" ") + QString::number(ceiling, 'f', 0) +
+               QStringLiteral(" GB/s"));
+    t->setColor(Qt::red);
+    ymax = std::max(ymax, ceiling);
+  }
+  p->xAxis->scaleRange(1.3, p->xAxis->range().center());
+  p->yAxis->setRange(0, ymax * 1.15);
+  p->replot();
+  return ceiling > 0 ? QString() : QStringLiteral("no link ceiling (topology has no bandwidth)");
+}
+
+std::vector<int> expert_layers(const analyzers::RunData& run) {
+  std::set<int> s;
+  for (const auto& r : run.routing) s.insert(r.layer);
+  return {s.begin(), s.end()};
+}
+
+QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, const analyzers::AnalysisResult* result,
+                             int layer) {
+  reset(p);
+  p->plotLayout()->clear();
+  auto* rect = new QCPAxisRect(p);
+  p->plotLayout()->addElement(0, 0, rect);
+  p->xAxis = rect->axis(QCPAxis::atBottom);
+  p->yAxis = rect->axis(QCPAxis::atLeft);
+  p->xAxis2 = rect->axis(QCPAxis::atTop);
+  p->yAxis2 = rect->axis(QCPAxis::atRight);
+  p->xAxis->setLabel(QStringLiteral("step"));
+  p->yAxis->setLabel(QStringLiteral("expert (layer ") + QString::number(layer) + QStringLiteral(")"));
+  std::map<std::pair<std::int64_t, int>, double> cells;
+  std::map<int, double> total;
+  std::int64_t smin = INT64_MAX, smax = INT64_MIN;
+  int emax = -1;
+  for (const auto& r : run.routing) {
+    if (r.layer != layer) continue;
+    cells[{r.step, r.expert}] += double(r.tokens);
+    total[r.expert] += double(r.tokens);
+    smin = std::min(smin, r.step);
+    smax = std::max(smax, r.step);
+    emax = std::max(emax, r.expert);
+  }
+  if (cells.empty()) {
+    note(p, QStringLiteral("no expert routing data in this run"));
+    p->replot();
+    return QStringLiteral("no routing");
+  }
+  const int nx = int(std::min<std::int64_t>(smax - smin + 1, 20000));
+  auto* map = new QCPColorMap(p->xAxis, p->yAxis);
+  map->data()->setSize(nx, emax + 1);
+  map->data()->setRange(QCPRange(double(smin), double(smin + nx - 1)), QCPRange(0, emax));
+  for (const auto& [k, v] : cells) {
+    if (k.first - smin < nx) map->data()->setCell(int(k.first - smin), k.second, v);
+  }
+  map->setGradient(QCPColorGradient::gpThermal);
+  map->setInterpolate(false);
+  map->rescaleDataRange(true);
+  auto* scale = new QCPColorScale(p);
+  p->plotLayout()->addElement(0, 1, scale);
+  scale->setLabel(QStringLiteral("tokens"));
+  map->setColorScale(scale);
+  // hot / cold: analyzer metrics when present, else top/bottom 3 by total tokens.
+  std::set<int> hot, cold;
+  auto pick = [&](const nlohmann::json& arr, std::set<int>& out) {
+    if (!arr.is_array()) return;
+    for (const auto& e : arr) {
+      if (e.is_number_integer()) out.insert(e.get<int>());
+      else if (e.is_object() && e.contains("expert") && e.value("layer", layer) == layer) out.insert(e.value("expert", -1));
+    }
+  };
+  if (result && result->metrics.contains("experts")) {
+    const auto& ex = result->metrics["experts"];
+    if (ex.is_object()) {
+      if (ex.contains("hot")) pick(ex["hot"], hot);
+      if (ex.contains("cold")) pick(ex["cold"], cold);
+    }
+  }
+  const bool from_metrics = !hot.empty() || !cold.empty();
+  if (!from_metrics) {
+    std::vector<std::pair<double, int>> order;
+    for (auto [e, t] : total) order.push_back({t, e});
+    std::sort(order.begin(), order.end());
+    for (std::size_t i = 0; i < std::min<std::size_t>(3, order.size()); ++i) {
+      cold.insert(order[i].second);
+      hot.insert(order[order.size() - 1 - i].second);
+    }
+  }
+  // placement overlay: the ranks each expert lives on, in the tick label
+  std::map<int, QStringList> placed;
+  for (const auto& pl : run.placement)
+    if (pl.layer == layer) placed[pl.expert] << QStringLiteral("r") + QString::number(pl.rank.value);
+  auto ticker = QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText);
+  const int every = std::max(1, (emax + 1) / 32);
+  for (int e = 0; e <= emax; ++e) {
+    QString lab = QStringLiteral("e") + QString::number(e);
+    if (placed.count(e)) lab += QStringLiteral(" @") + placed[e].join(QLatin1Char(','));
+    if (hot.count(e)) lab += QStringLiteral(" HOT");
+    if (cold.count(e)) lab += QStringLiteral(" cold");
+    if (e % every == 0 || hot.count(e) || cold.count(e)) ticker->addTick(e, lab);
+  }
+  p->yAxis->setTicker(ticker);
+  for (int e : hot) {
+    auto* r = new QCPItemRect(p);
+    r->topLeft->setCoords(double(smin) - 0.5, e + 0.5);
+    r->bottomRight->setCoords(double(smin + nx) - 0.5, e - 0.5);
+    r->setPen(QPen(QColor(255, 40, 40), 1.5));
+  }
+  for (int e : cold) {
+    auto* r = new QCPItemRect(p);
+    r->topLeft->setCoords(double(smin) - 0.5, e + 0.5);
+    r->bottomRight->setCoords(double(smin + nx) - 0.5, e - 0.5);
+    r->setPen(QPen(QColor(40, 120, 255), 1.5, Qt::DashLine));
+  }
+  p->xAxis->setRange(double(smin) - 0.5, double(smin + nx) - 0.5);
+  p->yAxis->setRange(-0.5, emax + 0.5);
+  p->replot();
+  return from_metrics ? QString() : QStringLiteral("hot/cold = top/bottom 3 by tokens (no analyzer metrics)");
+}
+
+TopoMatrix topology_matrix(const analyzers::RunData& run) {
+  TopoMatrix m;
+  std::map<std::string, int> idx;
+  auto id = [&](const std::string& n) {
+    auto [it, fresh] = idx.try_emplace(n, int(m.names.size()));
+    if (fresh) m.names.push_back(n);
+    return it->second;
+  };
+  for (const auto& t : run.topology) { id(t.a); id(t.b); }
+  m.code.assign(m.names.size(), std::vector<std::string>(m.names.size()));
+  for (const auto& t : run.topology) {
+    m.code[std::size_t(idx[t.a])][std::size_t(idx[t.b])] = t.link;
+    if (m.code[std::size_t(idx[t.b])][std::size_t(idx[t.a])].empty()) m.code[std::size_t(idx[t.b])][std::size_t(idx[t.a])] = t.link;
+  }
+  return m;
+}
+
+void set_plot_marker(QCustomPlot* p, double x) {
+  QCPItemStraightLine* line = nullptr;
+  for (int i = 0; i < p->itemCount(); ++i) {
+    if (p->item(i)->objectName() == QLatin1String("replay-marker")) line = static_cast<QCPItemStraightLine*>(p->item(i));
+  }
+  if (!line) {
+    line = new QCPItemStraightLine(p);
+    line->setObjectName(QStringLiteral("replay-marker"));
+    line->setPen(QPen(QColor(220, 0, 0), 2));
+  }
+  line->point1->setCoords(x, 0);
+  line->point2->setCoords(x, 1);
+  p->replot(QCustomPlot::rpQueuedReplot);
+}
+
+}  // namespace moetune::ui

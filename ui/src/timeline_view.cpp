@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "moetune/ui/timeline_view.h"
+
+#include <QKeyEvent>
+#include <QPainter>
+#include <QScrollBar>
+#include <QToolTip>
+#include <QWheelEvent>
+#include <cmath>
+
+#include "moetune/ui/run_loader.h"
+#include "moetune/ui/zoom_state.h"
+
+namespace moetune::ui {
+
+namespace {
+
+QColor lane_color(LaneKind k) {
+  switch (k) {
+    case LaneKind::Compute: return QColor(70, 130, 200);
+    case LaneKind::Comm: return QColor(214, 96, 77);
+    case LaneKind::Memcpy: return QColor(90, 170, 90);
+    case LaneKind::Nvtx: return QColor(150, 110, 190);
+    case LaneKind::NcclOp: return QColor(230, 150, 50);
+    case LaneKind::Step: return QColor(120, 120, 120);
+  }
+  return Qt::gray;
+}
+
+// Stable color per name: lane hue varied by a hash of the name id.
+QColor event_color(LaneKind k, std::uint32_t name) {
+  QColor c = lane_color(k);
+  const std::uint32_t h = name * 2654435761u;
+  return c.lighter(85 + int(h % 40));
+}
+
+// A "nice" tick step (1, 2, 5 x 10^n ns) giving at least min_px between ticks.
+std::int64_t tick_step(double ns_per_px, double min_px) {
+  const double raw = ns_per_px * min_px;
+  double p = std::pow(10.0, std::floor(std::log10(std::max(raw, 1.0))));
+  for (double f : {1.0, 2.0, 5.0, 10.0}) {
+    if (p * f >= raw) return std::max<std::int64_t>(1, std::int64_t(p * f));
+  }
+  return std::int64_t(p * 10);
+}
+
+}  // namespace
+
+TimelineView::TimelineView(ZoomState* zoom, QWidget* parent)
+    : QWidget(parent), zoom_(zoom), vscroll_(new QScrollBar(Qt::Vertical, this)) {
+  setMouseTracking(true);
+  setFocusPolicy(Qt::StrongFocus);
+  setMinimumSize(400, 200);
+  setAttribute(Qt::WA_OpaquePaintEvent);
+  connect(zoom_, &ZoomState::viewChanged, this, qOverload<>(&QWidget::update));
+  connect(zoom_, &ZoomState::highlightChanged, this, qOverload<>(&QWidget::update));
+  connect(zoom_, &ZoomState::cursorChanged, this, qOverload<>(&QWidget::update));
+  connect(vscroll_, &QScrollBar::valueChanged, this, [this] { relayout(); update(); });
+}
+
+void TimelineView::set_run(std::shared_ptr<const LoadedRun> run) {
+  run_ = std::move(run);
+  selected_ = hovered_ = {};
+  search_from_ = INT64_MIN;
+  relayout();
+  update();
+}
+
+void TimelineView::set_collapsed(int rank, bool c) {
+  if (c) collapsed_.insert(rank); else collapsed_.erase(rank);
+  relayout();
+  update();
+}
+
+TimeMapper TimelineView::mapper() const {
+  TimeMapper m;
+  m.set_range(zoom_->t0(), zoom_->t1());
+  m.set_width(double(width() - kLabelWidth - vscroll_->width()));
+  return m;
+}
+
+void TimelineView::relayout() {
+  rows_.clear();
+  int y = 0;
+  if (run_) {
+    const auto& tl = run_->timeline;
+    for (std::size_t g = 0; g < tl.groups.size(); ++g) {
+      rows_.push_back({y, kHeaderHeight, int(g), -1});
+      y += kHeaderHeight;
+      if (collapsed_.count(tl.groups[g].rank)) continue;
+      for (int l : tl.groups[g].lanes) {
+        rows_.push_back({y, kLaneHeight, int(g), l});
+        y += kLaneHeight;
+      }
+    }
+  }
+  content_height_ = y;
+  const int view_h = height() - kRulerHeight;
+  vscroll_->setRange(0, std::max(0, content_height_ - view_h));
+  vscroll_->setPageStep(std::max(1, view_h));
+}
+
+void TimelineView::resizeEvent(QResizeEvent*) {
+  vscroll_->setGeometry(width() - vscroll_->sizeHint().width(), kRulerHeight, vscroll_->sizeHint().width(),
+                        height() - kRulerHeight);
+  relayout();
+}
+
+const TimelineView::Row* TimelineView::row_at(int y) const {
+  const int cy = y - kRulerHeight + vscroll_->value();
+  for (const auto& r : rows_) {
+    if (cy >= r.y && cy < r.y + r.h) return &r;
+  }
+  return nullptr;
+}
+
+void TimelineView::paint_ruler(QPainter& p, const TimeMapper& m) {
+  p.fillRect(QRect(0, 0, width(), kRulerHeight), QColor(235, 235, 235));
+  p.setPen(QColor(90, 90, 90));
+  const std::int64_t step = tick_step(m.ns_per_px(), 90);
+  const std::int64_t base = run_ ? run_->timeline.t_begin : 0;
+  std::int64_t first = m.t0 - base;
+  first = (first / step) * step;
+  for (std::int64_t t = first; base + t < m.t1; t += step) {
+    const double x = m.x(base + t);
+    if (x < 0) continue;
+    const int px = kLabelWidth + int(x);
+    p.drawLine(px, kRulerHeight - 6, px, kRulerHeight);
+    p.drawText(px + 3, kRulerHeight - 8, format_duration(t));
+  }
+}
+
+void TimelineView::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  p.fillRect(rect(), Qt::white);
+  const TimeMapper m = mapper();
+  last_items_ = last_folded_ = 0;
+  if (!run_) {
+    p.setPen(Qt::darkGray);
+    p.drawText(rect(), Qt::AlignCenter, tr("No run loaded: File › Open, or drop a .moetune file here"));
+    return;
+  }
+  const auto& tl = run_->timeline;
+  const auto& hl = zoom_->highlighted_ranks();
+  const int top = kRulerHeight - vscroll_->value();
+  const int right = width() - vscroll_->width();
+  QFont small = font();
+  small.setPointSizeF(std::max(6.0, small.pointSizeF() - 1.5));
+  p.setFont(small);
+  const QFontMetrics fm(small);
+  for (const auto& r : rows_) {
+    const int y = top + r.y;
+    if (y + r.h < kRulerHeight || y > height()) continue;
+    const LaneGroup& g = tl.groups[std::size_t(r.group)];
+    const bool lit = hl.count(g.rank) > 0;
+    if (r.lane < 0) {
+      p.fillRect(QRect(0, y, right, r.h), lit ? QColor(255, 236, 179) : QColor(222, 228, 238));
+      p.setPen(Qt::black);
+      const QString arrow = collapsed_.count(g.rank) ? QStringLiteral("▸ ") : QStringLiteral("▾ ");
+      p.drawText(QRect(4, y, right - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft, arrow + QString::fromStdString(g.label));
+      continue;
+    }
+    const Lane& lane = tl.lanes[std::size_t(r.lane)];
+    if (lit) p.fillRect(QRect(kLabelWidth, y, right - kLabelWidth, r.h), QColor(255, 248, 225));
+    p.setPen(QColor(60, 60, 60));
+    p.drawText(QRect(14, y, kLabelWidth - 18, r.h), Qt::AlignVCenter | Qt::AlignLeft, QString::fromStdString(lane.label));
+    items_.clear();
+    TimelineData::fold(lane, m, kFoldPx, items_);
+    last_items_ += items_.size();
+    p.setClipRect(QRect(kLabelWidth, std::max(y, kRulerHeight), right - kLabelWidth, r.h));
+    for (const DrawItem& it : items_) {
+      const QRectF box(kLabelWidth + double(it.x0), y + 2, std::max(1.0, double(it.x1 - it.x0)), r.h - 4);
+      if (it.count > 1) {
+        last_folded_ += it.count;
+        p.fillRect(box, lane_color(lane.kind).darker(140));
+        if (box.width() > 40) {
+          p.setPen(Qt::white);
+          p.drawText(box, Qt::AlignCenter, QString::number(it.count));
+        }
+        continue;
+      }
+      const LaneEvent& e = lane.events[it.first];
+      p.fillRect(box, event_color(lane.kind, e.name));
+      if (selected_.lane == r.lane && selected_.index == std::int64_t(it.first)) {
+        p.setPen(QPen(Qt::black, 2));
+        p.drawRect(box);
+      }
+      if (box.width() > 30) {
+        p.setPen(Qt::white);
+        p.drawText(box.adjusted(2, 0, -2, 0), Qt::AlignVCenter | Qt::AlignLeft,
+                   fm.elidedText(QString::fromStdString(tl.names[e.name]), Qt::ElideRight, int(box.width()) - 4));
+      }
+    }
+    p.setClipping(false);
+    p.setPen(QColor(235, 235, 235));
+    p.drawLine(kLabelWidth, y + r.h - 1, right, y + r.h - 1);
+  }
+  p.setClipping(false);
+  p.setPen(QColor(180, 180, 180));
+  p.drawLine(kLabelWidth - 1, kRulerHeight, kLabelWidth - 1, height());
+  paint_ruler(p, m);
+  if (zoom_->cursor() != INT64_MIN) {
+    const double x = m.x(zoom_->cursor());
+    if (x >= 0 && x <= m.width) {
+      p.setPen(QPen(QColor(220, 0, 0), 2));
+      p.drawLine(QPointF(kLabelWidth + x, 0), QPointF(kLabelWidth + x, height()));
+    }
+  }
+  if (drag_ == Drag::Select) {
+    const int a = std::max(kLabelWidth, std::min(press_.x(), last_.x()));
+    const int b = std::max(press_.x(), last_.x());
+    p.fillRect(QRect(a, kRulerHeight, b - a, height()), QColor(50, 120, 220, 60));
+  }
+}
+
+EventRef TimelineView::hit(QPoint pt) const {
+  if (!run_ || pt.x() < kLabelWidth || pt.y() < kRulerHeight) return {};
+  const Row* r = row_at(pt.y());
+  if (!r || r->lane < 0) return {};
+  const std::int64_t i = TimelineData::hit(run_->timeline.lanes[std::size_t(r->lane)], mapper(),
+                                           double(pt.x() - kLabelWidth));
+  return {r->lane, i};
+}
+
+void TimelineView::wheelEvent(QWheelEvent* e) {
+  const double steps = e->angleDelta().y() / 120.0;
+  if (e->modifiers() & Qt::ShiftModifier) {
+    vscroll_->setValue(vscroll_->value() - int(steps * kLaneHeight * 3));
+  } else {
+    const TimeMapper m = mapper();
+    const double frac = std::clamp((e->position().x() - kLabelWidth) / m.width, 0.0, 1.0);
+    zoom_->zoom(std::pow(0.8, steps), frac);
+  }
+  e->accept();
+}
+
+void TimelineView::mousePressEvent(QMouseEvent* e) {
+  press_ = last_ = e->pos();
+  if (e->pos().x() < kLabelWidth) {
+    const Row* r = row_at(e->pos().y());
+    if (r && r->lane < 0 && run_) {
+      const int rank = run_->timeline.groups[std::size_t(r->group)].rank;
+      set_collapsed(rank, !collapsed_.count(rank));
+    }
+    return;
+  }
+  if (e->button() == Qt::RightButton || (e->modifiers() & Qt::ShiftModifier)) drag_ = Drag::Select;
+  else if (e->button() == Qt::LeftButton) drag_ = Drag::Pan;
+}
+
+void TimelineView::mouseMoveEvent(QMouseEvent* e) {
+  if (drag_ == Drag::Pan) {
+    const TimeMapper m = mapper();
+    const double dx = e->pos().x() - last_.x();
+    zoom_->set_view(zoom_->t0() - std::int64_t(dx * m.ns_per_px()), zoom_->t1() - std::int64_t(dx * m.ns_per_px()));
+    vscroll_->setValue(vscroll_->value() - (e->pos().y() - last_.y()));
+    last_ = e->pos();
+    return;
+  }
+  if (drag_ == Drag::Select) {
+    last_ = e->pos();
+    update();
+    return;
+  }
+  const EventRef h = hit(e->pos());
+  if (h.lane != hovered_.lane || h.index != hovered_.index) {
+    hovered_ = h;
+    emit eventHovered(h);
+    if (h.valid() && run_) QToolTip::showText(e->globalPosition().toPoint(), event_tooltip(*run_, h), this);
+    else QToolTip::hideText();
+  }
+}
+
+void TimelineView::mouseReleaseEvent(QMouseEvent* e) {
+  const bool moved = (e->pos() - press_).manhattanLength() > 3;
+  if (drag_ == Drag::Select && moved) {
+    const TimeMapper m = mapper();
+    const double a = std::min(press_.x(), e->pos().x()) - kLabelWidth;
+    const double b = std::max(press_.x(), e->pos().x()) - kLabelWidth;
+    zoom_->set_view(m.t(a), m.t(b));
+  } else if (!moved && e->button() == Qt::LeftButton && e->pos().x() >= kLabelWidth) {
+    selected_ = hit(e->pos());
+    emit eventSelected(selected_);
+  }
+  drag_ = Drag::None;
+  update();
+}
+
+void TimelineView::leaveEvent(QEvent*) { QToolTip::hideText(); }
+
+void TimelineView::keyPressEvent(QKeyEvent* e) {
+  switch (e->key()) {
+    case Qt::Key_Plus: case Qt::Key_Equal: case Qt::Key_W: zoom_->zoom(0.7, 0.5); break;
+    case Qt::Key_Minus: case Qt::Key_S: zoom_->zoom(1 / 0.7, 0.5); break;
+    case Qt::Key_Left: case Qt::Key_A: zoom_->pan(-0.15); break;
+    case Qt::Key_Right: case Qt::Key_D: zoom_->pan(0.15); break;
+    case Qt::Key_Up: vscroll_->setValue(vscroll_->value() - kLaneHeight * 3); break;
+    case Qt::Key_Down: vscroll_->setValue(vscroll_->value() + kLaneHeight * 3); break;
+    case Qt::Key_Home: case Qt::Key_0: zoom_->reset_view(); break;
+    default: QWidget::keyPressEvent(e); return;
+  }
+  e->accept();
+}
+
+bool TimelineView::find_next(const QString& text) {
+  if (!run_ || text.isEmpty()) return false;
+  const auto& tl = run_->timeline;
+  std::vector<bool> match(tl.names.size());
+  bool any = false;
+  for (std::size_t i = 0; i < tl.names.size(); ++i) {
+    match[i] = QString::fromStdString(tl.names[i]).contains(text, Qt::CaseInsensitive);
+    any = any || match[i];
+  }
+  if (!any) return false;
+  const std::int64_t from = search_from_ == INT64_MIN ? zoom_->t0() - 1 : search_from_;
+  EventRef best;
+  std::int64_t best_t = INT64_MAX;
+  for (std::size_t l = 0; l < tl.lanes.size(); ++l) {
+    const auto& ev = tl.lanes[l].events;
+    auto it = std::upper_bound(ev.begin(), ev.end(), from, [](std::int64_t t, const LaneEvent& e) { return t < e.start; });
+    for (; it != ev.end() && it->start < best_t; ++it) {
+      if (match[it->name]) { best = {int(l), it - ev.begin()}; best_t = it->start; break; }
+    }
+  }
+  if (!best.valid()) { search_from_ = INT64_MIN; return false; }  // wrap on the next call
+  search_from_ = best_t;
+  selected_ = best;
+  const LaneEvent& e = tl.lanes[std::size_t(best.lane)].events[std::size_t(best.index)];
+  const std::int64_t pad = std::max<std::int64_t>(e.dur * 2, 2000);
+  zoom_->set_view(e.start - pad, e.end() + pad);
+  // scroll so the lane is visible
+  for (const auto& r : rows_) {
+    if (r.lane == best.lane) { vscroll_->setValue(r.y - kLaneHeight * 2); break; }
+  }
+  emit eventSelected(selected_);
+  update();
+  return true;
+}
+
+}  // namespace moetune::ui
