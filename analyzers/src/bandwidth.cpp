@@ -1,8 +1,255 @@
 // SPDX-License-Identifier: Apache-2.0
-// PLACEHOLDER: being written now; reports that it has not run.
+// Bus bandwidth per collective instance (nccl-tests formulas) against the ceiling of
+// the slowest link the collective crosses, and against nccl-tests baselines when the
+// run carries bench_results. Instances are aligned by (communicator, seq), else by
+// per-rank order within (communicator, func); the real transfer time of an instance is
+// its minimum duration across ranks (the others waited). Cost: O(ops log ops).
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <set>
+
 #include "moetune/analyzers/analyses.h"
+#include "moetune/analyzers/topology.h"
+
 namespace moetune::analyzers {
-void analyze_bandwidth(const RunData&, const AnalyzeOptions&, AnalysisResult& out) {
-  out.notes.push_back("not enough data: analysis bandwidth is not built yet");
+
+void find_pcie_topology(const RunData& run, AnalysisResult& out);  // topology_findings.cpp
+
+namespace {
+
+// Per-instance latency assumed when judging small/medium messages: the expected busbw of a
+// message of S bytes on a link of ceiling C is C x S/(S + alpha x C) with alpha = 10 us.
+constexpr double kAlphaNs = 10'000;
+constexpr std::int64_t kLargeBytes = 4 << 20;  // judge only instances >= 4 MiB
+
+bool is_alltoall(const std::string& f) {
+  std::string l;
+  for (char c : f) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return l.find("alltoall") != std::string::npos || l.find("all_to_all") != std::string::npos;
 }
+
+double factor(const std::string& func, int n) {
+  if (n <= 1) return 1.0;
+  double dn = n;
+  if (func == "AllReduce") return 2.0 * (dn - 1) / dn;
+  if (func == "AllGather" || func == "ReduceScatter" || is_alltoall(func)) return (dn - 1) / dn;
+  return 1.0;
+}
+
+double split_sum(const std::optional<std::string>& s) {
+  if (!s) return 0;
+  auto j = nlohmann::json::parse(*s, nullptr, false);
+  double t = 0;
+  if (j.is_array())
+    for (const auto& v : j)
+      if (v.is_number()) t += v.get<double>();
+  return t;
+}
+
+struct Instance {
+  std::string func, algo, proto;
+  int nranks = 0;
+  std::int64_t size = 0;   // nccl-tests "size" of the instance
+  std::int64_t min_dur = 0;
+  std::vector<int> ranks;
+  TimeRange range;
+  double busbw = 0;        // GB/s
+};
+
+std::vector<Instance> build_instances(const RunData& run) {
+  std::map<std::tuple<std::string, std::string, std::int64_t>, std::vector<const NcclOpRow*>> groups;
+  std::map<std::tuple<std::string, std::string, int>, std::int64_t> ordinal;
+  for (const auto& o : run.nccl_ops) {  // sorted by (rank, start): ordinals follow issue order
+    std::string comm = o.comm_hash ? *o.comm_hash : (o.pg_name ? *o.pg_name : "");
+    std::int64_t seq = o.seq;
+    std::string key_func = seq >= 0 ? "" : o.func;
+    if (seq < 0) seq = ordinal[{comm, o.func, static_cast<int>(o.rank.value)}]++;
+    groups[{comm, key_func, seq}].push_back(&o);
+  }
+  std::vector<Instance> out;
+  for (const auto& [key, ops] : groups) {
+    Instance in;
+    const auto& o0 = *ops.front();
+    in.func = o0.func;
+    in.algo = o0.algo.value_or("");
+    in.proto = o0.proto.value_or("");
+    in.min_dur = o0.dur_ns();
+    in.range = {o0.start_ns, o0.end_ns};
+    std::set<int> rk;
+    std::int64_t max_bytes = 0;
+    double max_sendrecv = 0;
+    for (const auto* o : ops) {
+      in.min_dur = std::min(in.min_dur, o->dur_ns());
+      in.range.start_ns = std::min(in.range.start_ns, o->start_ns);
+      in.range.end_ns = std::max(in.range.end_ns, o->end_ns);
+      rk.insert(static_cast<int>(o->rank.value));
+      in.nranks = std::max(in.nranks, o->nranks);
+      max_bytes = std::max(max_bytes, o->bytes);
+      double send = static_cast<double>(o->bytes), recv = send;
+      double si = split_sum(o->in_splits), so = split_sum(o->out_splits);
+      if (si > 0 && so > 0) recv = send * so / si;
+      max_sendrecv = std::max({max_sendrecv, send, recv});
+    }
+    in.ranks.assign(rk.begin(), rk.end());
+    if (o0.pg_ranks) {
+      auto j = nlohmann::json::parse(*o0.pg_ranks, nullptr, false);
+      if (j.is_array() && !j.empty()) {
+        in.ranks.clear();
+        for (const auto& v : j)
+          if (v.is_number_integer()) in.ranks.push_back(v.get<int>());
+      }
+    }
+    if (in.nranks <= 0) in.nranks = static_cast<int>(in.ranks.size());
+    if (is_alltoall(in.func)) in.size = static_cast<std::int64_t>(max_sendrecv);
+    else if (in.func == "AllGather" || in.func == "ReduceScatter") in.size = max_bytes * std::max(1, in.nranks);
+    else in.size = max_bytes;
+    if (in.min_dur <= 0 || in.size <= 0 || in.nranks < 2) continue;
+    in.busbw = static_cast<double>(in.size) / static_cast<double>(in.min_dur) * factor(in.func, in.nranks);
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+// nccl-tests baseline busbw for func at size (log-linear interpolation over the measured sizes).
+std::optional<double> baseline(const RunData& run, const std::string& func, std::int64_t size) {
+  std::map<std::int64_t, double> pts;
+  for (const auto& b : run.bench)
+    if (b.func == func && !b.in_place && b.bytes > 0) pts[b.bytes] = std::max(pts[b.bytes], b.busbw_gbps);
+  if (pts.empty()) return std::nullopt;
+  auto hi = pts.lower_bound(size);
+  if (hi == pts.end()) return std::prev(hi)->second;
+  if (hi == pts.begin() || hi->first == size) return hi->second;
+  auto lo = std::prev(hi);
+  double t = (std::log(static_cast<double>(size)) - std::log(static_cast<double>(lo->first))) /
+             (std::log(static_cast<double>(hi->first)) - std::log(static_cast<double>(lo->first)));
+  return lo->second + t * (hi->second - lo->second);
+}
+
+void add_low_bandwidth(const RunData& run, const RankLinks& links, const std::vector<Instance>& inst,
+                       AnalysisResult& out) {
+  struct Bad {
+    int count = 0, total = 0;
+    double worst_ratio = 1e9, achieved_sum = 0, ceiling = 0, expected_sum = 0;
+    std::int64_t size = 0;
+    std::set<int> ranks;
+    std::vector<TimeRange> ranges;
+    std::string link;
+    std::optional<double> base;
+  };
+  std::map<std::string, Bad> by_func;
+  for (const auto& in : inst) {
+    if (in.size < kLargeBytes) continue;
+    auto ceil = links.ceiling(in.ranks);
+    auto base = baseline(run, in.func, in.size);
+    if (!ceil && !base) continue;
+    auto& b = by_func[in.func];
+    ++b.total;
+    double seff = static_cast<double>(in.size) * factor(in.func, in.nranks);
+    double expected = ceil ? *ceil * seff / (seff + kAlphaNs * *ceil) : *base;
+    bool low = in.busbw < 0.4 * expected && (!base || in.busbw < 0.5 * *base);
+    if (!low) continue;
+    ++b.count;
+    b.achieved_sum += in.busbw;
+    b.expected_sum += expected;
+    b.ceiling = ceil.value_or(0);
+    b.base = base;
+    b.size = std::max(b.size, in.size);
+    b.worst_ratio = std::min(b.worst_ratio, in.busbw / expected);
+    b.ranks.insert(in.ranks.begin(), in.ranks.end());
+    if (b.ranges.size() < 32) b.ranges.push_back(in.range);
+    if (ceil && b.link.empty()) {  // the slowest link's code
+      for (std::size_t i = 0; i < in.ranks.size(); ++i)
+        for (std::size_t j = i + 1; j < in.ranks.size(); ++j)
+          if (auto bw = links.bandwidth(in.ranks[i], in.ranks[j]); bw && *bw == *ceil)
+            b.link = links.link(in.ranks[i], in.ranks[j]);
+    }
+  }
+  for (auto& [func, b] : by_func) {
+    if (b.count == 0 || b.count * 4 < b.total) continue;  // a quarter of the large instances at least
+    double achieved = b.achieved_sum / b.count, expected = b.expected_sum / b.count;
+    Finding f;
+    f.kind = FindingKind::LowBandwidth;
+    f.severity = achieved < 0.25 * expected ? FindingSeverity::High : FindingSeverity::Medium;
+    f.ranks.assign(b.ranks.begin(), b.ranks.end());
+    f.time_ranges = b.ranges;
+    char title[256];
+    std::snprintf(title, sizeof title, "%s reaches %.1f GB/s bus bandwidth, %.0f %% of what the %s link allows",
+                  func.c_str(), achieved, 100 * achieved / expected, b.link.empty() ? "slowest" : b.link.c_str());
+    f.title = title;
+    f.evidence = {{"func", func},         {"instances_low", b.count},  {"instances_large", b.total},
+                  {"busbw_gbps", achieved}, {"expected_busbw_gbps", expected}, {"link_ceiling_gbps", b.ceiling},
+                  {"slowest_link", b.link}, {"largest_size_bytes", b.size},
+                  {"expected_basis", "ceiling x S/(S + 10us x ceiling), S = bytes x nccl-tests bus factor"}};
+    if (b.base) f.evidence["nccl_tests_baseline_busbw_gbps"] = *b.base;
+    f.estimated_gain_pct = 0;
+    f.gain_basis = "not estimated: the step-time effect depends on how much of this communication is exposed "
+                   "(see exposed_comm); transfer time would drop by up to " +
+                   std::to_string(static_cast<int>(100 * (1 - achieved / expected))) + " %";
+    bool cross_node = b.link == "NET" || b.link == "SOCK";
+    if (is_alltoall(func)) {
+      f.recommendation.text =
+          "NCCL_ALGO/NCCL_PROTO do not apply to all-to-all (grouped send/recv). Knobs that act on P2P: more "
+          "channels per peer, larger P2P chunks; also reduce bytes (bf16/fp8 dispatch), keep hot experts local "
+          "(placement) and overlap dispatch with compute. Measure each change with moetune diff.";
+      if (cross_node) {
+        f.recommendation.fixes.push_back({"env", {{"name", "NCCL_NCHANNELS_PER_NET_PEER"}, {"value", "4"}, {"scope", func}}});
+        f.recommendation.fixes.push_back({"env", {{"name", "NCCL_PXN_DISABLE"}, {"value", "0"}, {"scope", func}}});
+      } else {
+        f.recommendation.fixes.push_back({"env", {{"name", "NCCL_MAX_P2P_NCHANNELS"}, {"value", "32"}, {"scope", func}}});
+        f.recommendation.fixes.push_back({"env", {{"name", "NCCL_P2P_NVL_CHUNKSIZE"}, {"value", "1048576"}, {"scope", func}}});
+        f.recommendation.fixes.push_back({"env", {{"name", "NCCL_BUFFSIZE"}, {"value", "16777216"}, {"scope", func}}});
+      }
+    } else {
+      f.recommendation.text =
+          "Check what NCCL chose (NCCL_DEBUG=INFO, NCCL_DEBUG_SUBSYS=INIT,GRAPH,TUNING): P2P/SHM disabled, too few "
+          "channels or a NIC on the wrong socket all show up there; compare with nccl-tests on the same ranks.";
+      f.recommendation.fixes.push_back(
+          {"code", {{"description", "run nccl-tests " + func + " on these ranks and import it (moetune import) as a baseline"}}});
+    }
+    out.findings.push_back(f);
+  }
+}
+
+}  // namespace
+
+void analyze_bandwidth(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
+  find_pcie_topology(run, out);
+  if (!run.bench.empty()) {
+    std::map<std::string, double> peak;
+    for (const auto& b : run.bench) peak[b.func + "/" + std::to_string(b.nranks)] = std::max(peak[b.func + "/" + std::to_string(b.nranks)], b.busbw_gbps);
+    out.metrics["nccl_tests_peak_busbw_gbps"] = peak;
+  }
+  if (run.nccl_ops.empty()) {
+    out.notes.push_back("not enough data: bandwidth: no NCCL operations recorded");
+    return;
+  }
+  RankLinks links = RankLinks::build(run);
+  auto inst = build_instances(run);
+  // metrics.collectives: aggregated by (func, algo, proto, size); busbw = median over instances.
+  std::map<std::tuple<std::string, std::string, std::string, std::int64_t>, std::vector<const Instance*>> agg;
+  for (const auto& in : inst) agg[{in.func, in.algo, in.proto, in.size}].push_back(&in);
+  auto& rows = out.metrics["collectives"] = nlohmann::json::array();
+  for (auto& [key, v] : agg) {
+    std::vector<double> bw;
+    for (const auto* p : v) bw.push_back(p->busbw);
+    std::sort(bw.begin(), bw.end());
+    nlohmann::json row{{"func", std::get<0>(key)},  {"algo", std::get<1>(key)},
+                       {"proto", std::get<2>(key)}, {"bytes", std::get<3>(key)},
+                       {"count", v.size()},         {"busbw_gbps", bw[bw.size() / 2]},
+                       {"busbw_max_gbps", bw.back()}, {"nranks", v.front()->nranks}};
+    if (auto c = links.ceiling(v.front()->ranks)) row["ceiling_gbps"] = *c;
+    rows.push_back(row);
+  }
+  if (inst.empty()) {
+    out.notes.push_back("not enough data: bandwidth: no collective instance with >= 2 ranks and a duration");
+    return;
+  }
+  if (!links.any_known() && run.bench.empty())
+    out.notes.push_back("not enough data: bandwidth: no link bandwidth known (no topology rows mapped to ranks, no "
+                        "nccl-tests baseline): bus bandwidth reported without a ceiling");
+  add_low_bandwidth(run, links, inst, out);
+}
+
 }  // namespace moetune::analyzers

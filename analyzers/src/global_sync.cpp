@@ -70,7 +70,7 @@ LateActivity late_activity(const RunData& run, const RankIndex& ri, std::int64_t
 }
 
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
-  char buf[256];
+  char buf[1024];
   std::snprintf(buf, sizeof buf, f, a, b, c);
   return buf;
 }

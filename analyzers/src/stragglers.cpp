@@ -24,7 +24,7 @@ constexpr std::int64_t kStragglerMinNs = 100'000;
 constexpr std::int64_t kSyncIdleMinNs = 10'000;  // idle behind one sync call worth counting
 
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
-  char buf[256];
+  char buf[1024];
   std::snprintf(buf, sizeof buf, f, a, b, c);
   return buf;
 }

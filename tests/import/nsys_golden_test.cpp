@@ -177,6 +177,24 @@ TEST(NsysGolden, NcclOpsJoinTheNcclApiRanges) {
             462);
 }
 
+TEST(NsysGolden, TorchNvtxNamesAreSplitFromTheirIds) {
+  auto rd = import_run({kTwoGpu}, "torchnames");
+  ASSERT_TRUE(rd);
+  auto db = Db::open(kTwoGpu, Db::Mode::ReadOnly);
+  ASSERT_TRUE(db.ok());
+  // "aten::mul, seq = 45328, op_id = 990726" -> name "aten::mul", payload {"seq":..,"op_id":..}.
+  auto raw_names = (*db)->scalar(
+      "SELECT count(DISTINCT CASE WHEN instr(n.text, ', ') > 0 THEN substr(n.text, 1, instr(n.text, ', ') - 1) "
+      "ELSE coalesce(n.text, s.value) END) FROM NVTX_EVENTS n LEFT JOIN StringIds s ON s.id = n.textId");
+  EXPECT_EQ(rd->db().scalar("SELECT count(DISTINCT name_id) FROM nvtx"), raw_names);
+  EXPECT_EQ(*raw_names, 88 + 5);  // by hand: 88 torch op names + 5 NCCL API names
+  EXPECT_EQ(rd->db().scalar("SELECT count(*) FROM nvtx WHERE json_extract(payload, '$.op_id') IS NOT NULL"),
+            (*db)->scalar("SELECT count(*) FROM NVTX_EVENTS WHERE text LIKE '%, op_id = %'"));
+  EXPECT_EQ(rd->db().scalar("SELECT json_extract(payload, '$.op_id') FROM nvtx WHERE start_ns = "
+                            "(SELECT min(start_ns) FROM nvtx)"),
+            990346);  // by hand: the first NVTX row is "aten::empty, op_id = 990346"
+}
+
 TEST(NsysGolden, TwoExportsOfOneJobMergeIntoOneRun) {
   auto rd = import_run({kTwoGpu, kRtx}, "merge");
   ASSERT_TRUE(rd);

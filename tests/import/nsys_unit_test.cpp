@@ -73,6 +73,19 @@ TEST(NsysMoeText, StepsRoutesPlacements) {
   EXPECT_FALSE(parse_moe_placement("moe.placement layer=1 map=0"));
 }
 
+TEST(NsysMoeText, TorchEmitNvtxTexts) {
+  auto t = split_torch_nvtx("aten::mul, seq = 45328, op_id = 990726");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->name, "aten::mul");
+  ASSERT_EQ(t->fields.size(), 2u);
+  EXPECT_EQ(t->fields[0].first, "seq");
+  EXPECT_EQ(t->fields[1].second, 990726);
+  EXPECT_EQ(split_torch_nvtx("ProfilerStep#3, op_id = 7")->name, "ProfilerStep#3");
+  EXPECT_FALSE(split_torch_nvtx("a, b, c"));  // not key = integer
+  EXPECT_FALSE(split_torch_nvtx("aten::cat, sizes = [[1, 2]]"));
+  EXPECT_FALSE(split_torch_nvtx("plain"));
+}
+
 PayloadSchema send_schema() {
   // NCCL's Send/Recv schema as nsys exports it: comm id (uint64), bytes (size_t), peer (int).
   PayloadSchema s{1, 16777226, 24, "", {{18, "NCCL communicator ID", std::nullopt}, {22, "Message size [bytes]", 8},

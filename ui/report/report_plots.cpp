@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <qcustomplot.h>
+#include "moetune/ui/qcp.h"  // first: see qcp.h
 
 #include <algorithm>
 #include <map>

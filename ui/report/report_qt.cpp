@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Qt report: summary, per-rank metrics, findings with recommendations, plots
 // (step time, comm ratio, bus bandwidth, expert heatmap) and the topology matrix.
+#include "moetune/ui/qcp.h"  // first: see qcp.h
 #include "moetune/ui/report_qt.h"
-
-#include <qcustomplot.h>
 
 #include <QApplication>
 #include <QBuffer>

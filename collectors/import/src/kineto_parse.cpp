@@ -286,14 +286,16 @@ Expected<void> parse_trace(const std::filesystem::path& file, const simdjson::pa
   od::parser parser;
   od::document doc;
   const char* begin = json.data();
+  bool have_doc = false;  // current_location() is only defined on an iterated document
   auto json_error = [&](error_code e) {
     std::string where;
     const char* loc = nullptr;
-    if (!doc.current_location().get(loc) && loc >= begin)
+    if (have_doc && !doc.current_location().get(loc) && loc >= begin && loc <= begin + json.size())
       where = " near byte " + std::to_string(loc - begin);
     return Error{file.string() + ": invalid JSON (" + simdjson::error_message(e) + ")" + where};
   };
   if (auto e = parser.iterate(json).get(doc)) return json_error(e);
+  have_doc = true;
 
   // Pass 1: top-level facts.
   TraceMeta meta;

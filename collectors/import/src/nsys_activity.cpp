@@ -99,8 +99,8 @@ bool read_memcpys(NsysImport& im) {
     m.dur_ns = clamp_dur(st.i64(0), st.i64(1));
     m.bytes = st.i64(4);
     std::int64_t kind = st.i64(5);
-    // ENUM_CUDA_MEMCPY_OPER matches CUPTI's copy kinds; keep the ones the schema names.
-    m.kind = (kind == 1 || kind == 2 || kind == 8 || kind == 10) ? static_cast<CopyKind>(kind) : CopyKind::Unknown;
+    // ENUM_CUDA_MEMCPY_OPER numbers are CUPTI's copy kinds (1 HtoD .. 10 PtoP, 11-13 UVM): kept as is.
+    m.kind = (kind >= 0 && kind <= 13) ? static_cast<CopyKind>(kind) : CopyKind::Unknown;
     m.src_device = static_cast<int>(st.opt_i64(6).value_or(-1));
     m.dst_device = static_cast<int>(st.opt_i64(7).value_or(-1));
     m.correlation = st.opt_i64(8).value_or(0);

@@ -92,8 +92,9 @@ void set_time_base(NsysImport& im) {
   auto first = earliest_event(im);
   bool raw = sys_ns > 0 && first && *first >= sys_ns;
   im.time_offset = raw ? *utc - sys_ns : *utc;
-  im.w.set_meta("nsys.session_start_utc_ns", std::to_string(*utc));
-  im.w.set_meta("nsys.timestamps", raw ? "target clock" : "session-relative");
+  const std::string key = "nsys." + im.file.filename().string();
+  im.w.set_meta(key + ".session_start_utc_ns", std::to_string(*utc));
+  im.w.set_meta(key + ".timestamps", raw ? "target clock" : "session-relative");
 }
 
 std::string host_name(NsysImport& im) {
@@ -200,7 +201,8 @@ bool is_nsys_export(Db& db) {
 }  // namespace
 }  // namespace nsys_detail
 
-Expected<void> import_nsys(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
+namespace {
+Expected<void> import_nsys_impl(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
   using namespace nsys_detail;
   auto db = Db::open(file, Db::Mode::ReadOnly);
   if (!db) return Error{file.string() + ": cannot open as SQLite (" + db.error().message + ")"};
@@ -218,7 +220,12 @@ Expected<void> import_nsys(const std::filesystem::path& file, TraceWriter& w, Im
   bool ok = load_strings(im);
   if (ok) {
     set_time_base(im);
-    ok = assign_ranks(im) && import_activity(im) && import_nvtx(im) && import_nccl(im);
+    // Progress in stages (bytes are not read in order in a database file).
+    ok = assign_ranks(im) && import_activity(im);
+    if (ok) ctx.report(size * 6 / 10, size);
+    ok = ok && import_nvtx(im);
+    if (ok) ctx.report(size * 9 / 10, size);
+    ok = ok && import_nccl(im);
   }
   if (!ok || !im.error.empty())
     return Error{file.string() + ": corrupt or unreadable nsys export: " +
@@ -233,6 +240,15 @@ Expected<void> import_nsys(const std::filesystem::path& file, TraceWriter& w, Im
                   file.filename().string() + ": no process ran CUDA kernels; nothing imported as a rank"});
   ctx.report(size, size);
   return {};
+}
+}  // namespace
+
+Expected<void> import_nsys(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
+  try {
+    return import_nsys_impl(file, w, ctx);
+  } catch (const std::exception& e) {  // a safety net: no exception crosses the library API
+    return Error{file.string() + ": nsys import failed: " + e.what()};
+  }
 }
 
 }  // namespace moetune::import

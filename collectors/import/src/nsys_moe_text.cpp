@@ -67,6 +67,26 @@ std::optional<MoeStep> parse_moe_step(std::string_view text) {
   return s;
 }
 
+std::optional<TorchNvtxText> split_torch_nvtx(std::string_view text) {
+  std::size_t comma = text.find(", ");
+  if (comma == 0 || comma == std::string_view::npos) return std::nullopt;
+  TorchNvtxText t{text.substr(0, comma), {}};
+  std::string_view rest = text.substr(comma + 2);
+  while (!rest.empty()) {
+    std::size_t next = rest.find(", ");
+    std::string_view part = rest.substr(0, next);
+    std::size_t eq = part.find(" = ");
+    if (eq == 0 || eq == std::string_view::npos) return std::nullopt;
+    std::string_view value = part.substr(eq + 3);
+    bool neg = !value.empty() && value[0] == '-';
+    auto v = whole_number<std::int64_t>(neg ? value.substr(1) : value);
+    if (!v) return std::nullopt;
+    t.fields.emplace_back(part.substr(0, eq), neg ? -*v : *v);
+    rest = next == std::string_view::npos ? std::string_view() : rest.substr(next + 2);
+  }
+  return t;
+}
+
 std::optional<MoeStep> parse_profiler_step(std::string_view text) {
   constexpr std::string_view kPrefix = "ProfilerStep#";
   if (text.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;

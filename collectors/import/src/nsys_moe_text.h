@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace moetune::import::nsys_detail {
@@ -28,5 +29,14 @@ std::optional<MoeStep> parse_moe_step(std::string_view text);       // "step N" 
 std::optional<MoeStep> parse_profiler_step(std::string_view text);  // "ProfilerStep#N"
 std::optional<MoeRoute> parse_moe_route(std::string_view text);     // "moe.route layer=L tokens=a,b,..."
 std::optional<MoePlacement> parse_moe_placement(std::string_view text);  // "moe.placement layer=L map=E:R|R2,..."
+
+// PyTorch's emit_nvtx names ranges "aten::mul, seq = 45328, op_id = 990726". Splits such a
+// text into the op name and its integer fields (so that 18k unique texts intern as ~90
+// names); nullopt when the text has no ", key = integer" tail.
+struct TorchNvtxText {
+  std::string_view name;
+  std::vector<std::pair<std::string_view, std::int64_t>> fields;
+};
+std::optional<TorchNvtxText> split_torch_nvtx(std::string_view text);
 
 }  // namespace moetune::import::nsys_detail

@@ -8,7 +8,6 @@
 // NCCL stage. Events are read once, ordered by start, so the step enclosing a
 // routing mark is always known when the mark is read.
 #include <algorithm>
-#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "nsys_internal.h"
@@ -181,6 +180,9 @@ bool import_nvtx(NsysImport& im) {
     if (type != kMark && !end) ++unterminated;
     r.start_ns = im.t(start);
     r.dur_ns = (type == kMark || !end || *end < start) ? 0 : *end - start;
+    const std::string full_text = text;  // torch->name and ->fields point into it
+    auto torch = split_torch_nvtx(full_text);
+    if (torch) text = std::string(torch->name);
     r.name = im.w.intern(text);
     auto d = domain_ids.find(dom);
     if (d == domain_ids.end()) d = domain_ids.emplace(dom, im.w.intern(dname)).first;
@@ -196,6 +198,12 @@ bool import_nvtx(NsysImport& im) {
       r.payload = nlohmann::json{{"value", static_cast<std::uint64_t>(st.i64(11))}}.dump();
     } else if (!st.is_null(12)) {
       r.payload = nlohmann::json{{"value", st.f64(12)}}.dump();
+    }
+    if (torch) {  // the torch fields join the payload (if any) as JSON numbers
+      auto j = r.payload ? nlohmann::json::parse(*r.payload, nullptr, false) : nlohmann::json::object();
+      if (!j.is_object()) j = nlohmann::json{{"payload", *r.payload}};
+      for (const auto& [k, v] : torch->fields) j[std::string(k)] = v;
+      r.payload = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     im.w.add(r);
 

@@ -25,6 +25,8 @@ std::optional<std::string_view> field(std::string_view text, std::string_view ke
   }
   return std::nullopt;
 }
+// The `moe` domain, and the default domain (PyTorch's torch.cuda.nvtx has no domains).
+bool decodes(std::string_view domain) { return domain == "moe" || domain.empty() || domain == "default"; }
 }  // namespace
 
 std::optional<MoeStep> parse_step(std::string_view text) {
@@ -100,7 +102,7 @@ std::optional<MoePlacement> parse_placement(std::string_view text) {
 void MarkerDecoder::range_start(std::uint64_t id, std::int64_t tid, std::int64_t t, std::string_view name,
                                 std::string_view domain, TraceWriter&) {
   Open o{tid, t, std::string(name), std::string(domain), std::nullopt};
-  if (domain == "moe") {
+  if (decodes(domain)) {
     o.step = parse_step(name);
     if (o.step) {
       step_stack_[tid].push_back(o.step->step);
@@ -144,7 +146,7 @@ void MarkerDecoder::instant(std::int64_t tid, std::int64_t t, std::string_view n
   n.name = w.intern(name);
   n.domain = w.intern(domain.empty() ? std::string_view("default") : domain);
   w.add(n);
-  if (domain != "moe") return;
+  if (!decodes(domain)) return;
   if (name.substr(0, 10) == "moe.route ") {
     auto r = parse_route(name);
     if (!r) {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Decoding of the `moe` NVTX domain conventions (docs/CONVENTIONS-NVTX.md) and of
 // NVTX marker streams (range start/end pairs and instant marks, as CUPTI delivers
-// them) into nvtx, steps, expert_routing and expert_placement rows.
+// them) into nvtx, steps, expert_routing and expert_placement rows. The texts are
+// decoded in the `moe` domain and in the default domain (PyTorch's torch.cuda.nvtx
+// cannot name a domain).
 #pragma once
 #include <cstdint>
 #include <optional>

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reports of one analysis, without Qt: plain text (the CLI's analyze output),
+// Markdown, and a self-contained HTML page (inline CSS and SVG plot, no external
+// assets). Each has the same sections: summary, per-rank table, findings with
+// recommendation / fixes / gain and its basis, communication ratio per step,
+// notes ("not enough data: ...") and trace health. Cost: linear in findings and
+// steps x ranks; independent of the number of events.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "moetune/analyzers/model.h"
+
+namespace moetune::analyzers {
+
+std::optional<FindingSeverity> parse_severity(const std::string& s);  // "low".."critical"
+
+std::string report_text(const RunData& run, const AnalysisResult& r);
+std::string report_markdown(const RunData& run, const AnalysisResult& r);
+std::string report_html(const RunData& run, const AnalysisResult& r);
+
+// Headline numbers shared by the reports (means over ranks of metrics.per_rank).
+struct ReportSummary {
+  std::size_t ranks = 0;
+  double step_time_ms = 0, comm_ratio = 0, exposed_comm_ms = 0, overlap_pct = 0, idle_ms = 0;
+  bool have_metrics = false;
+  int by_severity[4] = {0, 0, 0, 0};  // low, medium, high, critical
+  double top_gain_pct = 0;
+};
+ReportSummary summarize(const AnalysisResult& r);
+
+// Writes text to path (atomically: temp + rename). Error names the file.
+Expected<void> write_text_file(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace moetune::analyzers

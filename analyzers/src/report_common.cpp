@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared pieces of the reports: severity parsing, headline numbers, file output.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+#include "moetune/analyzers/report.h"
+
+namespace moetune::analyzers {
+
+std::optional<FindingSeverity> parse_severity(const std::string& s) {
+  for (auto v : {FindingSeverity::Low, FindingSeverity::Medium, FindingSeverity::High, FindingSeverity::Critical})
+    if (s == to_string(v)) return v;
+  return std::nullopt;
+}
+
+ReportSummary summarize(const AnalysisResult& r) {
+  ReportSummary s;
+  if (auto it = r.metrics.find("per_rank"); it != r.metrics.end() && it->is_array() && !it->empty()) {
+    s.have_metrics = true;
+    s.ranks = it->size();
+    for (const auto& row : *it) {
+      s.step_time_ms += row.value("step_time_ms", 0.0);
+      s.comm_ratio += row.value("comm_ratio", 0.0);
+      s.exposed_comm_ms += row.value("exposed_comm_ms", 0.0);
+      s.overlap_pct += row.value("overlap_pct", 0.0);
+      s.idle_ms += row.value("idle_ms", 0.0);
+    }
+    auto n = static_cast<double>(s.ranks);
+    s.step_time_ms /= n, s.comm_ratio /= n, s.exposed_comm_ms /= n, s.overlap_pct /= n, s.idle_ms /= n;
+  }
+  for (const auto& f : r.findings) {
+    ++s.by_severity[static_cast<int>(f.severity)];
+    s.top_gain_pct = std::max(s.top_gain_pct, f.estimated_gain_pct);
+  }
+  return s;
+}
+
+Expected<void> write_text_file(const std::filesystem::path& path, const std::string& text) {
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
+    if (!o) return Error{path.string() + ": cannot write: " + std::strerror(errno)};
+    o.write(text.data(), static_cast<std::streamsize>(text.size()));
+    o.close();
+    if (!o) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      return Error{path.string() + ": write failed"};
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return Error{path.string() + ": cannot write: " + ec.message()};
+  }
+  return {};
+}
+
+}  // namespace moetune::analyzers

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// moetune analyze RUN [--json] [--fail-on SEVERITY]: findings + metrics.
+// Text: per-rank table, findings with recommendation and gain, notes. JSON: the
+// DESIGN.md "analyze --json" document. Exit 1 when a finding is at/above --fail-on.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "moetune/analyzers/model.h"
+#include "moetune/analyzers/report.h"
+
+namespace moetune::cli {
+namespace {
+
+void run_analyze(const std::string& path, bool json, const std::string& fail_on, int& exit_code) {
+  std::optional<analyzers::FindingSeverity> threshold;
+  if (!fail_on.empty()) {
+    threshold = analyzers::parse_severity(fail_on);
+    if (!threshold) throw InputError("--fail-on " + fail_on + ": expected low, medium, high or critical");
+  }
+  auto run = analyzers::RunData::load(path);
+  if (!run) throw InputError(run.error().message);
+  auto result = analyzers::analyze(*run);
+  if (json)
+    std::printf("%s\n", analyzers::to_json(result).dump(2).c_str());
+  else
+    std::fputs(analyzers::report_text(*run, result).c_str(), stdout);
+  exit_code = 0;
+  if (threshold)
+    for (const auto& f : result.findings)
+      if (f.severity >= *threshold) exit_code = 1;
+}
+
+const Register reg{"analyze", [](CLI::App& app, int& exit_code) {
+                     auto path = std::make_shared<std::string>();
+                     auto json = std::make_shared<bool>(false);
+                     auto fail_on = std::make_shared<std::string>();
+                     auto* c = app.add_subcommand("analyze", "Findings, metrics and recommendations for a run");
+                     c->add_option("run", *path, "run file (.moetune)")->required();
+                     c->add_flag("--json", *json, "the analyze --json document");
+                     c->add_option("--fail-on", *fail_on, "exit 1 when a finding has this severity or higher "
+                                                          "(low, medium, high, critical)");
+                     c->callback([path, json, fail_on, &exit_code] { run_analyze(*path, *json, *fail_on, exit_code); });
+                   }};
+
+}  // namespace
+}  // namespace moetune::cli

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// moetune diff BEFORE.moetune AFTER.moetune [--json]: measured before/after comparison.
+#include <cstdio>
+#include <memory>
+
+#include "command.h"
+#include "moetune/analyzers/analyses.h"
+#include "moetune/analyzers/diff.h"
+
+namespace moetune::cli {
+namespace {
+
+void print_row(const char* name, const nlohmann::json& c, const char* unit, double scale = 1.0) {
+  auto fmt = [&](const nlohmann::json& v) {
+    char b[64];
+    if (v.is_number()) std::snprintf(b, sizeof b, "%.3f%s", v.get<double>() * scale, unit);
+    else std::snprintf(b, sizeof b, "n/a");
+    return std::string(b);
+  };
+  std::string ch = c.contains("change_pct") ? std::to_string(c["change_pct"].get<double>()).substr(0, 7) + " %" : "";
+  std::printf("  %-22s %16s -> %-16s %s\n", name, fmt(c["before"]).c_str(), fmt(c["after"]).c_str(), ch.c_str());
+}
+
+void run_diff(const std::string& before, const std::string& after, bool json, int& exit_code) {
+  auto a = analyzers::RunData::load(before);
+  if (!a) throw InputError(a.error().message);
+  auto b = analyzers::RunData::load(after);
+  if (!b) throw InputError(b.error().message);
+  auto ra = analyzers::analyze(*a), rb = analyzers::analyze(*b);
+  auto d = analyzers::diff_runs(analyzers::summarize(*a, ra), analyzers::summarize(*b, rb));
+  d["before"] = before;
+  d["after"] = after;
+  if (json) {
+    std::printf("%s\n", d.dump(2).c_str());
+    exit_code = 0;
+    return;
+  }
+  std::printf("before %s\nafter  %s\n", before.c_str(), after.c_str());
+  print_row("step time", d["step_time_ms"], " ms");
+  print_row("exposed comm / step", d["exposed_comm_ms"], " ms");
+  print_row("comm ratio", d["comm_ratio"], " %", 100.0);
+  print_row("tokens/s", d["tokens_per_s"], "");
+  if (d.contains("speedup")) std::printf("  %-22s %.3fx\n", "speedup", d["speedup"].get<double>());
+  std::printf("traffic (bytes per rank per step)\n");
+  for (const auto& [f, c] : d["traffic_bytes_per_step"].items()) print_row(f.c_str(), c, " B");
+  std::printf("findings\n");
+  if (d["findings"].empty()) std::printf("  none in either run\n");
+  for (const auto& f : d["findings"])
+    std::printf("  %-12s %-24s %s\n", f["status"].get<std::string>().c_str(), f["id"].get<std::string>().c_str(),
+                f["title"].get<std::string>().c_str());
+  exit_code = 0;
+}
+
+const Register reg{"diff", [](CLI::App& app, int& exit_code) {
+                     auto before = std::make_shared<std::string>(), after = std::make_shared<std::string>();
+                     auto json = std::make_shared<bool>(false);
+                     auto* c = app.add_subcommand("diff", "Compare two runs: step time, comm, tokens/s, traffic, findings");
+                     c->add_option("before", *before, "run before the change")->required();
+                     c->add_option("after", *after, "run after the change")->required();
+                     c->add_flag("--json", *json, "machine-readable output");
+                     c->callback([before, after, json, &exit_code] { run_diff(*before, *after, *json, exit_code); });
+                   }};
+
+}  // namespace
+}  // namespace moetune::cli

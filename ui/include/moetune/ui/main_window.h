@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// MainWindow: opens runs (argument, dialog, drag and drop, recent files) through
+// RunLoader, shows the summary as soon as it arrives, then the timeline, then the
+// findings. Holds the one ZoomState every panel follows. A failed load shows an
+// error box with the loader's one-line reason and keeps the current run usable.
+#pragma once
+#include <QMainWindow>
+#include <memory>
+
+#include "moetune/analyzers/model.h"
+
+class QLabel;
+class QLineEdit;
+class QMessageBox;
+class QSlider;
+class QSortFilterProxyModel;
+class QTabWidget;
+class QTableView;
+class QTextBrowser;
+class QToolButton;
+class QMenu;
+
+namespace moetune::ui {
+
+struct LoadedRun;
+class ExpertsPanel;
+class FindingsModel;
+class HealthPanel;
+class OverviewStrip;
+class PlotsPanel;
+class ReplayController;
+class RunLoader;
+class TimelineView;
+class TopologyPanel;
+class ZoomState;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  void open(const QString& path);
+  // "timeline", "findings", "experts", "replay", "plots", "topology", "health"
+  bool show_view(const QString& view);
+  void select_finding(int row);  // row of the findings model
+  Q_INVOKABLE bool export_timeline(const QString& path);  // .png or .pdf
+  bool export_report(const QString& path);                // .html or .pdf
+  void set_quiet_errors(bool q) { quiet_errors_ = q; }    // headless: no message box
+
+  std::shared_ptr<const LoadedRun> run() const { return run_; }
+  std::shared_ptr<const analyzers::AnalysisResult> result() const { return result_; }
+  QString last_error() const { return last_error_; }
+  QMessageBox* error_box() const { return error_box_; }
+  RunLoader* loader() const { return loader_; }
+  ZoomState* zoom() const { return zoom_; }
+  TimelineView* timeline() const { return timeline_; }
+  ReplayController* replay() const { return replay_; }
+  FindingsModel* findings() const { return findings_; }
+  QTableView* findings_view() const { return findings_view_; }
+  QTabWidget* tabs() const { return tabs_; }
+
+ protected:
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
+
+ private:
+  void build_menus();
+  QWidget* build_replay_bar();
+  void add_recent(const QString& path);
+  void rebuild_recent_menu();
+  void on_failed(const QString& msg);
+  void update_step_label();
+
+  ZoomState* zoom_;
+  RunLoader* loader_;
+  ReplayController* replay_;
+  TimelineView* timeline_;
+  OverviewStrip* overview_;
+  FindingsModel* findings_;
+  QSortFilterProxyModel* findings_proxy_;
+  QTableView* findings_view_;
+  QTextBrowser* finding_detail_;
+  QTextBrowser* event_detail_;
+  PlotsPanel* plots_;
+  ExpertsPanel* experts_;
+  TopologyPanel* topology_;
+  HealthPanel* health_;
+  QTabWidget* tabs_;
+  QLineEdit* search_;
+  QLabel* status_;
+  QLabel* step_label_;
+  QSlider* scrubber_;
+  QToolButton* play_;
+  QMenu* recent_menu_ = nullptr;
+  QMessageBox* error_box_ = nullptr;
+  QString last_error_;
+  bool quiet_errors_ = false;
+  std::shared_ptr<const LoadedRun> run_;
+  std::shared_ptr<const analyzers::AnalysisResult> result_;
+};
+
+// The run opened when none is given: demo/demo.moetune next to the executable's
+// install prefix (share/moetune/demo) or in the source tree; empty when none exists.
+QString default_demo_run();
+
+}  // namespace moetune::ui

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "moetune/ui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QComboBox>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPainter>
+#include <QPdfWriter>
+#include <QSettings>
+#include <QSlider>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTextBrowser>
+#include <QToolButton>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <set>
+
+#include "moetune/ui/event_text.h"
+#include "moetune/ui/findings_model.h"
+#include "moetune/ui/overview_strip.h"
+#include "moetune/ui/panels.h"
+#include "moetune/ui/replay_controller.h"
+#include "moetune/ui/report_qt.h"
+#include "moetune/ui/run_loader.h"
+#include "moetune/ui/timeline_view.h"
+#include "moetune/ui/zoom_state.h"
+
+namespace moetune::ui {
+
+QString default_demo_run() {
+  const QString app_dir = QCoreApplication::applicationDirPath();
+  const QStringList candidates = {
+      app_dir + QStringLiteral("/../share/moetune/demo/demo.moetune"),
+      app_dir + QStringLiteral("/../demo/demo.moetune"),
+      QStringLiteral(MOETUNE_UI_SOURCE_DIR "/demo/demo.moetune"),
+  };
+  for (const QString& c : candidates)
+    if (QFileInfo::exists(c)) return QFileInfo(c).canonicalFilePath();
+  return {};
+}
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      zoom_(new ZoomState(this)),
+      loader_(new RunLoader(this)),
+      replay_(new ReplayController(zoom_, this)) {
+  setWindowTitle(QStringLiteral("moetune"));
+  setAcceptDrops(true);
+  resize(1500, 950);
+
+  timeline_ = new TimelineView(zoom_);
+  overview_ = new OverviewStrip(zoom_);
+  search_ = new QLineEdit;
+  search_->setPlaceholderText(tr("Search events by name (Enter: next)"));
+  search_->setClearButtonEnabled(true);
+
+  auto* top = new QWidget;
+  auto* tv = new QVBoxLayout(top);
+  tv->setContentsMargins(0, 0, 0, 0);
+  tv->setSpacing(2);
+  auto* sr = new QHBoxLayout;
+  sr->addWidget(search_, 1);
+  tv->addLayout(sr);
+  tv->addWidget(build_replay_bar());
+  tv->addWidget(overview_);
+  tv->addWidget(timeline_, 1);
+
+  findings_ = new FindingsModel(this);
+  findings_proxy_ = new QSortFilterProxyModel(this);
+  findings_proxy_->setSourceModel(findings_);
+  findings_proxy_->setSortRole(FindingsModel::SortRole);
+  findings_view_ = new QTableView;
+  findings_view_->setModel(findings_proxy_);
+  findings_view_->setSortingEnabled(true);
+  findings_view_->sortByColumn(FindingsModel::ColSeverity, Qt::DescendingOrder);
+  findings_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  findings_view_->setSelectionMode(QAbstractItemView::SingleSelection);
+  findings_view_->horizontalHeader()->setSectionResizeMode(FindingsModel::ColTitle, QHeaderView::Stretch);
+  findings_view_->verticalHeader()->hide();
+  finding_detail_ = new QTextBrowser;
+  auto* fsplit = new QSplitter(Qt::Horizontal);
+  fsplit->addWidget(findings_view_);
+  fsplit->addWidget(finding_detail_);
+  fsplit->setStretchFactor(0, 3);
+  fsplit->setStretchFactor(1, 2);
+
+  event_detail_ = new QTextBrowser;
+  event_detail_->setPlaceholderText(tr("Click an event in the timeline for its details"));
+  plots_ = new PlotsPanel(zoom_);
+  experts_ = new ExpertsPanel(zoom_);
+  topology_ = new TopologyPanel;
+  health_ = new HealthPanel;
+
+  tabs_ = new QTabWidget;
+  tabs_->addTab(event_detail_, tr("Details"));
+  tabs_->addTab(fsplit, tr("Findings"));
+  tabs_->addTab(plots_, tr("Plots"));
+  tabs_->addTab(experts_, tr("Experts"));
+  tabs_->addTab(topology_, tr("Topology"));
+  tabs_->addTab(health_, tr("Trace health"));
+
+  auto* split = new QSplitter(Qt::Vertical);
+  split->addWidget(top);
+  split->addWidget(tabs_);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  setCentralWidget(split);
+
+  status_ = new QLabel(tr("No run"));
+  statusBar()->addWidget(status_, 1);
+  build_menus();
+
+  connect(search_, &QLineEdit::returnPressed, this, [this] {
+    if (!timeline_->find_next(search_->text())) statusBar()->showMessage(tr("No (more) matches"), 3000);
+  });
+  connect(timeline_, &TimelineView::eventSelected, this, [this](EventRef r) {
+    if (!run_) return;
+    event_detail_->setHtml(event_details_html(*run_, r));
+    if (r.valid()) tabs_->setCurrentWidget(event_detail_);
+  });
+  connect(findings_view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+          [this](const QModelIndex& cur) {
+            if (cur.isValid()) select_finding(findings_proxy_->mapToSource(cur).row());
+          });
+
+  connect(loader_, &RunLoader::progress, this, [this](const QString& s) { statusBar()->showMessage(s); });
+  connect(loader_, &RunLoader::failed, this, &MainWindow::on_failed);
+  connect(loader_, &RunLoader::summaryReady, this, [this](std::shared_ptr<const RunSummary> s) {
+    health_->set_summary(*s);
+    zoom_->set_run_range(s->t_begin, s->t_end);
+    status_->setText(QString::fromStdString(s->path.filename().string()) + QStringLiteral(" · ") +
+                     QString::number(s->ranks.size()) + tr(" rank(s) · ") + format_duration(s->t_end - s->t_begin));
+    setWindowTitle(QString::fromStdString(s->path.filename().string()) + QStringLiteral(" — moetune"));
+  });
+  connect(loader_, &RunLoader::runReady, this, [this](std::shared_ptr<const LoadedRun> r) {
+    run_ = r;
+    result_.reset();
+    findings_->set_result(nullptr);
+    finding_detail_->clear();
+    zoom_->set_highlighted_ranks({});
+    zoom_->set_run_range(r->timeline.t_begin, r->timeline.t_end);
+    timeline_->set_run(r);
+    overview_->set_run(r);
+    plots_->set_run(r);
+    experts_->set_run(r);
+    topology_->set_run(r);
+    replay_->set_steps(step_spans(r->data));
+    scrubber_->setRange(0, std::max(0, int(replay_->steps().size()) - 1));
+    update_step_label();
+    status_->setText(status_->text() + QStringLiteral(" · ") + QString::number(r->timeline.event_count) + tr(" events"));
+  });
+  connect(loader_, &RunLoader::analysisReady, this, [this](std::shared_ptr<const analyzers::AnalysisResult> r) {
+    result_ = r;
+    findings_->set_result(r);
+    plots_->set_result(r);
+    experts_->set_result(r);
+    health_->set_result(r);
+    tabs_->setTabText(1, tr("Findings (%1)").arg(r->findings.size()));
+  });
+}
+
+MainWindow::~MainWindow() { loader_->cancel(); }
+
+QWidget* MainWindow::build_replay_bar() {
+  auto* bar = new QWidget;
+  auto* h = new QHBoxLayout(bar);
+  h->setContentsMargins(0, 0, 0, 0);
+  auto* back = new QToolButton;
+  back->setText(QStringLiteral("⏮"));
+  back->setToolTip(tr("Previous step"));
+  play_ = new QToolButton;
+  play_->setText(QStringLiteral("▶"));
+  play_->setToolTip(tr("Play / pause the replay (Space)"));
+  play_->setShortcut(QKeySequence(Qt::Key_Space));
+  auto* fwd = new QToolButton;
+  fwd->setText(QStringLiteral("⏭"));
+  fwd->setToolTip(tr("Next step"));
+  auto* speed = new QComboBox;
+  for (double s : {0.25, 0.5, 1.0, 2.0, 4.0, 8.0}) speed->addItem(QString::number(s) + QStringLiteral(" steps/s"), s);
+  speed->setCurrentIndex(2);
+  scrubber_ = new QSlider(Qt::Horizontal);
+  step_label_ = new QLabel(tr("replay: no steps"));
+  h->addWidget(new QLabel(tr("Replay")));
+  h->addWidget(back);
+  h->addWidget(play_);
+  h->addWidget(fwd);
+  h->addWidget(speed);
+  h->addWidget(scrubber_, 1);
+  h->addWidget(step_label_, 2);
+  connect(back, &QToolButton::clicked, replay_, &ReplayController::step_back);
+  connect(fwd, &QToolButton::clicked, replay_, &ReplayController::step_forward);
+  connect(play_, &QToolButton::clicked, replay_, &ReplayController::toggle);
+  connect(speed, &QComboBox::currentIndexChanged, this, [this, speed] { replay_->set_speed(speed->currentData().toDouble()); });
+  connect(scrubber_, &QSlider::valueChanged, replay_, &ReplayController::set_index);
+  connect(replay_, &ReplayController::indexChanged, this, [this](int i) {
+    const QSignalBlocker b(scrubber_);
+    scrubber_->setValue(std::max(0, i));
+    update_step_label();
+  });
+  connect(replay_, &ReplayController::playingChanged, this,
+          [this](bool p) { play_->setText(p ? QStringLiteral("⏸") : QStringLiteral("▶")); });
+  return bar;
+}
+
+void MainWindow::update_step_label() {
+  const auto& st = replay_->steps();
+  if (st.empty()) { step_label_->setText(tr("replay: no steps in this run")); return; }
+  const int i = replay_->index();
+  if (i < 0 || !run_) { step_label_->setText(tr("%1 steps").arg(st.size())); return; }
+  const StepSpan& s = st[std::size_t(i)];
+  // per-rank step time at this step: the metrics every panel shows for the current step
+  QStringList per_rank;
+  for (const auto& r : run_->data.steps)
+    if (r.step == s.step) per_rank << QStringLiteral("r") + QString::number(r.rank.value) + QLatin1Char(' ') + format_duration(r.end_ns - r.start_ns);
+  if (per_rank.size() > 6) per_rank = per_rank.mid(0, 6) << QStringLiteral("…");
+  step_label_->setText(tr("step %1 (%2/%3) · ").arg(s.step).arg(i + 1).arg(st.size()) + per_rank.join(QStringLiteral(", ")));
+}
+
+void MainWindow::build_menus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
+    const QString p = QFileDialog::getOpenFileName(this, tr("Open run"), QString(), tr("moetune runs (*.moetune);;All files (*)"));
+    if (!p.isEmpty()) open(p);
+  });
+  recent_menu_ = file->addMenu(tr("Open &recent"));
+  rebuild_recent_menu();
+  file->addSeparator();
+  file->addAction(tr("Export &report (HTML/PDF)…"), this, [this] {
+    const QString p = QFileDialog::getSaveFileName(this, tr("Export report"), QStringLiteral("report.html"),
+                                                   tr("HTML (*.html);;PDF (*.pdf)"));
+    if (!p.isEmpty() && !export_report(p)) on_failed(last_error_);
+  });
+  file->addAction(tr("Export &timeline view (PNG/PDF)…"), this, [this] {
+    const QString p = QFileDialog::getSaveFileName(this, tr("Export timeline"), QStringLiteral("timeline.png"),
+                                                   tr("PNG (*.png);;PDF (*.pdf)"));
+    if (!p.isEmpty() && !export_timeline(p)) on_failed(last_error_);
+  });
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(tr("Reset zoom"), QKeySequence(Qt::Key_Home), this, [this] { zoom_->reset_view(); });
+  view->addAction(tr("Find"), QKeySequence::Find, this, [this] { search_->setFocus(); search_->selectAll(); });
+}
+
+void MainWindow::add_recent(const QString& path) {
+  QSettings s(QStringLiteral("moetune"), QStringLiteral("moetune-gui"));
+  QStringList r = s.value(QStringLiteral("recent")).toStringList();
+  r.removeAll(path);
+  r.prepend(path);
+  while (r.size() > 10) r.removeLast();
+  s.setValue(QStringLiteral("recent"), r);
+  rebuild_recent_menu();
+}
+
+void MainWindow::rebuild_recent_menu() {
+  recent_menu_->clear();
+  QSettings s(QStringLiteral("moetune"), QStringLiteral("moetune-gui"));
+  const QStringList r = s.value(QStringLiteral("recent")).toStringList();
+  for (const QString& p : r) recent_menu_->addAction(p, this, [this, p] { open(p); });
+  recent_menu_->setEnabled(!r.isEmpty());
+}
+
+void MainWindow::open(const QString& path) {
+  last_error_.clear();
+  loader_->load(path);
+  connect(loader_, &RunLoader::summaryReady, this, [this, path] { add_recent(QFileInfo(path).absoluteFilePath()); },
+          Qt::SingleShotConnection);
+}
+
+void MainWindow::on_failed(const QString& msg) {
+  last_error_ = msg;
+  statusBar()->showMessage(tr("Error: ") + msg);
+  if (quiet_errors_) return;
+  if (!error_box_) {
+    error_box_ = new QMessageBox(QMessageBox::Warning, tr("moetune"), QString(), QMessageBox::Ok, this);
+    error_box_->setWindowModality(Qt::WindowModal);
+  }
+  error_box_->setText(tr("Could not open the run."));
+  error_box_->setInformativeText(msg);
+  error_box_->open();  // non-blocking: the window stays usable behind it
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+  if (e->mimeData()->hasUrls()) e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+  const auto urls = e->mimeData()->urls();
+  if (!urls.isEmpty() && urls.first().isLocalFile()) open(urls.first().toLocalFile());
+}
+
+bool MainWindow::show_view(const QString& v) {
+  if (v == QLatin1String("timeline")) { tabs_->setCurrentIndex(0); return true; }
+  if (v == QLatin1String("findings")) {
+    tabs_->setCurrentIndex(1);
+    if (findings_->rowCount() > 0) findings_view_->selectRow(0);
+    return true;
+  }
+  if (v == QLatin1String("plots")) { tabs_->setCurrentWidget(plots_); return true; }
+  if (v == QLatin1String("experts")) { tabs_->setCurrentWidget(experts_); return true; }
+  if (v == QLatin1String("topology")) { tabs_->setCurrentWidget(topology_); return true; }
+  if (v == QLatin1String("health")) { tabs_->setCurrentWidget(health_); return true; }
+  if (v == QLatin1String("replay")) {
+    tabs_->setCurrentWidget(plots_);
+    if (!replay_->steps().empty()) {
+      replay_->set_index(int(replay_->steps().size()) / 2);
+      replay_->tick(0.4);  // cursor part-way through the step
+    }
+    return true;
+  }
+  return false;
+}
+
+void MainWindow::select_finding(int row) {
+  const auto* f = findings_->finding(row);
+  if (!f) return;
+  finding_detail_->setHtml(finding_details_html(*f));
+  zoom_->set_highlighted_ranks(std::set<int>(f->ranks.begin(), f->ranks.end()));
+  if (!f->time_ranges.empty()) {
+    std::int64_t a = INT64_MAX, b = INT64_MIN;
+    for (const auto& r : f->time_ranges) { a = std::min(a, r.start_ns); b = std::max(b, r.end_ns); }
+    const std::int64_t pad = std::max<std::int64_t>((b - a) / 20, 1000);
+    zoom_->set_view(a - pad, b + pad);
+  }
+}
+
+bool MainWindow::export_timeline(const QString& path) {
+  if (path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive)) {
+    QPdfWriter w(path);
+    w.setPageSize(QPageSize(QPageSize::A4));
+    w.setPageOrientation(QPageLayout::Landscape);
+    QPainter p;
+    if (!p.begin(&w)) { last_error_ = path + tr(": cannot write"); return false; }
+    const QRect page = p.viewport();
+    const double s = std::min(double(page.width()) / timeline_->width(), double(page.height()) / timeline_->height());
+    p.scale(s, s);
+    timeline_->render(&p);
+    return true;
+  }
+  if (!timeline_->grab().save(path)) { last_error_ = path + tr(": cannot write"); return false; }
+  return true;
+}
+
+bool MainWindow::export_report(const QString& path) {
+  if (!run_ || !result_) { last_error_ = tr("no analysed run to report on"); return false; }
+  const std::string fmt = path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive) ? "pdf" : "html";
+  auto r = render_report_qt(run_->data, *result_, fmt, path.toStdString());
+  if (!r) { last_error_ = QString::fromStdString(r.error().message); return false; }
+  return true;
+}
+
+}  // namespace moetune::ui
