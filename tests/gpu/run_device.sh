@@ -8,8 +8,11 @@
 # torch.profiler). Writes runs, logs and results.json to $OUT.
 set -u
 BUILD=${BUILD:-build-coll}
-OUT=${OUT:-/tmp/moetune-out}
-mkdir -p "$OUT"
+FINAL=${OUT:-/tmp/moetune-out}
+# At most a few files come back from the device: everything goes to $OUT (a work
+# folder) and is packed into $FINAL/device.tar.gz at the end, with results.json.
+OUT=$(mktemp -d)
+mkdir -p "$FINAL"
 ROOT=$(pwd)
 M=$ROOT/$BUILD/app/moetune
 C=$ROOT/$BUILD/gpu/moe_client
@@ -30,7 +33,7 @@ run_client() {
   rm -f "$T/id"
   local pids=()
   for ((r = 0; r < n; r++)); do
-    RANK=$r WORLD_SIZE=$n NCCL_HOSTID=moehost$r timeout 180 "$@" "$C" --id "$T/id" $CARGS > "$T/client.$r.log" 2> "$T/client.$r.err" &
+    RANK=$r WORLD_SIZE=$n NCCL_HOSTID=moehost$r timeout 60 "$@" "$C" --id "$T/id" $CARGS > "$T/client.$r.log" 2> "$T/client.$r.err" &
     pids+=($!)
   done
   local rc=0
@@ -58,16 +61,22 @@ python3 tests/gpu/check_run.py "$T/client2.moetune" --ranks 2 > "$OUT/client2.ch
 
 # ---- torchrun, 2 ranks, record outside the launcher ----
 export MOE_HOSTID_PER_RANK=1
-timeout 240 "$M" record -o "$T/torch2.moetune" -- torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py --steps 20 --warmup 5 > "$T/torch.log" 2> "$OUT/torch2.err"
+timeout 120 "$M" record -o "$T/torch2.moetune" -- torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py --steps 20 --warmup 5 > "$T/torch.log" 2> "$OUT/torch2.err"
 note "{\"case\": \"torch2\", \"rc\": $?, \"median_ms\": $(median_of $T/torch.log)}"
 "$M" info "$T/torch2.moetune" > "$OUT/torch2.info.txt" 2>&1
 python3 tests/gpu/check_run.py "$T/torch2.moetune" --ranks 2 > "$OUT/torch2.check.json"; note "{\"case\": \"torch2_check\", \"rc\": $?}"
 
-if [ "${SMOKE:-0}" = 1 ]; then
-  mkdir -p "$OUT/runs"; cp "$T"/c1.moetune "$T"/client2.moetune "$T"/torch2.moetune "$OUT/runs/" 2>/dev/null
+finish() {
+  mkdir -p "$OUT/runs"
+  for f in c1 client2 torch2 attach killed2; do cp "$T/$f.moetune" "$OUT/runs/" 2>/dev/null; done
   python3 -c "import json; print(json.dumps([json.loads(l) for l in open('$R')], indent=1))" > "$OUT/results.json"
-  cat "$OUT"/*.check.json; exit 0
-fi
+  cp "$OUT/results.json" "$FINAL/results.json"
+  tar czf "$FINAL/device.tar.gz" -C "$OUT" .
+  cat "$OUT"/*.check.json
+  cat "$OUT/results.json"
+  exit 0
+}
+[ "${SMOKE:-0}" = 1 ] && finish
 # ---- faults ----
 # exit status passes through
 rm -f "$T/id"; RANK=0 WORLD_SIZE=1 NCCL_HOSTID=h0 timeout 60 "$M" record -o "$T/exit7.moetune" -- "$C" --id "$T/id" --steps 2 --warmup 0 --exit 7 > /dev/null 2> "$OUT/exit7.err"
@@ -76,12 +85,12 @@ note "{\"case\": \"exit_status_passthrough\", \"rc\": $?, \"want\": 7}"
 rm -f "$T/id"; RANK=0 WORLD_SIZE=1 timeout 60 "$M" record -o /proc/nope/x.moetune -- "$C" --id "$T/id" --steps 2 --warmup 0 > /dev/null 2> "$OUT/unwritable.err"
 note "{\"case\": \"unwritable_output\", \"rc\": $?, \"warnings\": $(grep -c moetune "$OUT/unwritable.err")}"
 # CUPTI already taken by torch.profiler (torch.profiler inside a recorded job)
-timeout 240 "$M" record -o "$T/torchprof.moetune" -- torchrun --standalone --nproc-per-node 1 tests/gpu/torch_moe.py --steps 5 --warmup 1 --profiler > "$T/tp.log" 2> "$OUT/cupti_taken.err"
+timeout 120 "$M" record -o "$T/torchprof.moetune" -- torchrun --standalone --nproc-per-node 1 tests/gpu/torch_moe.py --steps 5 --warmup 1 --profiler > "$T/tp.log" 2> "$OUT/cupti_taken.err"
 note "{\"case\": \"cupti_taken_by_torch_profiler\", \"rc\": $?, \"median_ms\": $(median_of $T/tp.log)}"
 # SIGKILL of the job: the per-process file opens and holds what was flushed
 rm -f "$T/id"; RANK=0 WORLD_SIZE=1 "$M" record -o "$T/killed.moetune" --keep-parts -- "$C" --id "$T/id" --steps 100000 --warmup 0 > /dev/null 2> "$OUT/sigkill.err" &
 RECPID=$!
-sleep 6; JOB=$(pgrep -P $RECPID | head -1); kill -9 "$JOB"; wait $RECPID; note "{\"case\": \"sigkill_record_rc\", \"rc\": $?, \"want\": 137}"
+sleep 4; JOB=$(pgrep -P $RECPID | head -1); kill -9 "$JOB"; wait $RECPID; note "{\"case\": \"sigkill_record_rc\", \"rc\": $?, \"want\": 137}"
 ls -la "$T/killed.moetune.parts" > "$OUT/sigkill.ls.txt" 2>&1
 P=$(ls "$T"/killed.moetune.parts/*.cupti.moetune 2>/dev/null | head -1)
 "$M" info "$P" > "$OUT/sigkill.part.info.txt" 2>&1; a=$?
@@ -92,7 +101,7 @@ note "{\"case\": \"sigkill\", \"info_rc\": $a, \"merge_rc\": $b}"
 # ---- attach: armed job, capture a window ----
 rm -f "$T/id"; RANK=0 WORLD_SIZE=1 timeout 60 "$M" record --armed -o "$T/attach.moetune" -- "$C" --id "$T/id" --steps 4000 --warmup 0 > /dev/null 2> "$OUT/attach.err" &
 RECPID=$!
-sleep 5
+sleep 4
 CP=$(pgrep -P $RECPID | head -1)
 "$M" attach "$CP" --status > "$OUT/attach.txt" 2>&1
 "$M" attach "$CP" --duration 1s >> "$OUT/attach.txt" 2>&1; a=$?
@@ -110,7 +119,7 @@ note "{\"case\": \"attach\", \"duration_rc\": $a, \"steps_rc\": $b}"
 
 # ---- overhead: 2-rank client, median step (max over ranks) ----
 export CARGS="--steps 40 --warmup 10"
-for mode in base cuda nvtx nccl all armed base2; do
+for mode in base cuda nvtx nccl all armed; do
   case $mode in
     base|base2) run_client 2 env ;;
     all) run_client 2 "$M" record -o "$T/ov-%r.moetune" --force -- ;;
@@ -121,16 +130,12 @@ for mode in base cuda nvtx nccl all armed base2; do
 done
 for mode in base all armed profiler; do
   case $mode in
-    base) timeout 240 torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py > "$T/t.log" 2>/dev/null ;;
-    all) timeout 240 "$M" record --force -o "$T/tov.moetune" -- torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py > "$T/t.log" 2>/dev/null ;;
-    armed) timeout 240 "$M" record --armed --force -o "$T/tov.moetune" -- torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py > "$T/t.log" 2>/dev/null ;;
-    profiler) timeout 240 torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py --profiler > "$T/t.log" 2>/dev/null ;;
+    base) timeout 120 torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py > "$T/t.log" 2>/dev/null ;;
+    all) timeout 120 "$M" record --force -o "$T/tov.moetune" -- torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py > "$T/t.log" 2>/dev/null ;;
+    armed) timeout 120 "$M" record --armed --force -o "$T/tov.moetune" -- torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py > "$T/t.log" 2>/dev/null ;;
+    profiler) timeout 120 torchrun --standalone --nproc-per-node 2 tests/gpu/torch_moe.py --profiler > "$T/t.log" 2>/dev/null ;;
   esac
   note "{\"case\": \"overhead_torch2\", \"mode\": \"$mode\", \"median_ms\": $(median_of $T/t.log)}"
 done
 
-mkdir -p "$OUT/runs"
-for f in c1 client2 torch2; do cp "$T/$f.moetune" "$OUT/runs/" 2>/dev/null; done
-ls -la "$OUT/runs" >> "$OUT/files.txt"
-python3 -c "import json; print(json.dumps([json.loads(l) for l in open('$R')], indent=1))" > "$OUT/results.json"
-cat "$OUT/results.json"
+finish

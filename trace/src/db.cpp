@@ -83,7 +83,10 @@ Expected<std::unique_ptr<Db>> Db::open(const std::filesystem::path& path, Mode m
   return std::unique_ptr<Db>(new Db(db, path));
 }
 
-Db::~Db() { sqlite3_close(db_); }
+// close_v2: a Statement that outlives its Db (e.g. TraceWriter members destroyed after
+// db_.reset()) must not keep the connection open forever (sqlite3_close would fail BUSY
+// and leak it); the connection is freed when the last statement is finalized.
+Db::~Db() { sqlite3_close_v2(db_); }
 
 Expected<void> Db::exec(std::string_view sql) {
   char* err = nullptr;

@@ -100,6 +100,7 @@ bool enable_kinds(State& s, bool on) {
 void at_exit() {
   auto& s = state();
   if (!s.enabled.load()) return;
+  s.exiting = true;
   if (s.capturing.load()) (void)cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
   s.enabled = false;
   if (s.control) s.control->stop();

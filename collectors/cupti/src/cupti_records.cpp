@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "cupti_state.h"
+#include "moetune/live/rank_env.h"
 
 namespace moetune::cupti {
 
@@ -36,12 +37,14 @@ std::int64_t dur(uint64_t start, uint64_t end) { return end > start ? static_cas
 
 // Runtime API names by callback id, cached (cuptiGetCallbackName is not free).
 StringId api_name(TraceWriter& w, CUpti_CallbackId cbid) {
-  static std::unordered_map<CUpti_CallbackId, StringId> cache;
-  if (auto it = cache.find(cbid); it != cache.end()) return it->second;
+  // Leaked on purpose: the writer drains once more from an atexit handler, after
+  // function-local statics constructed later than its registration are destroyed.
+  static auto* cache = new std::unordered_map<CUpti_CallbackId, StringId>();
+  if (auto it = cache->find(cbid); it != cache->end()) return it->second;
   const char* n = nullptr;
   if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_RUNTIME_API, cbid, &n) != CUPTI_SUCCESS || !n) n = "cudaUnknownApi";
   auto id = w.intern(n);
-  cache.emplace(cbid, id);
+  cache->emplace(cbid, id);
   return id;
 }
 
@@ -136,6 +139,13 @@ void one(State& s, TraceWriter& w, const CUpti_Activity* rec, RankId R) {
 }  // namespace
 
 void drain_buffers(State& s, TraceWriter& w) {
+  // Force CUPTI to hand over partly filled buffers about once a second, so the part
+  // file never lags the job by more than that (a SIGKILLed job keeps what ran).
+  const long long now = live::now_ns();
+  if (s.capturing.load() && !s.exiting.load() && now - s.last_force_flush_ns >= 900'000'000LL) {
+    s.last_force_flush_ns = now;
+    (void)cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  }
   FullBuffer batch[64];
   for (;;) {
     std::size_t n = 0;

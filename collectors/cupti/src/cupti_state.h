@@ -37,7 +37,8 @@ struct State {
   int rank = -1;
   long pid = 0;
   bool want_cuda = true, want_nvtx = true, armed = false;
-  std::atomic<bool> enabled{false}, capturing{false};
+  std::atomic<bool> enabled{false}, capturing{false}, exiting{false};
+  long long last_force_flush_ns = 0;  // writer thread only
   BufferPool pool;
   Counters c;
   std::unique_ptr<live::PartWriter> writer;

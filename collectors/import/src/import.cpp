@@ -19,12 +19,25 @@ const char* to_string(Format f) {
 Format detect_format(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return Format::Unknown;
-  std::string head(4096, '\0');
+  std::string head(16384, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<std::size_t>(in.gcount()));
   if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b)
     return Format::Kineto;  // gzip: only Kineto traces come gzipped
   if (head.rfind("SQLite format 3", 0) == 0) return Format::Nsys;
+  // Our provenance lines ("#! source: ...", "#! expect: ...") are not the tool's output:
+  // drop them before looking for format markers (they may name other tools).
+  {
+    std::string kept;
+    std::size_t pos = 0;
+    while (pos < head.size()) {
+      std::size_t nl = head.find('\n', pos);
+      std::size_t end = nl == std::string::npos ? head.size() : nl + 1;
+      if (head.compare(pos, 2, "#!") != 0) kept.append(head, pos, end - pos);
+      pos = end;
+    }
+    head = std::move(kept);
+  }
   std::size_t i = head.find_first_not_of(" \t\r\n");
   if (i != std::string::npos && (head[i] == '{' || head[i] == '[')) return Format::Kineto;
   if (head.find("busbw") != std::string::npos || head.find("nccl-tests") != std::string::npos ||

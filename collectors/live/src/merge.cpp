@@ -50,6 +50,14 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
   std::set<std::int64_t> taken;
   std::map<std::int64_t, RankRow> rank_rows;
   std::int64_t collisions = 0;
+  // Pass 1: open every part, learn each process's rank ((host, pid) -> rank >= 0).
+  struct Part {
+    std::filesystem::path path;
+    std::unique_ptr<TraceReader> rd;
+    RankRow row;
+  };
+  std::vector<Part> open_parts;
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> known;
   for (const auto& p : parts) {
     recover(p);
     auto rd = TraceReader::open(p);
@@ -58,22 +66,41 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       rep.warnings.push_back(rd.error().message);
       continue;
     }
-    auto& r = **rd;
-    auto ranks = r.ranks();
+    auto ranks = (*rd)->ranks();
     if (ranks.empty()) {
       ++rep.parts_skipped;
       rep.warnings.push_back(p.string() + ": part names no rank (collector disabled early?)");
       continue;
     }
-    const RankRow& pr = ranks.front();
+    RankRow row = ranks.front();
+    if (row.rank.value >= 0) {
+      auto [it, fresh] = known.emplace(std::make_pair(row.host, row.pid), row.rank.value);
+      if (!fresh) it->second = std::min(it->second, row.rank.value);
+    }
+    open_parts.push_back({p, std::move(*rd), row});
+  }
+  std::int64_t unranked_skipped = 0;
+  for (auto& part : open_parts) {
+    auto& r = *part.rd;
+    const RankRow& pr = part.row;
     auto key = std::make_pair(pr.host, pr.pid);
+    auto kn = known.find(key);
+    // A process without a rank in a job whose other processes have ranks is a
+    // launcher (torchrun's agent, a wrapper script): keep it only if it ran GPU work.
+    if (kn == known.end() && !known.empty()) {
+      auto c = r.counts();
+      if (c.get("kernels") == 0 && c.get("nccl_ops") == 0) {
+        ++unranked_skipped;
+        continue;
+      }
+    }
     std::int64_t rank;
     if (auto it = proc_rank.find(key); it != proc_rank.end()) {
       rank = it->second;
     } else {
-      rank = pr.rank.value < 0 ? 0 : pr.rank.value;
+      rank = kn != known.end() ? kn->second : 0;
       if (taken.count(rank)) {
-        ++collisions;
+        if (kn != known.end()) ++collisions;
         while (taken.count(rank)) ++rank;
       }
       taken.insert(rank);
@@ -121,6 +148,9 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
   if (collisions)
     out.add(StatRow{"rank_collision_remapped", Severity::Error, collisions, std::nullopt,
                     "processes claimed the same rank; later ones were given the next free rank"});
+  if (unranked_skipped)
+    out.add(StatRow{"unranked_processes_skipped", Severity::Info, unranked_skipped, std::nullopt,
+                    "processes with no rank and no GPU work (launchers) were left out"});
   if (rep.parts_skipped)
     out.add(StatRow{"unreadable_parts", Severity::DataLoss, rep.parts_skipped, std::nullopt,
                     "per-process files that could not be read were left out"});

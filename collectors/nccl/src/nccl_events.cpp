@@ -45,12 +45,18 @@ void EventTable::unref(Slot* op) {
 }
 
 void EventTable::calibrate(std::int64_t host_ns, std::uint64_t gpu_ns) {
-  if (gpu_ns == 0) return;
+  if (gpu_ns == 0 || measured_.load(std::memory_order_relaxed)) return;
   std::int64_t cand = host_ns - static_cast<std::int64_t>(gpu_ns);
   if (!calibrated_.load(std::memory_order_relaxed) || cand < offset_.load(std::memory_order_relaxed)) {
     offset_.store(cand, std::memory_order_relaxed);
     calibrated_.store(true, std::memory_order_relaxed);
   }
+}
+
+void EventTable::set_measured(std::int64_t offset_ns) {
+  offset_.store(offset_ns, std::memory_order_relaxed);
+  measured_.store(true, std::memory_order_relaxed);
+  calibrated_.store(true, std::memory_order_relaxed);
 }
 
 int dtype_size(const char* n) {

@@ -57,6 +57,9 @@ class EventTable {
   void unref(Slot* op);
   // A host/GPU timestamp pair where host >= gpu start; keeps the tightest offset.
   void calibrate(std::int64_t host_ns, std::uint64_t gpu_ns);
+  // A measured offset (gpu_clock.h) replaces the min-lag estimate for good.
+  void set_measured(std::int64_t offset_ns);
+  bool measured() const { return measured_.load(std::memory_order_relaxed); }
   std::int64_t offset() const { return offset_.load(std::memory_order_relaxed); }
   bool calibrated() const { return calibrated_.load(std::memory_order_relaxed); }
 
@@ -68,7 +71,7 @@ class EventTable {
   std::vector<Slot> slots_;
   std::uint32_t free_head_ = 0;  // index+1 of first free slot, 0 = none
   std::atomic<std::int64_t> offset_{0};
-  std::atomic<bool> calibrated_{false};
+  std::atomic<bool> calibrated_{false}, measured_{false};
 };
 
 // Element size of an NCCL datatype name ("ncclFloat32", "ncclBfloat16", ...); 0 unknown.

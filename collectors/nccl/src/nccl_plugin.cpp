@@ -22,6 +22,7 @@
 #include "moetune/live/part_writer.h"
 #include "moetune/live/rank_env.h"
 #include "moetune/nccl/profiler_v5_abi.h"
+#include "gpu_clock.h"
 #include "nccl_events.h"
 
 namespace moetune::nccl {
@@ -41,6 +42,7 @@ struct Plugin {
   std::unique_ptr<live::ControlServer> control;
   std::vector<OpRecord> batch;  // writer thread only
   std::uint64_t written = 0;    // writer thread only
+  std::int64_t clock_error_ns = -1;  // uncertainty of the measured offset (-1: min-lag estimate)
 };
 
 Plugin& P() {
@@ -106,7 +108,11 @@ void write_stats(TraceWriter& w) {
   w.add(StatRow{"nccl_ops", Severity::Info, static_cast<std::int64_t>(p.written), rank, "NCCL ops written"});
   if (t.calibrated()) {
     w.add(StatRow{"nccl_globaltimer_offset_ns", Severity::Info, t.offset(), rank,
-                  "calibrated CLOCK_REALTIME - %globaltimer offset applied to KernelCh times"});
+                  t.measured() ? "CLOCK_REALTIME - %globaltimer offset, measured with a calibration kernel"
+                               : "CLOCK_REALTIME - %globaltimer offset, estimated from callback lag (upper bound)"});
+    if (p.clock_error_ns >= 0)
+      w.add(StatRow{"nccl_globaltimer_offset_error_ns", Severity::Info, p.clock_error_ns, rank,
+                    "half the host-time bracket of the calibration kernel (offset uncertainty)"});
     w.set_meta("nccl_globaltimer_offset_ns", std::to_string(t.offset()));
   }
 }
@@ -167,7 +173,7 @@ bool setup(int comm_rank) {
   p.writer->with_writer([&](TraceWriter& tw) {
     tw.set_meta("collector", "nccl");
     RankRow r;
-    r.rank = RankId(p.rank);
+    r.rank = RankId(p.rank);  // env rank, else the first communicator's rank
     r.host = live::host_name();
     r.pid = ::getpid();
     r.source = "nccl";
@@ -197,6 +203,12 @@ ncclResult_t init(void** context, uint64_t commId, int* eActivationMask, const c
     c->rank = rank;
     c->nranks = nranks;
     c->p2p_seq.assign(static_cast<std::size_t>(nranks > 0 ? nranks : 1) * 2, 0);
+    if (!p.table->measured()) {
+      if (auto off = measure_globaltimer_offset()) {
+        p.table->set_measured(off->offset_ns);
+        p.clock_error_ns = off->error_ns;
+      }
+    }
     p.live_mask = eActivationMask;
     if (eActivationMask) __atomic_store_n(eActivationMask, p.capturing ? p.mask : 0, __ATOMIC_RELAXED);
     ++p.comms;

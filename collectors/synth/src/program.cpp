@@ -134,11 +134,12 @@ Times Program::compute_dur(double ns) {
   return d;
 }
 
-Times Program::filler(const std::vector<Named>& set, int count) {
+Times Program::filler(const std::vector<Named>& set, int count, double scale) {
   Times end;
   for (int i = 0; i < count; ++i) {
     const auto& k = set[static_cast<std::size_t>(filler_cursor_++ % static_cast<std::int64_t>(set.size()))];
-    end = sim_.kernel(kComputeStream, k.name, compute_dur(k.base_ns), nullptr, pack_dim3(132, 1, 1), pack_dim3(256, 1, 1));
+    end = sim_.kernel(kComputeStream, k.name, compute_dur(k.base_ns * scale), nullptr, pack_dim3(132, 1, 1),
+                      pack_dim3(256, 1, 1));
   }
   return end;
 }
@@ -183,7 +184,7 @@ CollOp Program::a2a_op(const std::vector<std::vector<std::int64_t>>& send, int c
 void Program::layer(int s, int l) {
   const std::int64_t T = o_.tokens, H = o_.hidden, TK = o_.tokens * o_.top_k;
   const std::int64_t gemm_grid = pack_dim3(132, 1, 1), gemm_block = pack_dim3(384, 1, 1);
-  filler(fwd_, shape_.fwd_filler_per_layer);
+  filler(fwd_, shape_.fwd_filler_per_layer, 1.0);
 
   sim_.range_begin();
   sim_.kernel(kComputeStream, gate_, compute_dur(std::max(8000.0, 2.0 * T * H * o_.experts / kFlopsPerNs)), nullptr,
@@ -260,10 +261,19 @@ void Program::backward(int s) {
   op.bytes.assign(n_, elems * 2);
   double ar_ns = n_ > 1 ? elems * 2.0 * 2.0 * (n_ - 1) / n_ / (kHealthyEff * c_.ceiling) : 0;
   Times ar_end(n_, 0);
+  // overlapped buckets: each backward segment lasts >= 1.25 x the all-reduce it hides
+  const bool overlap = !inj_.tree_sync && !inj_.no_overlap;
+  double scale = 1.0;
+  if (overlap && buckets > 0) {
+    double mean = 0;
+    for (const auto& k : bwd_) mean += k.base_ns / static_cast<double>(bwd_.size());
+    double seg = mean * std::max(1, shape_.bwd_filler / (buckets + 1));
+    scale = std::max(1.0, kOverlapMargin * ar_ns / seg);
+  }
   int done = 0;
   for (int b = 0; b < buckets; ++b) {
-    int upto = inj_.tree_sync ? shape_.bwd_filler : shape_.bwd_filler * (b + 1) / (buckets + 1);
-    filler(bwd_, upto - done);
+    int upto = overlap ? shape_.bwd_filler * (b + 1) / (buckets + 1) : shape_.bwd_filler;
+    filler(bwd_, upto - done, scale);
     done = upto;
     if (inj_.tree_sync) {
       // arrival skew: each rank's last backward kernel (grad clipping) runs up to 3 ms longer
@@ -275,11 +285,11 @@ void Program::backward(int s) {
     Times ready(n_);
     for (int r = 0; r < n_; ++r) ready[r] = sim_.stream_free(r, kComputeStream);
     auto t = static_cast<std::int64_t>(ar_ns) + (inj_.tree_sync && s == 0 ? kTreeSetupNs : 0);
-    Times e = sim_.collective(kCommStream, allreduce_, op, t, &ready);
+    Times e = sim_.collective(inj_.no_overlap ? kComputeStream : kCommStream, allreduce_, op, t, &ready);
     for (int r = 0; r < n_; ++r) ar_end[r] = std::max(ar_end[r], e[r]);
     sim_.range_end(ph_allreduce_);
   }
-  filler(bwd_, shape_.bwd_filler - done);
+  filler(bwd_, shape_.bwd_filler - done, scale);
   // the optimizer waits for the gradients (stream wait on the all-reduce events)
   sim_.kernel(kComputeStream, optimizer_, compute_dur(40000), &ar_end, pack_dim3(132, 1, 1), pack_dim3(512, 1, 1));
 }

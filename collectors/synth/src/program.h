@@ -34,7 +34,7 @@ class Program {
   void layer(int s, int l);
   void backward(int s);
   Times compute_dur(double ns);            // per rank, jittered, straggler applied
-  Times filler(const std::vector<Named>& set, int count);
+  Times filler(const std::vector<Named>& set, int count, double scale);
   double a2a_ns(const std::vector<std::vector<std::int64_t>>& send_tokens, int chunks) const;
   CollOp a2a_op(const std::vector<std::vector<std::int64_t>>& send, int chunk, int chunks, bool combine) const;
 

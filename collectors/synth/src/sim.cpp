@@ -2,6 +2,8 @@
 #include "sim.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <utility>
 
 namespace moetune::synth {
 namespace {
@@ -10,7 +12,7 @@ constexpr std::int64_t kLaunchLatencyNs = 2'000;   // api end -> earliest kernel
 }  // namespace
 
 Sim::Sim(Times tids, std::uint64_t seed, std::int64_t t0, TraceWriter& w, Summary& sum)
-    : n_(static_cast<int>(tids.size())), tid_(std::move(tids)), rng_(seed * 0x2545F4914F6CDD1DULL + 7), w_(w), sum_(sum) {
+    : n_(static_cast<int>(tids.size())), tid_(std::move(tids)), seed_(seed), rng_(seed * 0x2545F4914F6CDD1DULL + 7), w_(w), sum_(sum) {
   launch_api_ = w.intern("cudaLaunchKernel");
   sync_api_ = w.intern("cudaDeviceSynchronize");
   moe_domain_ = w.intern("moe");
@@ -78,7 +80,10 @@ Times Sim::collective(int stream, StringId name, const CollOp& op, std::int64_t 
     seq = it->second++;
   }
   Times end(n_);
-  std::string comm_hash = "0x" + op.comm;
+  char comm_hash[24];  // stable per (seed, communicator), printed like NCCL's commHash
+  std::uint64_t h = seed_ ^ 0xcbf29ce484222325ULL;
+  for (char ch : op.comm) h = (h ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
+  std::snprintf(comm_hash, sizeof comm_hash, "0x%016llx", static_cast<unsigned long long>(h));
   std::string ranks_json = "[";
   for (int r = 0; r < n_; ++r) {
     if (r) ranks_json += ",";

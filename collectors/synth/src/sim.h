@@ -76,6 +76,7 @@ class Sim {
 
   int n_;
   Times tid_;
+  std::uint64_t seed_;
   Rng rng_;
   TraceWriter& w_;
   Summary& sum_;

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// Chrome trace (Perfetto / chrome://tracing) export of a run store.
+// One pid per rank ("rank N"), one track (tid) per GPU stream, host thread, GPU
+// annotation lane and NCCL-op lane; complete "X" events that nest properly on every
+// track: events are sorted by (start, longer first) and an event that would overlap its
+// parent's end goes to an extra lane (a new tid) instead. Kernels carry args (correlation,
+// stream, device, grid, block) and, for NCCL kernels, the Kineto NCCL metadata
+// (Collective name, msg nelems, dtype, Group size, split sizes, algo, proto, seq), so the
+// file re-imports with the Kineto importer. Streaming writer; memory = one rank's events.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include "moetune/trace/reader.h"
+#include "moetune/trace/result.h"
+
+namespace moetune::synth {
+
+struct ChromeExportOptions {
+  // Only this rank, in Kineto's per-rank layout (distributedInfo.rank, deviceProperties),
+  // so `moetune import` reads it back as that rank. Unset: every rank, one pid each.
+  std::optional<std::int64_t> rank;
+};
+
+struct ChromeExportStats {
+  std::int64_t events = 0, kernels = 0, tracks = 0, extra_lanes = 0, bytes = 0;
+};
+
+Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem::path& out,
+                                          const ChromeExportOptions& opts = {});
+
+}  // namespace moetune::synth
