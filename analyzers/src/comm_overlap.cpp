@@ -4,11 +4,15 @@
 //   comm     = union of communication kernels (comm_rules), nccl_ops and peer copies
 //   overlap% = |compute ∩ comm| / |comm|;  exposed = |comm| - |compute ∩ comm|
 //   idle     = step time with no GPU work at all (kernels, copies, memsets, NCCL ops)
+//   exposed_wait = the part of exposed comm a rank spends waiting in a collective for a
+//              later rank (collective_instances.h): that wait belongs to global_sync /
+//              straggler, so the exposed_comm finding counts exposed - exposed_wait.
 // Without a steps table each rank's first..last GPU work is one "step" (noted).
 // Finding exposed_comm when exposed communication is a large share of step time.
 #include <algorithm>
 #include <map>
 
+#include "collective_instances.h"
 #include "moetune/analyzers/analyses.h"
 #include "rank_activity.h"
 
@@ -45,10 +49,15 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
     out.notes.push_back("not enough data: comm_overlap: the run has no GPU kernels or NCCL operations");
     return;
   }
+  // Per rank: the waiting part of each collective (its start until start + wait).
+  std::map<int, Intervals> wait_iv;
+  for (const auto& in : collective_instances(run))
+    for (const auto& m : in.members)
+      if (in.wait(m) > 0) wait_iv[m.rank].push_back({m.start_ns, m.start_ns + in.wait(m)});
   bool any_whole = false, any_comm = false;
   struct RankSum {
     int rank = -1;
-    std::int64_t step = 0, comm = 0, exposed = 0, hideable = 0;
+    std::int64_t step = 0, comm = 0, exposed = 0, wait = 0, hideable = 0;  // exposed excludes wait
     std::vector<std::pair<std::int64_t, Window>> worst;  // exposed ns, window
   };
   std::vector<RankSum> sums;
@@ -58,8 +67,14 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
     RankSum rs;
     rs.rank = a.rank;
     WindowStats tot;
+    auto& wv = wait_iv[a.rank];
+    normalize(wv);
+    auto exposed_wait_iv = intersect(subtract(a.comm, a.compute), wv);
+    std::int64_t tot_wait = 0;
     for (const auto& w : a.windows) {
       auto st = window_stats(a, w);
+      auto ew = measure(exposed_wait_iv, w.s, w.e);
+      tot_wait += ew;
       tot.step_ns += st.step_ns;
       tot.compute_ns += st.compute_ns;
       tot.comm_ns += st.comm_ns;
@@ -67,8 +82,8 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
       tot.exposed_ns += st.exposed_ns;
       tot.idle_ns += st.idle_ns;
       // Overlap can hide exposed comm only behind compute that does not already overlap comm.
-      rs.hideable += std::min(st.exposed_ns, st.compute_ns - st.overlap_ns);
-      rs.worst.push_back({st.exposed_ns, w});
+      rs.hideable += std::min(st.exposed_ns - ew, st.compute_ns - st.overlap_ns);
+      rs.worst.push_back({st.exposed_ns - ew, w});
       per_step.push_back({{"rank", a.rank},
                           {"step", w.step},
                           {"start_ns", w.s},
@@ -79,7 +94,8 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
                           {"exposed_comm_ms", ms(st.exposed_ns)},
                           {"overlap_pct", pct(static_cast<double>(st.overlap_ns), static_cast<double>(st.comm_ns))},
                           {"comm_ratio", st.step_ns > 0 ? static_cast<double>(st.comm_ns) / static_cast<double>(st.step_ns) : 0.0},
-                          {"idle_ms", ms(st.idle_ns)}});
+                          {"idle_ms", ms(st.idle_ns)},
+                          {"exposed_wait_ms", ms(ew)}});
     }
     any_comm |= tot.comm_ns > 0;
     auto n = static_cast<double>(a.windows.size());
@@ -97,13 +113,15 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
                         {"compute_total_ms", ms(tot.compute_ns)},
                         {"comm_total_ms", ms(tot.comm_ns)},
                         {"exposed_comm_total_ms", ms(tot.exposed_ns)},
+                        {"exposed_wait_ms", ms(tot_wait) / n},
                         {"whole_run", a.whole_run},
                         {"comm_kernels", a.comm_kernels},
                         {"nccl_ops", a.nccl_ops},
                         {"peer_copies", a.peer_copies}});
     rs.step = tot.step_ns;
     rs.comm = tot.comm_ns;
-    rs.exposed = tot.exposed_ns;
+    rs.exposed = tot.exposed_ns - tot_wait;
+    rs.wait = tot_wait;
     sums.push_back(std::move(rs));
   }
   out.metrics["comm_overlap"] = {
@@ -111,7 +129,8 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
       {"definitions",
        "compute = union of non-communication kernels on all streams; comm = union of communication kernels, "
        "NCCL ops and peer copies; overlap_pct = compute during comm / comm (HTA); exposed = comm with no compute; "
-       "comm_ratio = comm / step time; idle = step time with no GPU work; per_rank values are means per step"}};
+       "comm_ratio = comm / step time; idle = step time with no GPU work; exposed_wait = exposed comm spent waiting "
+       "in a collective for a later rank; per_rank values are means per step"}};
   if (any_whole)
     out.notes.push_back("comm_overlap: no steps recorded for some ranks; each such rank's whole run (first to last GPU "
                         "work) is treated as one step");
@@ -132,21 +151,23 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
     if (share > worst_share) worst_share = share, worst_rank = rs.rank;
   }
   double mean_share = sums.empty() ? 0 : share_sum / static_cast<double>(sums.size());
-  if (mean_share < 0.10) return;
+  if (mean_share < 0.05) return;
   Finding f;
   f.kind = FindingKind::ExposedComm;
-  f.severity = mean_share >= 0.30 ? FindingSeverity::High : mean_share >= 0.20 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.severity = mean_share >= 0.25 ? FindingSeverity::High : mean_share >= 0.10 ? FindingSeverity::Medium : FindingSeverity::Low;
   char buf[200];
-  std::snprintf(buf, sizeof buf, "Exposed communication: %.0f%% of step time waits on communication with no compute running",
+  std::snprintf(buf, sizeof buf, "Exposed communication: %.0f%% of step time communicates with no compute running",
                 100 * mean_share);
   f.title = buf;
   std::map<std::string, std::int64_t> by_op;
   nlohmann::json ranks_ev = nlohmann::json::array();
   std::vector<std::pair<std::int64_t, Window>> worst_all;
   for (const auto& rs : sums) {
-    if (rs.step > 0 && static_cast<double>(rs.exposed) / static_cast<double>(rs.step) >= 0.10) f.ranks.push_back(rs.rank);
+    if (rs.step > 0 && static_cast<double>(rs.exposed) / static_cast<double>(rs.step) >= 0.05) f.ranks.push_back(rs.rank);
     ranks_ev.push_back({{"rank", rs.rank},
-                        {"exposed_comm_ms", ms(rs.exposed)},
+                        {"exposed_comm_ms", ms(rs.exposed + rs.wait)},
+                        {"exposed_waiting_for_other_ranks_ms", ms(rs.wait)},
+                        {"exposed_transfer_ms", ms(rs.exposed)},
                         {"comm_ms", ms(rs.comm)},
                         {"step_time_ms", ms(rs.step)},
                         {"exposed_share_pct", pct(static_cast<double>(rs.exposed), static_cast<double>(rs.step))},
@@ -163,7 +184,7 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
                 {"worst_rank", worst_rank},
                 {"worst_exposed_share_pct", 100 * worst_share},
                 {"per_rank", ranks_ev},
-                {"exposed_ms_by_op", ops}};
+                {"exposed_ms_by_op_incl_wait", ops}};
   bool has_a2a = false, has_ar = false;
   for (const auto& [name, ns] : by_op) {
     if (ns <= 0) continue;
@@ -182,8 +203,8 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
       {"code", {{"description", "Chunk dispatch/combine and run communication on a dedicated stream with "
                                 "cudaEventRecord/cudaStreamWaitEvent between compute and comm chunks"}}});
   f.estimated_gain_pct = 100 * gain_sum / static_cast<double>(sums.size());
-  f.gain_basis = "upper bound: exposed communication that fits behind compute not already overlapping comm "
-                 "(min(exposed, compute - overlap) per step), mean over ranks as a share of step time; assumes "
+  f.gain_basis = "upper bound: exposed communication (not counting time spent waiting for other ranks) that fits "
+                 "behind compute not already overlapping comm (min(exposed - wait, compute - overlap) per step), mean over ranks as a share of step time; assumes "
                  "compute does not slow down when it shares the GPU with communication";
   out.findings.push_back(std::move(f));
 }

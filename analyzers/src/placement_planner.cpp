@@ -80,9 +80,10 @@ class LayerModel {
 
 bool holds(const std::vector<int>& rs, int r) { return std::find(rs.begin(), rs.end(), r) != rs.end(); }
 
-// Swaps the primary copies of two experts between the slowest rank and any other rank while
-// that lowers the layer cost: hot experts leave slow/overloaded ranks, cold ones take their place.
-void improve_by_swaps(const LayerModel& m, const PlanInputs& in, Layer& ex) {
+// Local search on the slowest rank (tokens / speed): swap one of its copies with a copy on
+// another rank, or move it to a rank with a free slot (no rank may hold more than `cap`
+// copies: memory per rank stays bounded). Takes the best improving step until none is left.
+void improve_by_swaps(const LayerModel& m, const PlanInputs& in, Layer& ex, int cap) {
   Cost cur = m.cost(ex);
   const long budget_evals = std::max<long>(64, 20'000'000L / std::max(1, in.ranks * in.experts));
   long evals = 0;
@@ -91,21 +92,40 @@ void improve_by_swaps(const LayerModel& m, const PlanInputs& in, Layer& ex) {
     int slow = 0;
     for (int r = 1; r < in.ranks; ++r)
       if (t[static_cast<std::size_t>(r)] / m.speed(r) > t[static_cast<std::size_t>(slow)] / m.speed(slow)) slow = r;
+    std::vector<int> count(static_cast<std::size_t>(in.ranks), 0);
+    for (const auto& rs : ex)
+      for (int r : rs) ++count[static_cast<std::size_t>(r)];
     Layer best;
     Cost best_cost = cur;
+    auto consider = [&](Layer&& trial) {
+      Cost c = m.cost(trial);
+      ++evals;
+      if (c.better_than(best_cost)) {
+        best_cost = c;
+        best = std::move(trial);
+      }
+    };
     for (int e = 0; e < in.experts; ++e) {
-      auto& re = ex[static_cast<std::size_t>(e)];
-      if (re.empty() || re[0] != slow) continue;
-      for (int f = 0; f < in.experts; ++f) {
-        auto& rf = ex[static_cast<std::size_t>(f)];
-        if (f == e || rf.empty() || rf[0] == slow || holds(re, rf[0]) || holds(rf, slow)) continue;
+      const auto& re = ex[static_cast<std::size_t>(e)];
+      auto pos_e = std::find(re.begin(), re.end(), slow);
+      if (pos_e == re.end()) continue;
+      const auto ie = static_cast<std::size_t>(pos_e - re.begin());
+      for (int q = 0; q < in.ranks; ++q) {  // move
+        if (q == slow || holds(re, q) || count[static_cast<std::size_t>(q)] >= cap) continue;
         Layer trial = ex;
-        std::swap(trial[static_cast<std::size_t>(e)][0], trial[static_cast<std::size_t>(f)][0]);
-        Cost c = m.cost(trial);
-        ++evals;
-        if (c.better_than(best_cost)) {
-          best_cost = c;
-          best = std::move(trial);
+        trial[static_cast<std::size_t>(e)][ie] = q;
+        consider(std::move(trial));
+      }
+      for (int f = 0; f < in.experts; ++f) {  // swap with a copy of f on another rank
+        const auto& rf = ex[static_cast<std::size_t>(f)];
+        if (f == e || holds(rf, slow)) continue;
+        for (std::size_t jf = 0; jf < rf.size(); ++jf) {
+          int q = rf[jf];
+          if (holds(re, q)) continue;
+          Layer trial = ex;
+          trial[static_cast<std::size_t>(e)][ie] = q;
+          trial[static_cast<std::size_t>(f)][jf] = slow;
+          consider(std::move(trial));
         }
       }
     }
@@ -169,12 +189,25 @@ PlacementPlan plan_placement(const PlanInputs& in) {
   p.experts = in.experts;
   p.ranks = in.ranks;
   const int budget = replica_budget(in);
+  const int cap = (in.experts + budget + in.ranks - 1) / in.ranks;  // copies per rank after the plan
+  PlacementPlan greedy = plan_eplb_greedy(in);
   for (std::size_t l = 0; l < in.load.size(); ++l) {
     LayerModel m(in, l);
-    Layer ex = layer_or_default(in, static_cast<int>(l));
-    improve_by_swaps(m, in, ex);
-    add_replicas(m, in, ex, budget);
-    p.layers[static_cast<int>(l)] = std::move(ex);
+    // Start 1: the current placement (few moves). Start 2: the EPLB-style greedy packing
+    // (good when one expert dominates). Both refined with the speed/topology-aware search.
+    Layer a = layer_or_default(in, static_cast<int>(l));
+    int cap_a = cap;
+    for (int r = 0; r < in.ranks; ++r) {
+      int c = 0;
+      for (const auto& rs : a) c += holds(rs, r) ? 1 : 0;
+      cap_a = std::max(cap_a, c);
+    }
+    improve_by_swaps(m, in, a, cap_a);
+    add_replicas(m, in, a, budget);
+    improve_by_swaps(m, in, a, cap_a);
+    Layer b = greedy.layers.at(static_cast<int>(l));
+    improve_by_swaps(m, in, b, cap);
+    p.layers[static_cast<int>(l)] = m.cost(b).better_than(m.cost(a)) ? std::move(b) : std::move(a);
   }
   return p;
 }

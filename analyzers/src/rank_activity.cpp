@@ -43,6 +43,22 @@ Intervals intersect(const Intervals& a, const Intervals& b) {
   return r;
 }
 
+Intervals subtract(const Intervals& a, const Intervals& b) {
+  Intervals r;
+  std::size_t j = 0;
+  for (const auto& iv : a) {
+    auto cur = iv.s;
+    while (j < b.size() && b[j].e <= cur) ++j;
+    for (std::size_t k = j; k < b.size() && b[k].s < iv.e; ++k) {
+      if (b[k].s > cur) r.push_back({cur, b[k].s});
+      cur = std::max(cur, b[k].e);
+      if (cur >= iv.e) break;
+    }
+    if (cur < iv.e) r.push_back({cur, iv.e});
+  }
+  return r;
+}
+
 namespace {
 // First interval whose end is after t0.
 Intervals::const_iterator first_after(const Intervals& v, std::int64_t t0) {

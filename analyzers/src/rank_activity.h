@@ -24,6 +24,8 @@ void normalize(Intervals& v);
 Intervals unite(const Intervals& a, const Intervals& b);
 // Intersection of two normalised sets.
 Intervals intersect(const Intervals& a, const Intervals& b);
+// a minus b (parts of a not covered by b); both normalised.
+Intervals subtract(const Intervals& a, const Intervals& b);
 // Total length of v inside [t0, t1).
 std::int64_t measure(const Intervals& v, std::int64_t t0, std::int64_t t1);
 // Gaps of v inside [t0, t1) that are at least min_len long.

@@ -106,14 +106,15 @@ void find_pcie_topology(const RunData& run, AnalysisResult& out) {
       }
     }
     const std::size_t n = h.gpus.size();
-    bool islands = pcie_only.empty() && max_peers + 1 < n;  // NVLink present, not all-to-all
+    bool islands = max_peers > 0 && max_peers + 1 < n;  // NVLink present, but not between all GPUs
     summary.push_back({{"host", host}, {"gpus", n}, {"link_codes", h.codes}, {"gpus_without_nvlink", pcie_only},
                        {"nvlink_fully_connected", pcie_only.empty() && !islands}});
     if (pcie_only.empty() && !islands) continue;
     if (!any_pcie && !islands) continue;
     Finding f;
     f.kind = FindingKind::PcieTopology;
-    std::vector<std::string> affected = islands ? std::vector<std::string>(h.gpus.begin(), h.gpus.end()) : pcie_only;
+    std::vector<std::string> affected =
+        pcie_only.empty() ? std::vector<std::string>(h.gpus.begin(), h.gpus.end()) : pcie_only;
     for (const auto& g : affected)
       if (auto it = h.rank_of.find(g); it != h.rank_of.end()) f.ranks.push_back(it->second);
     std::sort(f.ranks.begin(), f.ranks.end());
@@ -122,7 +123,8 @@ void find_pcie_topology(const RunData& run, AnalysisResult& out) {
       f.title = where + ": GPUs talk only over PCIe (no NVLink between any pair)";
     else if (!pcie_only.empty())
       f.title = where + ": " + std::to_string(pcie_only.size()) + " of " + std::to_string(n) +
-                " GPUs have no NVLink and reach the others over PCIe";
+                " GPUs have no NVLink and reach the others over PCIe" +
+                (islands ? "; NVLink only within pairs/islands (not an NVSwitch system)" : "");
     else
       f.title = where + ": NVLink only within pairs/islands (bridges, not an NVSwitch system); other pairs use PCIe";
     if (!sxm_no_nv.empty()) f.title += "; SXM-named GPU without NV# links";

@@ -94,6 +94,7 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
 TraceWriter::~TraceWriter() {
   if (!finished_ && db_) {
     if (in_tx_) (void)db_->exec("ROLLBACK");
+    finalize_statements();
     db_.reset();
     if (opts_.atomic) {
       std::error_code ec;
@@ -102,6 +103,15 @@ TraceWriter::~TraceWriter() {
       std::filesystem::remove(tmp_.string() + "-shm", ec);
     }
   }
+}
+
+// Finalizes every prepared statement before the connection closes. Relying on
+// sqlite3_close_v2's zombie mode (close first, finalize later) leaked the whole
+// connection (~260 KB per writer, found by LeakSanitizer in fuzz_kineto).
+void TraceWriter::finalize_statements() {
+  for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_kernel_, &s_memcpy_, &s_memset_, &s_api_, &s_nvtx_,
+                        &s_nccl_, &s_routing_, &s_placement_, &s_topo_, &s_step_, &s_bench_, &s_stat_})
+    *st = Statement();
 }
 
 Expected<void> TraceWriter::begin() {
@@ -337,6 +347,7 @@ Expected<void> TraceWriter::finish() {
   // A finished run leaves WAL mode so readers can open it read-only (even on read-only media)
   // without -wal/-shm side files.
   if (auto r = db_->exec("PRAGMA journal_mode=DELETE"); !r) return r;
+  finalize_statements();
   db_.reset();
   finished_ = true;
   if (opts_.atomic) {

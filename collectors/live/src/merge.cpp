@@ -51,10 +51,11 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
   std::map<std::int64_t, RankRow> rank_rows;
   std::int64_t collisions = 0;
   // Pass 1: open every part, learn each process's rank ((host, pid) -> rank >= 0).
+  // A part normally holds one process; a run merged earlier holds several ranks rows.
   struct Part {
     std::filesystem::path path;
     std::unique_ptr<TraceReader> rd;
-    RankRow row;
+    std::vector<RankRow> rows;
   };
   std::vector<Part> open_parts;
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> known;
@@ -72,73 +73,92 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       rep.warnings.push_back(p.string() + ": part names no rank (collector disabled early?)");
       continue;
     }
-    RankRow row = ranks.front();
-    if (row.rank.value >= 0) {
-      auto [it, fresh] = known.emplace(std::make_pair(row.host, row.pid), row.rank.value);
-      if (!fresh) it->second = std::min(it->second, row.rank.value);
-    }
-    open_parts.push_back({p, std::move(*rd), row});
+    for (const auto& row : ranks)
+      if (row.rank.value >= 0) {
+        auto [it, fresh] = known.emplace(std::make_pair(row.host, row.pid), row.rank.value);
+        if (!fresh) it->second = std::min(it->second, row.rank.value);
+      }
+    open_parts.push_back({p, std::move(*rd), std::move(ranks)});
   }
   std::int64_t unranked_skipped = 0;
   for (auto& part : open_parts) {
     auto& r = *part.rd;
-    const RankRow& pr = part.row;
-    auto key = std::make_pair(pr.host, pr.pid);
-    auto kn = known.find(key);
-    // A process without a rank in a job whose other processes have ranks is a
-    // launcher (torchrun's agent, a wrapper script): keep it only if it ran GPU work.
-    if (kn == known.end() && !known.empty()) {
-      auto c = r.counts();
-      if (c.get("kernels") == 0 && c.get("nccl_ops") == 0) {
-        ++unranked_skipped;
-        continue;
+    // Resolve each process of the part to its run rank; rows carry the part's rank value.
+    std::map<std::int64_t, std::int64_t> remap;  // part rank value -> run rank
+    bool skip = false;
+    for (const auto& pr : part.rows) {
+      auto key = std::make_pair(pr.host, pr.pid);
+      auto kn = known.find(key);
+      // A process without a rank in a job whose other processes have ranks is a
+      // launcher (torchrun's agent, a wrapper script): keep it only if it ran GPU work.
+      if (kn == known.end() && !known.empty() && part.rows.size() == 1) {
+        auto c = r.counts();
+        if (c.get("kernels") == 0 && c.get("nccl_ops") == 0) {
+          skip = true;
+          break;
+        }
       }
-    }
-    std::int64_t rank;
-    if (auto it = proc_rank.find(key); it != proc_rank.end()) {
-      rank = it->second;
-    } else {
-      rank = kn != known.end() ? kn->second : 0;
-      if (taken.count(rank)) {
-        if (kn != known.end()) ++collisions;
-        while (taken.count(rank)) ++rank;
+      std::int64_t rank;
+      if (auto it = proc_rank.find(key); it != proc_rank.end()) {
+        rank = it->second;
+      } else {
+        rank = kn != known.end() ? kn->second : 0;
+        if (taken.count(rank)) {
+          if (kn != known.end()) ++collisions;
+          while (taken.count(rank)) ++rank;
+        }
+        taken.insert(rank);
+        proc_rank[key] = rank;
       }
-      taken.insert(rank);
-      proc_rank[key] = rank;
+      remap[pr.rank.value] = rank;
+      RankRow rr = pr;
+      rr.rank = RankId(rank);
+      if (auto it = rank_rows.find(rank); it != rank_rows.end()) fill(it->second, rr);
+      else rank_rows[rank] = rr;
     }
-    RankRow rr = pr;
-    rr.rank = RankId(rank);
-    if (auto it = rank_rows.find(rank); it != rank_rows.end()) fill(it->second, rr);
-    else rank_rows[rank] = rr;
-    const RankId R(rank);
+    if (skip) {
+      ++unranked_skipped;
+      continue;
+    }
+    const std::int64_t first = remap.begin()->second;
+    // Single-process parts write rank max(rank, 0) into rows even when the ranks row says -1.
+    auto M = [&](RankId v) {
+      if (part.rows.size() == 1) return RankId(first);
+      auto it = remap.find(v.value);
+      return RankId(it != remap.end() ? it->second : first);
+    };
     auto S = [&](StringId id) { return out.intern(r.str(id)); };
     r.for_each_kernel([&](const KernelRow& k) {
       KernelRow o = k;
-      o.rank = R;
+      o.rank = M(k.rank);
       o.name = S(k.name);
       out.add(o);
       ++rep.rows;
     });
-    for (auto m : r.memcpys()) m.rank = R, out.add(m), ++rep.rows;
-    for (auto m : r.memsets()) m.rank = R, out.add(m), ++rep.rows;
-    for (auto a : r.api_calls()) a.rank = R, a.name = S(a.name), out.add(a), ++rep.rows;
-    for (auto n : r.nvtx()) n.rank = R, n.name = S(n.name), n.domain = S(n.domain), out.add(n), ++rep.rows;
+    for (auto m : r.memcpys()) m.rank = M(m.rank), out.add(m), ++rep.rows;
+    for (auto m : r.memsets()) m.rank = M(m.rank), out.add(m), ++rep.rows;
+    for (auto a : r.api_calls()) a.rank = M(a.rank), a.name = S(a.name), out.add(a), ++rep.rows;
+    for (auto n : r.nvtx()) n.rank = M(n.rank), n.name = S(n.name), n.domain = S(n.domain), out.add(n), ++rep.rows;
     for (auto n : r.nccl_ops()) {
-      n.rank = R;
+      n.rank = M(n.rank);
       n.kernel_id.reset();
       (void)out.add(n);
       ++rep.rows;
     }
-    for (auto s : r.steps()) s.rank = R, out.add(s), ++rep.rows;
-    for (auto e : r.expert_routing()) e.rank = R, out.add(e), ++rep.rows;
+    for (auto s : r.steps()) s.rank = M(s.rank), out.add(s), ++rep.rows;
+    for (auto e : r.expert_routing()) e.rank = M(e.rank), out.add(e), ++rep.rows;
     for (auto e : r.expert_placement()) out.add(e), ++rep.rows;
     for (auto t : r.topology()) {
-      if (t.rank_a && *t.rank_a == pr.rank.value) t.rank_a = rank;
+      if (t.rank_a) t.rank_a = M(RankId(*t.rank_a)).value;
+      if (t.rank_b) t.rank_b = M(RankId(*t.rank_b)).value;
       out.add(t);
       ++rep.rows;
     }
+    auto meta = r.meta();
+    for (const char* key : {"nvidia_smi_topo", "exit_status", "command"})
+      if (meta.count(key)) out.set_meta(key, meta[key]);
     for (auto s : r.stats()) {
-      if (s.rank) s.rank = rank;
+      if (s.rank) s.rank = M(RankId(*s.rank)).value;
       out.add(s);
     }
     ++rep.parts_read;

@@ -5,29 +5,29 @@
 
 namespace moetune::nccl {
 
-EventTable::EventTable(std::size_t slots, std::size_t ring_size) : ring(ring_size), slots_(slots ? slots : 1) {
-  for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i].next_free = i + 1 < slots_.size() ? i + 2 : 0;
-  free_head_ = 1;
+EventTable::EventTable(std::size_t slots, std::size_t ring_size)
+    : ring(ring_size), slots_(slots ? slots : 1), free_(slots_.size()) {
+  for (std::size_t i = 0; i < free_.size(); ++i) free_[i] = static_cast<std::uint32_t>(i);
+  free_count_ = free_.size();
 }
 
 Slot* EventTable::alloc() {
-  if (free_head_ == 0) {
+  if (free_count_ == 0) {
     slots_exhausted.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
-  Slot* s = &slots_[free_head_ - 1];
-  free_head_ = s->next_free;
-  std::uint32_t keep = s->next_free;
+  Slot* s = &slots_[free_[free_head_]];
+  free_head_ = (free_head_ + 1) % free_.size();
+  --free_count_;
   *s = Slot{};
-  s->next_free = keep;
   return s;
 }
 
 void EventTable::release(Slot* s) {
   s->kind = Kind::None;
   s->type = 0;
-  s->next_free = free_head_;
-  free_head_ = static_cast<std::uint32_t>(s - slots_.data()) + 1;
+  free_[(free_head_ + free_count_) % free_.size()] = static_cast<std::uint32_t>(s - slots_.data());
+  ++free_count_;
 }
 
 bool EventTable::owns(const void* p) const {
@@ -37,11 +37,41 @@ bool EventTable::owns(const void* p) const {
   return (c - b) % sizeof(Slot) == 0;
 }
 
-void EventTable::unref(Slot* op) {
-  if (--op->refs > 0) return;
+void EventTable::emit(Slot* op) {
+  if (op->waiting) {
+    (op->wprev ? op->wprev->wnext : wait_head_) = op->wnext;
+    (op->wnext ? op->wnext->wprev : wait_tail_) = op->wprev;
+    op->waiting = false;
+  }
   ops.fetch_add(1, std::memory_order_relaxed);
   (void)ring.push(op->op);  // full ring: counted as dropped by the ring
   release(op);
+}
+
+void EventTable::try_finish(Slot* op) {
+  if (op->host_stopped && op->open_children == 0 && op->op.stopped_channels >= op->op.expected_channels) {
+    emit(op);
+    return;
+  }
+  if (op->host_stopped && !op->waiting) {
+    op->waiting = true;
+    op->wprev = wait_tail_;
+    op->wnext = nullptr;
+    (wait_tail_ ? wait_tail_->wnext : wait_head_) = op;
+    wait_tail_ = op;
+  }
+}
+
+void EventTable::sweep(std::int64_t now, std::int64_t grace_ns) {
+  for (Slot* s = wait_head_; s;) {
+    Slot* next = s->wnext;
+    if (s->op.host_stop + grace_ns > now) break;  // list is in host-stop order
+    if (s->open_children == 0) {
+      incomplete.fetch_add(1, std::memory_order_relaxed);
+      emit(s);
+    }
+    s = next;
+  }
 }
 
 void EventTable::calibrate(std::int64_t host_ns, std::uint64_t gpu_ns) {

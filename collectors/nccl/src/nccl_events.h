@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Event bookkeeping of the NCCL plugin, separate from the C ABI glue so the logic is
-// plain C++. Handles are slots of one preallocated array (size MOETUNE_NCCL_EVENTS);
-// an op (Coll/P2p) slot lives until the op and all its KernelCh/ProxyOp children have
-// stopped, then one OpRecord goes into the ring for the writer thread. All slot
-// updates happen under one mutex (NCCL calls come from the job thread and the proxy /
-// profiler thread; each takes the lock a few times per op).
+// plain C++. Handles are slots of one preallocated array (size MOETUNE_NCCL_EVENTS),
+// reused in FIFO order so a late child never lands on a recycled op. NCCL stops an
+// op (Coll/P2p) on the host long before its KernelCh/ProxyOp children start, so an op
+// is finished when the host stopped it, no child is open, and as many KernelCh
+// channels as it announced (nChannels) have stopped; ops still short of that wait in
+// a list and are written after a grace period (sweep()) with whatever they have. A
+// finished op becomes one OpRecord in the ring for the writer thread. All slot
+// updates happen under one mutex (job thread + NCCL's proxy/profiler thread).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -25,6 +28,7 @@ struct OpRecord {
   std::uint64_t gpu_start = 0, gpu_stop = 0;          // %globaltimer ns (0: no KernelCh seen)
   std::int64_t proxy_start = 0, proxy_stop = 0;       // CLOCK_REALTIME ns (0: no ProxyOp seen)
   std::uint32_t kernel_channels = 0, proxy_ops = 0;
+  std::uint32_t expected_channels = 0, stopped_channels = 0;  // KernelCh bookkeeping
 };
 static_assert(sizeof(OpRecord) <= 160, "OpRecord stays small");
 
@@ -41,9 +45,10 @@ struct Slot {
   Kind kind = Kind::None;
   Comm* comm = nullptr;
   Slot* parent = nullptr;
-  int refs = 0;  // ops: 1 for the op itself + open children
+  int open_children = 0;  // ops: KernelCh/ProxyOp children started and not stopped
+  bool host_stopped = false, waiting = false;
   OpRecord op;
-  std::uint32_t next_free = 0;
+  Slot *wprev = nullptr, *wnext = nullptr;  // waiting list links
 };
 
 // Owns the slot array, the free list, the ring and the globaltimer calibration.
@@ -53,8 +58,11 @@ class EventTable {
   Slot* alloc();                 // nullptr (counted) when exhausted; caller holds mu
   void release(Slot* s);         // caller holds mu
   bool owns(const void* p) const;
-  // Drops a reference of an op; emits it into the ring at zero. Caller holds mu.
-  void unref(Slot* op);
+  // Emits the op if it is complete, else parks it in the waiting list. Caller holds mu.
+  void try_finish(Slot* op);
+  // Emits waiting ops whose host stop is older than `grace_ns` before `now` and that
+  // have no open child (those short of channels are counted). Caller holds mu.
+  void sweep(std::int64_t now, std::int64_t grace_ns);
   // A host/GPU timestamp pair where host >= gpu start; keeps the tightest offset.
   void calibrate(std::int64_t host_ns, std::uint64_t gpu_ns);
   // A measured offset (gpu_clock.h) replaces the min-lag estimate for good.
@@ -65,11 +73,14 @@ class EventTable {
 
   std::mutex mu;
   live::RecordRing<OpRecord> ring;
-  std::atomic<std::uint64_t> slots_exhausted{0}, foreign_proxy{0}, ops{0}, proxy_steps{0};
+  std::atomic<std::uint64_t> slots_exhausted{0}, foreign_proxy{0}, ops{0}, proxy_steps{0}, incomplete{0};
 
  private:
+  void emit(Slot* op);
   std::vector<Slot> slots_;
-  std::uint32_t free_head_ = 0;  // index+1 of first free slot, 0 = none
+  std::vector<std::uint32_t> free_;  // FIFO ring of free slot indices
+  std::size_t free_head_ = 0, free_count_ = 0;
+  Slot *wait_head_ = nullptr, *wait_tail_ = nullptr;
   std::atomic<std::int64_t> offset_{0};
   std::atomic<bool> calibrated_{false}, measured_{false};
 };

@@ -42,7 +42,8 @@ struct Plugin {
   std::unique_ptr<live::ControlServer> control;
   std::vector<OpRecord> batch;  // writer thread only
   std::uint64_t written = 0;    // writer thread only
-  std::int64_t clock_error_ns = -1;  // uncertainty of the measured offset (-1: min-lag estimate)
+  std::int64_t clock_error_ns = -1;
+  std::int64_t grace_ns = 2'000'000'000;  // MOETUNE_NCCL_GRACE_MS  // uncertainty of the measured offset (-1: min-lag estimate)
 };
 
 Plugin& P() {
@@ -50,9 +51,13 @@ Plugin& P() {
   return *p;
 }
 
-void write_ops(TraceWriter& w) {
+void write_ops(TraceWriter& w, bool final_sweep) {
   auto& p = P();
   auto& t = *p.table;
+  {
+    std::lock_guard<std::mutex> g(t.mu);
+    t.sweep(final_sweep ? INT64_MAX / 2 : live::now_ns(), p.grace_ns);
+  }
   const RankId R(p.rank < 0 ? 0 : p.rank);
   for (;;) {
     std::size_t n = t.ring.pop(p.batch);
@@ -106,6 +111,9 @@ void write_stats(TraceWriter& w) {
   w.add(StatRow{"nccl_foreign_proxy_ops", Severity::Info, static_cast<std::int64_t>(t.foreign_proxy.load()), rank,
                 "proxy ops posted by other processes (PXN), ignored"});
   w.add(StatRow{"nccl_ops", Severity::Info, static_cast<std::int64_t>(p.written), rank, "NCCL ops written"});
+  auto inc = static_cast<std::int64_t>(t.incomplete.load());
+  w.add(StatRow{"nccl_ops_without_all_channels", inc ? Severity::Error : Severity::Info, inc, rank,
+                "ops written after the grace period without all announced KernelCh channels (GPU times partial or host times)"});
   if (t.calibrated()) {
     w.add(StatRow{"nccl_globaltimer_offset_ns", Severity::Info, t.offset(), rank,
                   t.measured() ? "CLOCK_REALTIME - %globaltimer offset, measured with a calibration kernel"
@@ -161,8 +169,9 @@ bool setup(int comm_rank) {
   std::string path =
       live::expand_pattern(pat && *pat ? pat : "moetune-r%r-%h-%p", p.rank, static_cast<long>(::getpid()),
                            live::host_name()) + ".nccl.moetune";
-  auto w = live::PartWriter::open(path, write_ops, [](TraceWriter& tw) {
-    write_ops(tw);
+  p.grace_ns = live::env_long("MOETUNE_NCCL_GRACE_MS", 2000) * 1'000'000LL;
+  auto w = live::PartWriter::open(path, [](TraceWriter& tw) { write_ops(tw, false); }, [](TraceWriter& tw) {
+    write_ops(tw, true);
     write_stats(tw);
   });
   if (!w) {
@@ -234,7 +243,6 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
     s->type = d->type;
     s->kind = Kind::Op;
     s->comm = comm;
-    s->refs = 1;
     OpRecord& o = s->op;
     o.comm_hash = comm->hash;
     o.nranks = comm->nranks;
@@ -249,12 +257,14 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
       o.channels = d->coll.nChannels;
       o.algo = d->coll.algo;
       o.proto = d->coll.proto;
+      if ((p.mask & ncclProfileKernelCh) && comm->nranks > 1) o.expected_channels = d->coll.nChannels;
     } else {
       o.func = d->p2p.func;
       o.count = d->p2p.count;
       o.dtype = d->p2p.datatype;
       o.peer = d->p2p.peer;
       o.channels = d->p2p.nChannels;
+      if ((p.mask & ncclProfileKernelCh) && comm->nranks > 1) o.expected_channels = d->p2p.nChannels;
       // Sequence per (peer, direction): send #k to B matches B's recv #k from us.
       bool recv = o.func && o.func[0] == 'R';
       std::size_t idx = static_cast<std::size_t>(o.peer) * 2 + (recv ? 1 : 0);
@@ -279,7 +289,7 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
     if (!s) return 0;
     s->type = d->type;
     s->parent = parent;
-    ++parent->refs;
+    ++parent->open_children;
     if (d->type == ncclProfileKernelCh) {
       s->kind = Kind::KernelCh;
       s->op.gpu_start = d->kernelCh.pTimer;
@@ -308,13 +318,18 @@ ncclResult_t stop_event(void* eHandle) {
   if (!t.owns(s) || s->kind == Kind::None) return 0;
   if (s->kind == Kind::Op) {
     s->op.host_stop = now;
-    t.unref(s);
+    s->host_stopped = true;
+    t.try_finish(s);
     return 0;
   }
   Slot* parent = s->parent;
   if (s->kind == Kind::ProxyOp && parent && now > parent->op.proxy_stop) parent->op.proxy_stop = now;
+  if (s->kind == Kind::KernelCh && parent) ++parent->op.stopped_channels;
   t.release(s);
-  if (parent) t.unref(parent);
+  if (parent) {
+    --parent->open_children;
+    t.try_finish(parent);
+  }
   return 0;
 }
 

@@ -129,3 +129,311 @@ void dim3(Out& o, const char* key, std::int64_t packed) {
 }
 
 }  // namespace
+
+namespace {
+
+const char* kineto_collective(const std::string& func) {
+  if (func == "AllToAll") return "all_to_allv";
+  if (func == "AllReduce") return "allreduce";
+  if (func == "AllGather") return "_allgather_base";
+  if (func == "ReduceScatter") return "_reduce_scatter_base";
+  if (func == "Broadcast") return "broadcast";
+  if (func == "Reduce") return "reduce";
+  if (func == "Send") return "send";
+  if (func == "Recv") return "recv";
+  return nullptr;
+}
+
+// Writes one rank's tracks. `first` tracks the comma between array elements.
+class RankWriter {
+ public:
+  RankWriter(TraceReader& r, Out& o, ChromeExportStats& st, bool& first, std::int64_t base, std::int64_t& next_tid)
+      : r_(r), o_(o), st_(st), first_(first), base_(base), next_tid_(next_tid) {}
+
+  void write(const RankRow& rank, std::int64_t pid) {
+    RankId id = rank.rank;
+    pid_ = pid;
+    device_ = rank.device;
+    kernels_ = r_.kernels(id);
+    memcpys_ = r_.memcpys(id);
+    memsets_ = r_.memsets(id);
+    apis_ = r_.api_calls(id);
+    nvtx_ = r_.nvtx(id);
+    nccl_ = r_.nccl_ops(id);
+    steps_ = r_.steps(id);
+    for (std::size_t i = 0; i < nccl_.size(); ++i)
+      if (nccl_[i].kernel_id) op_of_kernel_[*nccl_[i].kernel_id] = i;
+
+    meta("process_name", -1, "rank " + std::to_string(id.value) + " (" + rank.host + ", pid " +
+                                 std::to_string(rank.pid) + ", " + rank.gpu_name + ")");
+    meta("process_sort_index", -1, "", id.value);
+    for (std::size_t i = 0; i < kernels_.size(); ++i)
+      add(stream_group(kernels_[i].stream.value), kernels_[i].start_ns, kernels_[i].dur_ns, Kind::Kernel, i);
+    for (std::size_t i = 0; i < memcpys_.size(); ++i)
+      add(stream_group(memcpys_[i].stream.value), memcpys_[i].start_ns, memcpys_[i].dur_ns, Kind::Memcpy, i);
+    for (std::size_t i = 0; i < memsets_.size(); ++i)
+      add(stream_group(memsets_[i].stream.value), memsets_[i].start_ns, memsets_[i].dur_ns, Kind::Memset, i);
+    for (std::size_t i = 0; i < apis_.size(); ++i)
+      add(thread_group(apis_[i].tid), apis_[i].start_ns, apis_[i].dur_ns, Kind::Api, i);
+    for (std::size_t i = 0; i < nvtx_.size(); ++i)
+      add(nvtx_[i].tid == 0 ? named_group("gpu annotations") : thread_group(nvtx_[i].tid), nvtx_[i].start_ns,
+          nvtx_[i].dur_ns, Kind::Nvtx, i);
+    for (std::size_t i = 0; i < nccl_.size(); ++i)
+      if (!nccl_[i].kernel_id) add(named_group("nccl ops"), nccl_[i].start_ns, nccl_[i].dur_ns(), Kind::Nccl, i);
+    for (std::size_t i = 0; i < steps_.size(); ++i)
+      add(named_group("steps"), steps_[i].start_ns, steps_[i].end_ns - steps_[i].start_ns, Kind::Step, i);
+    for (auto& [key, g] : groups_) emit(g);
+  }
+
+ private:
+  Group& stream_group(std::int64_t s) {
+    auto& g = groups_[{0, s}];
+    if (g.name.empty()) g.name = "stream " + std::to_string(s), g.tid = s;
+    return g;
+  }
+  Group& thread_group(std::int64_t t) {
+    auto& g = groups_[{1, t}];
+    if (g.name.empty()) {
+      g.name = "thread " + std::to_string(t);
+      // a host thread id equal to a stream id would merge two tracks: give it a fresh tid
+      g.tid = groups_.count({0, t}) ? next_tid_++ : t;
+    }
+    return g;
+  }
+  Group& named_group(const std::string& name) {
+    auto& g = groups_[{2, static_cast<std::int64_t>(std::hash<std::string>{}(name) & 0xffff)}];
+    if (g.name.empty()) g.name = name, g.tid = next_tid_++;
+    return g;
+  }
+  void add(Group& g, std::int64_t start, std::int64_t dur, Kind k, std::size_t i) {
+    g.events.push_back({start, std::max<std::int64_t>(dur, 0), k, static_cast<std::uint32_t>(i)});
+  }
+
+  void comma() {
+    if (!first_) o_.raw(",\n");
+    first_ = false;
+  }
+  void meta(const char* what, std::int64_t tid, const std::string& name, std::int64_t sort = -1) {
+    comma();
+    o_.raw("{\"ph\":\"M\",\"name\":\"");
+    o_.raw(what);
+    o_.raw("\",\"pid\":");
+    o_.num(pid_);
+    if (tid >= 0) o_.raw(",\"tid\":"), o_.num(tid);
+    o_.raw(",\"args\":{");
+    if (sort >= 0) o_.raw("\"sort_index\":"), o_.num(sort);
+    else o_.raw("\"name\":"), o_.str(name);
+    o_.raw("}}");
+  }
+
+  void emit(Group& g) {
+    std::sort(g.events.begin(), g.events.end(), [](const Ev& a, const Ev& b) {
+      return a.start != b.start ? a.start < b.start : a.dur > b.dur;
+    });
+    int lanes = 0;
+    auto lane = assign_lanes(g.events, lanes);
+    std::vector<std::int64_t> tids(lanes);
+    for (int k = 0; k < lanes; ++k) {
+      tids[k] = k == 0 ? g.tid : next_tid_++;
+      meta("thread_name", tids[k], k == 0 ? g.name : g.name + " (lane " + std::to_string(k + 1) + ")");
+      meta("thread_sort_index", tids[k], "", sort_++);
+    }
+    st_.tracks += lanes;
+    st_.extra_lanes += lanes - 1;
+    for (std::size_t i = 0; i < g.events.size(); ++i) event(g.events[i], tids[lane[i]]);
+  }
+
+  void head(const char* cat, std::string_view name, std::int64_t tid, std::int64_t start, std::int64_t dur) {
+    comma();
+    o_.raw("{\"ph\":\"X\",\"cat\":\"");
+    o_.raw(cat);
+    o_.raw("\",\"name\":");
+    o_.str(name);
+    o_.raw(",\"pid\":");
+    o_.num(pid_);
+    o_.raw(",\"tid\":");
+    o_.num(tid);
+    o_.raw(",\"ts\":");
+    o_.us(start - base_);
+    o_.raw(",\"dur\":");
+    o_.us(dur);
+    o_.raw(",\"args\":{");
+    ++st_.events;
+  }
+  void kv(const char* k, std::int64_t v, bool lead = true) {
+    if (lead) o_.raw(",");
+    o_.raw("\"");
+    o_.raw(k);
+    o_.raw("\":");
+    o_.num(v);
+  }
+  void ks(const char* k, std::string_view v) {
+    o_.raw(",\"");
+    o_.raw(k);
+    o_.raw("\":");
+    o_.str(v);
+  }
+
+  void event(const Ev& e, std::int64_t tid) {
+    switch (e.kind) {
+      case Kind::Kernel: {
+        const auto& k = kernels_[e.index];
+        head("kernel", r_.str(k.name), tid, k.start_ns, k.dur_ns);
+        kv("device", device_, false), kv("stream", k.stream.value), kv("correlation", k.correlation);
+        kv("kernel_id", k.id);
+        if (k.grid) dim3(o_, "grid", k.grid);
+        if (k.block) dim3(o_, "block", k.block);
+        if (auto it = op_of_kernel_.find(k.id); it != op_of_kernel_.end()) nccl_args(nccl_[it->second]);
+        ++st_.kernels;
+        break;
+      }
+      case Kind::Memcpy: {
+        const auto& m = memcpys_[e.index];
+        head("gpu_memcpy", std::string("Memcpy ") + copy_kind(m.kind), tid, m.start_ns, m.dur_ns);
+        kv("device", device_, false), kv("stream", m.stream.value), kv("correlation", m.correlation);
+        kv("bytes", m.bytes);
+        break;
+      }
+      case Kind::Memset: {
+        const auto& m = memsets_[e.index];
+        head("gpu_memset", "Memset (Device)", tid, m.start_ns, m.dur_ns);
+        kv("device", device_, false), kv("stream", m.stream.value), kv("correlation", m.correlation);
+        kv("bytes", m.bytes);
+        break;
+      }
+      case Kind::Api: {
+        const auto& a = apis_[e.index];
+        head(a.kind == ApiKind::Driver ? "cuda_driver" : a.kind == ApiKind::Sync ? "cuda_sync" : "cuda_runtime",
+             r_.str(a.name), tid, a.start_ns, a.dur_ns);
+        kv("correlation", a.correlation, false);
+        break;
+      }
+      case Kind::Nvtx: {
+        const auto& n = nvtx_[e.index];
+        head(n.tid == 0 ? "gpu_user_annotation" : "user_annotation", r_.str(n.name), tid, n.start_ns, n.dur_ns);
+        o_.raw("\"domain\":");
+        o_.str(r_.str(n.domain));
+        if (n.payload) ks("payload", *n.payload);
+        break;
+      }
+      case Kind::Nccl: {
+        const auto& n = nccl_[e.index];
+        head("nccl", n.func, tid, n.start_ns, n.dur_ns());
+        o_.raw("\"func\":");
+        o_.str(n.func);
+        nccl_args(n);
+        break;
+      }
+      case Kind::Step: {
+        const auto& s = steps_[e.index];
+        head("user_annotation", "ProfilerStep#" + std::to_string(s.step), tid, s.start_ns, s.end_ns - s.start_ns);
+        kv("step", s.step, false);
+        if (s.tokens) kv("tokens", *s.tokens);
+        break;
+      }
+    }
+    o_.raw("}}");
+  }
+
+  void nccl_args(const NcclOpRow& n) {
+    if (const char* c = kineto_collective(n.func)) ks("Collective name", c);
+    else ks("Collective name", n.func);
+    kv("In msg nelems", n.count);
+    kv("Out msg nelems", n.count);
+    if (n.dtype) ks("dtype", *n.dtype);
+    if (n.nranks > 0) kv("Group size", n.nranks);
+    if (n.in_splits) ks("In split size", *n.in_splits);
+    if (n.out_splits) ks("Out split size", *n.out_splits);
+    if (n.pg_name) ks("Process Group Name", *n.pg_name);
+    if (n.pg_ranks) ks("Process Group Ranks", *n.pg_ranks);
+    if (n.comm_hash) ks("comm_hash", *n.comm_hash);
+    kv("seq", n.seq);
+    if (n.algo) ks("algo", *n.algo);
+    if (n.proto) ks("proto", *n.proto);
+    kv("channels", n.channels);
+    kv("payload_bytes", n.bytes);
+    if (n.peer >= 0) kv("peer", n.peer);
+    if (n.root >= 0) kv("root", n.root);
+  }
+
+  TraceReader& r_;
+  Out& o_;
+  ChromeExportStats& st_;
+  bool& first_;
+  std::int64_t base_, pid_ = 0, device_ = -1, sort_ = 0;
+  std::int64_t& next_tid_;
+  std::vector<KernelRow> kernels_;
+  std::vector<MemcpyRow> memcpys_;
+  std::vector<MemsetRow> memsets_;
+  std::vector<ApiCallRow> apis_;
+  std::vector<NvtxRow> nvtx_;
+  std::vector<NcclOpRow> nccl_;
+  std::vector<StepRow> steps_;
+  std::unordered_map<std::int64_t, std::size_t> op_of_kernel_;
+  std::map<std::pair<int, std::int64_t>, Group> groups_;
+};
+
+}  // namespace
+
+Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem::path& out,
+                                          const ChromeExportOptions& opts) {
+  auto ranks = r.ranks();
+  if (opts.rank) {
+    auto it = std::find_if(ranks.begin(), ranks.end(), [&](const RankRow& k) { return k.rank.value == *opts.rank; });
+    if (it == ranks.end()) return Error{r.path().string() + ": no rank " + std::to_string(*opts.rank) + " in the run"};
+    ranks = {*it};
+  }
+  auto tmp = out;
+  tmp += ".tmp";
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
+  if (!f) return Error{out.string() + ": cannot write the output file"};
+  auto [t0, t1] = r.time_range();
+  (void)t1;
+  ChromeExportStats st;
+  {
+    Out o(f.get());
+    o.raw("{\"schemaVersion\":1,\"displayTimeUnit\":\"ns\",\"baseTimeNanoseconds\":");
+    o.num(t0);
+    if (opts.rank) {
+      const auto& k = ranks.front();
+      o.raw(",\n\"distributedInfo\":{\"backend\":\"nccl\",\"rank\":");
+      o.num(k.rank.value);
+      o.raw(",\"world_size\":");
+      o.num(static_cast<std::int64_t>(r.ranks().size()));
+      o.raw("},\n\"deviceProperties\":[{\"id\":");
+      o.num(std::max(k.device, 0));
+      o.raw(",\"name\":");
+      o.str(k.gpu_name);
+      o.raw(",\"totalGlobalMem\":");
+      o.num(k.memory_bytes);
+      o.raw(",\"numSms\":");
+      o.num(k.sm_count);
+      auto dot = k.compute_cap.find('.');
+      if (dot != std::string::npos) {
+        o.raw(",\"computeMajor\":");
+        o.raw(k.compute_cap.substr(0, dot));
+        o.raw(",\"computeMinor\":");
+        o.raw(k.compute_cap.substr(dot + 1));
+      }
+      o.raw("}]");
+    }
+    o.raw(",\n\"traceEvents\":[\n");
+    bool first = true;
+    std::int64_t next_tid = 1'000'000'000;
+    for (const auto& k : ranks) {
+      RankWriter w(r, o, st, first, t0, next_tid);
+      w.write(k, opts.rank ? k.pid : k.rank.value);
+    }
+    o.raw("\n]}\n");
+    o.flush();
+    st.bytes = o.written();
+    if (o.failed()) return Error{out.string() + ": write failed (disk full?)"};
+  }
+  if (std::fclose(f.release()) != 0) return Error{out.string() + ": write failed"};
+  std::error_code ec;
+  std::filesystem::rename(tmp, out, ec);
+  if (ec) return Error{out.string() + ": cannot rename the output into place: " + ec.message()};
+  return st;
+}
+
+}  // namespace moetune::synth

@@ -92,7 +92,7 @@ Times Sim::collective(int stream, StringId name, const CollOp& op, std::int64_t 
   ranks_json += "]";
   for (int r = 0; r < n_; ++r) {
     // the last rank to arrive ends the op; others finish within a few us of each other
-    end[r] = done + static_cast<std::int64_t>(rng_.uniform() * 2000);
+    end[r] = done + static_cast<std::int64_t>(rng_.uniform() * std::min(2000.0, 0.01 * static_cast<double>(transfer)));
     KernelRow k;
     k.rank = RankId(r);
     k.stream = StreamId(stream);

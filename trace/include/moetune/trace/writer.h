@@ -65,6 +65,7 @@ class TraceWriter {
   void row_done();
   void check(int rc);
   Expected<void> begin();
+  void finalize_statements();
 
   std::unique_ptr<Db> db_;
   std::filesystem::path final_, tmp_;

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "headless.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTabWidget>
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "moetune/ui/main_window.h"
+#include "moetune/ui/run_loader.h"
+#include "moetune/ui/timeline_view.h"
+#include "moetune/ui/zoom_state.h"
+
+using moetune::ui::MainWindow;
+
+namespace {
+
+// Peak resident set (VmHWM) in MiB from /proc/self/status; -1 where unavailable.
+double peak_rss_mib() {
+  QFile f(QStringLiteral("/proc/self/status"));
+  if (!f.open(QIODevice::ReadOnly)) return -1;
+  for (const QByteArray& line : f.readAll().split('\n')) {
+    if (line.startsWith("VmHWM:")) return line.mid(6).trimmed().split(' ').value(0).toDouble() / 1024.0;
+  }
+  return -1;
+}
+
+bool load(MainWindow& w, const QString& run) {
+  w.set_quiet_errors(true);
+  w.open(run);
+  if (!w.loader()->wait(600000)) {
+    std::fprintf(stderr, "%s: timed out loading\n", qPrintable(run));
+    return false;
+  }
+  if (!w.last_error().isEmpty()) {
+    std::fprintf(stderr, "%s\n", qPrintable(w.last_error()));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int gui_screenshot(MainWindow& w, const QString& run, const QString& out, const QString& view) {
+  w.resize(1600, 1000);
+  w.show();
+  if (!load(w, run)) return 2;
+  if (!w.show_view(view)) {
+    std::fprintf(stderr, "moetune-gui: unknown view '%s'\n", qPrintable(view));
+    return 2;
+  }
+  for (int i = 0; i < 5; ++i) QApplication::processEvents();
+  if (!w.grab().save(out)) {
+    std::fprintf(stderr, "%s: cannot write\n", qPrintable(out));
+    return 2;
+  }
+  std::printf("wrote %s\n", qPrintable(out));
+  return 0;
+}
+
+int gui_bench_render(MainWindow& w, const QString& run, qint64 started_ms_ago) {
+  QElapsedTimer t;
+  t.start();
+  w.resize(1600, 1000);
+  w.show();
+  QApplication::processEvents();
+  auto* tl = w.timeline();
+  double summary_ms = -1, first_paint_ms = -1;
+  QObject::connect(w.loader(), &moetune::ui::RunLoader::summaryReady, &w, [&] {
+    tl->repaint();
+    summary_ms = double(t.nsecsElapsed()) / 1e6;
+  });
+  QObject::connect(w.loader(), &moetune::ui::RunLoader::runReady, &w, [&] {
+    QApplication::processEvents();
+    tl->repaint();
+    first_paint_ms = double(t.nsecsElapsed()) / 1e6;
+  });
+  if (!load(w, run)) return 2;
+  const double analysed_ms = double(t.nsecsElapsed()) / 1e6;
+  // Scripted sequence: zoom in 40 steps around three anchors, pan, zoom back out.
+  auto* z = w.zoom();
+  std::vector<double> frames;
+  auto frame = [&] {
+    QElapsedTimer f;
+    f.start();
+    tl->repaint();
+    frames.push_back(double(f.nsecsElapsed()) / 1e6);
+  };
+  z->reset_view();
+  frame();
+  std::size_t max_items = 0;
+  for (double anchor : {0.5, 0.2, 0.8}) {
+    z->reset_view();
+    for (int i = 0; i < 40; ++i) { z->zoom(0.8, anchor); frame(); max_items = std::max(max_items, tl->last_item_count()); }
+    for (int i = 0; i < 20; ++i) { z->pan(0.1); frame(); }
+    for (int i = 0; i < 40; ++i) { z->zoom(1.25, anchor); frame(); max_items = std::max(max_items, tl->last_item_count()); }
+  }
+  std::vector<double> s = frames;
+  std::sort(s.begin(), s.end());
+  const double med = s[s.size() / 2], p95 = s[std::min(s.size() - 1, s.size() * 95 / 100)];
+  std::printf("run: %s\nevents: %zu\nprocess start to window: %lld ms\nsummary paint: %.1f ms\n"
+              "first paint (timeline with events): %.1f ms\nanalysis done: %.1f ms\n"
+              "redraw over %zu frames: median %.2f ms, p95 %.2f ms, max %.2f ms\nmax draw items per frame: %zu\n"
+              "peak RSS: %.0f MiB\n",
+              qPrintable(run), w.run() ? w.run()->timeline.event_count : std::size_t(0), static_cast<long long>(started_ms_ago),
+              summary_ms, first_paint_ms, analysed_ms, s.size(), med, p95, s.back(), max_items, peak_rss_mib());
+  return 0;
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// moetune-gui [RUN.moetune]: no argument opens the bundled demo run.
+//   --screenshot OUT.png [--view timeline|findings|experts|replay|plots|topology|health] RUN
+//   --bench-render RUN
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <cstdio>
+
+#include "headless.h"
+#include "moetune/ui/main_window.h"
+
+int main(int argc, char** argv) {
+  QElapsedTimer since_start;
+  since_start.start();
+  QApplication app(argc, argv);
+  QApplication::setApplicationName(QStringLiteral("moetune-gui"));
+  QApplication::setOrganizationName(QStringLiteral("moetune"));
+  QCommandLineParser cli;
+  cli.setApplicationDescription(QStringLiteral("moetune: timeline, findings and replay of MoE GPU runs"));
+  cli.addHelpOption();
+  QCommandLineOption shot(QStringLiteral("screenshot"), QStringLiteral("Save a window image to FILE and exit."),
+                          QStringLiteral("FILE"));
+  QCommandLineOption view(QStringLiteral("view"), QStringLiteral("View for --screenshot."), QStringLiteral("VIEW"),
+                          QStringLiteral("timeline"));
+  QCommandLineOption bench(QStringLiteral("bench-render"), QStringLiteral("Time first paint and redraws of RUN."),
+                           QStringLiteral("RUN"));
+  cli.addOption(shot);
+  cli.addOption(view);
+  cli.addOption(bench);
+  cli.addPositionalArgument(QStringLiteral("run"), QStringLiteral("Run file (.moetune); default: the demo run"));
+  cli.process(app);
+
+  moetune::ui::MainWindow w;
+  if (cli.isSet(bench)) return gui_bench_render(w, cli.value(bench), since_start.elapsed());
+  QString run = cli.positionalArguments().value(0);
+  if (run.isEmpty()) run = moetune::ui::default_demo_run();
+  if (cli.isSet(shot)) {
+    if (run.isEmpty()) {
+      std::fprintf(stderr, "moetune-gui: --screenshot needs a RUN\n");
+      return 2;
+    }
+    return gui_screenshot(w, run, cli.value(shot), cli.value(view));
+  }
+  w.show();
+  if (!run.isEmpty()) w.open(run);
+  return app.exec();
+}

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers for the analyzers part-B tests: run the built CLI, make synth runs once per
+// test binary in a private temp folder, read text files.
+#pragma once
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace anab {
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct CmdResult {
+  int rc = -1;
+  std::string out;  // stdout + stderr
+};
+
+// Runs a shell command line; captures stdout and stderr together.
+inline CmdResult run(const std::string& cmd) {
+  CmdResult r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = ::pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+inline const std::filesystem::path& tmpdir() {
+  static const std::filesystem::path d = [] {
+    auto p = std::filesystem::temp_directory_path() / ("moetune_anab_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(p);
+    return p;
+  }();
+  return d;
+}
+
+// A synth run made once per binary: key = extra synth arguments.
+inline std::filesystem::path synth(const std::string& args) {
+  static std::map<std::string, std::filesystem::path> made;
+  auto it = made.find(args);
+  if (it != made.end()) return it->second;
+  auto out = tmpdir() / ("synth_" + std::to_string(made.size()) + ".moetune");
+  auto r = run(std::string(MOETUNE_CLI) + " synth --force --steps 6 -o " + out.string() + " " + args);
+  if (r.rc != 0) return {};
+  made[args] = out;
+  return out;
+}
+
+}  // namespace anab

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// Merge of per-process parts: ranks resolved per (host, pid), collisions remapped,
+// rank-less launcher processes left out, a killed (unfinished) part recovered.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "moetune/live/merge.h"
+#include "moetune/trace/reader.h"
+
+using namespace moetune;
+namespace fs = std::filesystem;
+
+namespace {
+struct Dir {
+  fs::path p = fs::temp_directory_path() / ("moetune-merge-" + std::to_string(::getpid()));
+  Dir() { fs::create_directories(p); }
+  ~Dir() {
+    std::error_code ec;
+    fs::remove_all(p, ec);
+  }
+};
+
+// A part as a collector writes it: one ranks row, `kernels` kernels named `kname`.
+void part(const fs::path& f, std::int64_t rank, std::int64_t pid, int kernels, const char* kname,
+          bool finish = true) {
+  WriterOptions o;
+  o.force = true;
+  o.atomic = false;
+  auto w = TraceWriter::create(f, o);
+  ASSERT_TRUE(w);
+  RankRow r;
+  r.rank = RankId(rank);
+  r.host = "h";
+  r.pid = pid;
+  r.source = "cupti";
+  (*w)->add(r);
+  auto name = (*w)->intern(kname);
+  for (int i = 0; i < kernels; ++i) {
+    KernelRow k;
+    k.rank = RankId(rank < 0 ? 0 : rank);
+    k.stream = StreamId(1);
+    k.start_ns = 100 + i;
+    k.dur_ns = 1;
+    k.name = name;
+    (*w)->add(k);
+  }
+  if (finish) ASSERT_TRUE((*w)->finish());
+  else {
+    ASSERT_TRUE((*w)->flush());
+    (*w).release();  // leak the connection: the file stays as a killed process leaves it (WAL)
+  }
+}
+}  // namespace
+
+TEST(Merge, ResolvesRanksAndSkipsLaunchers) {
+  Dir d;
+  part(d.p / "a.cupti.moetune", 1, 100, 3, "k_rank1");
+  part(d.p / "a.nccl.moetune", 1, 100, 0, "unused");
+  part(d.p / "b.cupti.moetune", 0, 200, 2, "k_rank0");
+  part(d.p / "c.cupti.moetune", 1, 300, 4, "k_dup");       // claims rank 1 too
+  part(d.p / "launcher.cupti.moetune", -1, 400, 0, "none");  // torchrun agent
+  part(d.p / "killed.cupti.moetune", 5, 500, 6, "k_killed", false);
+  auto out = d.p / "run.moetune";
+  {
+    auto w = TraceWriter::create(out, {.force = true});
+    ASSERT_TRUE(w);
+    auto rep = live::merge_parts(live::find_parts(d.p), **w);
+    ASSERT_TRUE(rep) << rep.error().message;
+    EXPECT_EQ(rep->ranks, 4);
+    ASSERT_TRUE((*w)->finish());
+  }
+  auto rd = TraceReader::open(out);
+  ASSERT_TRUE(rd);
+  auto& r = **rd;
+  std::map<std::string, std::set<std::int64_t>> by_name;
+  for (const auto& k : r.kernels()) by_name[r.str(k.name)].insert(k.rank.value);
+  EXPECT_EQ(by_name["k_rank1"], std::set<std::int64_t>{1});
+  EXPECT_EQ(by_name["k_rank0"], std::set<std::int64_t>{0});
+  EXPECT_EQ(by_name["k_dup"], std::set<std::int64_t>{2});  // next free rank
+  EXPECT_EQ(by_name["k_killed"], std::set<std::int64_t>{5});
+  EXPECT_EQ(r.counts().get("kernels"), 15);
+  std::map<std::string, std::int64_t> stats;
+  for (const auto& s : r.stats()) stats[s.name] = s.value;
+  EXPECT_EQ(stats["rank_collision_remapped"], 1);
+  EXPECT_EQ(stats["unranked_processes_skipped"], 1);
+}
+
+TEST(Merge, NothingReadableIsAnError) {
+  Dir d;
+  { std::FILE* f = std::fopen((d.p / "junk.moetune").c_str(), "w"); std::fputs("not sqlite", f); std::fclose(f); }
+  auto w = TraceWriter::create(d.p / "out.moetune", {.force = true});
+  ASSERT_TRUE(w);
+  auto rep = live::merge_parts(live::find_parts(d.p), **w);
+  EXPECT_FALSE(rep);
+}
