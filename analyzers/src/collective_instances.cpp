@@ -45,6 +45,17 @@ void finish(std::map<Key, CollInstance>& groups, std::vector<CollInstance>& out)
     out.push_back(std::move(inst));
   }
   for (auto& inst : out) inst.first = first_order[{inst.comm, inst.func}] == inst.order;
+  std::map<std::pair<std::string, std::string>, std::vector<std::int64_t>> later;
+  for (const auto& inst : out)
+    if (!inst.first) later[{inst.comm, inst.func}].push_back(inst.transfer_ns);
+  for (auto& [k, v] : later) std::sort(v.begin(), v.end());
+  for (auto& inst : out) {
+    const auto& v = later[{inst.comm, inst.func}];
+    if (v.size() < 2) continue;
+    inst.median_later_ns = v[v.size() / 2];
+    if (inst.first && inst.transfer_ns >= 5 * inst.median_later_ns && inst.transfer_ns - inst.median_later_ns >= 50'000)
+      inst.setup_ns = inst.transfer_ns - inst.median_later_ns;
+  }
   std::sort(out.begin(), out.end(),
             [](const CollInstance& a, const CollInstance& b) { return a.first_arrival < b.first_arrival; });
 }

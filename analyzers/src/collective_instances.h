@@ -32,6 +32,10 @@ struct CollInstance {
   std::int64_t transfer_ns = 0;
   std::int64_t first_arrival = 0, last_arrival = 0;
   int late_rank = -1;  // rank with the latest start
+  // First-call setup: for the first instance of (comm, func) whose transfer is >= 5x the
+  // median transfer of the later ones (and >= 50 us more), the excess; else 0.
+  std::int64_t setup_ns = 0;
+  std::int64_t median_later_ns = 0;  // median transfer of the later instances (0 if < 2)
   std::int64_t wait(const Member& m) const { return m.dur() - transfer_ns; }
   std::int64_t total_wait() const;
 };

@@ -5,8 +5,8 @@
 //   overlap% = |compute ∩ comm| / |comm|;  exposed = |comm| - |compute ∩ comm|
 //   idle     = step time with no GPU work at all (kernels, copies, memsets, NCCL ops)
 //   exposed_wait = the part of exposed comm a rank spends waiting in a collective for a
-//              later rank (collective_instances.h): that wait belongs to global_sync /
-//              straggler, so the exposed_comm finding counts exposed - exposed_wait.
+//              later rank, or in first-call setup (collective_instances.h): that belongs to
+//              global_sync / straggler, so the exposed_comm finding counts exposed - exposed_wait.
 // Without a steps table each rank's first..last GPU work is one "step" (noted).
 // Finding exposed_comm when exposed communication is a large share of step time.
 #include <algorithm>
@@ -51,9 +51,10 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
   }
   // Per rank: the waiting part of each collective (its start until start + wait).
   std::map<int, Intervals> wait_iv;
+  // First-call setup (global_sync's first_call cause) is attributed the same way.
   for (const auto& in : collective_instances(run))
     for (const auto& m : in.members)
-      if (in.wait(m) > 0) wait_iv[m.rank].push_back({m.start_ns, m.start_ns + in.wait(m)});
+      if (in.wait(m) + in.setup_ns > 0) wait_iv[m.rank].push_back({m.start_ns, m.start_ns + in.wait(m) + in.setup_ns});
   bool any_whole = false, any_comm = false;
   struct RankSum {
     int rank = -1;
@@ -130,7 +131,7 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
        "compute = union of non-communication kernels on all streams; comm = union of communication kernels, "
        "NCCL ops and peer copies; overlap_pct = compute during comm / comm (HTA); exposed = comm with no compute; "
        "comm_ratio = comm / step time; idle = step time with no GPU work; exposed_wait = exposed comm spent waiting "
-       "in a collective for a later rank; per_rank values are means per step"}};
+       "in a collective for a later rank or in first-call setup; per_rank values are means per step"}};
   if (any_whole)
     out.notes.push_back("comm_overlap: no steps recorded for some ranks; each such rank's whole run (first to last GPU "
                         "work) is treated as one step");

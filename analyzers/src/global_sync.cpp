@@ -24,7 +24,6 @@ using namespace detail;
 
 constexpr std::int64_t kMinWaitNs = 50'000;  // a wait shorter than 50 us is noise
 constexpr double kConsistentLate = 0.6;      // share of instances with the same late rank
-constexpr double kFirstCallFactor = 5.0;     // first transfer >= 5x median of the rest
 
 // What a rank did between the first arrival and its own arrival.
 struct LateActivity {
@@ -99,12 +98,6 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     if (c.kind == ApiKind::Sync || is_blocking_sync_api(run.str(c.name))) idx[static_cast<int>(c.rank.value)].syncs.push_back(&c);
   double span = acts.empty() ? 0 : span_sum / static_cast<double>(acts.size());
 
-  // Median transfer per (comm, func) over non-first instances, for the first-call test.
-  std::map<std::pair<std::string, std::string>, std::vector<std::int64_t>> transfers;
-  for (const auto& in : insts)
-    if (!in.first) transfers[{in.comm, in.func}].push_back(in.transfer_ns);
-  for (auto& [k, v] : transfers) std::sort(v.begin(), v.end());
-
   struct Group {
     std::vector<const CollInstance*> flagged;
     std::vector<LateActivity> why;
@@ -118,12 +111,9 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     auto& g = groups[{in.comm, in.func}];
     ++g.total;
     if (g.algo.empty()) g.algo = in.algo;
-    const auto& tv = transfers[{in.comm, in.func}];
-    if (in.first && tv.size() >= 2 &&
-        static_cast<double>(in.transfer_ns) >= kFirstCallFactor * static_cast<double>(tv[tv.size() / 2]) &&
-        in.transfer_ns - tv[tv.size() / 2] >= kMinWaitNs) {
+    if (in.setup_ns > 0) {
       first_calls.push_back(&in);
-      first_medians.push_back(static_cast<double>(tv[tv.size() / 2]));
+      first_medians.push_back(static_cast<double>(in.median_later_ns));
     }
     std::int64_t thr = std::max<std::int64_t>(kMinWaitNs, in.transfer_ns / 2);
     int waiting = 0;

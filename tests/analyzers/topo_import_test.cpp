@@ -99,7 +99,9 @@ TEST(TopoImport, DeepEpA100Sxm4EightNics) {
   EXPECT_FALSE(m.tabs);
   for (int i = 0; i < 8; ++i)
     for (int j = 0; j < 8; ++j)
-      if (i != j) EXPECT_EQ(link(m, g(i), g(j)), "NV12") << i << "," << j;
+      if (i != j) {
+        EXPECT_EQ(link(m, g(i), g(j)), "NV12") << i << "," << j;
+      }
   for (int n = 0; n < 8; ++n) EXPECT_EQ(m.nic_names["NIC" + std::to_string(n)], "mlx5_" + std::to_string(n));
   for (int i = 0; i < 8; ++i) {
     int pxb = 0;
@@ -159,7 +161,9 @@ TEST(TopoImport, SglangH800NineNics) {
   EXPECT_EQ(m.nics(), 9);
   for (int i = 0; i < 8; ++i)
     for (int j = 0; j < 8; ++j)
-      if (i != j) EXPECT_EQ(link(m, g(i), g(j)), "NV8");
+      if (i != j) {
+        EXPECT_EQ(link(m, g(i), g(j)), "NV8");
+      }
   for (int i = 0; i < 8; ++i) {
     int pix = 0;
     for (int n = 0; n < 9; ++n) pix += link(m, g(i), "NIC" + std::to_string(n)) == "PIX";

@@ -2,6 +2,7 @@
 // `moe` NVTX conventions: text parsing and the marker-stream decoder.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "moetune/live/moe_nvtx.h"
@@ -61,6 +62,7 @@ TEST(MoeNvtx, DecoderWritesStepsRoutingAndRanges) {
   EXPECT_EQ(steps[0].tokens.value(), 64);
   auto routing = (*rd)->expert_routing();
   ASSERT_EQ(routing.size(), 3u);
+  std::sort(routing.begin(), routing.end(), [](const auto& a, const auto& b) { return a.time_ns < b.time_ns; });
   EXPECT_EQ(routing[0].step, 5);
   EXPECT_EQ(routing[1].tokens, 20);
   EXPECT_EQ(routing[2].step, -1);

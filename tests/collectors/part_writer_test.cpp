@@ -61,11 +61,17 @@ TEST(PartWriter, SigkilledProcessLeavesReadableFileWithFlushedRows) {
     auto w = PartWriter::open(path, [&](TraceWriter& tw) {
       static StringId name = tw.intern("k");
       std::vector<std::int64_t> batch(4096);
-      while (std::size_t n = ring.pop(batch))
-        for (std::size_t i = 0; i < n; ++i) tw.add(kernel(batch[i], name));
+      for (int b = 0; b < 16; ++b)  // bounded per call, like the collectors' drains
+        if (std::size_t n = ring.pop(batch))
+          for (std::size_t i = 0; i < n; ++i) tw.add(kernel(batch[i], name));
     }, nullptr);
     if (!w) ::_exit(2);
-    (*w)->with_writer([](TraceWriter& tw) { tw.add(RankRow{RankId(0), "h", ::getpid()}); });
+    (*w)->with_writer([](TraceWriter& tw) {
+      RankRow r;
+      r.rank = RankId(0);
+      r.pid = ::getpid();
+      tw.add(r);
+    });
     for (std::int64_t i = 0;; ++i) {  // produce until killed
       ring.push(i);
       if (i % 1000 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -76,6 +82,9 @@ TEST(PartWriter, SigkilledProcessLeavesReadableFileWithFlushedRows) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status));
+  std::error_code ec;
+  std::printf("[ info     ] part %ju bytes, wal %jd bytes\n", static_cast<std::uintmax_t>(std::filesystem::file_size(path, ec)),
+              static_cast<std::intmax_t>(std::filesystem::file_size(path.string() + "-wal", ec)));
   auto rd = TraceReader::open(path);
   ASSERT_TRUE(rd) << rd.error().message;
   auto n = (*rd)->counts().get("kernels");
@@ -94,7 +103,9 @@ TEST(PartWriter, SustainedEventsPerSecond) {
   auto w = PartWriter::open(path, [&](TraceWriter& tw) {
     static StringId name = tw.intern("kernel_name");
     std::vector<std::int64_t> batch(8192);
-    while (std::size_t n = ring.pop(batch)) {
+    for (int b = 0; b < 16; ++b) {
+      std::size_t n = ring.pop(batch);
+      if (n == 0) break;
       for (std::size_t i = 0; i < n; ++i) tw.add(kernel(batch[i], name));
       written += static_cast<std::int64_t>(n);
     }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "moetune/trace/reader.h"
 
+#include <cstdio>
+
 #include <algorithm>
 
 namespace moetune {
@@ -93,10 +95,52 @@ std::vector<StatRow> TraceReader::stats() {
   return out;
 }
 
+// "name=N name=N ..." as TraceWriter::finish() stores it in meta; empty if absent.
+std::map<std::string, std::int64_t> TraceReader::meta_numbers(const char* key) {
+  std::map<std::string, std::int64_t> out;
+  auto st = db_->prepare("SELECT value FROM meta WHERE key = ?");
+  if (!st) return out;
+  st->bind(1, key);
+  if (!st->step()) return out;
+  std::string v = st->text(0);
+  std::size_t pos = 0;
+  while (pos < v.size()) {
+    auto end = v.find(' ', pos);
+    if (end == std::string::npos) end = v.size();
+    auto item = v.substr(pos, end - pos);
+    auto eq = item.find('=');
+    if (eq != std::string::npos) {
+      try {
+        out[item.substr(0, eq)] = std::stoll(item.substr(eq + 1));
+      } catch (const std::exception&) {
+        return {};  // malformed: fall back to scanning
+      }
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::optional<std::pair<std::int64_t, std::int64_t>> TraceReader::meta_numbers_pair(const char* key) {
+  auto st = db_->prepare("SELECT value FROM meta WHERE key = ?");
+  if (!st) return std::nullopt;
+  st->bind(1, key);
+  if (!st->step()) return std::nullopt;
+  long long a = 0, b = 0;
+  if (std::sscanf(st->text(0).c_str(), "%lld %lld", &a, &b) != 2) return std::nullopt;
+  return std::pair<std::int64_t, std::int64_t>{a, b};
+}
+
 TableCounts TraceReader::counts() {
   TableCounts c;
+  // Writers record their row counts at finish(); counting a 10 M-row table would take seconds.
+  auto stored = meta_numbers("store.counts");
   for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx", "nccl_ops", "steps", "expert_routing",
                         "expert_placement", "topology", "bench_results", "ranks"}) {
+    if (auto it = stored.find(t); it != stored.end()) {
+      c.by_table[t] = it->second;
+      continue;
+    }
     auto n = db_->scalar(std::string("SELECT count(*) FROM ") + t);
     c.by_table[t] = n.value_or(0);
   }
@@ -104,6 +148,7 @@ TableCounts TraceReader::counts() {
 }
 
 std::pair<std::int64_t, std::int64_t> TraceReader::time_range() {
+  if (auto v = meta_numbers_pair("store.time_range_ns")) return *v;
   std::int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx"}) {
     auto a = db_->scalar(std::string("SELECT min(start_ns) FROM ") + t);
@@ -118,6 +163,8 @@ std::pair<std::int64_t, std::int64_t> TraceReader::time_range() {
 }
 
 std::int64_t TraceReader::max_dur(const char* table) {
+  if (max_dur_.empty())  // recorded by the writer at finish(); missing tables are scanned below
+    for (const auto& [t, v] : meta_numbers("store.max_dur_ns")) max_dur_[t] = v;
   auto it = max_dur_.find(table);
   if (it != max_dur_.end()) return it->second;
   std::string col = std::string(table) == "nccl_ops" ? "end_ns - start_ns" : "dur_ns";

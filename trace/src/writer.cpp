@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <system_error>
 
 #include "schema_sql.h"
@@ -170,6 +171,7 @@ void TraceWriter::add(const RankRow& r) {
 
 void TraceWriter::add(const KernelRow& r) {
   if (!in_tx_) (void)begin();
+  note(kKernels, r.start_ns, r.start_ns + r.dur_ns);
   check(s_kernel_.bind(1, r.rank.value)
             .bind(2, r.stream.value)
             .bind(3, r.start_ns)
@@ -185,6 +187,7 @@ void TraceWriter::add(const KernelRow& r) {
 
 void TraceWriter::add(const MemcpyRow& r) {
   if (!in_tx_) (void)begin();
+  note(kMemcpys, r.start_ns, r.start_ns + r.dur_ns);
   check(s_memcpy_.bind(1, r.rank.value)
             .bind(2, r.stream.value)
             .bind(3, r.start_ns)
@@ -200,6 +203,7 @@ void TraceWriter::add(const MemcpyRow& r) {
 
 void TraceWriter::add(const MemsetRow& r) {
   if (!in_tx_) (void)begin();
+  note(kMemsets, r.start_ns, r.start_ns + r.dur_ns);
   check(s_memset_.bind(1, r.rank.value)
             .bind(2, r.stream.value)
             .bind(3, r.start_ns)
@@ -212,6 +216,7 @@ void TraceWriter::add(const MemsetRow& r) {
 
 void TraceWriter::add(const ApiCallRow& r) {
   if (!in_tx_) (void)begin();
+  note(kApi, r.start_ns, r.start_ns + r.dur_ns);
   check(s_api_.bind(1, r.rank.value)
             .bind(2, r.tid)
             .bind(3, r.start_ns)
@@ -225,6 +230,7 @@ void TraceWriter::add(const ApiCallRow& r) {
 
 void TraceWriter::add(const NvtxRow& r) {
   if (!in_tx_) (void)begin();
+  note(kNvtx, r.start_ns, r.start_ns + r.dur_ns);
   check(s_nvtx_.bind(1, r.rank.value)
             .bind(2, r.tid)
             .bind(3, r.start_ns)
@@ -238,6 +244,7 @@ void TraceWriter::add(const NvtxRow& r) {
 
 std::int64_t TraceWriter::add(const NcclOpRow& r) {
   if (!in_tx_) (void)begin();
+  note(kNccl, r.start_ns, r.end_ns);
   check(s_nccl_.bind(1, r.rank.value)
             .bind(2, r.comm_hash)
             .bind(3, r.seq)
@@ -267,6 +274,7 @@ std::int64_t TraceWriter::add(const NcclOpRow& r) {
 
 void TraceWriter::add(const ExpertRoutingRow& r) {
   if (!in_tx_) (void)begin();
+  note(kRouting);
   check(s_routing_.bind(1, r.step)
             .bind(2, r.layer)
             .bind(3, r.rank.value)
@@ -279,12 +287,14 @@ void TraceWriter::add(const ExpertRoutingRow& r) {
 
 void TraceWriter::add(const ExpertPlacementRow& r) {
   if (!in_tx_) (void)begin();
+  note(kPlacement);
   check(s_placement_.bind(1, r.layer).bind(2, r.expert).bind(3, r.rank.value).bind(4, r.replica).exec());
   row_done();
 }
 
 void TraceWriter::add(const TopologyRow& r) {
   if (!in_tx_) (void)begin();
+  note(kTopo);
   check(s_topo_.bind(1, r.host)
             .bind(2, r.a)
             .bind(3, r.b)
@@ -299,12 +309,14 @@ void TraceWriter::add(const TopologyRow& r) {
 
 void TraceWriter::add(const StepRow& r) {
   if (!in_tx_) (void)begin();
+  note(kSteps);
   check(s_step_.bind(1, r.rank.value).bind(2, r.step).bind(3, r.start_ns).bind(4, r.end_ns).bind(5, r.tokens).exec());
   row_done();
 }
 
 void TraceWriter::add(const BenchResultRow& r) {
   if (!in_tx_) (void)begin();
+  note(kBench);
   check(s_bench_.bind(1, r.source)
             .bind(2, r.func)
             .bind(3, r.nranks)
@@ -341,8 +353,29 @@ Expected<void> TraceWriter::flush() {
   return {};
 }
 
+void TraceWriter::note(Table t, std::int64_t start, std::int64_t end) {
+  ++table_rows_[t];
+  t_lo_ = std::min(t_lo_, start);
+  t_hi_ = std::max(t_hi_, end);
+  max_dur_[t] = std::max(max_dur_[t], end - start);
+}
+
+void TraceWriter::write_summary() {
+  static const char* const names[kTables] = {"kernels", "memcpys", "memsets", "api_calls", "nvtx", "nccl_ops",
+                                             "steps", "expert_routing", "expert_placement", "topology", "bench_results"};
+  std::string counts, durs;
+  for (int t = 0; t < kTables; ++t) {
+    counts += std::string(t ? " " : "") + names[t] + "=" + std::to_string(table_rows_[t]);
+    if (t <= kNccl) durs += std::string(t ? " " : "") + names[t] + "=" + std::to_string(max_dur_[t]);
+  }
+  set_meta("store.counts", counts);
+  set_meta("store.max_dur_ns", durs);
+  if (t_lo_ <= t_hi_) set_meta("store.time_range_ns", std::to_string(t_lo_) + " " + std::to_string(t_hi_));
+}
+
 Expected<void> TraceWriter::finish() {
   if (finished_) return {};
+  if (error_.empty()) write_summary();
   if (auto r = flush(); !r) return r;
   // A finished run leaves WAL mode so readers can open it read-only (even on read-only media)
   // without -wal/-shm side files.

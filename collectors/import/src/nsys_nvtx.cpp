@@ -8,6 +8,7 @@
 // NCCL stage. Events are read once, ordered by start, so the step enclosing a
 // routing mark is always known when the mark is read.
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "nsys_internal.h"
@@ -118,6 +119,14 @@ std::string select_events(NsysImport& im, const std::string& where) {
          ", " + im.col(t, "uint64Value") + ", " + im.col(t, "doubleValue") + " FROM " + t + " WHERE " + where;
 }
 
+// True when every field name can go into JSON unescaped ("seq", "op_id").
+bool plain_keys(const TorchNvtxText& t) {
+  for (const auto& f : t.fields)
+    for (char c : f.first)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ' ')) return false;
+  return true;
+}
+
 // A step range seen so far on a rank (for routing marks).
 struct OpenStep {
   std::int64_t tid, start, end, step;
@@ -199,7 +208,18 @@ bool import_nvtx(NsysImport& im) {
     } else if (!st.is_null(12)) {
       r.payload = nlohmann::json{{"value", st.f64(12)}}.dump();
     }
-    if (torch) {  // the torch fields join the payload (if any) as JSON numbers
+    if (torch && !r.payload && plain_keys(*torch)) {  // the common case, without a JSON DOM
+      std::string js = "{";
+      for (const auto& [k, v] : torch->fields) {
+        if (js.size() > 1) js += ',';
+        js += '"';
+        js.append(k);
+        js += "\":";
+        js += std::to_string(v);
+      }
+      js += '}';
+      r.payload = std::move(js);
+    } else if (torch) {  // the torch fields join the payload (if any) as JSON numbers
       auto j = r.payload ? nlohmann::json::parse(*r.payload, nullptr, false) : nlohmann::json::object();
       if (!j.is_object()) j = nlohmann::json{{"payload", *r.payload}};
       for (const auto& [k, v] : torch->fields) j[std::string(k)] = v;

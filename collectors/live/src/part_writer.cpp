@@ -50,6 +50,9 @@ void PartWriter::loop() {
     drain_(*w_);
     if (kicked || clock::now() - last_flush >= std::chrono::milliseconds(900)) {
       if (auto r = w_->flush(); !r) error_ = r.error().message;
+      // Move committed pages into the main file, so a reader that ignores the WAL of
+      // a killed process (read-only, immutable) still sees everything flushed.
+      (void)w_->db().exec("PRAGMA wal_checkpoint(PASSIVE)");
       ++flushes_;
       last_flush = clock::now();
     }

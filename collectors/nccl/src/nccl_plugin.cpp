@@ -59,7 +59,7 @@ void write_ops(TraceWriter& w, bool final_sweep) {
     t.sweep(final_sweep ? INT64_MAX / 2 : live::now_ns(), p.grace_ns);
   }
   const RankId R(p.rank < 0 ? 0 : p.rank);
-  for (;;) {
+  for (int round = 0; round < (final_sweep ? 1 << 20 : 64); ++round) {  // bounded: commits stay on time
     std::size_t n = t.ring.pop(p.batch);
     if (n == 0) break;
     const std::int64_t off = t.offset();

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,9 @@ class TraceReader {
  private:
   TraceReader() = default;
   std::int64_t max_dur(const char* table);
+  // Facts TraceWriter::finish() stored in meta ("store.counts", "store.max_dur_ns", "store.time_range_ns").
+  std::map<std::string, std::int64_t> meta_numbers(const char* key);
+  std::optional<std::pair<std::int64_t, std::int64_t>> meta_numbers_pair(const char* key);
   std::string range_where(const char* table, RankId rank, std::int64_t t0, std::int64_t t1, bool has_dur);
 
   std::unique_ptr<Db> db_;

@@ -7,6 +7,7 @@
 // import leaves nothing behind and never touches an existing FILE.
 // Errors from SQLite (disk full, ...) are remembered and reported by finish().
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -73,6 +74,16 @@ class TraceWriter {
   std::unordered_map<std::string, StringId> strings_;
   Statement s_meta_, s_rank_, s_string_, s_kernel_, s_memcpy_, s_memset_, s_api_, s_nvtx_, s_nccl_,
       s_routing_, s_placement_, s_topo_, s_step_, s_bench_, s_stat_;
+  // Per-table row counts, time range and longest duration of what add() stored, written
+  // to meta ("store.counts", "store.time_range_ns", "store.max_dur_ns") by finish() so
+  // readers need not scan huge tables (TraceReader::counts/time_range use them).
+  enum Table { kKernels, kMemcpys, kMemsets, kApi, kNvtx, kNccl, kSteps, kRouting, kPlacement, kTopo, kBench, kTables };
+  void note(Table t) { ++table_rows_[t]; }
+  void note(Table t, std::int64_t start, std::int64_t end);
+  void write_summary();
+  std::int64_t table_rows_[kTables] = {};
+  std::int64_t max_dur_[kTables] = {};
+  std::int64_t t_lo_ = INT64_MAX, t_hi_ = INT64_MIN;
   std::size_t rows_ = 0, batch_ = 0;
   std::int64_t last_kernel_id_ = 0;
   bool in_tx_ = false, finished_ = false;

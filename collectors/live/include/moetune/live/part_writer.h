@@ -4,7 +4,8 @@
 // and one writer thread that calls `drain` every `period_ms` and commits
 // (TraceWriter::flush) at least once a second. Only the writer thread touches the
 // TraceWriter while running; stop() drains one last time, runs `at_stop` (stats) and
-// finishes the file. Safe to stop twice. Errors (disk full, ...) disable further
+// finishes the file. Safe to stop twice. `drain` must bound its work per call (a
+// producer faster than the writer would otherwise starve the commits). Errors (disk full, ...) disable further
 // writing and are reported once through the warning callback.
 #pragma once
 #include <atomic>
