@@ -45,7 +45,18 @@ std::string capture_topo_text() {
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
   int rc = ::pclose(f);
   if (rc != 0) return {};
-  return out;
+  // nvidia-smi underlines the header with ANSI escapes even into a pipe
+  // ("\x1b[4mGPU0 ...\x1b[0m"): strip CSI sequences so the text parses.
+  std::string clean;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == '\x1b' && i + 1 < out.size() && out[i + 1] == '[') {
+      i += 2;
+      while (i < out.size() && !(out[i] >= '@' && out[i] <= '~')) ++i;
+      continue;
+    }
+    clean += out[i];
+  }
+  return clean;
 }
 
 void write_merged(const std::vector<fs::path>& parts, const fs::path& topo_txt, const fs::path& out, bool force,
@@ -59,16 +70,14 @@ void write_merged(const std::vector<fs::path>& parts, const fs::path& topo_txt, 
   for (const auto& line : rep->warnings) std::fprintf(stderr, "moetune: warning: %s\n", line.c_str());
   std::error_code ec;
   if (!topo_txt.empty() && fs::exists(topo_txt, ec)) {
+    // The raw text is kept (meta 'nvidia_smi_topo'); the topo importer turns it into rows.
+    std::ifstream in(topo_txt);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    (*w)->set_meta("nvidia_smi_topo", text);
     import::ImportContext ctx{import::ImportOptions{}};
-    auto r = import::import_topo(topo_txt, **w, ctx);
-    if (!r) {
-      // Keep the raw text so a later importer can parse it.
-      std::ifstream in(topo_txt);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      (*w)->set_meta("nvidia_smi_topo", text);
+    if (auto r = import::import_topo(topo_txt, **w, ctx); !r)
       (*w)->add(StatRow{"topology_unparsed", Severity::Info, 1, std::nullopt,
-                        "nvidia-smi topo -m text stored in meta 'nvidia_smi_topo' (" + r.error().message + ")"});
-    }
+                        "nvidia-smi topo -m text kept in meta 'nvidia_smi_topo' only (" + r.error().message + ")"});
   }
   if (!command.empty()) (*w)->set_meta("command", command);
   if (exit_status >= 0) (*w)->set_meta("exit_status", std::to_string(exit_status));

@@ -90,6 +90,66 @@ TEST(Merge, ResolvesRanksAndSkipsLaunchers) {
   EXPECT_EQ(stats["unranked_processes_skipped"], 1);
 }
 
+TEST(Merge, LinksNcclOpsToTheirKernels) {
+  Dir d;
+  {
+    WriterOptions o;
+    o.force = true;
+    auto w = TraceWriter::create(d.p / "p.cupti.moetune", o);
+    ASSERT_TRUE(w);
+    RankRow rr;
+    rr.rank = RankId(0);
+    rr.host = "h";
+    rr.pid = 10;
+    (*w)->add(rr);
+    auto add = [&](const char* name, std::int64_t start, std::int64_t dur) {
+      KernelRow k;
+      k.rank = RankId(0);
+      k.stream = StreamId(42);
+      k.start_ns = start;
+      k.dur_ns = dur;
+      k.name = (*w)->intern(name);
+      (*w)->add(k);
+    };
+    add("gemm", 50, 40);
+    add("ncclDevKernel_AllReduce_Sum_f32_RING_LL", 100, 100);
+    ASSERT_TRUE((*w)->finish());
+    auto n = TraceWriter::create(d.p / "p.nccl.moetune", o);
+    ASSERT_TRUE(n);
+    (*n)->add(rr);
+    NcclOpRow op;
+    op.rank = RankId(0);
+    op.func = "AllReduce";
+    op.start_ns = 120;
+    op.end_ns = 180;
+    (void)(*n)->add(op);
+    op.start_ns = 300;  // no kernel there
+    op.end_ns = 310;
+    (void)(*n)->add(op);
+    ASSERT_TRUE((*n)->finish());
+  }
+  auto out = d.p / "run.moetune";
+  {
+    auto w = TraceWriter::create(out, {.force = true});
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(live::merge_parts(live::find_parts(d.p), **w));
+    ASSERT_TRUE((*w)->finish());
+  }
+  auto rd = TraceReader::open(out);
+  ASSERT_TRUE(rd);
+  auto ks = (*rd)->kernels();
+  auto ops = (*rd)->nccl_ops();
+  ASSERT_EQ(ops.size(), 2u);
+  ASSERT_TRUE(ops[0].kernel_id.has_value());
+  const KernelRow* k = nullptr;
+  for (const auto& x : ks)
+    if (x.id == *ops[0].kernel_id) k = &x;
+  ASSERT_TRUE(k);
+  EXPECT_EQ((*rd)->str(k->name), "ncclDevKernel_AllReduce_Sum_f32_RING_LL");
+  EXPECT_EQ(ops[0].stream, 42);
+  EXPECT_FALSE(ops[1].kernel_id.has_value());
+}
+
 TEST(Merge, NothingReadableIsAnError) {
   Dir d;
   { std::FILE* f = std::fopen((d.p / "junk.moetune").c_str(), "w"); std::fputs("not sqlite", f); std::fclose(f); }

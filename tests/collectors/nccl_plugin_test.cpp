@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -42,8 +43,9 @@ int drive_plugin(const fs::path& so) {
   if (e != nullptr) return 14;  // not capturing: no handle
   auto eps = live::list_endpoints(::getpid());
   if (eps.size() != 1) return 15;
-  auto r = live::control_request(eps[0].path, "start\n");
-  if (!r || r->rfind("ok capturing=1", 0) != 0) return 16;
+  // Start capture the way a user does: `moetune attach PID` (CLI, control socket).
+  const std::string attach = std::string(MOETUNE_CLI) + " attach " + std::to_string(::getpid());
+  if (std::system((attach + " > /dev/null").c_str()) != 0) return 16;
   if (mask != (ncclProfileColl | ncclProfileP2p | ncclProfileKernelCh | ncclProfileProxyOp)) return 17;
 
   d = {};
@@ -106,8 +108,18 @@ int drive_plugin(const fs::path& so) {
   }
   tbl->stopEvent(nullptr);
   tbl->recordEventState(nullptr, ncclProfilerKernelChStop, nullptr);
-  r = live::control_request(eps[0].path, "stop\n");
-  if (!r || mask != 0) return 22;
+  auto r = live::control_request(eps[0].path, "status\n");
+  if (!r || r->rfind("ok capturing=1", 0) != 0) return 23;
+  if (std::system((attach + " --stop > /dev/null").c_str()) != 0 || mask != 0) return 22;
+  // A forked child (DataLoader-style) exits without touching the parent's writer.
+  pid_t kid = ::fork();
+  if (kid == 0) {
+    ::alarm(5);  // a hang here would be the bug
+    std::exit(0);
+  }
+  int kst = 0;
+  ::waitpid(kid, &kst, 0);
+  if (!WIFEXITED(kst) || WEXITSTATUS(kst) != 0) return 24;
   tbl->finalize(ctx);
   return 0;
 }

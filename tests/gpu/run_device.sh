@@ -99,10 +99,10 @@ P=$(ls "$T"/killed.moetune.parts/*.cupti.moetune 2>/dev/null | head -1)
 note "{\"case\": \"sigkill\", \"info_rc\": $a, \"merge_rc\": $b}"
 
 # ---- attach: armed job, capture a window ----
-rm -f "$T/id"; RANK=0 WORLD_SIZE=1 timeout 60 "$M" record --armed -o "$T/attach.moetune" -- "$C" --id "$T/id" --steps 4000 --warmup 0 > /dev/null 2> "$OUT/attach.err" &
+rm -f "$T/id"; RANK=0 WORLD_SIZE=1 timeout 60 "$M" record --armed -o "$T/attach.moetune" -- "$C" --id "$T/id" --steps 30000 --warmup 0 > /dev/null 2> "$OUT/attach.err" &
 RECPID=$!
 sleep 4
-CP=$(pgrep -P $RECPID | head -1)
+CP=$(pgrep -P "$(pgrep -P $RECPID | head -1)" | head -1)  # timeout -> record -> client
 "$M" attach "$CP" --status > "$OUT/attach.txt" 2>&1
 "$M" attach "$CP" --duration 1s >> "$OUT/attach.txt" 2>&1; a=$?
 "$M" attach "$CP" --steps 5 >> "$OUT/attach.txt" 2>&1; b=$?

@@ -39,6 +39,10 @@
 #include "moetune/ui/run_loader.h"
 #include "moetune/ui/timeline_view.h"
 #include "moetune/ui/zoom_state.h"
+#ifdef MOETUNE_UI_HAS_CHROME_EXPORT
+#include "moetune/synth/chrome_export.h"
+#include "moetune/trace/reader.h"
+#endif
 
 namespace moetune::ui {
 
@@ -250,6 +254,19 @@ void MainWindow::build_menus() {
                                                    tr("PNG (*.png);;PDF (*.pdf)"));
     if (!p.isEmpty() && !export_timeline(p)) on_failed(last_error_);
   });
+#ifdef MOETUNE_UI_HAS_CHROME_EXPORT
+  file->addAction(tr("Export &Chrome trace JSON…"), this, [this] {
+    if (!run_) return;
+    const QString p = QFileDialog::getSaveFileName(this, tr("Export Chrome trace"), QStringLiteral("trace.json"),
+                                                   tr("Chrome trace (*.json)"));
+    if (p.isEmpty()) return;
+    auto rd = TraceReader::open(run_->summary.path);
+    if (!rd) { on_failed(QString::fromStdString(rd.error().message)); return; }
+    auto st = synth::export_chrome(**rd, p.toStdString());
+    if (!st) on_failed(QString::fromStdString(st.error().message));
+    else statusBar()->showMessage(tr("Wrote %1 events to %2").arg(st->events).arg(p), 5000);
+  });
+#endif
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
   QMenu* view = menuBar()->addMenu(tr("&View"));

@@ -7,6 +7,7 @@
 //   MOETUNE_ARMED=1       start idle; capture on `moetune attach`
 //   MOETUNE_CUPTI_BUFFERS / MOETUNE_CUPTI_BUFFER_KB  pool size (default 16 x 4096 KiB)
 #include <cupti.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdarg>
@@ -108,6 +109,16 @@ void at_exit() {
     if (auto r = s.writer->stop(); !r) warn("%s", r.error().message.c_str());
 }
 
+// A forked child has none of our threads: it must neither join them nor write the
+// parent's file. It drops the state (leaked on purpose) and runs uninstrumented.
+void on_fork_child() {
+  auto& s = state();
+  s.enabled = false;
+  s.capturing = false;
+  (void)s.writer.release();
+  (void)s.control.release();
+}
+
 live::CaptureStatus control(live::Verb v) {
   auto& s = state();
   if (v == live::Verb::Start && !s.capturing.load()) set_capture(s, true);
@@ -182,6 +193,7 @@ bool init_locked() {
   if (srv) s.control = std::move(*srv);
   else if (s.armed) warn("%s; attach will not reach this process", srv.error().message.c_str());
   std::atexit(at_exit);
+  ::pthread_atfork(nullptr, nullptr, on_fork_child);
   return true;
 }
 

@@ -80,6 +80,13 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       }
     open_parts.push_back({p, std::move(*rd), std::move(ranks)});
   }
+  // NCCL kernels seen so far per run rank, to link nccl_ops.kernel_id (parts sort
+  // "*.cupti.moetune" before "*.nccl.moetune", so a process's kernels come first).
+  struct NcclKernel {
+    std::int64_t start, end, id, stream;
+  };
+  std::map<std::int64_t, std::vector<NcclKernel>> nccl_kernels;
+  std::int64_t linked = 0;
   std::int64_t unranked_skipped = 0;
   for (auto& part : open_parts) {
     auto& r = *part.rd;
@@ -134,7 +141,11 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       o.name = S(k.name);
       out.add(o);
       ++rep.rows;
+      if (r.str(k.name).find("nccl") != std::string::npos)
+        nccl_kernels[o.rank.value].push_back({o.start_ns, o.end_ns(), out.last_kernel_id(), o.stream.value});
     });
+    for (auto& [rk, ks] : nccl_kernels)
+      std::sort(ks.begin(), ks.end(), [](const NcclKernel& a, const NcclKernel& b) { return a.start < b.start; });
     for (auto m : r.memcpys()) m.rank = M(m.rank), out.add(m), ++rep.rows;
     for (auto m : r.memsets()) m.rank = M(m.rank), out.add(m), ++rep.rows;
     for (auto a : r.api_calls()) a.rank = M(a.rank), a.name = S(a.name), out.add(a), ++rep.rows;
@@ -142,6 +153,15 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
     for (auto n : r.nccl_ops()) {
       n.rank = M(n.rank);
       n.kernel_id.reset();
+      // The op's kernel: the NCCL kernel of its rank that contains the op's GPU interval.
+      auto& ks = nccl_kernels[n.rank.value];
+      auto it = std::upper_bound(ks.begin(), ks.end(), n.start_ns,
+                                 [](std::int64_t t, const NcclKernel& k) { return t < k.start; });
+      if (it != ks.begin() && std::prev(it)->end >= n.end_ns) {
+        n.kernel_id = std::prev(it)->id;
+        n.stream = std::prev(it)->stream;
+        ++linked;
+      }
       (void)out.add(n);
       ++rep.rows;
     }
@@ -168,6 +188,8 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
   if (collisions)
     out.add(StatRow{"rank_collision_remapped", Severity::Error, collisions, std::nullopt,
                     "processes claimed the same rank; later ones were given the next free rank"});
+  out.add(StatRow{"nccl_ops_linked_to_kernels", Severity::Info, linked, std::nullopt,
+                  "NCCL ops whose GPU interval lies inside a captured NCCL kernel (kernel_id set)"});
   if (unranked_skipped)
     out.add(StatRow{"unranked_processes_skipped", Severity::Info, unranked_skipped, std::nullopt,
                     "processes with no rank and no GPU work (launchers) were left out"});

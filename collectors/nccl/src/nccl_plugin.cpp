@@ -10,6 +10,7 @@
 // callback always runs after the GPU event, so the minimum is the tightest bound);
 // without KernelCh, ProxyOp host times; else the host enqueue/stop times.
 #include <dlfcn.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -33,7 +34,8 @@ constexpr int kDefaultMask = ncclProfileColl | ncclProfileP2p | ncclProfileKerne
 struct Plugin {
   std::mutex init_mu;
   int comms = 0;
-  bool tried = false, ok = false, armed = false;
+  bool tried = false, armed = false;
+  std::atomic<bool> ok{false};
   int rank = -1, mask = kDefaultMask;
   int* live_mask = nullptr;
   std::atomic<bool> capturing{false};
@@ -144,6 +146,14 @@ void at_exit() {
     if (auto r = p.writer->stop(); !r) std::fprintf(stderr, "moetune: %s\n", r.error().message.c_str());
 }
 
+// A forked child has none of our threads: drop the state (leaked), stay silent.
+void on_fork_child() {
+  auto& p = P();
+  p.ok = false;
+  (void)p.writer.release();
+  (void)p.control.release();
+}
+
 // Pins this library in memory: NCCL dlcloses its plugin after the last finalize,
 // but our writer thread and atexit handler must outlive that.
 void pin_self() {
@@ -193,6 +203,7 @@ bool setup(int comm_rank) {
   if (srv) p.control = std::move(*srv);
   pin_self();
   std::atexit(at_exit);
+  ::pthread_atfork(nullptr, nullptr, on_fork_child);
   return true;
 }
 

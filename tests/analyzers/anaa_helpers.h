@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers for the analyzers part-A tests (overlap, sync, stragglers, report):
+// synth runs generated once per test binary into a private temp folder and loaded as
+// RunData; an in-memory RunData builder for unit fixtures; the CLI runner.
+#pragma once
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "moetune/analyzers/analyses.h"
+#include "moetune/synth/synth.h"
+
+namespace anaa {
+
+using namespace moetune;
+using namespace moetune::analyzers;
+
+inline const std::filesystem::path& tmpdir() {
+  static const std::filesystem::path d = [] {
+    auto p = std::filesystem::temp_directory_path() / ("moetune_anaa_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(p);
+    return p;
+  }();
+  return d;
+}
+
+// Path of a synth run with `inject` (and extra options), generated once.
+inline std::filesystem::path synth_file(const std::string& inject, int ranks = 8, int steps = 20) {
+  static std::map<std::string, std::filesystem::path> cache;
+  auto key = inject + "|" + std::to_string(ranks) + "|" + std::to_string(steps);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  std::string name = inject.empty() ? "clean" : inject;
+  for (auto& c : name)
+    if (c == ':' || c == ',') c = '_';
+  auto path = tmpdir() / (name + "_" + std::to_string(ranks) + "_" + std::to_string(steps) + ".moetune");
+  synth::Options o;
+  o.ranks = ranks;
+  o.steps = steps;
+  o.inject = inject;
+  auto r = synth::generate_file(path, o, true);
+  if (!r) ADD_FAILURE() << "synth " << inject << ": " << r.error().message;
+  cache[key] = path;
+  return path;
+}
+
+inline const RunData& synth_run(const std::string& inject, int ranks = 8, int steps = 20) {
+  static std::map<std::string, RunData> cache;
+  auto key = inject + "|" + std::to_string(ranks) + "|" + std::to_string(steps);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  auto r = RunData::load(synth_file(inject, ranks, steps));
+  if (!r) ADD_FAILURE() << r.error().message;
+  return cache[key] = r ? std::move(*r) : RunData{};
+}
+
+inline std::vector<const Finding*> of_kind(const AnalysisResult& r, FindingKind k) {
+  std::vector<const Finding*> v;
+  for (const auto& f : r.findings)
+    if (f.kind == k) v.push_back(&f);
+  return v;
+}
+
+inline bool has_note(const AnalysisResult& r, const std::string& part) {
+  for (const auto& n : r.notes)
+    if (n.find(part) != std::string::npos) return true;
+  return false;
+}
+
+// In-memory fixture builder: strings interned by text.
+struct Builder {
+  RunData d;
+  StringId s(const std::string& text) {
+    for (std::size_t i = 0; i < d.strings.size(); ++i)
+      if (d.strings[i] == text) return StringId(static_cast<std::int64_t>(i));
+    d.strings.push_back(text);
+    return StringId(static_cast<std::int64_t>(d.strings.size() - 1));
+  }
+  void rank(int r) {
+    RankRow row;
+    row.rank = RankId(r);
+    d.ranks.push_back(row);
+  }
+  void kernel(int r, int stream, std::int64_t s0, std::int64_t s1, const std::string& name) {
+    KernelRow k;
+    k.rank = RankId(r);
+    k.stream = StreamId(stream);
+    k.start_ns = s0;
+    k.dur_ns = s1 - s0;
+    k.name = s(name);
+    d.kernels.push_back(k);
+  }
+  void op(int r, const std::string& func, std::int64_t s0, std::int64_t s1, std::int64_t seq, const std::string& algo = "") {
+    NcclOpRow o;
+    o.rank = RankId(r);
+    o.comm_hash = "c0";
+    o.seq = seq;
+    o.func = func;
+    if (!algo.empty()) o.algo = algo;
+    o.start_ns = s0;
+    o.end_ns = s1;
+    d.nccl_ops.push_back(o);
+  }
+  void step(int r, std::int64_t n, std::int64_t s0, std::int64_t s1) {
+    StepRow st;
+    st.rank = RankId(r);
+    st.step = n;
+    st.start_ns = s0;
+    st.end_ns = s1;
+    d.steps.push_back(st);
+  }
+  // RunData keeps rows sorted by (rank, start), as the reader returns them.
+  RunData done() {
+    auto by = [](const auto& a, const auto& b) { return std::tie(a.rank, a.start_ns) < std::tie(b.rank, b.start_ns); };
+    std::sort(d.kernels.begin(), d.kernels.end(), by);
+    std::sort(d.nccl_ops.begin(), d.nccl_ops.end(), by);
+    std::sort(d.memcpys.begin(), d.memcpys.end(), by);
+    std::sort(d.api_calls.begin(), d.api_calls.end(), by);
+    return d;
+  }
+};
+
+struct CmdResult {
+  int rc = -1;
+  std::string out;  // stdout + stderr
+};
+
+inline CmdResult run_cmd(const std::string& cmd) {
+  CmdResult r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = ::pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+}  // namespace anaa
