@@ -213,7 +213,8 @@ TEST(TopoImport, PcieTopologyFindingsOnRealBoxes) {
     ASSERT_EQ(v.size(), 1u) << f;
     EXPECT_NE(v[0]->title.find("only over PCIe"), std::string::npos) << v[0]->title;
   }
-  auto k8s = pcie(analyze_file("k8sdeviceplugin436_4xa100_nvbridge_mlx5_tabs.txt"));
+  auto k8s_result = analyze_file("k8sdeviceplugin436_4xa100_nvbridge_mlx5_tabs.txt");
+  auto k8s = pcie(k8s_result);
   ASSERT_EQ(k8s.size(), 1u);
   EXPECT_NE(k8s[0]->title.find("not an NVSwitch"), std::string::npos) << k8s[0]->title;
   EXPECT_EQ(k8s[0]->evidence["gpus_without_nvlink"], nlohmann::json({"GPU2", "GPU3"}));

@@ -2,6 +2,7 @@
 // Test fixtures: small runs written by the synth library (deterministic cluster model).
 #pragma once
 #include <QString>
+#include <cstdint>
 #include <QTemporaryDir>
 #include <string>
 

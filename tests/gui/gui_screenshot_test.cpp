@@ -77,7 +77,7 @@ class GuiScreenshotTest : public QObject {
   void synth_run_all_views() {
     const QString runf = moetune::test::make_synth_run(dir_, "synth.moetune", 4, 8, "hot_experts_slow_rank,straggler:1");
     QVERIFY(!runf.isEmpty());
-    for (const QString view : {QStringLiteral("timeline"), QStringLiteral("experts"), QStringLiteral("replay")}) {
+    for (const QString& view : {QStringLiteral("timeline"), QStringLiteral("experts"), QStringLiteral("replay")}) {
       const QString png = dir_.filePath(QStringLiteral("synth_") + view + QStringLiteral(".png"));
       QString log;
       QVERIFY2(run(qEnvironmentVariable("XVFB_RUN", QStringLiteral("xvfb-run")),

@@ -4,6 +4,7 @@
 #include <QAbstractItemModelTester>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cstdlib>
 
 #include "fixtures.h"
 #include "moetune/ui/findings_model.h"
@@ -140,7 +141,7 @@ class GuiUnitTest : public QObject {
     const TimelineData tl = TimelineData::build(*run);
     QCOMPARE(tl.groups.size(), std::size_t(2));
     std::size_t expect = run->kernels.size() + run->memcpys.size() + run->memsets.size() + run->nvtx.size() +
-                         run->nccl_ops.size() + run->steps.size();
+                         run->nccl_ops.size() + run->steps.size() + run->api_calls.size();
     QCOMPARE(tl.event_count, expect);
     bool comm = false, compute = false;
     for (const auto& l : tl.lanes) {

@@ -5,11 +5,21 @@
 // stays usable, and the exports.
 #include <QFile>
 #include <QMessageBox>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <sqlite3.h>
 
 #include "fixtures.h"
+#include "moetune/ui/apply_dialog.h"
+#include "moetune/ui/attach_dialog.h"
+#ifdef MOETUNE_UI_HAS_LIVE
+#include <unistd.h>
+
+#include <atomic>
+
+#include "moetune/live/control.h"
+#endif
 #include "moetune/ui/findings_model.h"
 #include "moetune/ui/main_window.h"
 #include "moetune/ui/replay_controller.h"
@@ -172,6 +182,69 @@ class GuiWindowTest : public QObject {
     QVERIFY(load(w, run_));     // and the window still opens runs
     QVERIFY(w.last_error().isEmpty());
     QVERIFY(w.run() != before);
+  }
+
+  void apply_writes_the_expected_profile() {
+    MainWindow w;
+    QVERIFY(load(w, run_));
+    auto r = std::make_shared<analyzers::AnalysisResult>();
+    analyzers::Finding f;
+    f.id = "global_sync-1";
+    f.kind = analyzers::FindingKind::GlobalSync;
+    f.severity = analyzers::FindingSeverity::High;
+    f.recommendation.text = "use Ring for the gradient all-reduce";
+    f.recommendation.fixes = {{"env", {{"name", "NCCL_ALGO"}, {"value", "Ring"}, {"scope", "AllReduce"}}}};
+    analyzers::Finding g = f;
+    g.id = "comm_precision-1";
+    g.kind = analyzers::FindingKind::CommPrecision;
+    g.recommendation.fixes = {{"flag", {{"name", "--comm-dtype"}, {"value", "bf16"}}}};
+    r->findings = {f, g};
+    ApplyDialog one(w.run(), r, 0);
+    QCOMPARE(one.profile().env.size(), std::size_t(1));
+    QCOMPARE(one.profile().env.at("NCCL_ALGO"), std::string("Ring"));
+    QVERIFY(one.profile().flags.empty());
+    QCOMPARE(one.diff_rows(), 1);
+    ApplyDialog all(w.run(), r, -1);
+    QVERIFY(all.diff_rows() >= 2);
+    const QString path = dir_.filePath(QStringLiteral("profile.json"));
+    QString err;
+    QVERIFY2(all.save(path, &err), qPrintable(err));
+    auto back = analyzers::read_profile(path.toStdString());
+    QVERIFY2(back.ok(), back.ok() ? "" : back.error().message.c_str());
+    QCOMPARE(back->env.at("NCCL_ALGO"), std::string("Ring"));
+    QVERIFY(std::find(back->flags.begin(), back->flags.end(), std::string("bf16")) != back->flags.end());
+    QVERIFY(!all.save(QStringLiteral("/nonexistent-dir/p.json"), &err));
+    QVERIFY(!err.isEmpty());
+  }
+
+  void attach_lists_and_controls_armed_process() {
+#ifdef MOETUNE_UI_HAS_LIVE
+    std::atomic<int> starts{0}, stops{0};
+    auto server = live::ControlServer::start("guitest", [&](live::Verb v) {
+      if (v == live::Verb::Start) ++starts;
+      if (v == live::Verb::Stop) ++stops;
+      live::CaptureStatus s;
+      s.capturing = starts > stops;
+      return s;
+    });
+    QVERIFY2(server.ok(), server.ok() ? "" : server.error().message.c_str());
+    AttachDialog d;
+    QVERIFY(d.process_count() >= 1);
+    int row = -1;  // ours is listed: find it by pid and component
+    auto* t = d.findChild<QTableWidget*>();
+    QVERIFY(t);
+    for (int i = 0; i < t->rowCount(); ++i)
+      if (t->item(i, 0)->text() == QString::number(::getpid()) && t->item(i, 1)->text() == QStringLiteral("guitest")) row = i;
+    QVERIFY(row >= 0);
+    QVERIFY(t->item(row, 2)->text().startsWith(QStringLiteral("ok capturing=0")));
+    QVERIFY(d.send(row, true).startsWith(QStringLiteral("ok capturing=1")));
+    QCOMPARE(starts.load(), 1);
+    QVERIFY(d.send(row, false).startsWith(QStringLiteral("ok capturing=0")));
+    QCOMPARE(stops.load(), 1);
+    (*server)->stop();
+#else
+    QSKIP("built without moetune_live");
+#endif
   }
 
   void exports_write_files() {

@@ -91,8 +91,8 @@ TEST_F(KinetoGolden, NcclDataFileHandChecked) {
   EXPECT_EQ(ranks[0].compute_cap, "8.0");
   EXPECT_EQ(ranks[0].device, 0);
   EXPECT_EQ(ranks[0].pid, 2910249);
-  // 15 AllReduce + 6 Broadcast kernels carry "Collective name"; the first AllReduce
-  // (ts 4458677009853.422) has In msg nelems 6637568 of Float: 26550272 bytes.
+  // 15 AllReduce + 6 Broadcast kernels carry "Collective name"; the earliest AllReduce
+  // (ts 4458676524716.094 us, dur 3306.963 us) has In msg nelems 2049000 of Float: 8196000 bytes.
   std::map<std::string, int> funcs;
   auto ops = rd->nccl_ops();  // ordered by start
   for (const auto& op : ops) ++funcs[op.func];
@@ -100,9 +100,10 @@ TEST_F(KinetoGolden, NcclDataFileHandChecked) {
   EXPECT_EQ(funcs["Broadcast"], 6);
   auto it = std::find_if(ops.begin(), ops.end(), [](const NcclOpRow& o) { return o.func == "AllReduce"; });
   ASSERT_NE(it, ops.end());
-  EXPECT_EQ(it->start_ns, 1711964646000000000LL + 4458677009853422LL);
-  EXPECT_EQ(it->count, 6637568);
-  EXPECT_EQ(it->bytes, 6637568LL * 4);
+  EXPECT_EQ(it->start_ns, 1711964646000000000LL + 4458676524716094LL);
+  EXPECT_EQ(it->end_ns - it->start_ns, 3306963);
+  EXPECT_EQ(it->count, 2049000);
+  EXPECT_EQ(it->bytes, 2049000LL * 4);
   EXPECT_EQ(it->dtype.value_or(""), "Float");
   EXPECT_EQ(it->nranks, 2);
   EXPECT_EQ(it->algo.value_or(""), "Ring");

@@ -56,6 +56,14 @@ TEST(Synth, CleanRunIsConsistentAndLabelled) {
   auto r = open_run(make_run("clean", small()));
   auto meta = r->meta();
   EXPECT_EQ(meta["synthetic"], "1");
+  // counts and time range the writer recorded at finish() equal a full scan
+  for (const char* t : {"kernels", "api_calls", "nvtx", "nccl_ops", "steps", "expert_routing", "topology"})
+    EXPECT_EQ(r->counts().get(t), scalar(*r, std::string("SELECT count(*) FROM ") + t)) << t;
+  auto [lo, hi] = r->time_range();
+  EXPECT_EQ(lo, scalar(*r, "SELECT min(s) FROM (SELECT min(start_ns) s FROM kernels UNION ALL SELECT min(start_ns) "
+                           "FROM api_calls UNION ALL SELECT min(start_ns) FROM nvtx)"));
+  EXPECT_EQ(hi, scalar(*r, "SELECT max(e) FROM (SELECT max(start_ns+dur_ns) e FROM kernels UNION ALL SELECT "
+                           "max(start_ns+dur_ns) FROM api_calls UNION ALL SELECT max(start_ns+dur_ns) FROM nvtx)"));
   EXPECT_EQ(meta["source"], "synth");
   // every kernel has exactly one cudaLaunchKernel with its correlation id on its rank
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM kernels k JOIN api_calls a ON a.rank=k.rank AND "

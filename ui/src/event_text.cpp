@@ -96,6 +96,22 @@ QString event_details_html(const LoadedRun& run, EventRef ref) {
       if (o.enqueue_ns) h += row(QStringLiteral("queued"), format_duration(o.start_ns - *o.enqueue_ns));
       break;
     }
+    case EventSource::Api: {
+      const auto& a = d.api_calls[e.ref];
+      h += row(QStringLiteral("thread"), QString::number(a.tid));
+      h += row(QStringLiteral("kind"), a.kind == ApiKind::Sync ? QStringLiteral("synchronisation")
+                                       : a.kind == ApiKind::Driver ? QStringLiteral("driver") : QStringLiteral("runtime"));
+      if (a.correlation) {
+        for (const auto& k : d.kernels) {
+          if (k.correlation == a.correlation && k.rank.value == l.rank) {
+            h += row(QStringLiteral("launches"), qs(d.str(k.name)) + QStringLiteral(" (starts ") +
+                     format_duration(k.start_ns - a.start_ns) + QStringLiteral(" later)"));
+            break;
+          }
+        }
+      }
+      break;
+    }
     case EventSource::Step: {
       const auto& s = d.steps[e.ref];
       if (s.tokens) h += row(QStringLiteral("tokens"), QString::number(*s.tokens));

@@ -30,6 +30,8 @@
 #include <algorithm>
 #include <set>
 
+#include "moetune/ui/apply_dialog.h"
+#include "moetune/ui/attach_dialog.h"
 #include "moetune/ui/event_text.h"
 #include "moetune/ui/findings_model.h"
 #include "moetune/ui/overview_strip.h"
@@ -269,6 +271,29 @@ void MainWindow::build_menus() {
 #endif
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
+  QMenu* tune = menuBar()->addMenu(tr("&Tuning"));
+  auto open_apply = [this](bool all) {
+    if (!run_ || !result_) return;
+    int row = -1;
+    if (!all) {
+      const QModelIndex cur = findings_view_->currentIndex();
+      if (!cur.isValid()) { statusBar()->showMessage(tr("Select a finding first"), 3000); return; }
+      row = findings_proxy_->mapToSource(cur).row();
+    }
+    auto* d = new ApplyDialog(run_, result_, row, this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->open();
+  };
+  tune->addAction(tr("&Apply selected finding…"), this, [open_apply] { open_apply(false); });
+  tune->addAction(tr("Apply &all findings…"), this, [open_apply] { open_apply(true); });
+#ifdef MOETUNE_UI_HAS_LIVE
+  tune->addSeparator();
+  tune->addAction(tr("A&ttach to armed process…"), this, [this] {
+    auto* d = new AttachDialog(this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->open();
+  });
+#endif
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(tr("Reset zoom"), QKeySequence(Qt::Key_Home), this, [this] { zoom_->reset_view(); });
   view->addAction(tr("Find"), QKeySequence::Find, this, [this] { search_->setFocus(); search_->selectAll(); });

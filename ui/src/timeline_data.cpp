@@ -17,6 +17,7 @@ const char* to_string(LaneKind k) {
     case LaneKind::Nvtx: return "nvtx";
     case LaneKind::NcclOp: return "nccl";
     case LaneKind::Step: return "steps";
+    case LaneKind::Api: return "api";
   }
   return "?";
 }
@@ -100,6 +101,7 @@ class Builder {
       switch (l.kind) {
         case LaneKind::Compute: l.label = "stream " + std::to_string(l.stream); break;
         case LaneKind::Nvtx: l.label = "nvtx " + std::to_string(l.stream); break;
+        case LaneKind::Api: l.label = "api tid " + std::to_string(l.stream); break;
         default: l.label = what; break;
       }
       if (d_.groups.empty() || d_.groups.back().rank != l.rank) {
@@ -188,6 +190,11 @@ TimelineData TimelineData::build(const analyzers::RunData& run) {
     const auto& s = run.steps[i];
     Lane& l = b.lane(int(s.rank.value), LaneKind::Step, 0, EventSource::Step);
     b.add(l, s.start_ns, s.end_ns - s.start_ns, b.intern("step " + std::to_string(s.step)), i);
+  }
+  for (std::size_t i = 0; i < run.api_calls.size(); ++i) {
+    const auto& a = run.api_calls[i];
+    Lane& l = b.lane(int(a.rank.value), LaneKind::Api, a.tid, EventSource::Api);
+    b.add(l, a.start_ns, a.dur_ns, static_cast<std::uint32_t>(std::max<std::int64_t>(a.name.value, 0)), i);
   }
   b.finish(run);
   return d;

@@ -23,6 +23,7 @@ QColor lane_color(LaneKind k) {
     case LaneKind::Nvtx: return QColor(150, 110, 190);
     case LaneKind::NcclOp: return QColor(230, 150, 50);
     case LaneKind::Step: return QColor(120, 120, 120);
+    case LaneKind::Api: return QColor(0, 150, 136);
   }
   return Qt::gray;
 }

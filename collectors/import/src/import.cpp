@@ -72,6 +72,7 @@ Expected<void> import_files(const std::vector<std::filesystem::path>& files, Tra
     std::error_code ec;
     if (!std::filesystem::exists(f, ec)) return Error{f.string() + ": no such file"};
     if (std::filesystem::is_directory(f, ec)) return Error{f.string() + ": is a directory"};
+    if (std::filesystem::file_size(f, ec) == 0 && !ec) return Error{f.string() + ": empty file"};
     Format fmt = detect_format(f);
     Expected<void> r;
     switch (fmt) {

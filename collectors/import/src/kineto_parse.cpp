@@ -4,6 +4,7 @@
 // baseTimeNanoseconds after the events, so it must be known first); pass 2 rewinds
 // and walks traceEvents once, field by field, in whatever key order the writer used.
 // Any simdjson error stops the parse: ondemand cannot resume after one.
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -15,6 +16,12 @@ namespace {
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
 using simdjson::SUCCESS;
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
 
 // The key text between the quotes (escapes kept; our keys have none).
 std::string_view key_text(od::raw_json_string k) {
@@ -31,22 +38,21 @@ error_code read_int(od::value& v, std::int64_t& out, bool& ok) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
   if (t == od::json_type::number) {
-    od::number n;
-    if (auto e = v.get_number().get(n)) return e;
-    switch (n.get_number_type()) {
-      case od::number_type::signed_integer: out = n.get_int64(); ok = true; break;
-      case od::number_type::unsigned_integer:
-        if (n.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-          out = static_cast<std::int64_t>(n.get_uint64());
-          ok = true;
-        }
-        break;
-      default: {
-        double d = n.get_double();
-        if (std::isfinite(d) && std::fabs(d) < 9.2e18) {
-          out = std::llround(d);
-          ok = true;
-        }
+    // Parsed from the token text: simdjson's number parser rejects valid JSON numbers
+    // beyond 64 bits (NUMBER_ERROR), and ondemand cannot go on after an error.
+    std::string_view tok = trim(v.raw_json_token());
+    const char* end = tok.data() + tok.size();
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(tok.data(), end, n);
+    if (ec == std::errc() && p == end) {
+      out = n;
+      ok = true;
+    } else {
+      double d = 0;
+      auto [q, ec2] = std::from_chars(tok.data(), end, d);
+      if (ec2 == std::errc() && q == end && std::isfinite(d) && std::fabs(d) < 9.2e18) {
+        out = std::llround(d);
+        ok = true;
       }
     }
   } else if (t == od::json_type::string) {
@@ -77,9 +83,7 @@ error_code read_text(od::value& v, std::string_view& out) {
   if (t == od::json_type::array) {
     std::string_view raw;
     if (auto e = simdjson::to_json_string(v).get(raw)) return e;
-    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
-      raw.remove_suffix(1);
-    out = raw;
+    out = trim(raw);
   }
   return SUCCESS;
 }
@@ -97,10 +101,6 @@ error_code read_time(od::value& v, std::int64_t& ns, bool& has, bool& bad) {
   }
   if (us_token_to_ns(tok, ns)) has = true;
   else bad = true;
-  if (t == od::json_type::number) {  // consume and validate the number
-    od::number n;
-    if (auto e = v.get_number().get(n)) return e;
-  }
   return SUCCESS;
 }
 
@@ -333,7 +333,9 @@ Expected<void> parse_trace(const std::filesystem::path& file, const simdjson::pa
                    std::to_string(rest - begin) + ")"};
   }
   if (!meta.has_events) return Error{file.string() + ": not a Kineto trace (no traceEvents array)"};
-  if (auto r = on_meta(meta); !r) return r;
+  // A meta error (e.g. no rank) is reported only if the events are valid JSON:
+  // a broken file should be called broken first.
+  Expected<void> meta_ok = on_meta(meta);
 
   // Pass 2: the events.
   doc.rewind();
@@ -354,13 +356,14 @@ Expected<void> parse_trace(const std::filesystem::path& file, const simdjson::pa
       if (auto e = item.get(v)) return json_error(e);
       Event ev;
       if (auto e = read_event(v, ev)) return json_error(e);
-      on_event(ev);
+      if (meta_ok) on_event(ev);
       if ((++n & 0xFFFF) == 0 && progress) {
         const char* loc = nullptr;
         if (!doc.current_location().get(loc)) progress(static_cast<std::uint64_t>(loc - begin), json.size());
       }
     }
   }
+  if (!meta_ok) return meta_ok;
   if (progress) progress(json.size(), json.size());
   return {};
 }

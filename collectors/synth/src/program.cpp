@@ -239,13 +239,11 @@ void Program::layer(int s, int l) {
   Times combined;
   for (int c = 0; c < C; ++c) combined = sim_.collective(stream, sendrecv_, a2a_op(send, c, C, true), transfer, &computed[c]);
   if (!inj_.no_overlap) {
-    // the shared expert's down projection hides the tail of the combine
-    Times d = compute_dur(shared_model);
-    for (int r = 0; r < n_; ++r) {
-      double tail = static_cast<double>(combined[r] - computed[C - 1][r]);
-      d[r] = std::max(d[r], static_cast<std::int64_t>(1.1 * tail));
-    }
-    sim_.kernel(kComputeStream, shared_down_, d, nullptr, gemm_grid, gemm_block);
+    // the shared expert's down projection hides the combine tail: with GEMM chunks of
+    // 1.25 x the chunk transfer the combines end 1.75 chunk transfers after the last GEMM
+    // (no waiting); sizing it from the model alone keeps waits for late ranks visible
+    sim_.kernel(kComputeStream, shared_down_, compute_dur(std::max(shared_model, 2.0 * chunk_comm)), nullptr,
+                gemm_grid, gemm_block);
   }
   sim_.kernel(kComputeStream, unpermute_, compute_dur(move_ns), &combined, pack_dim3(TK / 128, 1, 1), pack_dim3(128, 1, 1));
   sim_.range_end(ph_combine_);
@@ -278,7 +276,8 @@ void Program::backward(int s) {
     if (inj_.tree_sync) {
       // arrival skew: each rank's last backward kernel (grad clipping) runs up to 3 ms longer
       Times d(n_);
-      for (int r = 0; r < n_; ++r) d[r] = 20000 + static_cast<std::int64_t>(sim_.rng().uniform() * kTreeSkewNs);
+      const double skew = std::max(kTreeSkewNs, 2.0 * ar_ns);  // waits dominate on any topology
+      for (int r = 0; r < n_; ++r) d[r] = 20000 + static_cast<std::int64_t>(sim_.rng().uniform() * skew);
       sim_.kernel(kComputeStream, bwd_[3].name, d, nullptr, pack_dim3(132, 1, 1), pack_dim3(256, 1, 1));
     }
     sim_.range_begin();

@@ -2,7 +2,8 @@
 // TimelineData: the events of a run laid out for drawing, built once off the GUI
 // thread from RunData and immutable afterwards. One lane group per rank: compute
 // streams (non-NCCL kernels, one lane per stream), comm (NCCL kernels), memcpy/memset,
-// NVTX (one lane per nesting depth, max kMaxNvtxDepth), NCCL ops, steps.
+// NVTX (one lane per nesting depth, max kMaxNvtxDepth), NCCL ops, steps, host API calls
+// (one lane per thread).
 // Each lane holds 24-byte events sorted by start plus its longest duration, so the
 // events overlapping [t0, t1) start at or after t0 - max_dur (one binary search).
 // fold() is the level-of-detail pass: it walks the visible range and folds every
@@ -21,11 +22,11 @@ struct RunData;
 
 namespace moetune::ui {
 
-enum class LaneKind : std::uint8_t { Compute, Comm, Memcpy, Nvtx, NcclOp, Step };
+enum class LaneKind : std::uint8_t { Compute, Comm, Memcpy, Nvtx, NcclOp, Step, Api };
 const char* to_string(LaneKind k);
 
 // Where an event came from: index into the RunData vector named by `source`.
-enum class EventSource : std::uint8_t { Kernel, Memcpy, Memset, Nvtx, NcclOp, Step };
+enum class EventSource : std::uint8_t { Kernel, Memcpy, Memset, Nvtx, NcclOp, Step, Api };
 
 struct LaneEvent {
   std::int64_t start = 0, dur = 0;

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// moetune plan RUN.moetune -o PROFILE.json [--force]: analyze the run and write the tuning
+// profile (every finding's machine-applicable fixes) that `moetune apply` runs with.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "command.h"
+#include "moetune/analyzers/analyses.h"
+#include "moetune/analyzers/profile.h"
+
+namespace moetune::cli {
+namespace {
+
+struct PlanArgs {
+  std::string run, out;
+  bool force = false;
+};
+
+void run_plan(const PlanArgs& a, int& exit_code) {
+  std::error_code ec;
+  if (!a.force && std::filesystem::exists(a.out, ec))
+    throw InputError(a.out + ": exists (pass --force to overwrite)");
+  auto run = analyzers::RunData::load(a.run);
+  if (!run) throw InputError(run.error().message);
+  auto res = analyzers::analyze(*run);
+  auto prof = analyzers::build_profile(res, a.run);
+  auto w = analyzers::write_profile(a.out, prof);
+  if (!w) throw InputError(w.error().message);
+  std::printf("wrote %s: %zu env, %zu flag words, placement %s, %zu manual changes, from %zu findings\n",
+              a.out.c_str(), prof.env.size(), prof.flags.size(), prof.placement ? "yes" : "no", prof.manual.size(),
+              prof.findings.size());
+  for (const auto& s : prof.skipped) std::printf("  skipped: %s\n", s.c_str());
+  exit_code = 0;
+}
+
+const Register reg{"plan", [](CLI::App& app, int& exit_code) {
+                     auto a = std::make_shared<PlanArgs>();
+                     auto* c = app.add_subcommand("plan", "Write the tuning profile (env, flags, placement) for a run");
+                     c->add_option("run", a->run, "run file (.moetune)")->required();
+                     c->add_option("-o,--output", a->out, "profile to write (JSON)")->required();
+                     c->add_flag("--force", a->force, "overwrite an existing profile");
+                     c->callback([a, &exit_code] { run_plan(*a, exit_code); });
+                   }};
+
+}  // namespace
+}  // namespace moetune::cli

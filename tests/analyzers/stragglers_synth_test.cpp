@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stragglers, host syncs and GPU idle gaps on the synth pathologies whose ground truth
+// is known by construction (collectors/synth/README.md), plus "not enough data" cases.
+#include <gtest/gtest.h>
+
+#include "anaa_helpers.h"
+
+using namespace anaa;
+
+namespace {
+const FindingKind kMine[] = {FindingKind::GlobalSync, FindingKind::ExposedComm, FindingKind::Straggler,
+                             FindingKind::HostSync, FindingKind::GpuIdle};
+
+std::string kinds(const AnalysisResult& r) {
+  std::string s;
+  for (const auto& f : r.findings) s += std::string(to_string(f.kind)) + " ";
+  return s;
+}
+}  // namespace
+
+TEST(StragglersSynth, StragglerNamesTheRank) {
+  auto r = analyze(synth_run("straggler:3"));
+  auto st = of_kind(r, FindingKind::Straggler);
+  ASSERT_EQ(st.size(), 1u) << kinds(r);
+  EXPECT_EQ(st[0]->ranks, std::vector<int>{3});
+  EXPECT_GT(st[0]->evidence.at("slower_pct").get<double>(), 20.0);
+  EXPECT_GT(st[0]->evidence.at("others_waited_ms_total").get<double>(), 0.0);
+  EXPECT_GT(st[0]->evidence.at("collectives_arrived_last").get<int>(), 0);
+  EXPECT_TRUE(of_kind(r, FindingKind::HostSync).empty());
+  EXPECT_TRUE(of_kind(r, FindingKind::GpuIdle).empty());
+  EXPECT_TRUE(of_kind(r, FindingKind::ExposedComm).empty()) << "others' waits are the straggler's, not exposed comm";
+}
+
+TEST(StragglersSynth, StragglerDefaultRankIsOne) {
+  auto r = analyze(synth_run("straggler", 4, 8));
+  auto st = of_kind(r, FindingKind::Straggler);
+  ASSERT_EQ(st.size(), 1u) << kinds(r);
+  EXPECT_EQ(st[0]->ranks, std::vector<int>{1});
+}
+
+TEST(StragglersSynth, HostSyncNamesTheRankAndTheCall) {
+  auto r = analyze(synth_run("host_sync:2"));
+  auto hs = of_kind(r, FindingKind::HostSync);
+  ASSERT_EQ(hs.size(), 1u) << kinds(r);
+  EXPECT_EQ(hs[0]->ranks, std::vector<int>{2});
+  EXPECT_TRUE(hs[0]->evidence.at("by_api").contains("cudaDeviceSynchronize"));
+  // README: GPU idle >= 3 ms per step on R, 20 steps.
+  EXPECT_GE(hs[0]->evidence.at("gpu_idle_after_sync_ms").get<double>(), 20 * 3.0 * 0.99);
+  EXPECT_TRUE(of_kind(r, FindingKind::GpuIdle).empty()) << "the idle is the sync's, not a second finding";
+  EXPECT_TRUE(of_kind(r, FindingKind::Straggler).empty());
+  EXPECT_TRUE(of_kind(r, FindingKind::ExposedComm).empty());
+}
+
+TEST(StragglersSynth, GpuIdleNamesTheRank) {
+  auto r = analyze(synth_run("gpu_idle:5"));
+  auto gi = of_kind(r, FindingKind::GpuIdle);
+  ASSERT_EQ(gi.size(), 1u) << kinds(r);
+  EXPECT_EQ(gi[0]->ranks, std::vector<int>{5});
+  for (const auto& g : gi[0]->evidence.at("largest_gaps")) EXPECT_GE(g.at("gap_ms").get<double>(), 5.0);
+  EXPECT_FALSE(gi[0]->time_ranges.empty());
+  EXPECT_TRUE(of_kind(r, FindingKind::HostSync).empty());
+  EXPECT_TRUE(of_kind(r, FindingKind::Straggler).empty());
+  EXPECT_TRUE(of_kind(r, FindingKind::GlobalSync).empty());
+  EXPECT_TRUE(of_kind(r, FindingKind::ExposedComm).empty());
+}
+
+TEST(StragglersSynth, CleanRunHasNoneOfPartAKinds) {
+  auto r = analyze(synth_run(""));
+  for (auto k : kMine) EXPECT_TRUE(of_kind(r, k).empty()) << to_string(k) << " in " << kinds(r);
+}
+
+TEST(StragglersSynth, CleanHeterogeneousTopologyHasNoneOfPartAKinds) {
+  synth::Options o;
+  o.topology = "nvlink:4,pcie:2,net:2";
+  auto path = tmpdir() / "hetero.moetune";
+  ASSERT_TRUE(synth::generate_file(path, o, true));
+  auto run = RunData::load(path);
+  ASSERT_TRUE(run);
+  auto r = analyze(*run);
+  for (auto k : kMine) EXPECT_TRUE(of_kind(r, k).empty()) << to_string(k) << " in " << kinds(r);
+}
+
+TEST(Stragglers, OneRankIsNotEnoughData) {
+  auto r = analyze(synth_run("", 1, 4));
+  EXPECT_TRUE(of_kind(r, FindingKind::Straggler).empty());
+  EXPECT_TRUE(has_note(r, "not enough data: straggler"));
+  EXPECT_TRUE(has_note(r, "not enough data: global_sync"));
+}
+
+TEST(Stragglers, SyncCallWithGpuBusyAfterItIsNotHostSync) {
+  // cudaStreamSynchronize returns while the GPU still runs another stream: no idle behind it.
+  Builder b;
+  b.rank(0);
+  for (int s = 0; s < 10; ++s) {
+    std::int64_t t = s * 10'000'000;
+    b.kernel(0, 7, t, t + 9'000'000, "gemm");
+    b.kernel(0, 9, t + 4'000'000, t + 10'000'000, "gemm2");
+    ApiCallRow c;
+    c.rank = RankId(0);
+    c.start_ns = t + 1'000'000;
+    c.dur_ns = 8'000'000;  // returns at t + 9 ms, stream 9 still busy
+    c.name = b.s("cudaStreamSynchronize");
+    b.d.api_calls.push_back(c);
+    b.step(0, s, t, t + 10'000'000);
+  }
+  auto run = b.done();
+  AnalysisResult r;
+  analyze_stragglers(run, {}, r);
+  EXPECT_TRUE(of_kind(r, FindingKind::HostSync).empty());
+  EXPECT_TRUE(of_kind(r, FindingKind::GpuIdle).empty());
+}
+
+TEST(Stragglers, GapThresholdIsAnOption) {
+  // 0.5 ms gaps every 2 ms: reported with idle_gap_ns = 0.25 ms, not with the default 1 ms.
+  Builder b;
+  b.rank(0);
+  for (int s = 0; s < 10; ++s) {
+    std::int64_t t = s * 2'000'000;
+    b.kernel(0, 7, t, t + 1'500'000, "gemm");
+    b.step(0, s, t, t + 2'000'000);
+  }
+  auto run = b.done();
+  AnalysisResult r1, r2;
+  analyze_stragglers(run, {}, r1);
+  EXPECT_TRUE(of_kind(r1, FindingKind::GpuIdle).empty());
+  AnalyzeOptions o;
+  o.idle_gap_ns = 250'000;
+  analyze_stragglers(run, o, r2);
+  auto gi = of_kind(r2, FindingKind::GpuIdle);
+  ASSERT_EQ(gi.size(), 1u);
+  EXPECT_NEAR(gi[0]->evidence.at("idle_ms_total").get<double>(), 10 * 0.5, 1e-9);
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "moetune/ui/apply_dialog.h"
+
+#include <QCoreApplication>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QProcess>
+#include <QPushButton>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QTextBrowser>
+#include <QVBoxLayout>
+
+#include "moetune/analyzers/diff.h"
+#include "moetune/ui/run_loader.h"
+
+namespace moetune::ui {
+
+namespace {
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+// The moetune CLI beside this executable (install or build tree), else on PATH.
+QString moetune_cli() {
+  const QString dir = QCoreApplication::applicationDirPath();
+  for (const QString& c : {dir + QStringLiteral("/moetune"), dir + QStringLiteral("/../moetune")})
+    if (QFileInfo(c).isExecutable()) return QFileInfo(c).canonicalFilePath();
+  return QStandardPaths::findExecutable(QStringLiteral("moetune"));
+}
+}  // namespace
+
+ApplyDialog::ApplyDialog(std::shared_ptr<const LoadedRun> run, std::shared_ptr<const analyzers::AnalysisResult> result,
+                         int finding, QWidget* parent)
+    : QDialog(parent), run_(std::move(run)), result_(std::move(result)), table_(new QTableWidget(this)),
+      log_(new QTextBrowser(this)), relaunch_(new QPushButton(tr("Relaunch with profile"), this)) {
+  setWindowTitle(tr("Apply tuning profile"));
+  resize(900, 600);
+  analyzers::AnalysisResult subset;
+  if (finding >= 0 && finding < int(result_->findings.size())) subset.findings = {result_->findings[std::size_t(finding)]};
+  else subset = *result_;
+  profile_ = analyzers::build_profile(subset, run_->summary.path.string());
+
+  table_->setColumnCount(4);
+  table_->setHorizontalHeaderLabels({tr("Kind"), tr("Setting"), tr("Before"), tr("After")});
+  table_->horizontalHeader()->setStretchLastSection(true);
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  const auto& meta = run_->summary.meta;
+  auto add = [this](const QString& kind, const QString& name, const QString& before, const QString& after) {
+    const int r = table_->rowCount();
+    table_->insertRow(r);
+    table_->setItem(r, 0, new QTableWidgetItem(kind));
+    table_->setItem(r, 1, new QTableWidgetItem(name));
+    auto* b = new QTableWidgetItem(before);
+    b->setForeground(QColor(180, 40, 40));
+    table_->setItem(r, 2, b);
+    auto* a = new QTableWidgetItem(after);
+    a->setForeground(QColor(30, 130, 30));
+    table_->setItem(r, 3, a);
+  };
+  for (const auto& [k, v] : profile_.env) {
+    auto it = meta.find("env." + k);
+    add(QStringLiteral("env"), qs(k), it != meta.end() ? qs(it->second) : tr("(not recorded)"), qs(v));
+  }
+  for (std::size_t i = 0; i < profile_.flags.size(); ++i) {  // "--name value" pairs, or a bare "--switch"
+    const QString name = qs(profile_.flags[i]);
+    QString value = name;
+    if (i + 1 < profile_.flags.size() && profile_.flags[i + 1].rfind("-", 0) != 0) value = qs(profile_.flags[++i]);
+    add(QStringLiteral("flag"), name, tr("(default)"), value);
+  }
+  if (profile_.placement) add(QStringLiteral("placement"), tr("expert placement"), tr("current"), tr("plan (see profile)"));
+  if (!profile_.placement_file.empty()) add(QStringLiteral("placement"), qs(profile_.placement_file), tr("current"), tr("plan file"));
+  for (const auto& m : profile_.manual) add(QStringLiteral("code"), qs(m.value("description", m.dump())), QString(), tr("manual change"));
+  table_->resizeColumnsToContents();
+
+  auto* save = new QPushButton(tr("Save profile…"), this);
+  connect(save, &QPushButton::clicked, this, [this] {
+    const QString p = QFileDialog::getSaveFileName(this, tr("Save profile"), QStringLiteral("profile.json"), tr("JSON (*.json)"));
+    QString err;
+    if (!p.isEmpty() && !save(p, &err)) log_->append(err);
+  });
+  relaunch_->setEnabled(!recorded_command().isEmpty() && !moetune_cli().isEmpty());
+  relaunch_->setToolTip(recorded_command().isEmpty() ? tr("The run has no recorded command") : recorded_command());
+  connect(relaunch_, &QPushButton::clicked, this, &ApplyDialog::relaunch);
+  auto* box = new QDialogButtonBox(QDialogButtonBox::Close, this);
+  box->addButton(save, QDialogButtonBox::ActionRole);
+  box->addButton(relaunch_, QDialogButtonBox::ActionRole);
+  connect(box, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  auto* v = new QVBoxLayout(this);
+  QString head = tr("%1 setting change(s) from %2 finding(s)").arg(diff_rows()).arg(profile_.findings.size());
+  for (const auto& s : profile_.skipped) head += QStringLiteral("\n") + tr("skipped: ") + qs(s);
+  v->addWidget(new QLabel(head, this));
+  v->addWidget(table_, 2);
+  v->addWidget(log_, 1);
+  v->addWidget(box);
+}
+
+int ApplyDialog::diff_rows() const { return table_->rowCount(); }
+
+QString ApplyDialog::recorded_command() const {
+  auto it = run_->summary.meta.find("command");
+  if (it == run_->summary.meta.end() || it->second.rfind("moetune synth", 0) == 0) return {};
+  return qs(it->second);
+}
+
+bool ApplyDialog::save(const QString& path, QString* error) {
+  auto r = analyzers::write_profile(path.toStdString(), profile_);
+  if (!r) {
+    if (error) *error = qs(r.error().message);
+    return false;
+  }
+  saved_ = path;
+  log_->append(tr("Saved %1").arg(path));
+  return true;
+}
+
+void ApplyDialog::relaunch() {
+  if (saved_.isEmpty()) {
+    const QString p = QDir::temp().filePath(QStringLiteral("moetune-profile.json"));
+    QString err;
+    if (!save(p, &err)) { log_->append(err); return; }
+  }
+  const QString after = QFileInfo(qs(run_->summary.path.string())).absolutePath() + QStringLiteral("/") +
+                        QFileInfo(qs(run_->summary.path.string())).completeBaseName() + QStringLiteral("-after.moetune");
+  proc_ = new QProcess(this);
+  proc_->setProcessChannelMode(QProcess::MergedChannels);
+  connect(proc_, &QProcess::readyRead, this, [this] { log_->append(QString::fromLocal8Bit(proc_->readAll()).trimmed()); });
+  connect(proc_, &QProcess::finished, this, [this, after](int code) {
+    log_->append(tr("apply finished with exit code %1").arg(code));
+    relaunch_->setEnabled(true);
+    if (code == 0) compare(after);
+  });
+  relaunch_->setEnabled(false);
+  const QStringList args = {QStringLiteral("apply"), saved_, QStringLiteral("--record"), QStringLiteral("--force"),
+                            QStringLiteral("-o"), after, QStringLiteral("--"), QStringLiteral("sh"),
+                            QStringLiteral("-c"), recorded_command()};
+  log_->append(moetune_cli() + QLatin1Char(' ') + args.join(QLatin1Char(' ')));
+  proc_->start(moetune_cli(), args);
+}
+
+void ApplyDialog::compare(const QString& after) {
+  auto b = analyzers::RunData::load(after.toStdString());
+  if (!b) { log_->append(qs(b.error().message)); return; }
+  const auto rb = analyzers::analyze(*b);
+  const auto d = analyzers::diff_runs(analyzers::summarize(run_->data, *result_), analyzers::summarize(*b, rb));
+  log_->append(tr("Before → after (moetune diff):"));
+  log_->append(qs(d.dump(2)));
+}
+
+}  // namespace moetune::ui
