@@ -151,7 +151,8 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
   std::vector<double> compute_speed;
   in.speed = rank_speed(run, links, R, speed_basis, compute_speed);
 
-  // Hot / cold experts per layer by EMA load.
+  // Hot / cold experts per layer by EMA load (metrics list the top/bottom k; the findings
+  // treat an expert as hot only above 1.5x the mean expert load).
   nlohmann::json hot = nlohmann::json::array(), cold = nlohmann::json::array();
   std::vector<std::vector<int>> hot_ids(Ls);
   int cold_count = 0;
@@ -167,7 +168,7 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
     const auto& cur = in.current.layers.at(static_cast<int>(l));
     for (int i = 0; i < k; ++i) {
       auto e = static_cast<std::size_t>(order[static_cast<std::size_t>(i)]);
-      hot_ids[l].push_back(static_cast<int>(e));
+      if (w[e] > 1.5 * mean) hot_ids[l].push_back(static_cast<int>(e));  // "hot" only if clearly above the mean
       hot.push_back({{"layer", l}, {"expert", e}, {"tokens_per_step", w[e]},
                      {"share_pct", total > 0 ? 100 * w[e] / total : 0}, {"ranks", cur[e]}});
       auto c = static_cast<std::size_t>(order[Es - 1 - static_cast<std::size_t>(i)]);

@@ -110,6 +110,10 @@ TEST_F(KinetoGolden, NcclDataFileHandChecked) {
   EXPECT_EQ(it->proto.value_or(""), "LL");
   EXPECT_EQ(it->pg_ranks.value_or(""), "[0, 1]");
   EXPECT_FALSE(it->in_splits.has_value());  // "[]" in the file
+  // Enqueue = start of the cudaLaunchKernelExC with the same correlation id (25941): ts 4458676524703.113 us.
+  ASSERT_TRUE(it->enqueue_ns.has_value());
+  EXPECT_EQ(*it->enqueue_ns, 1716423322524703113LL);
+  EXPECT_LT(*it->enqueue_ns, it->start_ns);
   // The op points at its kernel and shares its times.
   ASSERT_TRUE(it->kernel_id.has_value());
   bool found = false;

@@ -70,6 +70,11 @@ class Mapper {
 
   void finish() {
     resolve_pending();
+    for (std::size_t i = 0; i < nccl_.size(); ++i) {
+      auto it = launch_start_.find(nccl_corr_[i]);
+      if (nccl_corr_[i] != 0 && it != launch_start_.end()) nccl_[i].enqueue_ns = it->second;
+      w_.add(nccl_[i]);
+    }
     RankRow r;
     r.rank = rank_;
     r.pid = host_pid_;
@@ -158,6 +163,7 @@ class Mapper {
         if (!e.coll_name.empty() || is_nccl_kernel(e.name)) op = nccl_op(e, k);
         if (!e.correlation) return pend({Pending::Kernel, e.pid, e.tid, e.ts_ns, k, {}, {}, {}, op});
         w_.add(k);
+        last_corr_ = k.correlation;
         if (op) add_nccl(*op);
       } else if (e.cat == "gpu_memcpy") {
         MemcpyRow m;
@@ -194,6 +200,8 @@ class Mapper {
                : e.cat == "cuda_driver"                      ? ApiKind::Driver
                                                              : ApiKind::Runtime;
       a.correlation = e.correlation.value_or(0);
+      if (a.correlation != 0 && e.name.find("Launch") != std::string_view::npos)
+        launch_start_.emplace(a.correlation, start);
       if (!e.correlation && e.cat != "cuda_sync") return pend({Pending::Api, e.pid, e.tid, e.ts_ns, {}, {}, {}, a, {}});
       w_.add(a);
       return;
@@ -269,9 +277,12 @@ class Mapper {
     return sum;
   }
 
+  // NCCL ops wait for the end of the file: their enqueue time is the start of the
+  // launch call with the same correlation id, which may come later in the file.
   void add_nccl(NcclOpRow op) {
     op.kernel_id = w_.last_kernel_id();
-    w_.add(op);
+    nccl_.push_back(std::move(op));
+    nccl_corr_.push_back(last_corr_);
   }
 
   void pend(Pending p) { pending_.push_back(std::move(p)); }
@@ -288,6 +299,7 @@ class Mapper {
         case Pending::Kernel:
           p.k.correlation = corr;
           w_.add(p.k);
+          last_corr_ = corr;
           if (p.nccl) add_nccl(*p.nccl);
           break;
         case Pending::Memcpy: p.m.correlation = corr; w_.add(p.m); break;
@@ -307,6 +319,10 @@ class Mapper {
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> steps_;
   std::vector<Flow> flows_;
   std::vector<Pending> pending_;
+  std::vector<NcclOpRow> nccl_;
+  std::vector<std::int64_t> nccl_corr_;
+  std::unordered_map<std::int64_t, std::int64_t> launch_start_;  // launch call correlation -> start ns
+  std::int64_t last_corr_ = 0;
   std::int64_t ignored_ = 0, missing_dur_ = 0, negative_dur_ = 0, absurd_dur_ = 0, skipped_ = 0, gpu_skipped_ = 0,
                unknown_dtype_ = 0, uncorrelated_ = 0;
 };
