@@ -54,6 +54,7 @@ struct Instance {
   std::int64_t size = 0;   // nccl-tests "size" of the instance
   std::int64_t min_dur = 0;
   std::vector<int> ranks;
+  int ranks_seen = 0;      // ranks of the instance present in the trace
   TimeRange range;
   double busbw = 0;        // GB/s
 };
@@ -93,6 +94,7 @@ std::vector<Instance> build_instances(const RunData& run) {
       max_sendrecv = std::max({max_sendrecv, send, recv});
     }
     in.ranks.assign(rk.begin(), rk.end());
+    in.ranks_seen = static_cast<int>(rk.size());
     if (o0.pg_ranks) {
       auto j = nlohmann::json::parse(*o0.pg_ranks, nullptr, false);
       if (j.is_array() && !j.empty()) {
@@ -141,6 +143,7 @@ void add_low_bandwidth(const RunData& run, const RankLinks& links, const std::ve
   std::map<std::string, Bad> by_func;
   for (const auto& in : inst) {
     if (in.size < kLargeBytes) continue;
+    if (in.ranks_seen < in.nranks) continue;  // one rank's view cannot tell waiting from transfer
     auto ceil = links.ceiling(in.ranks);
     auto base = baseline(run, in.func, in.size);
     if (!ceil && !base) continue;
@@ -238,12 +241,16 @@ void analyze_bandwidth(const RunData& run, const AnalyzeOptions&, AnalysisResult
     nlohmann::json row{{"func", std::get<0>(key)},  {"algo", std::get<1>(key)},
                        {"proto", std::get<2>(key)}, {"bytes", std::get<3>(key)},
                        {"count", v.size()},         {"busbw_gbps", bw[bw.size() / 2]},
-                       {"busbw_max_gbps", bw.back()}, {"nranks", v.front()->nranks}};
+                       {"busbw_max_gbps", bw.back()}, {"nranks", v.front()->nranks},
+                       {"ranks_seen", v.front()->ranks_seen}};
+    if (v.front()->ranks_seen < v.front()->nranks)
+      row["note"] = "not every rank is in the trace: the duration includes this rank's waiting, busbw is a lower bound";
     if (auto c = links.ceiling(v.front()->ranks)) row["ceiling_gbps"] = *c;
     rows.push_back(row);
   }
   if (inst.empty()) {
-    out.notes.push_back("not enough data: bandwidth: no collective instance with >= 2 ranks and a duration");
+    out.notes.push_back("not enough data: bandwidth: no collective instance with bytes, communicator size (>= 2) and "
+                        "duration all recorded");
     return;
   }
   if (!links.any_known() && run.bench.empty())

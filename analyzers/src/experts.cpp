@@ -33,9 +33,15 @@ std::vector<double> rank_speed(const RunData& run, const RankLinks& links, int R
     return pos.size() % 2 ? pos[pos.size() / 2] : 0.5 * (pos[pos.size() / 2 - 1] + pos[pos.size() / 2]);
   };
   std::vector<double> compute(static_cast<std::size_t>(R), 0.0), link(static_cast<std::size_t>(R), 0.0);
+  std::vector<signed char> comm_name(run.strings.size(), -1);  // per string id: 1 comm, 0 compute
   for (const auto& k : run.kernels) {
     auto r = static_cast<std::size_t>(k.rank.value);
-    if (r < compute.size() && !is_comm_kernel(run.str(k.name))) compute[r] += static_cast<double>(k.dur_ns);
+    if (r >= compute.size()) continue;
+    auto id = static_cast<std::size_t>(k.name.value);
+    bool comm = id < comm_name.size() ? (comm_name[id] < 0 ? (comm_name[id] = is_comm_kernel(run.str(k.name)))
+                                                           : comm_name[id]) != 0
+                                      : is_comm_kernel(run.str(k.name));
+    if (!comm) compute[r] += static_cast<double>(k.dur_ns);
   }
   for (int r = 0; r < R; ++r) link[static_cast<std::size_t>(r)] = links.mean_bandwidth(r);
   double mc = median(compute), ml = median(link);

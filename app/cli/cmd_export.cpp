@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune export RUN --format chrome -o F.json [--rank R] [--force]: Chrome trace JSON
+// moetune export RUN --format chrome -o F.json [--rank R] [--flows] [--force]: Chrome trace JSON
 // (Perfetto / chrome://tracing). --rank R writes one rank in Kineto's per-rank layout,
 // which `moetune import` reads back.
 #include <cstdio>
@@ -17,7 +17,7 @@ namespace {
 struct ExportArgs {
   std::string run, format = "chrome", out;
   std::optional<std::int64_t> rank;
-  bool force = false;
+  bool force = false, flows = false;
 };
 
 void run_export(const ExportArgs& a, int& exit_code) {
@@ -28,12 +28,14 @@ void run_export(const ExportArgs& a, int& exit_code) {
   if (!r) throw InputError(r.error().message);
   synth::ChromeExportOptions opts;
   opts.rank = a.rank;
+  opts.flows = a.flows;
   auto st = synth::export_chrome(**r, a.out, opts);
   if (!st) throw InputError(st.error().message);
   std::printf("wrote %s: %lld events (%lld kernels) on %lld tracks (%lld extra lanes for overlapping events), "
-              "%.1f MB\n",
+              "%lld flows, %.1f MB\n",
               a.out.c_str(), static_cast<long long>(st->events), static_cast<long long>(st->kernels),
               static_cast<long long>(st->tracks), static_cast<long long>(st->extra_lanes),
+              static_cast<long long>(st->flows),
               static_cast<double>(st->bytes) / 1e6);
   exit_code = 0;
 }
@@ -46,6 +48,7 @@ const Register reg{"export", [](CLI::App& app, int& exit_code) {
                      c->add_option("-o,--output", a->out, "output file (.json)")->required();
                      c->add_option("--rank", a->rank, "export only this rank, in Kineto's per-rank layout");
                      c->add_flag("--force", a->force, "overwrite an existing output file");
+                     c->add_flag("--flows", a->flows, "add ac2g launch flow arrows (API call -> kernel)");
                      c->callback([a, &exit_code] { run_export(*a, exit_code); });
                    }};
 

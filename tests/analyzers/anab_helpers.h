@@ -40,13 +40,20 @@ inline CmdResult run(const std::string& cmd) {
   return r;
 }
 
+// A private folder for this test process, removed when the process exits.
 inline const std::filesystem::path& tmpdir() {
-  static const std::filesystem::path d = [] {
-    auto p = std::filesystem::temp_directory_path() / ("moetune_anab_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(p);
-    return p;
-  }();
-  return d;
+  struct Dir {
+    std::filesystem::path p;
+    Dir() : p(std::filesystem::temp_directory_path() / ("moetune_anab_" + std::to_string(::getpid()))) {
+      std::filesystem::create_directories(p);
+    }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(p, ec);
+    }
+  };
+  static const Dir d;
+  return d.p;
 }
 
 // A synth run made once per binary: key = extra synth arguments.

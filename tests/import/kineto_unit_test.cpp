@@ -150,3 +150,61 @@ TEST_F(KinetoEdges, AllToAllSplitsAndBadBaseTime) {
 
 }  // namespace
 }  // namespace moetune
+
+namespace moetune {
+namespace {
+
+TEST_F(KinetoEdges, MetadataFromRecordParamComms) {
+  auto rd = import(fs::path(MOETUNE_TEST_DATA) / "fuzz/kineto/edge_param_comms.json");
+  auto ops = rd->nccl_ops();
+  ASSERT_EQ(ops.size(), 2u);
+  // First kernel: launched (corr 77, tid 12, ts 15 us) inside the tid-12 record_param_comms.
+  EXPECT_EQ(ops[0].func, "AllGather");
+  EXPECT_EQ(ops[0].count, 256);
+  EXPECT_EQ(ops[0].bytes, 512);  // 256 x Half
+  EXPECT_EQ(ops[0].nranks, 4);
+  EXPECT_EQ(ops[0].pg_name.value_or(""), "3");
+  EXPECT_EQ(ops[0].enqueue_ns.value_or(0), 1000000000000 + 15000);
+  EXPECT_EQ(ops[0].start_ns, 1000000000000 + 40000);
+  EXPECT_EQ(ops[0].algo.value_or(""), "Ring");
+  // Second: no launch call in the trace: name only, no metadata, no enqueue time.
+  EXPECT_EQ(ops[1].func, "AllGather");
+  EXPECT_EQ(ops[1].bytes, 0);
+  EXPECT_FALSE(ops[1].dtype.has_value());
+  EXPECT_FALSE(ops[1].enqueue_ns.has_value());
+}
+
+}  // namespace
+}  // namespace moetune
+
+#include <zlib.h>
+
+namespace moetune {
+namespace {
+
+// Two gzip members (as `cat a.gz b.gz` makes): the second member's trailer size is
+// a wrong guess for the whole, so this also takes the buffer-growth path.
+TEST_F(KinetoEdges, ConcatenatedGzipMembers) {
+  std::string json = R"({"distributedInfo":{"rank":0},"traceEvents":[)";
+  for (int i = 0; i < 2000; ++i)
+    json += std::string(i ? "," : "") + R"({"ph":"X","cat":"kernel","name":"k","pid":0,"tid":7,"ts":)" +
+            std::to_string(i * 10) + R"(,"dur":5,"args":{"correlation":)" + std::to_string(i + 1) + "}}";
+  json += "]}";
+  fs::path gz = dir_ / "two_members.json.gz";
+  std::size_t half = json.size() / 2;
+  for (int part = 0; part < 2; ++part) {
+    gzFile f = gzopen(gz.c_str(), part == 0 ? "wb" : "ab");
+    ASSERT_NE(f, nullptr);
+    std::string piece = part == 0 ? json.substr(0, half) : json.substr(half);
+    ASSERT_EQ(gzwrite(f, piece.data(), static_cast<unsigned>(piece.size())), static_cast<int>(piece.size()));
+    gzclose(f);
+  }
+  auto rd = import(gz);
+  auto ks = rd->kernels();
+  ASSERT_EQ(ks.size(), 2000u);
+  EXPECT_EQ(ks.back().start_ns, 1999 * 10 * 1000);
+  EXPECT_EQ(ks.back().correlation, 2000);
+}
+
+}  // namespace
+}  // namespace moetune

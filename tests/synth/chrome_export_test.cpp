@@ -35,9 +35,10 @@ std::int64_t check_nesting(const nlohmann::json& j) {
     std::vector<std::int64_t> stack;  // open parents' end times
     for (auto [start, dur] : evs) {
       while (!stack.empty() && stack.back() <= start) stack.pop_back();
-      if (!stack.empty())
+      if (!stack.empty()) {
         EXPECT_LE(start + dur, stack.back()) << "pid " << key.first << " tid " << key.second << " event at " << start
                                              << " crosses its parent's end";
+      }
       stack.push_back(start + dur);
     }
   }
@@ -62,6 +63,29 @@ TEST(ChromeExport, AllRanksNestedAndEveryKernelExported) {
   }
   EXPECT_EQ(kernels, r->counts().get("kernels"));
   EXPECT_EQ(ranks, 8);
+}
+
+TEST(ChromeExport, FlowsLinkEveryLaunchToItsKernel) {
+  synth::Options o;
+  o.steps = 2;
+  o.ranks = 2;
+  o.topology = "nvlink:2";
+  auto r = open_run(make_run("flows", o));
+  auto out = temp_path("flows.json");
+  synth::ChromeExportOptions opts;
+  opts.flows = true;
+  auto st = synth::export_chrome(*r, out, opts);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  auto j = load(out);
+  std::map<std::int64_t, double> s_ts, f_ts;
+  for (const auto& e : j["traceEvents"]) {
+    if (e["ph"] == "s") s_ts[e["id"].get<std::int64_t>()] = e["ts"].get<double>();
+    if (e["ph"] == "f") f_ts[e["id"].get<std::int64_t>()] = e["ts"].get<double>();
+  }
+  EXPECT_EQ(static_cast<std::int64_t>(s_ts.size()), r->counts().get("kernels"));
+  ASSERT_EQ(s_ts.size(), f_ts.size());
+  for (const auto& [id, ts] : s_ts) EXPECT_LT(ts, f_ts[id]) << "flow " << id << " goes back in time";
+  EXPECT_EQ(check_nesting(j), st->events);
 }
 
 TEST(ChromeExport, OverlappingEventsGoToExtraLanes) {

@@ -19,7 +19,7 @@ void reset(QCustomPlot* p) {
   p->clearGraphs();
   p->clearPlottables();
   p->clearItems();
-  p->legend->setVisible(false);
+  if (p->legend) p->legend->setVisible(false);
   p->xAxis->setScaleType(QCPAxis::stLinear);
   p->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
   p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
@@ -202,13 +202,6 @@ std::vector<int> expert_layers(const analyzers::RunData& run) {
 QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, const analyzers::AnalysisResult* result,
                              int layer) {
   reset(p);
-  p->plotLayout()->clear();
-  auto* rect = new QCPAxisRect(p);
-  p->plotLayout()->addElement(0, 0, rect);
-  p->xAxis = rect->axis(QCPAxis::atBottom);
-  p->yAxis = rect->axis(QCPAxis::atLeft);
-  p->xAxis2 = rect->axis(QCPAxis::atTop);
-  p->yAxis2 = rect->axis(QCPAxis::atRight);
   p->xAxis->setLabel(QStringLiteral("step"));
   p->yAxis->setLabel(QStringLiteral("expert (layer ") + QString::number(layer) + QStringLiteral(")"));
   std::map<std::pair<std::int64_t, int>, double> cells;
@@ -238,8 +231,13 @@ QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, cons
   map->setGradient(QCPColorGradient::gpThermal);
   map->setInterpolate(false);
   map->rescaleDataRange(true);
-  auto* scale = new QCPColorScale(p);
-  p->plotLayout()->addElement(0, 1, scale);
+  // The colour scale is kept across rebuilds (layer changes): only plottables are cleared.
+  QCPColorScale* scale = nullptr;
+  if (p->plotLayout()->columnCount() > 1) scale = qobject_cast<QCPColorScale*>(p->plotLayout()->element(0, 1));
+  if (!scale) {
+    scale = new QCPColorScale(p);
+    p->plotLayout()->addElement(0, 1, scale);
+  }
   scale->setLabel(QStringLiteral("tokens"));
   map->setColorScale(scale);
   // hot / cold: analyzer metrics when present, else top/bottom 3 by total tokens.

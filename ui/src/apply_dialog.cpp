@@ -26,7 +26,8 @@ QString qs(const std::string& s) { return QString::fromStdString(s); }
 // The moetune CLI beside this executable (install or build tree), else on PATH.
 QString moetune_cli() {
   const QString dir = QCoreApplication::applicationDirPath();
-  for (const QString& c : {dir + QStringLiteral("/moetune"), dir + QStringLiteral("/../moetune")})
+  const QStringList candidates = {dir + QStringLiteral("/moetune"), dir + QStringLiteral("/../moetune")};
+  for (const QString& c : candidates)
     if (QFileInfo(c).isExecutable()) return QFileInfo(c).canonicalFilePath();
   return QStandardPaths::findExecutable(QStringLiteral("moetune"));
 }

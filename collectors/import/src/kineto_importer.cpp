@@ -71,8 +71,9 @@ class Mapper {
   void finish() {
     resolve_pending();
     for (std::size_t i = 0; i < nccl_.size(); ++i) {
-      auto it = launch_start_.find(nccl_corr_[i]);
-      if (nccl_corr_[i] != 0 && it != launch_start_.end()) nccl_[i].enqueue_ns = it->second;
+      auto it = launch_.find(nccl_corr_[i]);
+      if (nccl_corr_[i] != 0 && it != launch_.end()) nccl_[i].enqueue_ns = it->second.second;
+      attach_param_comms(nccl_[i], nccl_corr_[i]);
       w_.add(nccl_[i]);
     }
     RankRow r;
@@ -105,6 +106,8 @@ class Mapper {
     stat("kineto_gpu_events_skipped", Severity::DataLoss, gpu_skipped_,
          "GPU kernels/memcpys/memsets without a usable ts were skipped");
     stat("nccl_unknown_dtype", Severity::Info, unknown_dtype_, "NCCL ops whose dtype size is unknown: bytes 0");
+    stat("nccl_metadata_from_param_comms", Severity::Info, rpc_attached_,
+         "NCCL kernels without metadata args that took it from the enclosing record_param_comms op");
     stat("kineto_uncorrelated", Severity::Info, uncorrelated_,
          "GPU activities / API calls with neither args.correlation nor an ac2g flow: correlation 0");
   }
@@ -201,11 +204,13 @@ class Mapper {
                                                              : ApiKind::Runtime;
       a.correlation = e.correlation.value_or(0);
       if (a.correlation != 0 && e.name.find("Launch") != std::string_view::npos)
-        launch_start_.emplace(a.correlation, start);
+        launch_.emplace(a.correlation, std::make_pair(e.tid, start));
       if (!e.correlation && e.cat != "cuda_sync") return pend({Pending::Api, e.pid, e.tid, e.ts_ns, {}, {}, {}, a, {}});
       w_.add(a);
       return;
     }
+    if (!e.coll_name.empty() && e.name == "record_param_comms")
+      rpc_.push_back({e.tid, start, start + dur, CommMeta::from(e)});
     NvtxRow n;
     n.rank = rank_;
     n.tid = e.cat == "gpu_user_annotation" ? 0 : e.tid;
@@ -234,27 +239,57 @@ class Mapper {
     NcclOpRow op;
     op.rank = rank_;
     auto parsed = parse_nccl_kernel_name(e.name);
-    op.func = !e.coll_name.empty() ? normalise_collective(e.coll_name) : parsed.func;
-    if (op.func.empty()) op.func = "Unknown";
+    op.func = parsed.func.empty() ? "Unknown" : parsed.func;
     if (!parsed.algo.empty()) op.algo = parsed.algo;
     if (!parsed.proto.empty()) op.proto = parsed.proto;
-    op.count = e.in_nelems.value_or(0);
-    if (!e.dtype.empty()) op.dtype = std::string(e.dtype);
-    int size = e.dtype.empty() ? 0 : dtype_size(e.dtype);
-    if (!e.dtype.empty() && size == 0) ++unknown_dtype_;
-    std::int64_t elems = e.in_nelems.value_or(0);
-    if (elems <= 0) elems = split_sum(e.in_split);
-    if (__builtin_mul_overflow(elems, static_cast<std::int64_t>(size), &op.bytes) || op.bytes < 0) op.bytes = 0;
-    if (e.group_size && *e.group_size > 0 && *e.group_size < std::numeric_limits<int>::max())
-      op.nranks = static_cast<int>(*e.group_size);
     op.start_ns = k.start_ns;
     op.end_ns = k.start_ns + k.dur_ns;
     op.stream = k.stream.value;
-    if (!e.pg_name.empty()) op.pg_name = op.comm_hash = std::string(e.pg_name);
-    if (!e.pg_ranks.empty()) op.pg_ranks = std::string(e.pg_ranks);
-    if (is_list(e.in_split)) op.in_splits = std::string(e.in_split);
-    if (is_list(e.out_split)) op.out_splits = std::string(e.out_split);
+    if (!e.coll_name.empty()) apply(op, CommMeta::from(e));
     return op;
+  }
+
+  // PyTorch's collective metadata, as on comm kernels and record_param_comms ops.
+  struct CommMeta {
+    std::string coll, dtype, pg_name, pg_ranks, in_split, out_split;
+    std::optional<std::int64_t> in_nelems, group_size;
+    static CommMeta from(const Event& e) {
+      return {std::string(e.coll_name), std::string(e.dtype),    std::string(e.pg_name), std::string(e.pg_ranks),
+              std::string(e.in_split),  std::string(e.out_split), e.in_nelems,           e.group_size};
+    }
+  };
+
+  void apply(NcclOpRow& op, const CommMeta& m) {
+    op.func = normalise_collective(m.coll);
+    op.count = m.in_nelems.value_or(0);
+    if (!m.dtype.empty()) op.dtype = m.dtype;
+    int size = m.dtype.empty() ? 0 : dtype_size(m.dtype);
+    if (!m.dtype.empty() && size == 0) ++unknown_dtype_;
+    std::int64_t elems = m.in_nelems.value_or(0);
+    if (elems <= 0) elems = split_sum(m.in_split);
+    if (__builtin_mul_overflow(elems, static_cast<std::int64_t>(size), &op.bytes) || op.bytes < 0) op.bytes = 0;
+    if (m.group_size && *m.group_size > 0 && *m.group_size < std::numeric_limits<int>::max())
+      op.nranks = static_cast<int>(*m.group_size);
+    if (!m.pg_name.empty()) op.pg_name = op.comm_hash = m.pg_name;
+    if (!m.pg_ranks.empty()) op.pg_ranks = m.pg_ranks;
+    if (is_list(m.in_split)) op.in_splits = m.in_split;
+    if (is_list(m.out_split)) op.out_splits = m.out_split;
+  }
+
+  // Comm kernels without metadata get it from the record_param_comms op that
+  // encloses their launch call on the same thread (older PyTorch put it only there).
+  void attach_param_comms(NcclOpRow& op, std::int64_t corr) {
+    if (op.dtype || rpc_.empty() || corr == 0) return;
+    auto l = launch_.find(corr);
+    if (l == launch_.end()) return;
+    const auto& [tid, at] = l->second;
+    const Rpc* best = nullptr;
+    for (const auto& r : rpc_)  // few (one per collective call): a scan is fine
+      if (r.tid == tid && r.start <= at && at <= r.end && (!best || r.start > best->start)) best = &r;
+    if (best) {
+      apply(op, best->meta);
+      ++rpc_attached_;
+    }
   }
 
   // A non-empty "[a, b, ...]" list.
@@ -321,7 +356,14 @@ class Mapper {
   std::vector<Pending> pending_;
   std::vector<NcclOpRow> nccl_;
   std::vector<std::int64_t> nccl_corr_;
-  std::unordered_map<std::int64_t, std::int64_t> launch_start_;  // launch call correlation -> start ns
+  // Launch calls: correlation -> (tid, start ns).
+  std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>> launch_;
+  struct Rpc {
+    std::int64_t tid, start, end;
+    CommMeta meta;
+  };
+  std::vector<Rpc> rpc_;  // record_param_comms ops that carry metadata
+  std::int64_t rpc_attached_ = 0;
   std::int64_t last_corr_ = 0;
   std::int64_t ignored_ = 0, missing_dur_ = 0, negative_dur_ = 0, absurd_dur_ = 0, skipped_ = 0, gpu_skipped_ = 0,
                unknown_dtype_ = 0, uncorrelated_ = 0;

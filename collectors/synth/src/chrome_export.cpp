@@ -150,7 +150,7 @@ class RankWriter {
   RankWriter(TraceReader& r, Out& o, ChromeExportStats& st, bool& first, std::int64_t base, std::int64_t& next_tid)
       : r_(r), o_(o), st_(st), first_(first), base_(base), next_tid_(next_tid) {}
 
-  void write(const RankRow& rank, std::int64_t pid) {
+  void write(const RankRow& rank, std::int64_t pid, bool flows) {
     RankId id = rank.rank;
     pid_ = pid;
     device_ = rank.device;
@@ -182,7 +182,10 @@ class RankWriter {
       if (!nccl_[i].kernel_id) add(named_group("nccl ops"), nccl_[i].start_ns, nccl_[i].dur_ns(), Kind::Nccl, i);
     for (std::size_t i = 0; i < steps_.size(); ++i)
       add(named_group("steps"), steps_[i].start_ns, steps_[i].end_ns - steps_[i].start_ns, Kind::Step, i);
+    kernel_tid_.assign(kernels_.size(), 0);
+    api_tid_.assign(apis_.size(), 0);
     for (auto& [key, g] : groups_) emit(g);
+    if (flows) write_flows(id.value);
   }
 
  private:
@@ -226,6 +229,34 @@ class RankWriter {
     o_.raw("}}");
   }
 
+  // ac2g flows: launch API call -> kernel with the same correlation id (ids unique per run).
+  void write_flows(std::int64_t rank) {
+    std::unordered_map<std::int64_t, std::size_t> api_of;
+    for (std::size_t i = 0; i < apis_.size(); ++i)
+      if (apis_[i].correlation > 0) api_of.emplace(apis_[i].correlation, i);
+    for (std::size_t i = 0; i < kernels_.size(); ++i) {
+      auto it = api_of.find(kernels_[i].correlation);
+      if (kernels_[i].correlation <= 0 || it == api_of.end()) continue;
+      const std::int64_t id = (rank << 40) | kernels_[i].correlation;
+      flow('s', id, api_tid_[it->second], apis_[it->second].start_ns);
+      flow('f', id, kernel_tid_[i], kernels_[i].start_ns);
+      ++st_.flows;
+    }
+  }
+  void flow(char ph, std::int64_t id, std::int64_t tid, std::int64_t ts) {
+    comma();
+    o_.raw(ph == 's' ? "{\"ph\":\"s\"" : "{\"ph\":\"f\",\"bp\":\"e\"");
+    o_.raw(",\"cat\":\"ac2g\",\"name\":\"ac2g\",\"id\":");
+    o_.num(id);
+    o_.raw(",\"pid\":");
+    o_.num(pid_);
+    o_.raw(",\"tid\":");
+    o_.num(tid);
+    o_.raw(",\"ts\":");
+    o_.us(ts - base_);
+    o_.raw("}");
+  }
+
   void emit(Group& g) {
     std::sort(g.events.begin(), g.events.end(), [](const Ev& a, const Ev& b) {
       return a.start != b.start ? a.start < b.start : a.dur > b.dur;
@@ -240,7 +271,12 @@ class RankWriter {
     }
     st_.tracks += lanes;
     st_.extra_lanes += lanes - 1;
-    for (std::size_t i = 0; i < g.events.size(); ++i) event(g.events[i], tids[lane[i]]);
+    for (std::size_t i = 0; i < g.events.size(); ++i) {
+      const Ev& e = g.events[i];
+      if (e.kind == Kind::Kernel) kernel_tid_[e.index] = tids[lane[i]];
+      if (e.kind == Kind::Api) api_tid_[e.index] = tids[lane[i]];
+      event(e, tids[lane[i]]);
+    }
   }
 
   void head(const char* cat, std::string_view name, std::int64_t tid, std::int64_t start, std::int64_t dur) {
@@ -370,6 +406,7 @@ class RankWriter {
   std::vector<NcclOpRow> nccl_;
   std::vector<StepRow> steps_;
   std::unordered_map<std::int64_t, std::size_t> op_of_kernel_;
+  std::vector<std::int64_t> kernel_tid_, api_tid_;  // track each event landed on
   std::map<std::pair<int, std::int64_t>, Group> groups_;
 };
 
@@ -422,15 +459,23 @@ Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem:
     std::int64_t next_tid = 1'000'000'000;
     for (const auto& k : ranks) {
       RankWriter w(r, o, st, first, t0, next_tid);
-      w.write(k, opts.rank ? k.pid : k.rank.value);
+      w.write(k, opts.rank ? k.pid : k.rank.value, opts.flows);
     }
     o.raw("\n]}\n");
     o.flush();
     st.bytes = o.written();
-    if (o.failed()) return Error{out.string() + ": write failed (disk full?)"};
+    if (o.failed()) {
+      f.reset();
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);  // never leave a partial file behind
+      return Error{out.string() + ": write failed (disk full?)"};
+    }
   }
-  if (std::fclose(f.release()) != 0) return Error{out.string() + ": write failed"};
   std::error_code ec;
+  if (std::fclose(f.release()) != 0) {
+    std::filesystem::remove(tmp, ec);
+    return Error{out.string() + ": write failed"};
+  }
   std::filesystem::rename(tmp, out, ec);
   if (ec) return Error{out.string() + ": cannot rename the output into place: " + ec.message()};
   return st;

@@ -21,10 +21,13 @@ struct ChromeExportOptions {
   // Only this rank, in Kineto's per-rank layout (distributedInfo.rank, deviceProperties),
   // so `moetune import` reads it back as that rank. Unset: every rank, one pid each.
   std::optional<std::int64_t> rank;
+  // Also write ac2g flow events (s at the launching API call, f at the kernel) so Perfetto
+  // draws launch arrows; off by default (it adds two events per kernel).
+  bool flows = false;
 };
 
 struct ChromeExportStats {
-  std::int64_t events = 0, kernels = 0, tracks = 0, extra_lanes = 0, bytes = 0;
+  std::int64_t events = 0, kernels = 0, tracks = 0, extra_lanes = 0, flows = 0, bytes = 0;
 };
 
 Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem::path& out,

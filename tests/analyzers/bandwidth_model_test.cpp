@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// analyze_bandwidth on hand-built runs: bus bandwidth from the nccl-tests formulas, an
+// nccl-tests baseline as the yardstick when no link ceiling is known, and a one-rank view
+// (other ranks missing) that must not be judged.
+#include <gtest/gtest.h>
+
+#include "moetune/analyzers/analyses.h"
+
+using namespace moetune;
+using namespace moetune::analyzers;
+
+namespace {
+
+// 8-rank AllToAll instances of 8 MiB per rank lasting `dur_ns` (same on every rank).
+RunData alltoall_run(std::int64_t dur_ns, int ranks_present = 8) {
+  RunData run;
+  for (int seq = 0; seq < 4; ++seq)
+    for (int r = 0; r < ranks_present; ++r) {
+      NcclOpRow o;
+      o.rank = RankId(r);
+      o.comm_hash = "ep";
+      o.seq = seq;
+      o.func = "AllToAll";
+      o.dtype = "BFloat16";
+      o.bytes = 8 << 20;
+      o.count = o.bytes / 2;
+      o.nranks = 8;
+      o.start_ns = 1'000'000'000LL + seq * 10'000'000LL;
+      o.end_ns = o.start_ns + dur_ns;
+      run.nccl_ops.push_back(o);
+    }
+  BenchResultRow b;
+  b.source = "alltoall_perf.txt";
+  b.func = "AllToAll";
+  b.nranks = 8;
+  b.bytes = 8 << 20;
+  b.busbw_gbps = 300;
+  run.bench.push_back(b);
+  return run;
+}
+
+const Finding* low_bw(const AnalysisResult& r) {
+  for (const auto& f : r.findings)
+    if (f.kind == FindingKind::LowBandwidth) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(BandwidthModel, BusBandwidthFormulaAndBaseline) {
+  // 8 MiB in 147.8 us: algbw = 8388608 / 147800 ns = 56.76 GB/s; busbw = x 7/8 = 49.66 GB/s
+  auto run = alltoall_run(147'800);
+  AnalysisResult r;
+  analyze_bandwidth(run, {}, r);
+  ASSERT_EQ(r.metrics["collectives"].size(), 1u);
+  const auto& c = r.metrics["collectives"][0];
+  EXPECT_EQ(c["count"], 4);
+  EXPECT_NEAR(c["busbw_gbps"].get<double>(), 8388608.0 / 147800.0 * 7 / 8, 1e-9);
+  const auto* f = low_bw(r);
+  ASSERT_NE(f, nullptr) << "49.7 GB/s against a measured 300 GB/s baseline";
+  EXPECT_DOUBLE_EQ(f->evidence["nccl_tests_baseline_busbw_gbps"].get<double>(), 300.0);
+  for (const auto& fx : f->recommendation.fixes)
+    if (fx.type == "env") {
+      EXPECT_EQ(fx.body["name"].get<std::string>().rfind("NCCL_ALGO", 0), std::string::npos);
+    }
+}
+
+TEST(BandwidthModel, AtBaselineIsFine) {
+  auto run = alltoall_run(26'000);  // ~282 GB/s bus bandwidth
+  AnalysisResult r;
+  analyze_bandwidth(run, {}, r);
+  EXPECT_EQ(low_bw(r), nullptr);
+}
+
+TEST(BandwidthModel, OneRankViewIsNotJudged) {
+  auto run = alltoall_run(147'800, 1);
+  AnalysisResult r;
+  analyze_bandwidth(run, {}, r);
+  EXPECT_EQ(low_bw(r), nullptr);
+  ASSERT_EQ(r.metrics["collectives"].size(), 1u);
+  EXPECT_EQ(r.metrics["collectives"][0]["ranks_seen"], 1);
+  EXPECT_TRUE(r.metrics["collectives"][0].contains("note"));
+}
