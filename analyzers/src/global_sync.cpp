@@ -82,8 +82,8 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
   if (insts.empty()) {
     out.notes.push_back(run.nccl_ops.empty() && run.kernels.empty()
                             ? "not enough data: global_sync: no collectives in the run"
-                            : "not enough data: global_sync: no collective seen by two or more ranks (one rank, or no "
-                              "NCCL collectives)");
+                            : "not enough data: global_sync: no collective seen by two or more ranks (one rank, no "
+                              "NCCL collectives, or only send/recv without sequence numbers, which cannot be aligned)");
     return;
   }
   CommClassifier cls(run.strings);
@@ -94,8 +94,13 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     idx[a.rank].act = &a;
     if (!a.busy.empty()) span_sum += static_cast<double>(a.busy.back().e - a.busy.front().s);
   }
-  for (const auto& c : run.api_calls)
-    if (c.kind == ApiKind::Sync || is_blocking_sync_api(run.str(c.name))) idx[static_cast<int>(c.rank.value)].syncs.push_back(&c);
+  std::vector<char> sync_name(run.strings.size());
+  for (std::size_t i = 0; i < run.strings.size(); ++i) sync_name[i] = is_blocking_sync_api(run.strings[i]);
+  for (const auto& c : run.api_calls) {
+    auto id = static_cast<std::size_t>(c.name.value);
+    if (id < sync_name.size() && sync_name[id])
+      idx[static_cast<int>(c.rank.value)].syncs.push_back(&c);
+  }
   double span = acts.empty() ? 0 : span_sum / static_cast<double>(acts.size());
 
   struct Group {

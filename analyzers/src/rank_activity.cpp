@@ -101,6 +101,10 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     }
     return *last;
   };
+  // Kernels arrive sorted by start within a rank; copies, memsets and NCCL ops go to
+  // separate lists (each sorted too) that are merged in afterwards, so that
+  // normalize() never has to sort the big lists.
+  std::map<std::int64_t, Intervals> comm_extra, busy_extra;
   for (const auto& k : run.kernels) {
     auto& a = cached(k.rank);
     Interval iv{k.start_ns, k.end_ns()};
@@ -116,20 +120,20 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
   last_rank = -2;
   for (const auto& m : run.memcpys) {
     auto& a = cached(m.rank);
-    a.busy.push_back({m.start_ns, m.end_ns()});
+    busy_extra[a.rank].push_back({m.start_ns, m.end_ns()});
     if (is_comm_memcpy(m)) {
       ++a.peer_copies;
-      a.comm.push_back({m.start_ns, m.end_ns()});
+      comm_extra[a.rank].push_back({m.start_ns, m.end_ns()});
     }
   }
   last_rank = -2;
-  for (const auto& m : run.memsets) cached(m.rank).busy.push_back({m.start_ns, m.end_ns()});
+  for (const auto& m : run.memsets) busy_extra[cached(m.rank).rank].push_back({m.start_ns, m.end_ns()});
   last_rank = -2;
   for (const auto& o : run.nccl_ops) {
     auto& a = cached(o.rank);
     ++a.nccl_ops;
-    a.comm.push_back({o.start_ns, o.end_ns});
-    a.busy.push_back({o.start_ns, o.end_ns});
+    comm_extra[a.rank].push_back({o.start_ns, o.end_ns});
+    busy_extra[a.rank].push_back({o.start_ns, o.end_ns});
   }
   for (const auto& s : run.steps)
     if (s.end_ns > s.start_ns) get(s.rank).windows.push_back({s.step, s.start_ns, s.end_ns});
@@ -140,6 +144,14 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     normalize(a.compute);
     normalize(a.comm);
     normalize(a.busy);
+    if (auto it = comm_extra.find(r); it != comm_extra.end()) {
+      normalize(it->second);
+      a.comm = unite(a.comm, it->second);
+    }
+    if (auto it = busy_extra.find(r); it != busy_extra.end()) {
+      normalize(it->second);
+      a.busy = unite(a.busy, it->second);
+    }
     a.compute.shrink_to_fit();
     a.busy.shrink_to_fit();
     a.overlap = intersect(a.compute, a.comm);

@@ -131,12 +131,18 @@ void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, Analysis
   }
   find_stragglers(run, tot, out);
 
-  // api calls per rank (RunData keeps them sorted by rank, start).
-  std::map<int, std::vector<const ApiCallRow*>> syncs, apis;
+  // Blocking sync calls per rank; names classified once per interned string.
+  std::vector<char> sync_name(run.strings.size());
+  for (std::size_t i = 0; i < run.strings.size(); ++i) sync_name[i] = is_blocking_sync_api(run.strings[i]);
+  std::map<int, std::vector<const ApiCallRow*>> syncs;
   for (const auto& c : run.api_calls) {
-    apis[static_cast<int>(c.rank.value)].push_back(&c);
-    if (c.kind == ApiKind::Sync || is_blocking_sync_api(run.str(c.name))) syncs[static_cast<int>(c.rank.value)].push_back(&c);
+    auto id = static_cast<std::size_t>(c.name.value);
+    if (id < sync_name.size() && sync_name[id])
+      syncs[static_cast<int>(c.rank.value)].push_back(&c);
   }
+  bool api_sorted = std::is_sorted(run.api_calls.begin(), run.api_calls.end(), [](const auto& a, const auto& b) {
+    return a.rank != b.rank ? a.rank < b.rank : a.start_ns < b.start_ns;
+  });
   if (run.api_calls.empty()) out.notes.push_back("not enough data: host_sync: no CUDA API calls recorded");
 
   for (const auto& t : tot) {
@@ -215,17 +221,19 @@ void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, Analysis
     auto worst = idle;
     std::sort(worst.begin(), worst.end(), [](auto& x, auto& y) { return x.e - x.s > y.e - y.s; });
     nlohmann::json gaps_ev = nlohmann::json::array();
-    const auto& calls = apis[a.rank];
     for (std::size_t i = 0; i < worst.size() && i < 5; ++i) {
       f.time_ranges.push_back({worst[i].s, worst[i].e});
-      // What the host did in the gap: the API call covering most of it, if any.
-      std::string host = "no CUDA API call (host busy outside CUDA)";
+      // What the host did in the gap: the API call (started up to 1 s before) covering most of it.
+      std::string host = api_sorted ? "no CUDA API call (host busy outside CUDA)" : "unknown";
       std::int64_t best = 0;
-      auto lo = std::lower_bound(calls.begin(), calls.end(), worst[i].s - 1'000'000'000,
-                                 [](const ApiCallRow* c, std::int64_t v) { return c->start_ns < v; });
-      for (auto it = lo; it != calls.end() && (*it)->start_ns < worst[i].e; ++it) {
-        auto ov = std::min((*it)->end_ns(), worst[i].e) - std::max((*it)->start_ns, worst[i].s);
-        if (ov > best) best = ov, host = run.str((*it)->name);
+      RankId rk(a.rank);
+      auto lo = std::lower_bound(run.api_calls.begin(), run.api_calls.end(), std::make_pair(rk, worst[i].s - 1'000'000'000),
+                                 [](const ApiCallRow& c, const std::pair<RankId, std::int64_t>& v) {
+                                   return c.rank != v.first ? c.rank < v.first : c.start_ns < v.second;
+                                 });
+      for (auto it = lo; api_sorted && it != run.api_calls.end() && it->rank == rk && it->start_ns < worst[i].e; ++it) {
+        auto ov = std::min(it->end_ns(), worst[i].e) - std::max(it->start_ns, worst[i].s);
+        if (ov > best) best = ov, host = run.str(it->name);
       }
       gaps_ev.push_back({{"start_ns", worst[i].s}, {"gap_ms", ms(worst[i].e - worst[i].s)}, {"host_during_gap", host}});
     }

@@ -2,6 +2,7 @@
 // moetune analyze RUN [--json] [--fail-on SEVERITY]: findings + metrics.
 // Text: per-rank table, findings with recommendation and gain, notes. JSON: the
 // DESIGN.md "analyze --json" document. Exit 1 when a finding is at/above --fail-on.
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -12,15 +13,25 @@
 namespace moetune::cli {
 namespace {
 
-void run_analyze(const std::string& path, bool json, const std::string& fail_on, int& exit_code) {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void run_analyze(const std::string& path, bool json, const std::string& fail_on, bool timing, int& exit_code) {
   std::optional<analyzers::FindingSeverity> threshold;
   if (!fail_on.empty()) {
     threshold = analyzers::parse_severity(fail_on);
     if (!threshold) throw InputError("--fail-on " + fail_on + ": expected low, medium, high or critical");
   }
+  auto t0 = std::chrono::steady_clock::now();
   auto run = analyzers::RunData::load(path);
   if (!run) throw InputError(run.error().message);
+  double t_load = seconds_since(t0);
+  auto t1 = std::chrono::steady_clock::now();
   auto result = analyzers::analyze(*run);
+  if (timing)
+    std::fprintf(stderr, "timing: load %.3f s, analyses %.3f s (%zu kernels, %zu api calls, %zu nccl ops)\n", t_load,
+                 seconds_since(t1), run->kernels.size(), run->api_calls.size(), run->nccl_ops.size());
   if (json)
     std::printf("%s\n", analyzers::to_json(result).dump(2).c_str());
   else
@@ -35,12 +46,16 @@ const Register reg{"analyze", [](CLI::App& app, int& exit_code) {
                      auto path = std::make_shared<std::string>();
                      auto json = std::make_shared<bool>(false);
                      auto fail_on = std::make_shared<std::string>();
+                     auto timing = std::make_shared<bool>(false);
                      auto* c = app.add_subcommand("analyze", "Findings, metrics and recommendations for a run");
                      c->add_option("run", *path, "run file (.moetune)")->required();
                      c->add_flag("--json", *json, "the analyze --json document");
                      c->add_option("--fail-on", *fail_on, "exit 1 when a finding has this severity or higher "
                                                           "(low, medium, high, critical)");
-                     c->callback([path, json, fail_on, &exit_code] { run_analyze(*path, *json, *fail_on, exit_code); });
+                     c->add_flag("--timing", *timing, "print load and analysis times to stderr");
+                     c->callback([path, json, fail_on, timing, &exit_code] {
+                       run_analyze(*path, *json, *fail_on, *timing, exit_code);
+                     });
                    }};
 
 }  // namespace

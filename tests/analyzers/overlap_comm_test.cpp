@@ -62,6 +62,16 @@ TEST(CommRules, DecodesNcclKernelNamesOldAndNew) {
   EXPECT_FALSE(algo_env_applies("Send"));
 }
 
+TEST(CommRules, BlockingSyncApisByNameOnly) {
+  EXPECT_TRUE(is_blocking_sync_api("cudaDeviceSynchronize"));
+  EXPECT_TRUE(is_blocking_sync_api("cudaStreamSynchronize_v3020"));  // nsys suffix
+  EXPECT_TRUE(is_blocking_sync_api("cudaMemcpy"));
+  EXPECT_FALSE(is_blocking_sync_api("cudaMemcpyAsync"));
+  EXPECT_FALSE(is_blocking_sync_api("cudaStreamWaitEvent_v3020"));  // GPU-side wait
+  EXPECT_FALSE(is_blocking_sync_api("cudaEventQuery_v3020"));       // polls, never blocks
+  EXPECT_FALSE(is_blocking_sync_api("cudaLaunchKernel"));
+}
+
 TEST(CommRules, PeerCopiesAreCommLocalCopiesAreNot) {
   MemcpyRow m;
   m.kind = CopyKind::PtoP;

@@ -56,7 +56,8 @@ TEST(StragglersSynth, GpuIdleNamesTheRank) {
   auto gi = of_kind(r, FindingKind::GpuIdle);
   ASSERT_EQ(gi.size(), 1u) << kinds(r);
   EXPECT_EQ(gi[0]->ranks, std::vector<int>{5});
-  for (const auto& g : gi[0]->evidence.at("largest_gaps")) EXPECT_GE(g.at("gap_ms").get<double>(), 5.0);
+  // 6 ms of host work; the GPU drains the ~1 ms launch queue first, so each gap is ~5 ms.
+  for (const auto& g : gi[0]->evidence.at("largest_gaps")) EXPECT_GE(g.at("gap_ms").get<double>(), 4.5);
   EXPECT_FALSE(gi[0]->time_ranges.empty());
   EXPECT_TRUE(of_kind(r, FindingKind::HostSync).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::Straggler).empty());

@@ -109,5 +109,5 @@ class GuiScreenshotTest : public QObject {
   }
 };
 
-QTEST_MAIN(GuiScreenshotTest)
+QTEST_GUILESS_MAIN(GuiScreenshotTest)  // the GUI runs in the child under Xvfb
 #include "gui_screenshot_test.moc"

@@ -80,7 +80,7 @@ class GuiUnitTest : public QObject {
     for (const auto& it : items) QCOMPARE(it.count, 1u);
     QCOMPARE(items[3].first, 3u);
     QVERIFY(std::abs(items[3].x0 - 15.0f) < 0.01f);
-    // Mid zoom: 2 px spacing, 0.2 px wide events -> folded, every event still counted.
+    // Mid zoom: 1 px spacing, 0.1 px wide events -> folded, every event still counted.
     m.set_range(50'000'000, 50'100'000);
     items.clear();
     TimelineData::fold(lane, m, 3.0, items);

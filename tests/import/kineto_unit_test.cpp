@@ -2,6 +2,7 @@
 // Unit tests of the Kineto importer's helpers and of its edge-case mapping on small
 // hand-written traces (tests/data/fuzz/kineto/edge_*.json, also fuzz seeds).
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <map>
@@ -148,11 +149,6 @@ TEST_F(KinetoEdges, AllToAllSplitsAndBadBaseTime) {
   EXPECT_EQ(rd->ranks()[0].compute_cap, "9.0");
 }
 
-}  // namespace
-}  // namespace moetune
-
-namespace moetune {
-namespace {
 
 TEST_F(KinetoEdges, MetadataFromRecordParamComms) {
   auto rd = import(fs::path(MOETUNE_TEST_DATA) / "fuzz/kineto/edge_param_comms.json");
@@ -174,13 +170,6 @@ TEST_F(KinetoEdges, MetadataFromRecordParamComms) {
   EXPECT_FALSE(ops[1].enqueue_ns.has_value());
 }
 
-}  // namespace
-}  // namespace moetune
-
-#include <zlib.h>
-
-namespace moetune {
-namespace {
 
 // Two gzip members (as `cat a.gz b.gz` makes): the second member's trailer size is
 // a wrong guess for the whole, so this also takes the buffer-growth path.

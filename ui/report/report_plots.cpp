@@ -228,9 +228,7 @@ QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, cons
   for (const auto& [k, v] : cells) {
     if (k.first - smin < nx) map->data()->setCell(int(k.first - smin), k.second, v);
   }
-  map->setGradient(QCPColorGradient::gpThermal);
   map->setInterpolate(false);
-  map->rescaleDataRange(true);
   // The colour scale is kept across rebuilds (layer changes): only plottables are cleared.
   QCPColorScale* scale = nullptr;
   if (p->plotLayout()->columnCount() > 1) scale = qobject_cast<QCPColorScale*>(p->plotLayout()->element(0, 1));
@@ -239,7 +237,9 @@ QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, cons
     p->plotLayout()->addElement(0, 1, scale);
   }
   scale->setLabel(QStringLiteral("tokens"));
-  map->setColorScale(scale);
+  map->setColorScale(scale);  // before the gradient and range: the scale owns both
+  map->setGradient(QCPColorGradient::gpThermal);
+  map->rescaleDataRange(true);
   // hot / cold: analyzer metrics when present, else top/bottom 3 by total tokens.
   std::set<int> hot, cold;
   auto pick = [&](const nlohmann::json& arr, std::set<int>& out) {

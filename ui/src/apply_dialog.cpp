@@ -76,17 +76,17 @@ ApplyDialog::ApplyDialog(std::shared_ptr<const LoadedRun> run, std::shared_ptr<c
   for (const auto& m : profile_.manual) add(QStringLiteral("code"), qs(m.value("description", m.dump())), QString(), tr("manual change"));
   table_->resizeColumnsToContents();
 
-  auto* save = new QPushButton(tr("Save profile…"), this);
-  connect(save, &QPushButton::clicked, this, [this] {
+  auto* save_btn = new QPushButton(tr("Save profile…"), this);
+  connect(save_btn, &QPushButton::clicked, this, [this] {
     const QString p = QFileDialog::getSaveFileName(this, tr("Save profile"), QStringLiteral("profile.json"), tr("JSON (*.json)"));
     QString err;
-    if (!p.isEmpty() && !save(p, &err)) log_->append(err);
+    if (!p.isEmpty() && !this->save(p, &err)) log_->append(err);
   });
   relaunch_->setEnabled(!recorded_command().isEmpty() && !moetune_cli().isEmpty());
   relaunch_->setToolTip(recorded_command().isEmpty() ? tr("The run has no recorded command") : recorded_command());
   connect(relaunch_, &QPushButton::clicked, this, &ApplyDialog::relaunch);
   auto* box = new QDialogButtonBox(QDialogButtonBox::Close, this);
-  box->addButton(save, QDialogButtonBox::ActionRole);
+  box->addButton(save_btn, QDialogButtonBox::ActionRole);
   box->addButton(relaunch_, QDialogButtonBox::ActionRole);
   connect(box, &QDialogButtonBox::rejected, this, &QDialog::reject);
   auto* v = new QVBoxLayout(this);

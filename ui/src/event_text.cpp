@@ -56,7 +56,7 @@ QString event_details_html(const LoadedRun& run, EventRef ref) {
       const auto& k = d.kernels[e.ref];
       corr = k.correlation;
       h += row(QStringLiteral("stream"), QString::number(k.stream.value));
-      auto dim = [](std::int64_t p) {
+      auto dim = [](std::int64_t p) -> QString {  // QString, not a QStringBuilder over temporaries
         return QString::number(p & 0x1fffff) + QLatin1Char('x') + QString::number((p >> 21) & 0x1fffff) +
                QLatin1Char('x') + QString::number(p >> 42);
       };

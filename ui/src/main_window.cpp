@@ -21,6 +21,7 @@
 #include <QSlider>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QStyle>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
@@ -187,14 +188,14 @@ QWidget* MainWindow::build_replay_bar() {
   auto* h = new QHBoxLayout(bar);
   h->setContentsMargins(0, 0, 0, 0);
   auto* back = new QToolButton;
-  back->setText(QStringLiteral("⏮"));
+  back->setIcon(style()->standardIcon(QStyle::SP_MediaSkipBackward));
   back->setToolTip(tr("Previous step"));
   play_ = new QToolButton;
-  play_->setText(QStringLiteral("▶"));
+  play_->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
   play_->setToolTip(tr("Play / pause the replay (Space)"));
   play_->setShortcut(QKeySequence(Qt::Key_Space));
   auto* fwd = new QToolButton;
-  fwd->setText(QStringLiteral("⏭"));
+  fwd->setIcon(style()->standardIcon(QStyle::SP_MediaSkipForward));
   fwd->setToolTip(tr("Next step"));
   auto* speed = new QComboBox;
   for (double s : {0.25, 0.5, 1.0, 2.0, 4.0, 8.0}) speed->addItem(QString::number(s) + QStringLiteral(" steps/s"), s);
@@ -219,7 +220,7 @@ QWidget* MainWindow::build_replay_bar() {
     update_step_label();
   });
   connect(replay_, &ReplayController::playingChanged, this,
-          [this](bool p) { play_->setText(p ? QStringLiteral("⏸") : QStringLiteral("▶")); });
+          [this](bool p) { play_->setIcon(style()->standardIcon(p ? QStyle::SP_MediaPause : QStyle::SP_MediaPlay)); });
   return bar;
 }
 

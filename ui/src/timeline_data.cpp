@@ -228,8 +228,9 @@ void TimelineData::fold(const Lane& lane, const TimeMapper& m, double fold_px, s
     const std::size_t j = static_cast<std::size_t>(it - ev.begin());
     const double last_end = std::min(m.x(ev[j - 1].end()), m.width + 1.0);
     DrawItem d{float(x0), float(std::max(x0 + 1.0, std::max(x1, last_end))), std::uint32_t(j - i), std::uint32_t(i)};
-    // Merge into the previous folded item when they touch, so a dense run is one item.
-    if (!out.empty() && out.back().count > 1 && d.x0 <= out.back().x1 + 0.5f) {
+    // Merge into the previous folded item when the gap is under fold_px too, so a dense
+    // run is one item (gaps that small cannot be seen between sub-fold_px events).
+    if (!out.empty() && out.back().count > 1 && d.x0 <= out.back().x1 + float(fold_px)) {
       out.back().x1 = std::max(out.back().x1, d.x1);
       out.back().count += d.count;
     } else {

@@ -65,6 +65,8 @@ std::optional<NcclKernelInfo> parse_nccl_kernel(std::string_view name);
 bool algo_env_applies(std::string_view func);
 
 // Names of host API calls that block the CPU until the GPU (or a copy) finishes.
+// By name only: the api_calls kind "synchronization" also holds non-blocking
+// cudaEventQuery and GPU-side cudaStreamWaitEvent records.
 bool is_blocking_sync_api(std::string_view name);
 
 // Classifies every interned string once; lookups by StringId are then O(1).
