@@ -15,11 +15,14 @@ namespace {
 using Layer = std::vector<std::vector<int>>;  // expert -> ranks
 
 // Cost of one layer under the routing rule of placement.h:
-// (max over ranks of tokens/speed, cross-node tokens). Lower is better, compared in order.
+// (max over ranks of tokens/speed, cross-node tokens). Lower is better, compared in order;
+// busiest-rank times within 1 % count as equal, so a plan that keeps the pace but sends
+// fewer tokens across nodes (a replicated hot expert) wins: on socket/network-bound jobs
+// the traffic, not the expert compute, is what the step waits for.
 struct Cost {
   double max_time = 0, cross = 0;
   bool better_than(const Cost& o) const {
-    const double eps = 1e-9 * std::max(1.0, o.max_time);
+    const double eps = 0.01 * std::max(1.0, o.max_time);
     if (max_time < o.max_time - eps) return true;
     if (max_time > o.max_time + eps) return false;
     return cross < o.cross - 1e-9 * std::max(1.0, o.cross);

@@ -20,10 +20,18 @@ bool is_alltoall(const std::string& func) {
   auto f = lower(func);
   return f.find("alltoall") != std::string::npos || f.find("all_to_all") != std::string::npos;
 }
+bool is_p2p(const std::string& func) {
+  auto f = lower(func);
+  return f == "send" || f == "recv" || f == "sendrecv";
+}
+// Bits of a floating-point payload type; integers (token counts, indices) return 0:
+// they are not activations and have no 16-bit float form.
 int dtype_bits(const std::string& d) {
   auto t = lower(d);
-  if (t == "float" || t == "float32" || t == "fp32" || t == "int32" || t == "uint32") return 32;
-  if (t == "double" || t == "float64" || t == "int64" || t == "uint64") return 64;
+  if (t.rfind("nccl", 0) == 0) t = t.substr(4);
+  if (t == "float" || t == "float32" || t == "fp32" || t == "f32") return 32;
+  if (t == "double" || t == "float64" || t == "fp64" || t == "f64") return 64;
+  if (t.find("int") != std::string::npos) return 0;
   if (t == "half" || t == "float16" || t == "bfloat16" || t == "bf16" || t == "fp16") return 16;
   if (t.find("8") != std::string::npos) return 8;
   return 0;
@@ -54,8 +62,21 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
   std::map<std::string, std::int64_t> by_dtype;
   std::vector<TimeRange> ranges;
   int wide_bits = 32;
+  // MoE dispatch/combine written as grouped ncclSend/ncclRecv (what all-to-all is inside
+  // NCCL): P2P ops count as all-to-all traffic when the run reports expert routing or a
+  // rank talks to every other rank. Only the send side is counted (recv mirrors it).
+  std::map<int, std::set<int>> peers;
+  int nranks = static_cast<int>(run.ranks.size());
+  for (const auto& o : run.nccl_ops)
+    if (is_p2p(o.func) && o.peer >= 0) peers[static_cast<int>(o.rank.value)].insert(o.peer);
+  auto p2p_is_a2a = [&](const NcclOpRow& o) {
+    if (!is_p2p(o.func) || lower(o.func) == "recv") return false;
+    if (!run.routing.empty()) return true;
+    auto it = peers.find(static_cast<int>(o.rank.value));
+    return nranks >= 2 && it != peers.end() && static_cast<int>(it->second.size()) >= nranks - 1;
+  };
   for (const auto& o : run.nccl_ops) {
-    if (!is_alltoall(o.func)) continue;
+    if (!is_alltoall(o.func) && !p2p_is_a2a(o)) continue;
     ++a2a;
     if (!o.dtype) continue;
     ++a2a_typed;
@@ -112,8 +133,9 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
                  " % of step time on these ranks; assumes their time scales with bytes (bandwidth-bound) and is "
                  "on the critical path (less where it already overlaps compute)";
   f.recommendation.text =
-      "Send dispatch/combine activations in bf16 (cast before the all-to-all, back after): the expert GEMMs "
-      "already run in bf16, so this loses nothing they use. Routing weights can stay fp32 if they travel separately.";
+      "Send dispatch/combine activations in bf16 (cast before the all-to-all, back to the compute dtype after): "
+      "bf16 keeps fp32's exponent range and halves the bytes on the wire. Check model quality once (the seed "
+      "report saw < 0.3 % perplexity change). Routing weights can stay fp32 if they travel separately.";
   f.recommendation.fixes.push_back({"flag", {{"name", "--comm-dtype"}, {"value", "bf16"}}});
   f.recommendation.fixes.push_back(
       {"code", {{"description", "cast the all_to_all input to torch.bfloat16 (x.to(torch.bfloat16)) and the output "

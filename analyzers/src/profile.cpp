@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <cstdio>
+
 #include "moetune/analyzers/profile.h"
 
 #include <algorithm>
@@ -77,8 +79,19 @@ std::string add_fix(Profile& p, const std::string& type, const nlohmann::json& b
 Profile build_profile(const AnalysisResult& r, const std::string& source_run) {
   Profile p;
   p.source_run = source_run;
+  // A finding whose estimated gain is positive but under this is within run-to-run noise
+  // (the samples' step times vary by several % between runs): its fixes are listed under
+  // "skipped", not applied. A gain of 0 means "not estimated" (traffic-only findings).
+  constexpr double kMinGainPct = 2.0;
   for (const auto& f : r.findings) {
     if (f.recommendation.fixes.empty()) continue;
+    if (f.estimated_gain_pct > 0 && f.estimated_gain_pct < kMinGainPct) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "estimated gain %.1f %% is below %.0f %%: not applied", f.estimated_gain_pct,
+                    kMinGainPct);
+      p.skipped.push_back(f.id + ": " + buf);
+      continue;
+    }
     p.findings.push_back(f.id);
     for (const auto& fx : f.recommendation.fixes) {
       if (fx.body.value("optional", false)) continue;  // options are shown, not applied

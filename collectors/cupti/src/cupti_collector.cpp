@@ -165,6 +165,8 @@ bool init_locked() {
                       "buffer requests refused because the preallocated pool was empty"});
         w.add(StatRow{"cupti_records", Severity::Info, static_cast<std::int64_t>(st.c.records.load()), rank,
                       "activity records written by the CUDA collector"});
+        w.add(StatRow{"cupti_incomplete_records", Severity::Info, static_cast<std::int64_t>(st.c.incomplete.load()),
+                      rank, "GPU activity without start/end time (still running at the final flush); not stored"});
         w.add(StatRow{"cupti_overhead_ns", Severity::Info, static_cast<std::int64_t>(st.c.overhead_ns.load()), rank,
                       "time CUPTI reported as its own overhead (buffer flushes, instrumentation)"});
         if (st.markers && st.markers->malformed())

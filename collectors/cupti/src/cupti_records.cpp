@@ -48,12 +48,21 @@ StringId api_name(TraceWriter& w, CUpti_CallbackId cbid) {
   return id;
 }
 
+// GPU activity still running when its buffer was flushed (typically at process exit)
+// arrives with start or end 0: it has no time, so it is counted, not stored.
+bool incomplete(State& s, std::uint64_t start, std::uint64_t end) {
+  if (start != 0 && end >= start) return false;
+  s.c.incomplete.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 void one(State& s, TraceWriter& w, const CUpti_Activity* rec, RankId R) {
   switch (rec->kind) {
     case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL:
     case CUPTI_ACTIVITY_KIND_KERNEL: {
       auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(rec);
       if (s.device_seen < 0) s.device_seen = static_cast<int>(k->deviceId);
+      if (incomplete(s, k->start, k->end)) break;
       KernelRow r;
       r.rank = R;
       r.stream = StreamId(k->streamId);
@@ -69,6 +78,7 @@ void one(State& s, TraceWriter& w, const CUpti_Activity* rec, RankId R) {
     }
     case CUPTI_ACTIVITY_KIND_MEMCPY: {
       auto* m = reinterpret_cast<const CUpti_ActivityMemcpy6*>(rec);
+      if (incomplete(s, m->start, m->end)) break;
       MemcpyRow r;
       r.rank = R;
       r.stream = StreamId(m->streamId);
@@ -83,6 +93,7 @@ void one(State& s, TraceWriter& w, const CUpti_Activity* rec, RankId R) {
     }
     case CUPTI_ACTIVITY_KIND_MEMCPY2: {
       auto* m = reinterpret_cast<const CUpti_ActivityMemcpyPtoP4*>(rec);
+      if (incomplete(s, m->start, m->end)) break;
       MemcpyRow r;
       r.rank = R;
       r.stream = StreamId(m->streamId);
@@ -98,6 +109,7 @@ void one(State& s, TraceWriter& w, const CUpti_Activity* rec, RankId R) {
     }
     case CUPTI_ACTIVITY_KIND_MEMSET: {
       auto* m = reinterpret_cast<const CUpti_ActivityMemset4*>(rec);
+      if (incomplete(s, m->start, m->end)) break;
       w.add(MemsetRow{0, R, StreamId(m->streamId), static_cast<std::int64_t>(m->start), dur(m->start, m->end),
                       static_cast<std::int64_t>(m->bytes), m->correlationId});
       break;

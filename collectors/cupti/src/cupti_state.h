@@ -30,7 +30,7 @@ struct BufferPool {
 
 struct Counters {
   std::atomic<std::uint64_t> records{0}, cupti_dropped{0}, buffers_denied{0}, kernels{0}, steps{0};
-  std::atomic<std::uint64_t> overhead_ns{0}, unknown_kinds{0};
+  std::atomic<std::uint64_t> overhead_ns{0}, unknown_kinds{0}, incomplete{0};
 };
 
 struct State {

@@ -66,7 +66,7 @@ Nvml& nvml() {
 void write_device_info(State& s, TraceWriter& w, int device) {
   RankRow r;
   r.rank = RankId(s.rank);  // -1: no rank in the environment (merge decides)
-  r.host = live::host_name();
+  r.host = live::node_name();
   r.pid = s.pid;
   r.source = "cupti";
   if (device < 0) {

@@ -37,6 +37,14 @@ std::string host_name() {
   return h;
 }
 
+std::string node_name() {
+  std::string h = host_name();
+  // NCCL treats ranks with different NCCL_HOSTID as different nodes (emulated nodes on
+  // one machine); the analyzers see nodes through ranks.host, so record it there too.
+  if (const char* id = std::getenv("NCCL_HOSTID"); id && *id) h += std::string(":") + id;
+  return h;
+}
+
 std::string expand_pattern(std::string_view pattern, int rank, long pid, std::string_view host) {
   std::string out;
   for (std::size_t i = 0; i < pattern.size(); ++i) {

@@ -193,7 +193,7 @@ bool setup(int comm_rank) {
     tw.set_meta("collector", "nccl");
     RankRow r;
     r.rank = RankId(p.rank);  // env rank, else the first communicator's rank
-    r.host = live::host_name();
+    r.host = live::node_name();
     r.pid = ::getpid();
     r.source = "nccl";
     tw.add(r);

@@ -12,6 +12,8 @@ namespace moetune::live {
 int rank_from_env();
 // Short host name ("" if unknown).
 std::string host_name();
+// Host name as the job's NCCL sees nodes: host_name(), plus ":NCCL_HOSTID" when that is set.
+std::string node_name();
 // Replaces %r, %p, %h and %% in `pattern`. Unknown rank expands to "x".
 std::string expand_pattern(std::string_view pattern, int rank, long pid, std::string_view host);
 // Integer from the environment, `fallback` when unset or malformed.
