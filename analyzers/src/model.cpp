@@ -47,20 +47,7 @@ namespace {
 std::vector<ApiCallRow> load_api_calls(TraceReader& rd) {
   std::vector<ApiCallRow> out;
   out.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, rd.counts().get("api_calls"))));
-  auto st = rd.db().prepare("SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls");
-  if (!st) return rd.api_calls();
-  while (st->step()) {
-    ApiCallRow a;
-    a.id = st->i64(0);
-    a.rank = RankId(st->i64(1));
-    a.tid = st->i64(2);
-    a.start_ns = st->i64(3);
-    a.dur_ns = st->i64(4);
-    a.name = StringId(st->i64(5));
-    a.kind = static_cast<ApiKind>(st->i64(6));
-    a.correlation = st->i64(7);
-    out.push_back(a);
-  }
+  if (!rd.for_each_api_call_stored([&out](const ApiCallRow& a) { out.push_back(a); })) return rd.api_calls();
   // Bucket by rank (stable, O(n)), then sort a rank's calls by start only if needed.
   std::int64_t max_rank = -1;
   bool sorted = true;

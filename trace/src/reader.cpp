@@ -258,24 +258,33 @@ std::vector<MemsetRow> TraceReader::memsets(RankId rank, std::int64_t t0, std::i
   return out;
 }
 
+static constexpr const char* kApiCols = "SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls";
+static ApiCallRow api_call_from(const Statement& st) {
+  ApiCallRow a;
+  a.id = st.i64(0);
+  a.rank = RankId(st.i64(1));
+  a.tid = st.i64(2);
+  a.start_ns = st.i64(3);
+  a.dur_ns = st.i64(4);
+  a.name = StringId(st.i64(5));
+  a.kind = static_cast<ApiKind>(st.i64(6));
+  a.correlation = st.i64(7);
+  return a;
+}
+
 std::vector<ApiCallRow> TraceReader::api_calls(RankId rank, std::int64_t t0, std::int64_t t1) {
   std::vector<ApiCallRow> out;
-  auto st = db_->prepare("SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls" +
-                         range_where("api_calls", rank, t0, t1, true));
+  auto st = db_->prepare(kApiCols + range_where("api_calls", rank, t0, t1, true));
   if (st)
-    while (st->step()) {
-      ApiCallRow a;
-      a.id = st->i64(0);
-      a.rank = RankId(st->i64(1));
-      a.tid = st->i64(2);
-      a.start_ns = st->i64(3);
-      a.dur_ns = st->i64(4);
-      a.name = StringId(st->i64(5));
-      a.kind = static_cast<ApiKind>(st->i64(6));
-      a.correlation = st->i64(7);
-      out.push_back(a);
-    }
+    while (st->step()) out.push_back(api_call_from(*st));
   return out;
+}
+
+bool TraceReader::for_each_api_call_stored(const std::function<void(const ApiCallRow&)>& fn) {
+  auto st = db_->prepare(kApiCols);
+  if (!st) return false;
+  while (st->step()) fn(api_call_from(*st));
+  return true;
 }
 
 std::vector<NvtxRow> TraceReader::nvtx(RankId rank, std::int64_t t0, std::int64_t t1) {

@@ -3,10 +3,12 @@
 // -> map each event to store rows here.
 #include <limits>
 #include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 
 #include "kineto_event.h"
+#include "nsys_moe_text.h"
 
 namespace moetune::import {
 namespace kineto {
@@ -36,7 +38,7 @@ struct Flow {
 // views into the parse buffers (no allocation per event).
 class Mapper {
  public:
-  Mapper(const std::filesystem::path& file, TraceWriter& w) : file_(file), w_(w) {}
+  Mapper(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) : file_(file), w_(w), ctx_(ctx) {}
 
   Expected<void> start(const TraceMeta& meta, ImportContext& ctx) {
     meta_ = meta;
@@ -93,7 +95,7 @@ class Mapper {
         r.compute_cap = std::to_string(props->cc_major) + "." + std::to_string(props->cc_minor);
     }
     w_.add(r);
-    for (const auto& [step, span] : steps_) w_.add(StepRow{rank_, step, span.first, span.second, std::nullopt});
+    write_moe_rows();
     stat("relative_timestamps", Severity::Info, meta_.base_time_ns ? 0 : 1,
          "no baseTimeNanoseconds in the trace: ts taken as microseconds on the trace's own clock");
     stat("kineto_events_ignored", Severity::Info, ignored_,
@@ -219,6 +221,7 @@ class Mapper {
     n.name = intern(e.name);
     n.domain = intern(e.cat);
     w_.add(n);
+    if (e.cat == "user_annotation") moe_annotation(e.name, start, dur);
     constexpr std::string_view kStep = "ProfilerStep#";
     if (e.cat != "gpu_user_annotation" && e.name.substr(0, kStep.size()) == kStep) {
       std::string_view num = e.name.substr(kStep.size());
@@ -233,6 +236,48 @@ class Mapper {
         }
       }
     }
+  }
+
+  // The `moe` conventions (docs/CONVENTIONS-NVTX.md) as torch.profiler records them:
+  // record_function ranges in user_annotation, optionally prefixed "moe:" (torch.cuda.nvtx
+  // has no domains). Steps with tokens replace ProfilerStep#N steps when present.
+  void moe_annotation(std::string_view text, std::int64_t start, std::int64_t dur) {
+    if (text.substr(0, 4) == "moe:") text.remove_prefix(4);
+    namespace md = nsys_detail;
+    if (auto st = md::parse_moe_step(text)) {
+      moe_steps_[st->step] = {start, start + dur, st->tokens};
+    } else if (auto ro = md::parse_moe_route(text)) {
+      routes_.push_back({start, ro->layer, std::move(ro->tokens)});
+    } else if (auto pl = md::parse_moe_placement(text)) {
+      if (ctx_.claim_placement_layer(pl->layer))
+        for (const auto& [expert, ranks] : pl->map)
+          for (std::size_t i = 0; i < ranks.size(); ++i)
+            w_.add(ExpertPlacementRow{pl->layer, expert, RankId(ranks[i]), static_cast<int>(i)});
+    }
+  }
+
+  void write_moe_rows() {
+    if (moe_steps_.empty()) {
+      for (const auto& [step, span] : steps_) w_.add(StepRow{rank_, step, span.first, span.second, std::nullopt});
+    } else {
+      for (const auto& [step, m] : moe_steps_) w_.add(StepRow{rank_, step, m.start, m.end, m.tokens});
+    }
+    // A route belongs to the step range that encloses it, else the last step started before it.
+    std::int64_t unplaced = 0;
+    for (const auto& r : routes_) {
+      std::optional<std::int64_t> step;
+      for (const auto& [n, m] : moe_steps_) {
+        if (m.start <= r.time) step = n;
+        if (m.start <= r.time && r.time < m.end) break;
+      }
+      if (!step) {
+        ++unplaced;
+        continue;
+      }
+      for (std::size_t e = 0; e < r.tokens.size(); ++e)
+        w_.add(ExpertRoutingRow{*step, r.layer, rank_, static_cast<int>(e), r.tokens[e], r.time});
+    }
+    if (unplaced) stat("moe_routes_without_step", Severity::Error, unplaced, "moe.route marks outside any step range");
   }
 
   NcclOpRow nccl_op(const Event& e, const KernelRow& k) {
@@ -352,6 +397,18 @@ class Mapper {
   std::optional<std::int64_t> device_;
   std::unordered_map<std::string_view, StringId> strings_;
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> steps_;
+  struct MoeStepSpan {
+    std::int64_t start = 0, end = 0;
+    std::optional<std::int64_t> tokens;
+  };
+  struct MoeRouteMark {
+    std::int64_t time = 0;
+    int layer = 0;
+    std::vector<std::int64_t> tokens;
+  };
+  std::map<std::int64_t, MoeStepSpan> moe_steps_;
+  ImportContext& ctx_;
+  std::vector<MoeRouteMark> routes_;
   std::vector<Flow> flows_;
   std::vector<Pending> pending_;
   std::vector<NcclOpRow> nccl_;
@@ -375,7 +432,7 @@ class Mapper {
 Expected<void> import_kineto(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
   auto json = kineto::load_json(file, ctx);
   if (!json) return json.error();
-  kineto::Mapper mapper(file, w);
+  kineto::Mapper mapper(file, w, ctx);
   auto r = kineto::parse_trace(
       file, *json, [&](const kineto::TraceMeta& m) { return mapper.start(m, ctx); },
       [&](const kineto::Event& e) { mapper.event(e); },

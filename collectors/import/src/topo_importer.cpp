@@ -14,7 +14,6 @@
 #include "moetune/import/text_formats.h"
 
 namespace moetune::import {
-namespace {
 
 std::vector<std::string> split_ws(const std::string& s) {
   std::vector<std::string> out;
@@ -23,6 +22,8 @@ std::vector<std::string> split_ws(const std::string& s) {
   while (in >> t) out.push_back(t);
   return out;
 }
+
+namespace {
 
 std::string trim(const std::string& s) {
   auto b = s.find_first_not_of(" \t\r");

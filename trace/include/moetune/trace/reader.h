@@ -62,6 +62,9 @@ class TraceReader {
 
   // Streams every kernel (all ranks) ordered by (rank, start) without materialising a vector.
   void for_each_kernel(const std::function<void(const KernelRow&)>& fn);
+  // Streams every API call in storage order (no index lookups; writers store them per
+  // rank in time order, so this is usually sorted already). Returns false on a read error.
+  bool for_each_api_call_stored(const std::function<void(const ApiCallRow&)>& fn);
 
  private:
   TraceReader() = default;

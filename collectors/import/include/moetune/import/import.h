@@ -37,6 +37,9 @@ class ImportContext {
   // Lowest rank not yet taken (for sources that carry no rank, e.g. nsys processes).
   int next_free_rank() const;
   const std::set<int>& taken() const { return taken_; }
+  // Expert placement is job-wide but every rank's file may report it: the first file to
+  // report a layer's placement writes it, later ones return false here and skip it.
+  bool claim_placement_layer(int layer) { return placement_layers_.insert(layer).second; }
   void report(std::uint64_t done, std::uint64_t total) const {
     if (opts_.progress) opts_.progress(done, total);
   }
@@ -44,6 +47,7 @@ class ImportContext {
  private:
   ImportOptions opts_;
   std::set<int> taken_;
+  std::set<int> placement_layers_;
 };
 
 // Per-format importers. Each returns an error that names the file and what is wrong.

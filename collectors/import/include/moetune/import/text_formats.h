@@ -14,6 +14,9 @@
 
 namespace moetune::import {
 
+// Whitespace-separated tokens of one line (shared by both text parsers).
+std::vector<std::string> split_ws(const std::string& s);
+
 // ---- nccl-tests ----------------------------------------------------------------
 struct NcclTestsRun {
   std::string func;           // "AllReduce", "AllToAll", ... (from binary name, file name or columns)
