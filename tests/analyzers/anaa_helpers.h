@@ -3,6 +3,7 @@
 // synth runs generated once per test binary into a private temp folder and loaded as
 // RunData; an in-memory RunData builder for unit fixtures; the CLI runner.
 #pragma once
+#include "common/run_command.h"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,21 +125,7 @@ struct Builder {
   }
 };
 
-struct CmdResult {
-  int rc = -1;
-  std::string out;  // stdout + stderr
-};
-
-inline CmdResult run_cmd(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using CmdResult = moetune::test::CommandResult;
+inline CmdResult run_cmd(const std::string& cmd) { return moetune::test::run_command(cmd); }
 
 }  // namespace anaa

@@ -2,6 +2,7 @@
 // Helpers for the analyzers part-B tests: run the built CLI, make synth runs once per
 // test binary in a private temp folder, read text files.
 #pragma once
+#include "common/run_command.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,23 +23,9 @@ inline std::string read_text(const std::filesystem::path& p) {
   return ss.str();
 }
 
-struct CmdResult {
-  int rc = -1;
-  std::string out;  // stdout + stderr
-};
-
+using CmdResult = moetune::test::CommandResult;
 // Runs a shell command line; captures stdout and stderr together.
-inline CmdResult run(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+inline CmdResult run(const std::string& cmd) { return moetune::test::run_command(cmd); }
 
 // A private folder for this test process, removed when the process exits.
 inline const std::filesystem::path& tmpdir() {

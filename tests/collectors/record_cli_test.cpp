@@ -3,6 +3,8 @@
 // through, an unwritable output directory leaves the job running with one warning,
 // bad usage exits 2 with one line, merge of the recorded fixtures works.
 #include <gtest/gtest.h>
+
+#include "common/run_command.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,14 +23,8 @@ struct Result {
   std::string out;
 };
 Result sh(const std::string& cmd) {
-  Result r{-1, {}};
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) r.out += buf.data();
-  int st = ::pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  auto c = moetune::test::run_command(cmd);
+  return Result{c.rc, std::move(c.out)};
 }
 const std::string cli = MOETUNE_CLI;
 }  // namespace

@@ -3,6 +3,8 @@
 // --json`, checked against plain SQL on the raw export; and the CLI contract for a
 // SQLite file that is not an nsys export (one line naming the file, exit 2, no output).
 #include <gtest/gtest.h>
+
+#include "common/run_command.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,15 +29,10 @@ struct CliRun {
 };
 
 CliRun run_cli(const std::string& args) {
+  auto c = moetune::test::run_command(std::string(MOETUNE_CLI) + " " + args);
   CliRun r;
-  std::string cmd = std::string(MOETUNE_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.status = c.rc;
+  r.out = std::move(c.out);
   return r;
 }
 
