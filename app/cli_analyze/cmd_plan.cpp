@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune plan RUN.moetune -o PROFILE.json [--force]: analyze the run and write the tuning
+// moetune plan RUN.moetune -o PROFILE.json [--force] [--memory-budget PCT] [--hot-k K]: analyze the run and write the tuning
 // profile (every finding's machine-applicable fixes) that `moetune apply` runs with.
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +15,7 @@ namespace {
 struct PlanArgs {
   std::string run, out;
   bool force = false;
+  analyzers::AnalyzeOptions opts;
 };
 
 void run_plan(const PlanArgs& a, int& exit_code) {
@@ -23,7 +24,7 @@ void run_plan(const PlanArgs& a, int& exit_code) {
     throw InputError(a.out + ": exists (pass --force to overwrite)");
   auto run = analyzers::RunData::load(a.run);
   if (!run) throw InputError(run.error().message);
-  auto res = analyzers::analyze(*run);
+  auto res = analyzers::analyze(*run, a.opts);
   auto prof = analyzers::build_profile(res, a.run);
   auto w = analyzers::write_profile(a.out, prof);
   if (!w) throw InputError(w.error().message);
@@ -40,6 +41,12 @@ const Register reg{"plan", [](CLI::App& app, int& exit_code) {
                      c->add_option("run", a->run, "run file (.moetune)")->required();
                      c->add_option("-o,--output", a->out, "profile to write (JSON)")->required();
                      c->add_flag("--force", a->force, "overwrite an existing profile");
+                     c->add_option("--memory-budget", a->opts.memory_budget_pct,
+                                   "extra expert memory the placement plan may use, % of the expert weights "
+                                   "(default 15; replicas of hot experts cost memory)")
+                         ->check(CLI::Range(0.0, 400.0));
+                     c->add_option("--hot-k", a->opts.hot_k, "how many hot experts per layer (default 3)")
+                         ->check(CLI::Range(1, 1024));
                      c->callback([a, &exit_code] { run_plan(*a, exit_code); });
                    }};
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The tuning loop on the device: record a misconfigured moe_nccl run, analyze it, write the
-# profile (moetune plan), apply it with --record, diff. Also the same two configurations
+# profile (moetune plan [$PLAN_ARGS]), apply it with --record, diff. Also the same two configurations
 # without any collector (tokens/s without overhead). Usage:
 #   BUILD=build-dev2 NAME=emul2 N=2 EMULATE=1 bash tests/gpu/tuning_loop.sh OUTDIR
 # Needs $BUILD/app/moetune, $BUILD/samples/moe_nccl, $BUILD/collectors/{cupti,nccl}/*.so,
@@ -28,7 +28,7 @@ timeout 150 "$M" record -o "$P.before.moetune" --force -- $L $ARGS > "$P.before.
 "$M" info "$P.before.moetune" > "$P.before.info.txt" 2>&1
 "$M" analyze "$P.before.moetune" > "$P.before.analyze.txt" 2>&1
 "$M" analyze "$P.before.moetune" --json > "$P.before.analyze.json" 2>&1
-"$M" plan "$P.before.moetune" -o "$P.profile.json" --force > "$P.plan.txt" 2>&1; echo "plan rc=$?" >> "$P.rc"
+"$M" plan "$P.before.moetune" -o "$P.profile.json" --force ${PLAN_ARGS:-} > "$P.plan.txt" 2>&1; echo "plan rc=$?" >> "$P.rc"
 timeout 150 "$M" apply "$P.profile.json" -- $L $ARGS > "$P.after_norec.log" 2>&1; echo "after_norec rc=$?" >> "$P.rc"
 timeout 150 "$M" apply "$P.profile.json" --record -o "$P.after.moetune" --force -- $L $ARGS > "$P.after.log" 2>&1; echo "record_after rc=$?" >> "$P.rc"
 "$M" analyze "$P.after.moetune" > "$P.after.analyze.txt" 2>&1
