@@ -106,3 +106,32 @@ TEST(ApplyCli, PlanThenApplyOnASynthRun) {
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("args:--comm-dtype bf16"), std::string::npos) << r.out;
 }
+
+// `moetune plan --memory-budget`: 0 % allows no replica, a larger budget allows more
+// copies (the hot experts of hot_experts_slow_rank get replicated); bad values exit 2.
+TEST(Profile, PlanMemoryBudgetBoundsReplicas) {
+  auto path = anab::synth("--ranks 8 --inject hot_experts_slow_rank");
+  ASSERT_FALSE(path.empty());
+  auto copies = [&](const std::string& budget) -> long {
+    auto out = anab::tmpdir() / ("budget_" + budget + ".json");
+    auto r = anab::run(cli() + " plan '" + path.string() + "' -o '" + out.string() + "' --force --memory-budget " +
+                       budget);
+    EXPECT_EQ(r.rc, 0) << r.out;
+    std::ifstream in(out);
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.contains("placement") || j["placement"].is_null()) return -1;
+    long n = 0;
+    for (const auto& [layer, experts] : j["placement"]["layers"].items())
+      for (const auto& [e, ranks] : experts.items()) n += static_cast<long>(ranks.size()) - 1;
+    return n;
+  };
+  long none = copies("0"), some = copies("15"), more = copies("60");
+  ASSERT_GE(none, 0) << "hot_experts gives a placement even without replicas (moves only)";
+  EXPECT_EQ(none, 0);
+  EXPECT_GT(some, 0);
+  EXPECT_GE(more, some);
+  auto bad = anab::run(cli() + " plan '" + path.string() + "' -o " + (anab::tmpdir() / "bad.json").string() +
+                       " --force --memory-budget -5");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_EQ(lines(bad.out), 1) << bad.out;
+}
