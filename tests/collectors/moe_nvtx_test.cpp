@@ -11,28 +11,6 @@
 using namespace moetune;
 using namespace moetune::live;
 
-TEST(MoeNvtx, ParsesStepRouteAndPlacement) {
-  auto s = parse_step("step 12 tokens=4096");
-  ASSERT_TRUE(s);
-  EXPECT_EQ(s->step, 12);
-  EXPECT_EQ(s->tokens.value(), 4096);
-  EXPECT_FALSE(parse_step("step x"));
-  EXPECT_FALSE(parse_step("step 3 tokens=-1"));
-  EXPECT_FALSE(parse_step("stepping 3"));
-  auto r = parse_route("moe.route layer=2 tokens=5,0,17");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->layer, 2);
-  EXPECT_EQ(r->tokens, (std::vector<std::int64_t>{5, 0, 17}));
-  EXPECT_FALSE(parse_route("moe.route layer=2 tokens=5,,17"));
-  EXPECT_FALSE(parse_route("moe.route tokens=5"));
-  auto p = parse_placement("moe.placement layer=0 map=0:1|3,1:0");
-  ASSERT_TRUE(p);
-  ASSERT_EQ(p->copies.size(), 3u);
-  EXPECT_EQ(p->copies[1].rank, 3);
-  EXPECT_EQ(p->copies[1].replica, 1);
-  EXPECT_FALSE(parse_placement("moe.placement layer=0 map=0:"));
-}
-
 TEST(MoeNvtx, DecoderWritesStepsRoutingAndRanges) {
   auto path = std::filesystem::temp_directory_path() / "moetune_moe_nvtx_test.moetune";
   {
@@ -68,5 +46,35 @@ TEST(MoeNvtx, DecoderWritesStepsRoutingAndRanges) {
   EXPECT_EQ(routing[2].step, -1);
   auto nvtx = (*rd)->nvtx();
   EXPECT_EQ(nvtx.size(), 5u);  // 2 ranges + 3 marks
+  std::filesystem::remove(path);
+}
+
+// torch.cuda.nvtx cannot name a domain: torch_moe writes "moe:step N tokens=T" and
+// "moe.route ..." in the default domain; both decode, and a placement mark lands once.
+TEST(MoeNvtx, DecoderReadsTorchPrefixedTextsInDefaultDomain) {
+  auto path = std::filesystem::temp_directory_path() / "moetune_moe_nvtx_torch_test.moetune";
+  {
+    auto w = TraceWriter::create(path, {.force = true});
+    ASSERT_TRUE(w) << w.error().message;
+    MarkerDecoder d(RankId(1));
+    d.range_start(1, 5, 1000, "moe:step 2 tokens=1024", "", **w);
+    d.instant(5, 1500, "moe.route layer=0 tokens=3,4", "", **w);
+    d.instant(5, 1600, "moe:moe.placement layer=0 map=0:1|0,1:0", "", **w);
+    d.range_end(1, 3000, **w);
+    EXPECT_EQ(d.steps(), 1u);
+    EXPECT_EQ(d.malformed(), 0u);
+    ASSERT_TRUE((*w)->finish());
+  }
+  auto rd = TraceReader::open(path);
+  ASSERT_TRUE(rd);
+  auto steps = (*rd)->steps();
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].step, 2);
+  EXPECT_EQ(steps[0].tokens.value_or(-1), 1024);
+  auto routing = (*rd)->expert_routing();
+  ASSERT_EQ(routing.size(), 2u);
+  EXPECT_EQ(routing[0].step, 2);
+  auto placement = (*rd)->expert_placement();
+  ASSERT_EQ(placement.size(), 3u);  // expert 0 on 1 (+ replica on 0), expert 1 on 0
   std::filesystem::remove(path);
 }

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../../collectors/import/src/nsys_internal.h"
-#include "../../collectors/import/src/nsys_moe_text.h"
+#include "moetune/trace/moe_text.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
 
@@ -50,27 +50,6 @@ TEST(NsysKernelName, ParsesFuncAlgoProtoDtype) {
   EXPECT_EQ(old->dtype, "bf16");
   EXPECT_FALSE(parse_nccl_kernel("vectorized_elementwise_kernel"));
   EXPECT_FALSE(is_nccl_kernel("my_ncclDevKernel_x"));
-}
-
-TEST(NsysMoeText, StepsRoutesPlacements) {
-  EXPECT_EQ(parse_moe_step("step 7")->step, 7);
-  EXPECT_EQ(parse_moe_step("step 7 tokens=4096")->tokens, 4096);
-  EXPECT_FALSE(parse_moe_step("step x"));
-  EXPECT_FALSE(parse_moe_step("step 7 tokens=-1"));
-  EXPECT_FALSE(parse_moe_step("stepping 7"));
-  EXPECT_EQ(parse_profiler_step("ProfilerStep#12")->step, 12);
-  EXPECT_FALSE(parse_profiler_step("ProfilerStep#"));
-  auto r = parse_moe_route("moe.route layer=3 tokens=10,0,5");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->layer, 3);
-  EXPECT_EQ(r->tokens, (std::vector<std::int64_t>{10, 0, 5}));
-  EXPECT_FALSE(parse_moe_route("moe.route layer=3 tokens=10,,5"));
-  EXPECT_FALSE(parse_moe_route("moe.route tokens=1"));
-  auto p = parse_moe_placement("moe.placement layer=1 map=0:0,1:1|3,2:2");
-  ASSERT_TRUE(p);
-  EXPECT_EQ(p->map.at(1), (std::vector<int>{1, 3}));
-  EXPECT_FALSE(parse_moe_placement("moe.placement layer=1 map=0:0,0:1"));  // expert twice
-  EXPECT_FALSE(parse_moe_placement("moe.placement layer=1 map=0"));
 }
 
 TEST(NsysMoeText, TorchEmitNvtxTexts) {

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "kineto_event.h"
-#include "nsys_moe_text.h"
+#include "moetune/trace/moe_text.h"
 
 namespace moetune::import {
 namespace kineto {
@@ -243,12 +243,11 @@ class Mapper {
   // has no domains). Steps with tokens replace ProfilerStep#N steps when present.
   void moe_annotation(std::string_view text, std::int64_t start, std::int64_t dur) {
     if (text.substr(0, 4) == "moe:") text.remove_prefix(4);
-    namespace md = nsys_detail;
-    if (auto st = md::parse_moe_step(text)) {
+    if (auto st = parse_moe_step(text)) {
       moe_steps_[st->step] = {start, start + dur, st->tokens};
-    } else if (auto ro = md::parse_moe_route(text)) {
+    } else if (auto ro = parse_moe_route(text)) {
       routes_.push_back({start, ro->layer, std::move(ro->tokens)});
-    } else if (auto pl = md::parse_moe_placement(text)) {
+    } else if (auto pl = parse_moe_placement(text)) {
       if (ctx_.claim_placement_layer(pl->layer))
         for (const auto& [expert, ranks] : pl->map)
           for (std::size_t i = 0; i < ranks.size(); ++i)

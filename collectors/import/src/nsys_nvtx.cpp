@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nsys_internal.h"
-#include "nsys_moe_text.h"
+#include "moetune/trace/moe_text.h"
 
 namespace moetune::import::nsys_detail {
 namespace {

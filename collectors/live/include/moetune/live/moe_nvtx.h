@@ -12,33 +12,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "moetune/trace/moe_text.h"
 #include "moetune/trace/writer.h"
 
 namespace moetune::live {
 
-struct MoeStep {
-  std::int64_t step = 0;
-  std::optional<std::int64_t> tokens;
-};
-// "step N" or "step N tokens=T".
-std::optional<MoeStep> parse_step(std::string_view text);
-
-struct MoeRoute {
-  int layer = 0;
-  std::vector<std::int64_t> tokens;  // tokens[i] = tokens sent to expert i
-};
-// "moe.route layer=L tokens=a,b,c".
-std::optional<MoeRoute> parse_route(std::string_view text);
-
-struct MoeCopy {
-  int expert = 0, rank = 0, replica = 0;
-};
-struct MoePlacement {
-  int layer = 0;
-  std::vector<MoeCopy> copies;
-};
-// "moe.placement layer=L map=E:R|R2,E:R,...".
-std::optional<MoePlacement> parse_placement(std::string_view text);
+// The texts are parsed by moetune/trace/moe_text.h (shared with the importers).
 
 // MarkerDecoder: turns one process's marker stream into rows. Ranges are paired by
 // id; a `moe` route mark belongs to the innermost open `step N` range of its thread,

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Parsers of the `moe` NVTX message texts (see nsys_moe_text.h). Numbers are parsed
+// Parsers of the `moe` NVTX message texts (see moe_text.h). Numbers are parsed
 // with std::from_chars; anything unexpected (extra words, negative counts, missing
 // fields) rejects the whole text so that a typo never becomes a wrong number.
-#include "nsys_moe_text.h"
+#include "moetune/trace/moe_text.h"
 
 #include <charconv>
 
-namespace moetune::import::nsys_detail {
+namespace moetune {
 namespace {
 
 // Parses a non-negative integer that spans all of s.
@@ -139,4 +139,4 @@ std::optional<MoePlacement> parse_moe_placement(std::string_view text) {
   return p;
 }
 
-}  // namespace moetune::import::nsys_detail
+}  // namespace moetune

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parsers for the message texts of the `moe` NVTX conventions (docs/CONVENTIONS-NVTX.md)
-// and PyTorch's "ProfilerStep#N" ranges, as the nsys importer reads them. Pure
+// and PyTorch's "ProfilerStep#N" ranges: the one parser the live collector and the
+// Kineto and nsys importers share. Pure
 // functions over one string; nullopt when the text does not match exactly.
 #pragma once
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace moetune::import::nsys_detail {
+namespace moetune {
 
 struct MoeStep {
   std::int64_t step = 0;
@@ -39,4 +40,4 @@ struct TorchNvtxText {
 };
 std::optional<TorchNvtxText> split_torch_nvtx(std::string_view text);
 
-}  // namespace moetune::import::nsys_detail
+}  // namespace moetune
