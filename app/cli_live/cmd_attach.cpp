@@ -4,6 +4,8 @@
 // sockets (protocol in collectors/live/include/moetune/live/control.h).
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <string>
 #include <thread>
 
 #include "command.h"
@@ -50,19 +52,34 @@ std::uint64_t max_steps(const std::vector<live::Endpoint>& eps) {
   return m;
 }
 
+// "pid 812 (cupti, nccl), pid 901 (cupti)" for the error message; "none".
+std::string describe(const std::vector<live::Endpoint>& eps) {
+  std::map<long, std::string> by_pid;
+  for (const auto& e : eps) by_pid[e.pid] += (by_pid[e.pid].empty() ? "" : ", ") + e.component;
+  std::string s;
+  for (const auto& [pid, comps] : by_pid) s += (s.empty() ? "pid " : ", pid ") + std::to_string(pid) + " (" + comps + ")";
+  return s.empty() ? "none" : s;
+}
+
+std::string dirs_text() {
+  std::string s;
+  for (const auto& d : live::control_dirs()) s += (s.empty() ? "" : " and ") + d.string();
+  return s;
+}
+
 void run_attach(const AttachArgs& a, int& exit_code) {
   if (!a.all && a.pid <= 0) throw InputError("attach: give a PID or --all");
   if (!a.duration.empty() && a.steps > 0) throw InputError("attach: --duration and --steps exclude each other");
   long ms = -1;
   if (!a.duration.empty() && (ms = parse_duration_ms(a.duration)) < 0)
     throw InputError("attach: --duration '" + a.duration + "': want e.g. 5s, 500ms, 2m");
-  auto dir = live::control_dir();
-  if (!dir) throw InputError(dir.error().message);
   auto eps = live::list_endpoints(a.all ? -1 : a.pid);
-  if (eps.empty())
-    throw InputError(a.all ? "attach: no armed moetune process of this user (" + dir->string() + ")"
-                           : "attach: process " + std::to_string(a.pid) + " has no moetune control socket in " +
-                                 dir->string() + " (was it started with `moetune record --armed`?)");
+  if (eps.empty()) {
+    if (a.all) throw InputError("attach: no armed moetune process of this user (looked in " + dirs_text() + ")");
+    throw InputError("attach: process " + std::to_string(a.pid) + " has no moetune control socket in " + dirs_text() +
+                     " (was it started with `moetune record --armed`, and has it initialised CUDA or NCCL yet?); "
+                     "armed processes there: " + describe(live::list_endpoints(-1)));
+  }
   exit_code = 0;
   if (a.status) return send_all(eps, "status", true);
   if (a.stop) return send_all(eps, "stop", true);
@@ -72,13 +89,20 @@ void run_attach(const AttachArgs& a, int& exit_code) {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     send_all(eps, "stop", true);
   } else if (a.steps > 0) {
-    // Steps are counted by the CUDA/NVTX collector as `moe` step ranges complete
-    // (they reach it with each buffer flush, about twice a second).
+    // Steps are counted by the CUDA/NVTX collector as `moe` step ranges (NVTX "step N")
+    // complete; they reach it with each buffer flush, about twice a second.
+    const auto want = s0 + static_cast<std::uint64_t>(a.steps);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(30);
-    while (max_steps(eps) < s0 + static_cast<std::uint64_t>(a.steps) && std::chrono::steady_clock::now() < deadline &&
-           !live::list_endpoints(a.all ? -1 : a.pid).empty())
+    std::uint64_t now = s0;
+    bool alive = true;
+    while ((now = max_steps(eps)) < want && std::chrono::steady_clock::now() < deadline &&
+           (alive = !live::list_endpoints(a.all ? -1 : a.pid).empty()))
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     send_all(eps, "stop", true);
+    if (now < want)
+      std::fprintf(stderr, "moetune: warning: stopped after %llu of %ld steps (%s)\n",
+                   static_cast<unsigned long long>(now - s0), a.steps,
+                   alive ? "30 min passed; does the job mark steps with NVTX \"step N\" ranges?" : "the process ended");
   }
 }
 

@@ -13,7 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "../../collectors/nccl/include/moetune/nccl/profiler_v5_abi.h"
 #include "moetune/live/control.h"
@@ -179,4 +182,209 @@ TEST(NcclPlugin, DrivenLikeNccl) {
   EXPECT_EQ(stats["nccl_ops"], 3);
   EXPECT_EQ(stats["nccl_ops_without_all_channels"], 0);
   fs::remove_all(dir);
+}
+
+// ---- Event sequences of NCCL 2.28 for grouped send/recv and collectives ----------
+namespace {
+
+long long wall_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+struct Driver {
+  ncclProfiler_v5_t* tbl = nullptr;
+  void* ctx = nullptr;
+  void* op(std::uint64_t type, const char* func, int peer, int nch, size_t count = 256) {
+    ncclProfilerEventDescr_v5_t d{};
+    d.type = type;
+    if (type == ncclProfileColl) {
+      d.coll.func = func;
+      d.coll.seqNumber = 7;
+      d.coll.count = count;
+      d.coll.datatype = "ncclFloat32";
+      d.coll.nChannels = static_cast<uint8_t>(nch);
+      d.coll.algo = "RING";
+      d.coll.proto = "LL";
+    } else {
+      d.p2p.func = func;
+      d.p2p.count = count;
+      d.p2p.datatype = "ncclFloat32";
+      d.p2p.peer = peer;
+      d.p2p.nChannels = static_cast<uint8_t>(nch);
+    }
+    void* h = nullptr;
+    tbl->startEvent(ctx, &h, &d);
+    return h;
+  }
+  // One KernelCh of `parent` on `channel` with GPU start/stop (ns on the wall clock here).
+  bool channel(void* parent, int ch, std::uint64_t start, std::uint64_t stop) {
+    ncclProfilerEventDescr_v5_t k{};
+    k.type = ncclProfileKernelCh;
+    k.parentObj = parent;
+    k.kernelCh.channelId = static_cast<uint8_t>(ch);
+    k.kernelCh.pTimer = start;
+    void* kh = nullptr;
+    tbl->startEvent(ctx, &kh, &k);
+    if (!kh) return false;
+    ncclProfilerEventStateArgs_v5_t a{};
+    a.kernelCh.pTimer = stop;
+    tbl->recordEventState(kh, ncclProfilerKernelChStop, &a);
+    tbl->stopEvent(kh);
+    return true;
+  }
+};
+
+// Rank 0 of 2: a grouped all-to-all (send/recv to self and to rank 1, as
+// tests/gpu/moe_client does), a zero-byte send, then an all-reduce of which one
+// channel reports a stale slot. Grace period is huge: an op that waited for a channel
+// NCCL never sends would only be written by the final sweep and counted.
+int drive_sequences(const fs::path& so) {
+  void* h = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) return 30;
+  Driver D;
+  D.tbl = static_cast<ncclProfiler_v5_t*>(::dlsym(h, "ncclProfiler_v5"));
+  int mask = 0;
+  if (!D.tbl || D.tbl->init(&D.ctx, 0x42, &mask, "seq", 2, 2, 0, nullptr) != 0 || !D.ctx) return 31;
+  if (!(mask & ncclProfileKernelCh)) return 32;
+  // hostStreamPlanTask: all task events of the plan start, proxy ops are posted, all stop.
+  void* recv_self = D.op(ncclProfileP2p, "Recv", 0, 2);
+  void* send_self = D.op(ncclProfileP2p, "Send", 0, 2);
+  void* recv_peer = D.op(ncclProfileP2p, "Recv", 1, 2);
+  void* send_peer = D.op(ncclProfileP2p, "Send", 1, 2);
+  if (!recv_self || !send_self || !recv_peer || !send_peer) return 33;
+  for (void* o : {recv_self, send_self, recv_peer, send_peer}) D.tbl->stopEvent(o);
+  // The kernel runs later; the profiler proxy reports one KernelCh per channel of
+  // each non-self op. Recv and send to the peer share channels 1 and 3.
+  const std::uint64_t t = static_cast<std::uint64_t>(wall_ns());
+  for (int ch : {1, 3}) {
+    if (!D.channel(recv_peer, ch, t + 1000 + ch, t + 90'000)) return 34;
+    if (!D.channel(send_peer, ch, t + 2000 + ch, t + 80'000 + ch)) return 35;
+  }
+  // A zero-byte send still takes one channel (nsteps 1) and reports it.
+  void* empty = D.op(ncclProfileP2p, "Send", 1, 1, 0);
+  if (!empty) return 36;
+  D.tbl->stopEvent(empty);
+  const std::uint64_t t2 = static_cast<std::uint64_t>(wall_ns());
+  if (!D.channel(empty, 2, t2 + 100, t2 + 600)) return 37;
+  // All-reduce on channels 0 and 1; channel 0 matched an earlier work item: its
+  // start is 50 ms before this op was enqueued.
+  void* ar = D.op(ncclProfileColl, "AllReduce", -1, 2);
+  if (!ar) return 38;
+  D.tbl->stopEvent(ar);
+  const std::uint64_t t3 = static_cast<std::uint64_t>(wall_ns());
+  if (!D.channel(ar, 1, t3 + 500, t3 + 40'500)) return 39;
+  if (!D.channel(ar, 0, t3 - 50'000'000, t3 - 49'000'000)) return 40;
+  D.tbl->finalize(D.ctx);
+  return 0;
+}
+
+}  // namespace
+
+TEST(NcclPlugin, P2pChannelsSelfSendsZeroBytesAndStaleSlots) {
+  auto so = plugin_path();
+  if (!fs::exists(so)) GTEST_SKIP() << so << " not built (MOETUNE_WITH_CUDA=OFF)";
+  fs::path dir = fs::temp_directory_path() / ("moetune-nccl-seq-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "rt");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("XDG_RUNTIME_DIR", (dir / "rt").c_str(), 1);
+    ::setenv("MOETUNE_OUTPUT", (dir / "r%r-%p").c_str(), 1);
+    ::setenv("MOETUNE_ARMED", "0", 1);
+    ::setenv("MOETUNE_NCCL_GRACE_MS", "600000", 1);
+    ::setenv("RANK", "0", 1);
+    std::exit(drive_sequences(so));
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "child step failed (code in drive_sequences)";
+  auto parts = live::find_parts(dir);
+  ASSERT_EQ(parts.size(), 1u);
+  auto rd = TraceReader::open(parts[0]);
+  ASSERT_TRUE(rd) << rd.error().message;
+  std::map<std::string, std::int64_t> stats;
+  for (const auto& s : (*rd)->stats()) stats[s.name] = s.value;
+  // Every op finished on its own channels (none waited for a KernelCh that never comes).
+  EXPECT_EQ(stats["nccl_ops_without_all_channels"], 0);
+  EXPECT_EQ(stats["nccl_ops"], 6);
+  EXPECT_EQ(stats["nccl_kernelch_stale"], 1);
+  EXPECT_EQ(stats["nccl_ops_gpu_times"], 4);   // peer recv, peer send, empty send, all-reduce
+  EXPECT_EQ(stats["nccl_ops_host_times"], 2);  // send and recv to self: no KernelCh exists
+  int self = 0;
+  for (const auto& o : (*rd)->nccl_ops()) {
+    if (o.peer == 0) {  // self: host enqueue..stop, a few microseconds
+      ++self;
+      EXPECT_EQ(o.start_ns, o.enqueue_ns.value_or(-1));
+      EXPECT_LT(o.dur_ns(), 1'000'000);
+      continue;
+    }
+    EXPECT_NE(o.start_ns, o.enqueue_ns.value_or(-1)) << o.func;
+    if (o.func == "Recv") EXPECT_EQ(o.dur_ns(), 90'000 - 1001);
+    if (o.func == "Send" && o.count == 256) EXPECT_EQ(o.dur_ns(), 80'003 - 2001);
+    if (o.func == "Send" && o.count == 0) EXPECT_EQ(o.dur_ns(), 500);
+    if (o.func == "AllReduce") EXPECT_EQ(o.dur_ns(), 40'000);  // the stale channel is left out
+  }
+  EXPECT_EQ(self, 2);
+  fs::remove_all(dir);
+}
+
+// ---- Older NCCL: v1..v4 tables decline with one line per process ----------------
+namespace {
+// Child: calls init of every older table (the one of `first` first, twice) and checks
+// each declines; stderr goes to `log`.
+int drive_legacy(const fs::path& so, int first, const fs::path& log) {
+  if (!std::freopen(log.c_str(), "w", stderr)) return 50;
+  void* h = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) return 51;
+  auto call = [&](int v) -> int {
+    const std::string sym = "ncclProfiler_v" + std::to_string(v);
+    void* t = ::dlsym(h, sym.c_str());
+    if (!t) return 52;
+    void* ctx = reinterpret_cast<void*>(1);
+    int mask = -1;
+    ncclResult_t rc;
+    if (v == 4) {
+      auto* tbl = static_cast<ncclProfiler_v4_t*>(t);
+      if (std::strcmp(tbl->name, "moetune") != 0) return 53;
+      rc = tbl->init(&ctx, &mask, "comm", 0x99, 1, 2, 0, nullptr);
+    } else {
+      auto* tbl = static_cast<ncclProfiler_v1_3_t*>(t);
+      if (std::strcmp(tbl->name, "moetune") != 0) return 53;
+      rc = tbl->init(&ctx, &mask);
+    }
+    if (rc == 0) return 54;  // must decline so NCCL carries on without us
+    if (ctx != nullptr || mask != 0) return 55;
+    return 0;
+  };
+  for (int v : {first, first, 1, 2, 3, 4})
+    if (int rc = call(v)) return rc;
+  std::fflush(stderr);
+  return 0;
+}
+}  // namespace
+
+TEST(NcclPlugin, OlderAbisDeclineWithOneLine) {
+  auto so = plugin_path();
+  if (!fs::exists(so)) GTEST_SKIP() << so << " not built (MOETUNE_WITH_CUDA=OFF)";
+  const char* range[] = {"", "2.23", "2.24", "2.25", "2.26-2.27"};
+  for (int v = 1; v <= 4; ++v) {
+    fs::path log = fs::temp_directory_path() / ("moetune-nccl-legacy-" + std::to_string(::getpid()) + ".log");
+    pid_t pid = ::fork();
+    if (pid == 0) std::_Exit(drive_legacy(so, v, log));
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0) << "v" << v << ": child step failed (code in drive_legacy)";
+    std::ifstream in(log);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    ASSERT_EQ(lines.size(), 1u) << "v" << v;
+    // No NCCL in this process: the version is the release range of the ABI.
+    EXPECT_EQ(lines[0], "moetune: NCCL profiler ABI v" + std::to_string(v) + " (NCCL " + range[v] +
+                            ") is not supported; NCCL ops are not captured");
+    fs::remove(log);
+  }
 }

@@ -4,8 +4,10 @@
 # $BUILD (default build-coll) with app/moetune, collectors/{cupti,nccl}/*.so,
 # gpu/moe_client and devlib/ (libraries the device lacks). Runs, each recorded:
 # 1-rank and 2-rank client jobs, a 2-rank torchrun job; checks them (check_run.py);
-# fault cases; overhead (median step time, with/without each collector, armed-idle,
-# torch.profiler). Writes runs, logs and results.json to $OUT.
+# fault cases; attach to an armed job; overhead (median step time, with/without each
+# collector, armed-idle, torch.profiler). Writes runs, logs, check JSONs, the stats of
+# each run (NAME.stats.json), attach.txt and results.json (each case with "t", the
+# script's elapsed seconds) to $OUT. About 5-6 minutes on one H200.
 set -u
 BUILD=${BUILD:-build-coll}
 FINAL=${OUT:-/tmp/moetune-out}
@@ -24,7 +26,14 @@ export NCCL_SOCKET_IFNAME=lo NCCL_IB_DISABLE=1 NCCL_NVLS_ENABLE=0
 T=$(mktemp -d)
 R=$OUT/results.jsonl
 : > "$R"
-note() { echo "$1" >> "$R"; }
+note() { echo "${1%\}}, \"t\": $SECONDS}" >> "$R"; }
+# stats_of RUN NAME: the run's stats table as JSON rows (name, rank, severity, value).
+stats_of() { python3 -c "
+import json, sqlite3, sys
+db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+print(json.dumps([dict(zip(('name', 'rank', 'severity', 'value'), r)) for r in
+                  db.execute('SELECT name, rank, severity, value FROM stats ORDER BY name, rank')], indent=0))
+" "$1" > "$OUT/$2.stats.json" 2>&1; }
 CARGS=${CARGS:---steps 30 --warmup 5}
 
 # run_client N PREFIX... : N client ranks on the one GPU, PREFIX before the client.
@@ -43,6 +52,7 @@ run_client() {
 median_of() { python3 -c "import json,sys; v=[json.loads(l)['median_step_ms'] for f in sys.argv[1:] for l in open(f) if l.startswith('{')]; print(max(v) if v else -1)" "$@"; }
 
 nvidia-smi --query-gpu=name,driver_version,pcie.link.gen.max,pcie.link.width.max --format=csv,noheader > "$OUT/gpu.txt" 2>&1
+nvidia-smi topo -m > "$OUT/topo.txt" 2>&1
 "$M" --version > "$OUT/version.txt" 2>&1
 
 # ---- functional: 1 rank, 2 ranks (record inside the launcher, %r outputs + merge) ----
@@ -51,6 +61,7 @@ note "{\"case\": \"client1\", \"rc\": $?, \"median_ms\": $(median_of $T/client.0
 cp "$T"/client.0.err "$OUT/client1.err"
 "$M" info "$T/c1.moetune" > "$OUT/client1.info.txt" 2>&1
 python3 tests/gpu/check_run.py "$T/c1.moetune" --ranks 1 > "$OUT/client1.check.json"; note "{\"case\": \"client1_check\", \"rc\": $?}"
+stats_of "$T/c1.moetune" client1
 
 run_client 2 "$M" record -o "$T/c2-%r.moetune" --
 note "{\"case\": \"client2\", \"rc\": $?, \"median_ms\": $(median_of $T/client.*.log)}"
@@ -58,6 +69,7 @@ cat "$T"/client.*.err > "$OUT/client2.err"
 "$M" merge "$T/c2-0.moetune" "$T/c2-1.moetune" -o "$T/client2.moetune" 2>> "$OUT/client2.err"
 "$M" info "$T/client2.moetune" > "$OUT/client2.info.txt" 2>&1
 python3 tests/gpu/check_run.py "$T/client2.moetune" --ranks 2 > "$OUT/client2.check.json"; note "{\"case\": \"client2_check\", \"rc\": $?}"
+stats_of "$T/client2.moetune" client2
 
 # ---- torchrun, 2 ranks, record outside the launcher ----
 export MOE_HOSTID_PER_RANK=1
@@ -65,6 +77,7 @@ timeout 120 "$M" record -o "$T/torch2.moetune" -- torchrun --standalone --nproc-
 note "{\"case\": \"torch2\", \"rc\": $?, \"median_ms\": $(median_of $T/torch.log)}"
 "$M" info "$T/torch2.moetune" > "$OUT/torch2.info.txt" 2>&1
 python3 tests/gpu/check_run.py "$T/torch2.moetune" --ranks 2 > "$OUT/torch2.check.json"; note "{\"case\": \"torch2_check\", \"rc\": $?}"
+stats_of "$T/torch2.moetune" torch2
 
 finish() {
   mkdir -p "$OUT/runs"
@@ -99,23 +112,38 @@ P=$(ls "$T"/killed.moetune.parts/*.cupti.moetune 2>/dev/null | head -1)
 note "{\"case\": \"sigkill\", \"info_rc\": $a, \"merge_rc\": $b}"
 
 # ---- attach: armed job, capture a window ----
-rm -f "$T/id"; RANK=0 WORLD_SIZE=1 timeout 60 "$M" record --armed -o "$T/attach.moetune" -- "$C" --id "$T/id" --steps 30000 --warmup 0 > /dev/null 2> "$OUT/attach.err" &
+# The job is timeout -> record -> client; attach needs the client's pid (the process
+# with the control sockets). Everything that could explain a failure goes to attach.txt.
+A=$OUT/attach.txt
+rm -f "$T/id"; RANK=0 WORLD_SIZE=1 timeout 90 "$M" record --armed -o "$T/attach.moetune" -- "$C" --id "$T/id" --steps 20000 --warmup 0 > /dev/null 2> "$T/attach.err" &
 RECPID=$!
-sleep 4
-CP=$(pgrep -P "$(pgrep -P $RECPID | head -1)" | head -1)  # timeout -> record -> client
-"$M" attach "$CP" --status > "$OUT/attach.txt" 2>&1
-"$M" attach "$CP" --duration 1s >> "$OUT/attach.txt" 2>&1; a=$?
-"$M" attach "$CP" --steps 5 >> "$OUT/attach.txt" 2>&1; b=$?
-"$M" attach "$CP" --status >> "$OUT/attach.txt" 2>&1
-CD=${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/moetune}; CD=${CD:-/tmp/moetune-$(id -u)}
-ls -la "$CD" >> "$OUT/attach.txt" 2>&1
+{ echo "uid=$(id -u) XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-<unset>} timeout pid=$RECPID"; } > "$A"
+CP=; st=1
+for i in $(seq 1 40); do  # up to 20 s for the client to start and listen
+  sleep 0.5
+  REC=$(pgrep -P "$RECPID" | head -1)
+  [ -n "$REC" ] && CP=$(pgrep -P "$REC" | head -1)
+  [ -z "$CP" ] && continue
+  "$M" attach "$CP" --status >> "$A" 2>&1 && { st=0; break; }
+done
+echo "record pid=${REC:-none} client pid=${CP:-none} status_rc=$st after ${i}x0.5s" >> "$A"
+ps -o pid,ppid,stat,etime,args -p "$RECPID" ${REC:+-p $REC} ${CP:+-p $CP} >> "$A" 2>&1
+for d in ${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/moetune} /tmp/moetune-$(id -u); do echo "== $d"; ls -la "$d"; done >> "$A" 2>&1
+echo "== attach $CP --duration 1s" >> "$A"
+"$M" attach "${CP:-0}" --duration 1s >> "$A" 2>&1; a=$?
+echo "rc=$a" >> "$A"; echo "== attach $CP --steps 5" >> "$A"
+"$M" attach "${CP:-0}" --steps 5 >> "$A" 2>&1; b=$?
+echo "rc=$b" >> "$A"; echo "== attach $CP --status" >> "$A"
+"$M" attach "${CP:-0}" --status >> "$A" 2>&1
+SOCK=$(ls ${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/moetune/$CP.*.sock} /tmp/moetune-$(id -u)/$CP.*.sock 2>/dev/null | head -1)
 timeout 5 python3 -c "
-import socket,glob
-p=glob.glob('$CD/$CP.*.sock')
-s=socket.socket(socket.AF_UNIX); s.connect(p[0]); s.sendall(b'bogus\x01\n'); print('malformed reply:', s.recv(200).decode().strip())" >> "$OUT/attach.txt" 2>&1
-wait $RECPID
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'bogus\x01\n'); print('malformed reply:', s.recv(200).decode().strip())" "$SOCK" >> "$A" 2>&1
+wait $RECPID; r=$?
+echo "== job rc=$r; job stderr:" >> "$A"; cat "$T/attach.err" >> "$A"
 "$M" info "$T/attach.moetune" --json > "$OUT/attach.info.json" 2>&1
-note "{\"case\": \"attach\", \"duration_rc\": $a, \"steps_rc\": $b}"
+stats_of "$T/attach.moetune" attach
+note "{\"case\": \"attach\", \"status_rc\": $st, \"duration_rc\": $a, \"steps_rc\": $b, \"job_rc\": $r}"
 
 # ---- overhead: 2-rank client, median step (max over ranks) ----
 export CARGS="--steps 40 --warmup 10"

@@ -44,19 +44,46 @@ std::optional<CaptureStatus> parse_status(std::string_view reply) {
   return CaptureStatus{cap != 0, rec, drop, steps};
 }
 
-Expected<std::filesystem::path> control_dir() {
-  std::filesystem::path dir;
+namespace {
+
+// $XDG_RUNTIME_DIR when it names an existing directory of ours (pam_systemd makes it;
+// containers and batch jobs often have it unset, or set to a directory that does not
+// exist there); else empty.
+std::filesystem::path usable_xdg() {
   const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-  if (xdg && *xdg) dir = std::filesystem::path(xdg) / "moetune";
-  else dir = "/tmp/moetune-" + std::to_string(::getuid());
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Error{dir.string() + ": cannot create control directory: " + std::strerror(errno)};
+  if (!xdg || !*xdg) return {};
+  struct stat st{};
+  if (::stat(xdg, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid()) return {};
+  return xdg;
+}
+
+std::filesystem::path tmp_dir() { return "/tmp/moetune-" + std::to_string(::getuid()); }
+
+// Ours, a directory, and closed to others.
+Expected<std::filesystem::path> check_private(const std::filesystem::path& dir) {
   struct stat st{};
   if (::lstat(dir.c_str(), &st) != 0) return Error{dir.string() + ": " + std::strerror(errno)};
   if (!S_ISDIR(st.st_mode) || st.st_uid != ::getuid())
     return Error{dir.string() + ": control directory is not a directory owned by this user"};
   if ((st.st_mode & 077) != 0) return Error{dir.string() + ": control directory is accessible to others (want 0700)"};
   return dir;
+}
+
+}  // namespace
+
+std::vector<std::filesystem::path> control_dirs() {
+  std::vector<std::filesystem::path> out;
+  if (auto x = usable_xdg(); !x.empty()) out.push_back(x / "moetune");
+  out.push_back(tmp_dir());
+  return out;
+}
+
+Expected<std::filesystem::path> control_dir() {
+  auto x = usable_xdg();
+  std::filesystem::path dir = x.empty() ? tmp_dir() : x / "moetune";
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error{dir.string() + ": cannot create control directory: " + std::strerror(errno)};
+  return check_private(dir);
 }
 
 Expected<std::unique_ptr<ControlServer>> ControlServer::start(std::string_view component, Handler h) {
@@ -156,22 +183,24 @@ void ControlServer::serve(int fd) {
 
 std::vector<Endpoint> list_endpoints(long pid) {
   std::vector<Endpoint> out;
-  auto dir = control_dir();
-  if (!dir) return out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(*dir, ec)) {
-    std::string name = e.path().filename().string();
-    auto dot = name.find('.');
-    if (dot == std::string::npos || name.size() < 5 || name.substr(name.size() - 5) != ".sock") continue;
-    char* end = nullptr;
-    long p = std::strtol(name.c_str(), &end, 10);
-    if (end != name.c_str() + dot || p <= 0) continue;
-    if (pid >= 0 && p != pid) continue;
-    if (::kill(static_cast<pid_t>(p), 0) != 0 && errno == ESRCH) {
-      std::filesystem::remove(e.path(), ec);  // stale socket of a dead process
-      continue;
+  for (const auto& d : control_dirs()) {
+    auto dir = check_private(d);  // never create here: a client only looks
+    if (!dir) continue;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(*dir, ec)) {
+      std::string name = e.path().filename().string();
+      auto dot = name.find('.');
+      if (dot == std::string::npos || name.size() < 5 || name.substr(name.size() - 5) != ".sock") continue;
+      char* end = nullptr;
+      long p = std::strtol(name.c_str(), &end, 10);
+      if (end != name.c_str() + dot || p <= 0) continue;
+      if (pid >= 0 && p != pid) continue;
+      if (::kill(static_cast<pid_t>(p), 0) != 0 && errno == ESRCH) {
+        std::filesystem::remove(e.path(), ec);  // stale socket of a dead process
+        continue;
+      }
+      out.push_back({p, name.substr(dot + 1, name.size() - 5 - dot - 1), e.path()});
     }
-    out.push_back({p, name.substr(dot + 1, name.size() - 5 - dot - 1), e.path()});
   }
   return out;
 }

@@ -74,6 +74,43 @@ void EventTable::sweep(std::int64_t now, std::int64_t grace_ns) {
   }
 }
 
+void EventTable::finish_kernel_ch(Slot* ch, std::int64_t stale_slack_ns) {
+  Slot* parent = ch->parent;
+  const std::uint64_t start = ch->op.gpu_start, stop = ch->op.gpu_stop;
+  release(ch);
+  if (!parent) return;
+  --parent->open_children;
+  auto& po = parent->op;
+  ++po.stopped_channels;
+  bool stale = start == 0 || (stop != 0 && stop < start);
+  if (!stale && calibrated()) {
+    const std::int64_t start_rt = static_cast<std::int64_t>(start) + offset();
+    stale = start_rt < po.host_start - stale_slack_ns;
+  }
+  if (stale) {
+    ++po.stale_channels;
+    stale_channels.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    if (!po.gpu_start || start < po.gpu_start) po.gpu_start = start;
+    if (stop > po.gpu_stop) po.gpu_stop = stop;
+    ++po.kernel_channels;
+  }
+  try_finish(parent);
+}
+
+std::uint32_t expected_kernel_channels(bool kernel_ch_on, bool is_p2p, int nranks, int comm_rank, int peer,
+                                       int n_channels) {
+  if (!kernel_ch_on || nranks <= 1 || n_channels <= 0) return 0;
+  if (is_p2p && peer == comm_rank) return 0;  // self send/recv: no proxy op, no KernelCh
+  return static_cast<std::uint32_t>(n_channels);
+}
+
+TimeSource time_source(const OpRecord& o, bool calibrated) {
+  if (o.gpu_start && o.gpu_stop >= o.gpu_start && calibrated) return TimeSource::Gpu;
+  if (o.proxy_start && o.proxy_stop >= o.proxy_start) return TimeSource::Proxy;
+  return TimeSource::Host;
+}
+
 void EventTable::calibrate(std::int64_t host_ns, std::uint64_t gpu_ns) {
   if (gpu_ns == 0 || measured_.load(std::memory_order_relaxed)) return;
   std::int64_t cand = host_ns - static_cast<std::int64_t>(gpu_ns);

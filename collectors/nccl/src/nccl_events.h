@@ -4,10 +4,25 @@
 // reused in FIFO order so a late child never lands on a recycled op. NCCL stops an
 // op (Coll/P2p) on the host long before its KernelCh/ProxyOp children start, so an op
 // is finished when the host stopped it, no child is open, and as many KernelCh
-// channels as it announced (nChannels) have stopped; ops still short of that wait in
-// a list and are written after a grace period (sweep()) with whatever they have. A
-// finished op becomes one OpRecord in the ring for the writer thread. All slot
-// updates happen under one mutex (job thread + NCCL's proxy/profiler thread).
+// channels as NCCL will report for it have stopped (expected_kernel_channels()); ops
+// still short of that wait in a list and are written after a grace period (sweep())
+// with whatever they have. A finished op becomes one OpRecord in the ring for the
+// writer thread. All slot updates happen under one mutex (job thread + NCCL's
+// proxy/profiler thread).
+//
+// Where KernelCh events come from (NCCL 2.28): the profiler proxy posts one proxy op
+// per (op, channel) and, when the kernel's per-channel work counter reaches it, calls
+// startEvent(KernelCh, pTimer = %globaltimer at the channel's work start), then
+// recordEventState(KernelChStop, pTimer = stop) and stopEvent. Collectives get one
+// per channel of nChannels. A Send or a Recv gets one per channel of its own
+// nChannels (send and recv of one peer pair have separate counts; they may share a
+// channel, each still gets its own event); a send/recv to self posts no proxy op at
+// all, so it never sees a KernelCh although NCCL announces nChannels >= 1 for it.
+// In the 2.28 sources the kernel numbers every work item of a channel's batch (self-
+// send work included) while the proxy numbers only the items it posts a profiler op
+// for, so a later proxy op can match a slot written by an earlier work item: such a
+// channel reports a start older than its op's host enqueue.
+// finish_kernel_ch() drops those timestamps (counted as stale) but counts the channel.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -29,6 +44,7 @@ struct OpRecord {
   std::int64_t proxy_start = 0, proxy_stop = 0;       // CLOCK_REALTIME ns (0: no ProxyOp seen)
   std::uint32_t kernel_channels = 0, proxy_ops = 0;
   std::uint32_t expected_channels = 0, stopped_channels = 0;  // KernelCh bookkeeping
+  std::uint32_t stale_channels = 0;  // KernelCh whose timestamps predate the op (not used)
 };
 static_assert(sizeof(OpRecord) <= 160, "OpRecord stays small");
 
@@ -39,6 +55,18 @@ struct Comm {
 };
 
 enum class Kind : std::uint64_t { None = 0, Op = 1, KernelCh = 2, ProxyOp = 3, ProxyStep = 4 };
+
+// How many KernelCh events NCCL 2.28 will deliver for an op (see the header comment):
+// 0 without KernelCh in the mask, on a one-rank communicator, or for a send/recv to
+// self (peer == comm_rank); else the op's announced nChannels.
+std::uint32_t expected_kernel_channels(bool kernel_ch_on, bool is_p2p, int nranks, int comm_rank, int peer,
+                                       int n_channels);
+
+// Which clock an op's written start/end come from.
+enum class TimeSource { Gpu, Proxy, Host };
+// GPU times when KernelCh gave a usable interval and the offset is known, else the
+// ProxyOp host interval, else the host enqueue..stop interval.
+TimeSource time_source(const OpRecord& o, bool calibrated);
 
 struct Slot {
   std::uint64_t type = 0;  // ncclProfile* bit of the event (first field, like NCCL's examples)
@@ -63,6 +91,12 @@ class EventTable {
   // Emits waiting ops whose host stop is older than `grace_ns` before `now` and that
   // have no open child (those short of channels are counted). Caller holds mu.
   void sweep(std::int64_t now, std::int64_t grace_ns);
+  // A KernelCh child stopped: counts the channel on its parent and merges the child's
+  // GPU interval (child->op.gpu_start/gpu_stop) into the parent's unless it is stale:
+  // a start more than `stale_slack_ns` before the parent's host enqueue (on the
+  // calibrated clock) or a stop before the start. Releases the child and tries to
+  // finish the parent. Caller holds mu.
+  void finish_kernel_ch(Slot* child, std::int64_t stale_slack_ns);
   // A host/GPU timestamp pair where host >= gpu start; keeps the tightest offset.
   void calibrate(std::int64_t host_ns, std::uint64_t gpu_ns);
   // A measured offset (gpu_clock.h) replaces the min-lag estimate for good.
@@ -74,6 +108,7 @@ class EventTable {
   std::mutex mu;
   live::RecordRing<OpRecord> ring;
   std::atomic<std::uint64_t> slots_exhausted{0}, foreign_proxy{0}, ops{0}, proxy_steps{0}, incomplete{0};
+  std::atomic<std::uint64_t> stale_channels{0};
 
  private:
   void emit(Slot* op);

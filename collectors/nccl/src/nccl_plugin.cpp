@@ -2,6 +2,8 @@
 // libmoetune_nccl.so: the ncclProfiler_v5 table and its process-wide state. A guest:
 // no exception crosses the C ABI, every entry returns ncclSuccess except a failed
 // init (then NCCL runs on without us), nothing blocks beyond a short mutex.
+// Also exports ncclProfiler_v4..v1 whose init prints one line and declines, so an
+// older NCCL (2.23-2.27) runs on without us instead of misreading v5 structs.
 // Default mask: Coll | P2p | KernelCh | ProxyOp (+ ProxyStep with
 // MOETUNE_NCCL_PROXYSTEP=1). Armed (MOETUNE_ARMED=1): mask 0 until attach starts it;
 // the mask NCCL hands to init is a live pointer, attach/detach just flips it.
@@ -13,6 +15,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +33,7 @@ namespace moetune::nccl {
 namespace {
 
 constexpr int kDefaultMask = ncclProfileColl | ncclProfileP2p | ncclProfileKernelCh | ncclProfileProxyOp;
+constexpr ncclResult_t kNcclInvalidUsage = 5;  // ncclInvalidUsage: NCCL continues without the plugin
 
 struct Plugin {
   std::mutex init_mu;
@@ -44,8 +48,10 @@ struct Plugin {
   std::unique_ptr<live::ControlServer> control;
   std::vector<OpRecord> batch;  // writer thread only
   std::uint64_t written = 0;    // writer thread only
-  std::int64_t clock_error_ns = -1;
-  std::int64_t grace_ns = 2'000'000'000;  // MOETUNE_NCCL_GRACE_MS  // uncertainty of the measured offset (-1: min-lag estimate)
+  std::int64_t clock_error_ns = -1;       // uncertainty of the measured offset (-1: min-lag estimate)
+  std::int64_t grace_ns = 2'000'000'000;  // MOETUNE_NCCL_GRACE_MS: how long an op waits for its channels
+  std::int64_t stale_slack_ns = 1'000'000;  // MOETUNE_NCCL_STALE_US: KernelCh start allowed before enqueue
+  std::uint64_t by_source[3] = {0, 0, 0};   // writer thread only: ops written with GPU/proxy/host times
 };
 
 Plugin& P() {
@@ -84,10 +90,12 @@ void write_ops(TraceWriter& w, bool final_sweep) {
       r.root = o.root;
       r.nranks = o.nranks;
       r.enqueue_ns = o.host_start;
-      if (o.gpu_start && o.gpu_stop >= o.gpu_start && t.calibrated()) {
+      const TimeSource src = time_source(o, t.calibrated());
+      ++p.by_source[static_cast<int>(src)];
+      if (src == TimeSource::Gpu) {
         r.start_ns = static_cast<std::int64_t>(o.gpu_start) + off;
         r.end_ns = static_cast<std::int64_t>(o.gpu_stop) + off;
-      } else if (o.proxy_start && o.proxy_stop >= o.proxy_start) {
+      } else if (src == TimeSource::Proxy) {
         r.start_ns = o.proxy_start;
         r.end_ns = o.proxy_stop;
       } else {
@@ -115,7 +123,17 @@ void write_stats(TraceWriter& w) {
   w.add(StatRow{"nccl_ops", Severity::Info, static_cast<std::int64_t>(p.written), rank, "NCCL ops written"});
   auto inc = static_cast<std::int64_t>(t.incomplete.load());
   w.add(StatRow{"nccl_ops_without_all_channels", inc ? Severity::Error : Severity::Info, inc, rank,
-                "ops written after the grace period without all announced KernelCh channels (GPU times partial or host times)"});
+                "ops written after the grace period without all expected KernelCh channels (GPU times partial or host times)"});
+  auto stale = static_cast<std::int64_t>(t.stale_channels.load());
+  w.add(StatRow{"nccl_kernelch_stale", Severity::Info, stale, rank,
+                "KernelCh channels whose GPU start predates the op's host enqueue (NCCL matched an earlier work "
+                "item); counted, their timestamps not used"});
+  static const char* const kSource[3][2] = {
+      {"nccl_ops_gpu_times", "ops written with GPU times (KernelCh %globaltimer + offset)"},
+      {"nccl_ops_proxy_times", "ops written with proxy-thread host times (ProxyOp, no usable KernelCh)"},
+      {"nccl_ops_host_times", "ops written with host enqueue..stop times (no KernelCh/ProxyOp, e.g. send/recv to self)"}};
+  for (int i = 0; i < 3; ++i)
+    w.add(StatRow{kSource[i][0], Severity::Info, static_cast<std::int64_t>(p.by_source[i]), rank, kSource[i][1]});
   if (t.calibrated()) {
     w.add(StatRow{"nccl_globaltimer_offset_ns", Severity::Info, t.offset(), rank,
                   t.measured() ? "CLOCK_REALTIME - %globaltimer offset, measured with a calibration kernel"
@@ -180,6 +198,7 @@ bool setup(int comm_rank) {
       live::expand_pattern(pat && *pat ? pat : "moetune-r%r-%h-%p", p.rank, static_cast<long>(::getpid()),
                            live::host_name()) + ".nccl.moetune";
   p.grace_ns = live::env_long("MOETUNE_NCCL_GRACE_MS", 2000) * 1'000'000LL;
+  p.stale_slack_ns = live::env_long("MOETUNE_NCCL_STALE_US", 1000) * 1'000LL;
   auto w = live::PartWriter::open(path, [](TraceWriter& tw) { write_ops(tw, false); }, [](TraceWriter& tw) {
     write_ops(tw, true);
     write_stats(tw);
@@ -268,14 +287,16 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
       o.channels = d->coll.nChannels;
       o.algo = d->coll.algo;
       o.proto = d->coll.proto;
-      if ((p.mask & ncclProfileKernelCh) && comm->nranks > 1) o.expected_channels = d->coll.nChannels;
+      o.expected_channels = expected_kernel_channels(p.mask & ncclProfileKernelCh, false, comm->nranks, comm->rank,
+                                                     -1, d->coll.nChannels);
     } else {
       o.func = d->p2p.func;
       o.count = d->p2p.count;
       o.dtype = d->p2p.datatype;
       o.peer = d->p2p.peer;
       o.channels = d->p2p.nChannels;
-      if ((p.mask & ncclProfileKernelCh) && comm->nranks > 1) o.expected_channels = d->p2p.nChannels;
+      o.expected_channels = expected_kernel_channels(p.mask & ncclProfileKernelCh, true, comm->nranks, comm->rank,
+                                                     o.peer, d->p2p.nChannels);
       // Sequence per (peer, direction): send #k to B matches B's recv #k from us.
       bool recv = o.func && o.func[0] == 'R';
       std::size_t idx = static_cast<std::size_t>(o.peer) * 2 + (recv ? 1 : 0);
@@ -303,11 +324,8 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
     ++parent->open_children;
     if (d->type == ncclProfileKernelCh) {
       s->kind = Kind::KernelCh;
-      s->op.gpu_start = d->kernelCh.pTimer;
+      s->op.gpu_start = d->kernelCh.pTimer;  // merged into the parent when the channel stops
       t.calibrate(now, d->kernelCh.pTimer);
-      auto& po = parent->op;
-      if (d->kernelCh.pTimer && (!po.gpu_start || d->kernelCh.pTimer < po.gpu_start)) po.gpu_start = d->kernelCh.pTimer;
-      ++po.kernel_channels;
     } else {
       s->kind = Kind::ProxyOp;
       auto& po = parent->op;
@@ -333,9 +351,12 @@ ncclResult_t stop_event(void* eHandle) {
     t.try_finish(s);
     return 0;
   }
+  if (s->kind == Kind::KernelCh) {
+    t.finish_kernel_ch(s, p.stale_slack_ns);
+    return 0;
+  }
   Slot* parent = s->parent;
   if (s->kind == Kind::ProxyOp && parent && now > parent->op.proxy_stop) parent->op.proxy_stop = now;
-  if (s->kind == Kind::KernelCh && parent) ++parent->op.stopped_channels;
   t.release(s);
   if (parent) {
     --parent->open_children;
@@ -354,7 +375,7 @@ ncclResult_t record_state(void* eHandle, ncclProfilerEventState_v5_t state, nccl
   if (!t.owns(s) || s->kind != Kind::KernelCh || !s->parent) return 0;
   const std::uint64_t stop = args->kernelCh.pTimer;
   t.calibrate(now, stop);
-  if (stop > s->parent->op.gpu_stop) s->parent->op.gpu_stop = stop;
+  s->op.gpu_stop = stop;  // merged into the parent when the channel stops
   return 0;
 }
 
@@ -367,6 +388,49 @@ ncclResult_t finalize(void* context) {
   return 0;
 }
 
+// ---- Older NCCL (profiler ABI v1-v4): decline with one line per process ----
+
+// "2.23.4" from ncclGetVersion of the NCCL that loaded us (it is in the process), else
+// the release range that uses ABI `abi`.
+std::string nccl_version_text(int abi) {
+  using GetVersion = int (*)(int*);
+  if (auto fn = reinterpret_cast<GetVersion>(::dlsym(RTLD_DEFAULT, "ncclGetVersion"))) {
+    int v = 0;
+    if (fn(&v) == 0 && v > 0) {
+      // NCCL_VERSION(X,Y,Z): X*1000+Y*100+Z before 2.9, X*10000+Y*100+Z since.
+      int major = v >= 10000 ? v / 10000 : v / 1000, minor = v >= 10000 ? (v / 100) % 100 : (v / 100) % 10;
+      return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(v % 100);
+    }
+  }
+  static const char* const range[] = {"?", "2.23", "2.24", "2.25", "2.26-2.27"};
+  return range[abi >= 1 && abi <= 4 ? abi : 0];
+}
+
+ncclResult_t decline(int abi, void** context, int* eActivationMask) {
+  static std::atomic<bool> said{false};
+  if (context) *context = nullptr;
+  if (eActivationMask) *eActivationMask = 0;
+  if (!said.exchange(true))
+    std::fprintf(stderr, "moetune: NCCL profiler ABI v%d (NCCL %s) is not supported; NCCL ops are not captured\n", abi,
+                 nccl_version_text(abi).c_str());
+  return kNcclInvalidUsage;
+}
+
+template <int Abi>
+ncclResult_t init_v1_3(void** context, int* eActivationMask) {
+  return decline(Abi, context, eActivationMask);
+}
+ncclResult_t init_v4(void** context, int* eActivationMask, const char*, uint64_t, int, int, int, ncclDebugLogger_t) {
+  return decline(4, context, eActivationMask);
+}
+ncclResult_t legacy_start(void*, void** eHandle, void*) {
+  if (eHandle) *eHandle = nullptr;
+  return 0;
+}
+ncclResult_t legacy_stop(void*) { return 0; }
+ncclResult_t legacy_record(void*, int, void*) { return 0; }
+ncclResult_t legacy_finalize(void*) { return 0; }
+
 }  // namespace
 }  // namespace moetune::nccl
 
@@ -374,4 +438,16 @@ extern "C" {
 __attribute__((visibility("default"))) ncclProfiler_v5_t ncclProfiler_v5 = {
     "moetune", moetune::nccl::init, moetune::nccl::start_event, moetune::nccl::stop_event,
     moetune::nccl::record_state, moetune::nccl::finalize};
+__attribute__((visibility("default"))) ncclProfiler_v4_t ncclProfiler_v4 = {
+    "moetune", moetune::nccl::init_v4, moetune::nccl::legacy_start, moetune::nccl::legacy_stop,
+    moetune::nccl::legacy_record, moetune::nccl::legacy_finalize};
+__attribute__((visibility("default"))) ncclProfiler_v1_3_t ncclProfiler_v3 = {
+    "moetune", moetune::nccl::init_v1_3<3>, moetune::nccl::legacy_start, moetune::nccl::legacy_stop,
+    moetune::nccl::legacy_record, moetune::nccl::legacy_finalize};
+__attribute__((visibility("default"))) ncclProfiler_v1_3_t ncclProfiler_v2 = {
+    "moetune", moetune::nccl::init_v1_3<2>, moetune::nccl::legacy_start, moetune::nccl::legacy_stop,
+    moetune::nccl::legacy_record, moetune::nccl::legacy_finalize};
+__attribute__((visibility("default"))) ncclProfiler_v1_3_t ncclProfiler_v1 = {
+    "moetune", moetune::nccl::init_v1_3<1>, moetune::nccl::legacy_start, moetune::nccl::legacy_stop,
+    moetune::nccl::legacy_record, moetune::nccl::legacy_finalize};
 }

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Control socket of an armed process (attach). Each collector module of a process
 // listens on its own Unix stream socket
-//   $XDG_RUNTIME_DIR/moetune/<pid>.<component>.sock   (or /tmp/moetune-<uid>/...)
+//   $XDG_RUNTIME_DIR/moetune/<pid>.<component>.sock
+// when XDG_RUNTIME_DIR names an existing directory of this user, else
+//   /tmp/moetune-<uid>/<pid>.<component>.sock
 // in a directory created with mode 0700 (refused if it exists with other owner/mode).
+// Clients (attach) look in both, so a job started without XDG_RUNTIME_DIR (batch,
+// container) is found from a login shell that has one, and the reverse.
 // Every connection's peer uid is checked with SO_PEERCRED: other users are refused,
 // logged on stderr, and the connection closed.
 //
@@ -40,9 +44,12 @@ std::string format_status(const CaptureStatus& s);
 // Parses an "ok ..." reply; nullopt for "error ..." or garbage.
 std::optional<CaptureStatus> parse_status(std::string_view reply);
 
-// The private socket directory, created 0700 if missing. Error if it is not ours or
-// is accessible to others.
+// The private socket directory servers listen in, created 0700 if missing. Error if
+// it is not ours or is accessible to others.
 Expected<std::filesystem::path> control_dir();
+// Every directory clients search, in order ($XDG_RUNTIME_DIR/moetune if usable, then
+// /tmp/moetune-<uid>); none is created.
+std::vector<std::filesystem::path> control_dirs();
 
 // Serves requests on a thread until stop(). The handler runs on that thread.
 class ControlServer {
@@ -71,7 +78,8 @@ struct Endpoint {
   std::string component;
   std::filesystem::path path;
 };
-// Sockets of live processes of this user (pid < 0: all). Stale ones are skipped.
+// Sockets of live processes of this user (pid < 0: all) in control_dirs(). Stale ones
+// (dead pid) are removed and skipped.
 std::vector<Endpoint> list_endpoints(long pid = -1);
 // Sends one raw request text and returns the reply line (without newline).
 Expected<std::string> control_request(const std::filesystem::path& sock, std::string_view request,

@@ -3,6 +3,8 @@
 // (dlsym "ncclProfiler_v5" from the library named by NCCL_PROFILER_PLUGIN). The
 // layout is a fact we must match; names follow NCCL's so the fields are searchable.
 // tests/collectors/nccl_abi_test.cpp checks sizes and offsets (x86-64, LP64).
+// The older tables (v1-v4) are declared at the end only so that an older NCCL that
+// looks for them gets a table whose init declines cleanly.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -149,5 +151,44 @@ typedef struct {
   // Per communicator: releases context.
   ncclResult_t (*finalize)(void* context);
 } ncclProfiler_v5_t;
+
+// ---- Older ABIs, exported only to decline them ------------------------------------
+// NCCL 2.23 looks for ncclProfiler_v1, 2.24 for v2 (then v1), 2.25 for v3 (then v2,
+// v1), 2.26/2.27 for v4 (then older). Their event descriptors differ from v5 (a uint8_t
+// `type`, no seqNumber in 2.23, ...); we never read them, so the tables below type
+// them as opaque pointers. What must be exact is each init's parameter list: NCCL
+// calls it and reads *context and *eActivationMask back. A nonzero return makes NCCL
+// continue without the plugin.
+
+// v1, v2, v3: init(context, eActivationMask); the same shape in all three.
+typedef struct {
+  const char* name;  // plugin name NCCL prints
+  // Per communicator: creates *context, sets *eActivationMask.
+  ncclResult_t (*init)(void** context, int* eActivationMask);
+  // Starts an event; eDescr is ncclProfilerEventDescr_v1/v2/v3_t (not read by us).
+  ncclResult_t (*startEvent)(void* context, void** eHandle, void* eDescr);
+  // Stops an event started with startEvent.
+  ncclResult_t (*stopEvent)(void* eHandle);
+  // Records a state transition; eState is that version's enum, eStateArgs its union.
+  ncclResult_t (*recordEventState)(void* eHandle, int eState, void* eStateArgs);
+  // Per communicator: releases context.
+  ncclResult_t (*finalize)(void* context);
+} ncclProfiler_v1_3_t;
+
+// v4 (NCCL 2.26, 2.27): the communicator facts arrive in init, commHash after commName.
+typedef struct {
+  const char* name;  // plugin name NCCL prints
+  // Per communicator: creates *context, sets *eActivationMask.
+  ncclResult_t (*init)(void** context, int* eActivationMask, const char* commName, uint64_t commHash, int nNodes,
+                       int nranks, int rank, ncclDebugLogger_t logfn);
+  // Starts an event; eDescr is ncclProfilerEventDescr_v4_t (not read by us).
+  ncclResult_t (*startEvent)(void* context, void** eHandle, void* eDescr);
+  // Stops an event started with startEvent.
+  ncclResult_t (*stopEvent)(void* eHandle);
+  // Records a state transition; eState is ncclProfilerEventState_v4_t, eStateArgs its union.
+  ncclResult_t (*recordEventState)(void* eHandle, int eState, void* eStateArgs);
+  // Per communicator: releases context.
+  ncclResult_t (*finalize)(void* context);
+} ncclProfiler_v4_t;
 
 }  // extern "C"
