@@ -3,7 +3,7 @@
 # Installs the Debian 12 packages moetune builds and tests with (idempotent).
 # CUDA (CUPTI, NCCL) is optional: found under /usr/local/cuda when present.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build ccache pkg-config
+pkgs=(build-essential cmake ninja-build ccache pkg-config poppler-utils
       libsqlite3-dev zlib1g-dev libsimdjson-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       qt6-base-dev libqcustomplot-dev

@@ -76,6 +76,7 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
       return std::tie(a->rank, a->start_ns) < std::tie(b->rank, b->start_ns);
     });
     for (const auto* o : ops) {
+      if (is_self_send(*o)) continue;  // a local copy: no other rank takes part, nobody waits
       std::string comm = o->comm_hash ? *o->comm_hash : (o->pg_name ? *o->pg_name : "");
       Key key;
       if (o->comm_hash && o->seq >= 0) {

@@ -2,9 +2,12 @@
 // The communication rule table and NCCL kernel-name decoding (see comm_rules.h).
 #include "moetune/analyzers/comm_rules.h"
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdlib>
 
 namespace moetune::analyzers {
 namespace {
@@ -33,6 +36,19 @@ constexpr std::array kRules{
 std::string_view strip_void(std::string_view n) {
   if (n.starts_with("void ")) n.remove_prefix(5);
   return n;
+}
+
+// CUPTI (and so the live collector) reports kernel names mangled: "_Z22ncclDevKernel_SendRecv24
+// ncclDevKernelArgsStorageILm4096EE". The rules are written for demangled names (Kineto, nsys),
+// so a mangled name is demangled first; a name that does not demangle is matched as it is.
+std::string demangle(std::string_view n) {
+  if (!n.starts_with("_Z")) return std::string(n);
+  std::string z(n);
+  int status = 0;
+  char* d = abi::__cxa_demangle(z.c_str(), nullptr, nullptr, &status);
+  if (status == 0 && d) z = d;
+  std::free(d);
+  return z;
 }
 
 bool matches(const CommRule& r, std::string_view n) {
@@ -85,7 +101,8 @@ const char* to_string(CommKind k) {
 std::span<const CommRule> comm_rules() { return kRules; }
 
 int matching_rule(std::string_view name) {
-  auto n = strip_void(name);
+  const std::string full = demangle(name);
+  auto n = strip_void(full);
   for (std::size_t i = 0; i < kRules.size(); ++i)
     if (matches(kRules[i], n)) return static_cast<int>(i);
   return -1;
@@ -102,7 +119,8 @@ bool is_comm_memcpy(const MemcpyRow& m) {
 }
 
 std::optional<NcclKernelInfo> parse_nccl_kernel(std::string_view name) {
-  auto n = strip_void(name);
+  const std::string full = demangle(name);
+  auto n = strip_void(full);
   bool dev = n.starts_with("ncclDevKernel_");
   if (!dev && !n.starts_with("ncclKernel_")) return std::nullopt;
   n.remove_prefix(dev ? 14 : 11);

@@ -4,8 +4,12 @@
 #include <map>
 #include <set>
 
+#include "moetune/analyzers/comm_rules.h"
+#include "moetune/analyzers/steps.h"
+
 namespace moetune::analyzers {
 namespace {
+
 
 std::optional<double> mean_metric(const AnalysisResult& r, const char* key) {
   if (!r.metrics.contains("per_rank") || !r.metrics["per_rank"].is_array()) return std::nullopt;
@@ -34,34 +38,48 @@ nlohmann::json change(const std::optional<double>& a, const std::optional<double
 RunSummary summarize(const RunData& run, const AnalysisResult& r) {
   RunSummary s;
   std::set<int> ranks;
-  std::map<int, std::pair<double, double>> per_rank;  // rank -> (tokens, seconds)
-  bool any_tokens = false;
-  double dur = 0;
   for (const auto& st : run.steps) {
     ranks.insert(static_cast<int>(st.rank.value));
-    double sec = static_cast<double>(st.end_ns - st.start_ns) / 1e9;
-    dur += sec;
-    auto& pr = per_rank[static_cast<int>(st.rank.value)];
-    pr.second += sec;
-    if (st.tokens) {
-      pr.first += static_cast<double>(*st.tokens);
-      any_tokens = true;
-    }
     ++s.steps;
   }
   s.ranks = static_cast<int>(ranks.size());
-  if (s.steps > 0) s.step_time_ms = 1e3 * dur / static_cast<double>(s.steps);
-  if (any_tokens) {
-    double tps = 0;
-    for (const auto& [rk, pr] : per_rank)
-      if (pr.second > 0) tps += pr.first / pr.second;
-    s.tokens_per_s = tps;
+  const SteadySteps steady = steady_steps(run);
+  s.steps_total = steady.total;
+  s.steps_used = steady.used();
+  s.warmup_rule = steady.rule_text;
+  std::vector<double> job_ms;
+  for (const auto& [step, ns] : job_step_ns(run))
+    if (steady.is_steady(step)) job_ms.push_back(static_cast<double>(ns) / 1e6);
+  if (!job_ms.empty()) {
+    s.step_time_ms = median_of(job_ms);
+    double sum = 0;
+    for (double v : job_ms) sum += v;
+    s.step_time_mean_ms = sum / static_cast<double>(job_ms.size());
+  }
+  std::map<int, std::vector<double>> rank_ms;
+  std::map<std::int64_t, double> step_tokens;  // steady step -> tokens summed over ranks
+  bool any_tokens = false;
+  for (const auto& st : run.steps) {
+    if (!steady.is_steady(st.step) || st.end_ns <= st.start_ns) continue;
+    rank_ms[static_cast<int>(st.rank.value)].push_back(static_cast<double>(st.end_ns - st.start_ns) / 1e6);
+    if (st.tokens) {
+      step_tokens[st.step] += static_cast<double>(*st.tokens);
+      any_tokens = true;
+    }
+  }
+  for (auto& [rk, v] : rank_ms) s.rank_step_ms[rk] = median_of(v);
+  if (any_tokens && s.step_time_ms && *s.step_time_ms > 0) {
+    double tok = 0;
+    for (const auto& [step, t] : step_tokens) tok += t;
+    s.tokens_per_s = tok / static_cast<double>(step_tokens.size()) / (*s.step_time_ms / 1e3);
   }
   s.exposed_comm_ms = mean_metric(r, "exposed_comm_ms");
   s.comm_ratio = mean_metric(r, "comm_ratio");
-  std::map<std::string, double> bytes;
-  for (const auto& o : run.nccl_ops) bytes[o.func] += static_cast<double>(o.bytes);
-  for (auto& [f, b] : bytes) s.bytes_per_step[f] = s.steps > 0 ? b / static_cast<double>(s.steps) : b;
+  std::map<std::string, double> bytes, local;
+  for (const auto& o : run.nccl_ops) (is_self_send(o) ? local : bytes)[o.func] += static_cast<double>(o.bytes);
+  auto per_step = [&](double b) { return s.steps > 0 ? b / static_cast<double>(s.steps) : b; };
+  for (auto& [f, b] : bytes) s.bytes_per_step[f] = per_step(b);
+  for (auto& [f, b] : local) s.local_bytes_per_step[f] = per_step(b);
   s.findings = r.findings;
   return s;
 }
@@ -85,7 +103,30 @@ nlohmann::json diff_runs(const RunSummary& a, const RunSummary& b) {
     };
     tr[f] = change(get(a), get(b));
   }
+  auto& loc = j["local_bytes_per_step"] = nlohmann::json::object();
+  std::set<std::string> lfuncs;
+  for (const auto& [f, v] : a.local_bytes_per_step) lfuncs.insert(f);
+  for (const auto& [f, v] : b.local_bytes_per_step) lfuncs.insert(f);
+  for (const auto& f : lfuncs) {
+    auto get = [&](const RunSummary& s) {
+      auto it = s.local_bytes_per_step.find(f);
+      return std::optional<double>(it == s.local_bytes_per_step.end() ? 0.0 : it->second);
+    };
+    loc[f] = change(get(a), get(b));
+  }
   j["steps"] = {{"before", a.steps}, {"after", b.steps}};
+  j["steps_used"] = {{"before", a.steps_used}, {"after", b.steps_used}};
+  j["steps_total"] = {{"before", a.steps_total}, {"after", b.steps_total}};
+  j["warmup_rule"] = {{"before", a.warmup_rule}, {"after", b.warmup_rule}};
+  j["step_time_mean_ms"] = change(a.step_time_mean_ms, b.step_time_mean_ms);
+  auto rank_json = [](const RunSummary& s) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& [rk, v] : s.rank_step_ms) o[std::to_string(rk)] = v;
+    return o;
+  };
+  j["rank_step_time_ms"] = {{"before", rank_json(a)}, {"after", rank_json(b)}};
+  j["step_time_basis"] = "median over steady-state steps of the job step time (max over ranks per step); "
+                         "tokens/s = mean tokens per steady step (all ranks) / that median";
   j["ranks"] = {{"before", a.ranks}, {"after", b.ranks}};
   std::set<std::string> after_kinds;
   for (const auto& f : b.findings) after_kinds.insert(to_string(f.kind));

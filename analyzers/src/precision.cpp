@@ -8,6 +8,9 @@
 #include <set>
 
 #include "moetune/analyzers/analyses.h"
+#include "moetune/analyzers/comm_rules.h"
+#include "moetune/analyzers/steps.h"
+#include "rank_activity.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -75,8 +78,14 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
     auto it = peers.find(static_cast<int>(o.rank.value));
     return nranks >= 2 && it != peers.end() && static_cast<int>(it->second.size()) >= nranks - 1;
   };
+  std::map<int, detail::Intervals> wide_iv;  // per rank: when wide all-to-alls run
+  std::int64_t self_bytes = 0;
   for (const auto& o : run.nccl_ops) {
     if (!is_alltoall(o.func) && !p2p_is_a2a(o)) continue;
+    if (is_self_send(o)) {  // a local copy: halving it saves memory bandwidth, not wire bytes
+      if (o.dtype && dtype_bits(*o.dtype) >= 32) self_bytes += o.bytes;
+      continue;
+    }
     ++a2a;
     if (!o.dtype) continue;
     ++a2a_typed;
@@ -85,7 +94,7 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
     if (bits < 32) continue;
     wide_bits = std::max(wide_bits, bits);
     wide_bytes += o.bytes;
-    wide_ns += static_cast<double>(o.dur_ns());
+    if (o.end_ns > o.start_ns) wide_iv[static_cast<int>(o.rank.value)].push_back({o.start_ns, o.end_ns});
     ranks.insert(static_cast<int>(o.rank.value));
     if (ranges.size() < 32) ranges.push_back({o.start_ns, o.end_ns});
   }
@@ -100,16 +109,26 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
   out.metrics["precision"] = {{"alltoall_ops", a2a}, {"bytes_by_dtype", by_dtype}};
   if (wide_bytes == 0) return;
 
-  // Per rank and step: the step time and the time spent in the wide all-to-alls.
+  // Per rank, over the steady-state steps (steps.h): the step time and the time during which
+  // a wide all-to-all runs (union of the ops: grouped send/recv ops overlap each other).
+  const SteadySteps steady = steady_steps(run);
   std::map<int, double> step_ns;
   std::set<std::pair<int, std::int64_t>> step_keys;
+  for (auto& [r, iv] : wide_iv) detail::normalize(iv);
   for (const auto& s : run.steps) {
-    step_ns[static_cast<int>(s.rank.value)] += static_cast<double>(s.end_ns - s.start_ns);
-    step_keys.insert({static_cast<int>(s.rank.value), s.step});
+    int r = static_cast<int>(s.rank.value);
+    if (!steady.is_steady(s.step) || s.end_ns <= s.start_ns || !ranks.count(r)) continue;
+    step_ns[r] += static_cast<double>(s.end_ns - s.start_ns);
+    step_keys.insert({r, s.step});
+    wide_ns += static_cast<double>(detail::measure(wide_iv[r], s.start_ns, s.end_ns));
   }
   double total_step = 0;
   for (int r : ranks) total_step += step_ns[r];
-  const double nsteps = ranks.empty() ? 0 : static_cast<double>(step_keys.size()) / static_cast<double>(ranks.size());
+  // Bytes per rank per step over all steps (the ops of warm-up steps included).
+  std::set<std::pair<int, std::int64_t>> all_steps;
+  for (const auto& s : run.steps)
+    if (ranks.count(static_cast<int>(s.rank.value))) all_steps.insert({static_cast<int>(s.rank.value), s.step});
+  const double nsteps = ranks.empty() ? 0 : static_cast<double>(all_steps.size()) / static_cast<double>(ranks.size());
   const double saved_fraction = 1.0 - 16.0 / wide_bits;
   std::int64_t saved = static_cast<std::int64_t>(static_cast<double>(wide_bytes) * saved_fraction);
   double comm_share = total_step > 0 ? std::min(1.0, wide_ns / total_step) : 0;
@@ -118,19 +137,26 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
   f.kind = FindingKind::CommPrecision;
   f.ranks.assign(ranks.begin(), ranks.end());
   f.time_ranges = ranges;
-  f.severity = comm_share > 0.2 ? FindingSeverity::High : FindingSeverity::Medium;
+  const double gain = 100 * comm_share * (1.0 - 16.0 / wide_bits);
+  // Severity follows what 16-bit could win; a payload that costs < 2 % of the step is a low.
+  f.severity = comm_share > 0.2                 ? FindingSeverity::High
+               : (total_step <= 0 || gain >= 2) ? FindingSeverity::Medium
+                                                : FindingSeverity::Low;
   f.title = "MoE dispatch/combine all-to-all sends " + std::to_string(wide_bits) +
             "-bit payloads: 16-bit halves the bytes";
   f.evidence = {{"alltoall_bytes_" + std::to_string(wide_bits) + "bit", wide_bytes},
                 {"bytes_saved_at_16bit", saved},
                 {"bytes_per_step_per_rank", nsteps > 0 ? static_cast<double>(wide_bytes) / nsteps / ranks.size() : 0.0},
                 {"alltoall_time_ms", wide_ns / 1e6},
+                {"self_send_bytes_32bit_not_counted", self_bytes},
+                {"steps_used", steady.used()},
+                {"warmup", steady.rule_text},
                 {"share_of_step_time_pct", 100 * comm_share},
                 {"bytes_by_dtype", by_dtype}};
-  f.estimated_gain_pct = 100 * comm_share * saved_fraction;
-  f.gain_basis = "the " + std::to_string(wide_bits) + "-bit all-to-alls take " +
+  f.estimated_gain_pct = gain;
+  f.gain_basis = "the " + std::to_string(wide_bits) + "-bit all-to-alls (self-sends excluded) run during " +
                  std::to_string(static_cast<int>(100 * comm_share)) +
-                 " % of step time on these ranks; assumes their time scales with bytes (bandwidth-bound) and is "
+                 " % of the steady-state step time on these ranks; assumes their time scales with bytes (bandwidth-bound) and is "
                  "on the critical path (less where it already overlaps compute)";
   f.recommendation.text =
       "Send dispatch/combine activations in bf16 (cast before the all-to-all, back to the compute dtype after): "

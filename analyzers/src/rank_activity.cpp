@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include "moetune/analyzers/steps.h"
 
 namespace moetune::analyzers::detail {
 
@@ -135,8 +136,11 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     comm_extra[a.rank].push_back({o.start_ns, o.end_ns});
     busy_extra[a.rank].push_back({o.start_ns, o.end_ns});
   }
+  const SteadySteps steady = steady_steps(run);
   for (const auto& s : run.steps)
-    if (s.end_ns > s.start_ns) get(s.rank).windows.push_back({s.step, s.start_ns, s.end_ns});
+    if (s.end_ns > s.start_ns)
+      (steady.is_steady(s.step) ? get(s.rank).windows : get(s.rank).warmup_windows)
+          .push_back({s.step, s.start_ns, s.end_ns});
 
   std::vector<RankActivity> out;
   out.reserve(by_rank.size());
@@ -155,6 +159,7 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     a.compute.shrink_to_fit();
     a.busy.shrink_to_fit();
     a.overlap = intersect(a.compute, a.comm);
+    if (a.windows.empty() && !a.warmup_windows.empty()) a.windows.swap(a.warmup_windows);
     if (a.windows.empty()) {
       a.whole_run = true;
       if (!a.busy.empty()) a.windows.push_back({-1, a.busy.front().s, a.busy.back().e});

@@ -43,12 +43,14 @@ struct RankActivity {
   Intervals comm;      // communication kernels + nccl_ops + peer memcpys
   Intervals overlap;   // compute ∩ comm
   Intervals busy;      // any GPU work: kernels, memcpys, memsets, nccl_ops
-  std::vector<Window> windows;  // steps of this rank, or one window = first..last GPU work
+  std::vector<Window> windows;  // steady steps of this rank (steps.h), or one window = first..last GPU work
+  std::vector<Window> warmup_windows;  // the rank's warm-up steps (left out of `windows`)
   bool whole_run = false;       // true when the rank has no steps
   std::int64_t kernels = 0, comm_kernels = 0, nccl_ops = 0, peer_copies = 0;
 };
 
-// One entry per rank that has GPU work or steps, ordered by rank.
+// One entry per rank that has GPU work or steps, ordered by rank. Warm-up steps
+// (steady_steps(run), steps.h) go to warmup_windows unless they are all the rank has.
 std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClassifier& cls);
 
 // Numbers of one window (step) of one rank, all in ns.

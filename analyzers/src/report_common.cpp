@@ -15,6 +15,36 @@ std::optional<FindingSeverity> parse_severity(const std::string& s) {
   return std::nullopt;
 }
 
+StepRatios step_ratios(const AnalysisResult& r) {
+  StepRatios s;
+  if (auto it = r.metrics.find("per_step"); it != r.metrics.end() && it->is_array())
+    for (const auto& row : *it) {
+      const int rank = row.value("rank", -1);
+      const auto step = row.value("step", std::int64_t{-1});
+      s.ranks.insert(rank);
+      s.ratio[step][rank] = row.value("comm_ratio", 0.0);
+      if (row.value("warmup", false)) s.warmup.insert(step);
+    }
+  return s;
+}
+
+std::map<std::int64_t, std::map<int, double>> StepRatios::plotted() const {
+  if (ratio.size() < warmup.size() + 2) return ratio;
+  std::map<std::int64_t, std::map<int, double>> m;
+  for (const auto& [step, row] : ratio)
+    if (!warmup.count(step)) m.emplace(step, row);
+  return m;
+}
+
+std::string step_list(const std::set<std::int64_t>& steps) {
+  if (steps.empty()) return {};
+  const bool contiguous = *steps.rbegin() - *steps.begin() + 1 == static_cast<std::int64_t>(steps.size());
+  if (contiguous && steps.size() > 2) return std::to_string(*steps.begin()) + "-" + std::to_string(*steps.rbegin());
+  std::string o;
+  for (auto s : steps) o += (o.empty() ? "" : ", ") + std::to_string(s);
+  return o;
+}
+
 ReportSummary summarize(const AnalysisResult& r) {
   ReportSummary s;
   if (auto it = r.metrics.find("per_rank"); it != r.metrics.end() && it->is_array() && !it->empty()) {

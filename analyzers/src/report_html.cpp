@@ -145,20 +145,21 @@ std::string report_html(const RunData& run, const AnalysisResult& r) {
     for (std::size_t i = 0; i < f.ranks.size() && i < 16; ++i) o << " " << f.ranks[i];
     o << "</p><details><summary>evidence</summary><pre>" << esc(f.evidence.dump(2)) << "</pre></details></div>\n";
   }
-  std::map<std::int64_t, std::map<int, double>> m;
-  std::set<int> ranks;
-  if (auto it = r.metrics.find("per_step"); it != r.metrics.end() && it->is_array())
-    for (const auto& row : *it) {
-      ranks.insert(row.value("rank", -1));
-      m[row.value("step", std::int64_t{-1})][row.value("rank", -1)] = row.value("comm_ratio", 0.0);
-    }
-  if (!m.empty()) {
-    o << "<h2>Communication ratio per step</h2>\n" << comm_plot(m, ranks) << "\n<table><tr><th>step</th>";
-    for (int k : ranks) o << "<th>rank " << k << "</th>";
+  const StepRatios sr = step_ratios(r);
+  if (!sr.ratio.empty()) {
+    const auto plotted = sr.plotted();
+    o << "<h2>Communication ratio per step</h2>\n";
+    if (plotted.size() < sr.ratio.size())
+      o << "<p class=\"muted\">Warm-up steps " << step_list(sr.warmup)
+        << " are not plotted and not in the per-rank means; the table lists them, marked.</p>\n";
+    o << comm_plot(plotted, sr.ranks) << "\n<table><tr><th>step</th>";
+    for (int k : sr.ranks) o << "<th>rank " << k << "</th>";
     o << "</tr>\n";
-    for (const auto& [step, row] : m) {
-      o << "<tr><td>" << (step < 0 ? std::string("whole run") : std::to_string(step)) << "</td>";
-      for (int k : ranks) o << "<td>" << (row.count(k) ? num(100 * row.at(k), 1) + "%" : std::string()) << "</td>";
+    for (const auto& [step, row] : sr.ratio) {
+      const bool warm = sr.warmup.count(step) > 0;
+      o << (warm ? "<tr class=\"muted\">" : "<tr>") << "<td>"
+        << (step < 0 ? std::string("whole run") : std::to_string(step) + (warm ? " (warm-up)" : "")) << "</td>";
+      for (int k : sr.ranks) o << "<td>" << (row.count(k) ? num(100 * row.at(k), 1) + "%" : std::string()) << "</td>";
       o << "</tr>\n";
     }
     o << "</table>\n";

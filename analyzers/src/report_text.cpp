@@ -39,18 +39,6 @@ std::string fix_text(const Fix& f) {
   return f.type + " " + b.dump();
 }
 
-// step -> rank -> comm ratio, from metrics.per_step.
-std::map<std::int64_t, std::map<int, double>> ratio_matrix(const AnalysisResult& r, std::set<int>& ranks) {
-  std::map<std::int64_t, std::map<int, double>> m;
-  if (auto it = r.metrics.find("per_step"); it != r.metrics.end() && it->is_array())
-    for (const auto& row : *it) {
-      int rank = row.value("rank", -1);
-      ranks.insert(rank);
-      m[row.value("step", std::int64_t{-1})][rank] = row.value("comm_ratio", 0.0);
-    }
-  return m;
-}
-
 const nlohmann::json* per_rank(const AnalysisResult& r) {
   auto it = r.metrics.find("per_rank");
   return it != r.metrics.end() && it->is_array() && !it->empty() ? &*it : nullptr;
@@ -136,17 +124,20 @@ std::string report_markdown(const RunData& run, const AnalysisResult& r) {
     }
     o << "\n<details><summary>evidence</summary>\n\n```json\n" << f.evidence.dump(2) << "\n```\n</details>\n";
   }
-  std::set<int> ranks;
-  auto m = ratio_matrix(r, ranks);
-  if (!m.empty()) {
-    o << "\n## Communication ratio per step (% of step time)\n\n| step |";
-    for (int k : ranks) o << " rank " << k << " |";
+  const StepRatios sr = step_ratios(r);
+  if (!sr.ratio.empty()) {
+    o << "\n## Communication ratio per step (% of step time)\n\n";
+    if (!sr.warmup.empty())
+      o << "Warm-up steps " << step_list(sr.warmup) << " are marked and left out of the per-rank means.\n\n";
+    o << "| step |";
+    for (int k : sr.ranks) o << " rank " << k << " |";
     o << "\n|---:|";
-    for (std::size_t i = 0; i < ranks.size(); ++i) o << "---:|";
+    for (std::size_t i = 0; i < sr.ranks.size(); ++i) o << "---:|";
     o << "\n";
-    for (const auto& [step, row] : m) {
-      o << "| " << (step < 0 ? std::string("whole run") : std::to_string(step)) << " |";
-      for (int k : ranks) o << " " << (row.count(k) ? num(100 * row.at(k), 1) : std::string("")) << " |";
+    for (const auto& [step, row] : sr.ratio) {
+      o << "| " << (step < 0 ? std::string("whole run") : std::to_string(step) + (sr.warmup.count(step) ? " (warm-up)" : ""))
+        << " |";
+      for (int k : sr.ranks) o << " " << (row.count(k) ? num(100 * row.at(k), 1) : std::string("")) << " |";
       o << "\n";
     }
   }

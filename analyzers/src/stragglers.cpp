@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Stragglers and heterogeneity, per rank (the nsys expert-system rules, done per rank):
 //   straggler - a rank whose compute per step is >= 10 % (and >= 100 us) above the median
-//               of the other ranks; others lose that much per step waiting for it;
+//               of the other ranks; others lose that much per step waiting for it. When the
+//               run records routing and placement, the cause is told apart: a rank that
+//               also computes >= 10 % more expert tokens than the others' median is slow
+//               because of its expert load (fix: placement), else the GPU itself is slow;
 //   host_sync - blocking synchronisation API calls (cudaDeviceSynchronize, stream/event
 //               sync, blocking cudaMemcpy) that leave the GPU idle after they return;
 //   gpu_idle  - gaps with no GPU work >= opts.idle_gap_ns inside steps, not already
@@ -13,6 +16,7 @@
 
 #include "collective_instances.h"
 #include "moetune/analyzers/analyses.h"
+#include "moetune/analyzers/steps.h"
 #include "rank_activity.h"
 
 namespace moetune::analyzers {
@@ -41,6 +45,48 @@ struct RankTotals {
   double step_ns() const { return steps > 0 ? static_cast<double>(window_ns) / steps : 0; }
 };
 
+// Expert tokens each rank computes per steady step (routing rows: tokens of source rank to
+// expert; placement: where the expert lives). A token goes to the copy on its own rank, else
+// the copies share it evenly (the planner's rule, placement.h). Empty without routing or
+// placement, or when a routed expert has no placement row.
+std::vector<double> expert_tokens_per_rank(const RunData& run) {
+  if (run.routing.empty() || run.placement.empty()) return {};
+  std::map<std::pair<int, int>, std::vector<int>> where;  // (layer, expert) -> ranks (deduplicated)
+  for (const auto& p : run.placement) {
+    auto& v = where[{p.layer, p.expert}];
+    if (std::find(v.begin(), v.end(), static_cast<int>(p.rank.value)) == v.end()) v.push_back(static_cast<int>(p.rank.value));
+  }
+  const SteadySteps steady = steady_steps(run);
+  std::map<std::int64_t, bool> steps;
+  std::vector<double> tokens;
+  for (const auto& r : run.routing) {
+    if (!steady.is_steady(r.step)) continue;
+    auto it = where.find({r.layer, r.expert});
+    if (it == where.end()) return {};
+    steps[r.step] = true;
+    const auto& ranks = it->second;
+    auto own = std::find(ranks.begin(), ranks.end(), static_cast<int>(r.rank.value));
+    for (int h : ranks) {
+      if (own != ranks.end() && h != *own) continue;
+      if (h < 0) continue;
+      if (tokens.size() <= static_cast<std::size_t>(h)) tokens.resize(static_cast<std::size_t>(h) + 1, 0.0);
+      tokens[static_cast<std::size_t>(h)] +=
+          static_cast<double>(r.tokens) / (own != ranks.end() ? 1.0 : static_cast<double>(ranks.size()));
+    }
+  }
+  if (steps.empty()) return {};
+  for (auto& t : tokens) t /= static_cast<double>(steps.size());
+  return tokens;
+}
+
+double median_without(const std::vector<double>& v, std::size_t skip) {
+  std::vector<double> o;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (i != skip) o.push_back(v[i]);
+  if (o.empty()) return 0;
+  return median_of(o);
+}
+
 void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, AnalysisResult& out) {
   if (tot.size() < 2) {
     out.notes.push_back("not enough data: straggler: needs two or more ranks");
@@ -58,6 +104,7 @@ void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, Ana
     }
   }
   auto insts = collective_instances(run);
+  const std::vector<double> expert_tokens = expert_tokens_per_rank(run);
   for (const auto& t : tot) {
     std::vector<double> others;
     for (const auto& o : tot)
@@ -79,6 +126,13 @@ void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, Ana
       if (ranges.size() < 5 && in.last_arrival > in.first_arrival) ranges.push_back({in.first_arrival, in.last_arrival});
     }
     double step = t.step_ns();
+    // Expert load of this rank against the other ranks' median (routing x placement).
+    std::optional<double> my_tokens, others_tokens;
+    if (auto r = static_cast<std::size_t>(t.act->rank); r < expert_tokens.size() && expert_tokens.size() >= 2) {
+      my_tokens = expert_tokens[r];
+      others_tokens = median_without(expert_tokens, r);
+    }
+    const bool by_load = my_tokens && others_tokens && *others_tokens > 0 && *my_tokens >= kStragglerRatio * *others_tokens;
     Finding f;
     f.kind = FindingKind::Straggler;
     f.severity = by_share((mine - med) / std::max(step, 1.0), 0.05, 0.15);
@@ -94,13 +148,35 @@ void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, Ana
                   {"step_time_ms", step / 1e6},
                   {"collectives_arrived_last", late_in},
                   {"others_waited_ms_total", ms(others_wait)}};
-    f.recommendation.text = fmt("Rank %.0f needs %.2f ms more compute per step than the median of the others; every "
-                                "other rank waits for it at the next collective. Check that GPU (clocks, thermals, "
-                                "power cap, PCIe link, other processes) and the work it gets (tokens per rank / expert "
-                                "placement); move load off it or replace the node.",
-                                t.act->rank, (mine - med) / 1e6);
-    f.recommendation.fixes.push_back({"code", {{"description", "rebalance work (expert placement / batch split) away "
-                                                               "from the slow rank or replace its GPU"}}});
+    if (my_tokens && others_tokens) {
+      f.evidence["expert_tokens_per_step"] = *my_tokens;
+      f.evidence["others_median_expert_tokens_per_step"] = *others_tokens;
+      f.evidence["cause"] = by_load ? "expert load: the rank computes more routed tokens than the others (routing x placement)"
+                                    : "not the expert load: the rank computes no more routed tokens than the others";
+    }
+    if (by_load) {
+      f.title += fmt(": it computes %.1fx the others' expert tokens", *my_tokens / *others_tokens);
+      char buf[768];
+      std::snprintf(buf, sizeof buf,
+                    "Rank %d needs %.2f ms more compute per step than the median of the others because the experts it "
+                    "hosts receive %.0f tokens per step against %.0f on the others (median): the GPU is not slow, the "
+                    "expert placement is uneven. Rebalance the experts (the hot_experts finding's placement plan); every "
+                    "other rank waits for this one at the next collective.",
+                    t.act->rank, (mine - med) / 1e6, *my_tokens, *others_tokens);
+      f.recommendation.text = buf;
+      f.recommendation.fixes.push_back({"code", {{"description", "move hot experts off this rank or replicate them "
+                                                                 "(moetune plan / the hot_experts placement plan)"}}});
+    } else {
+      f.recommendation.text = fmt("Rank %.0f needs %.2f ms more compute per step than the median of the others; every "
+                                  "other rank waits for it at the next collective. Check that GPU (clocks, thermals, "
+                                  "power cap, PCIe link, other processes) and the work it gets (tokens per rank / expert "
+                                  "placement); move load off it or replace the node.",
+                                  t.act->rank, (mine - med) / 1e6);
+      if (my_tokens)
+        f.recommendation.text += " Its expert load is not above the others', so look at the GPU first.";
+      f.recommendation.fixes.push_back({"code", {{"description", "rebalance work (expert placement / batch split) away "
+                                                                 "from the slow rank or replace its GPU"}}});
+    }
     f.estimated_gain_pct = step > 0 ? 100 * (mine - med) / step : 0;
     f.gain_basis = "the straggler's extra compute per step over the other ranks' median, as a share of its step time; "
                    "assumes the other ranks stop waiting once it matches them";
@@ -157,10 +233,16 @@ void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, Analysis
       auto it = std::upper_bound(busy.begin(), busy.end(), te, [](std::int64_t v, const Interval& iv) { return v < iv.e; });
       if (it == busy.end() || it->s <= te) continue;  // GPU busy when the sync returned, or no later work
       std::int64_t prev_end = it == busy.begin() ? c->start_ns : std::prev(it)->e;
-      std::int64_t from = std::max(prev_end, c->start_ns);
-      std::int64_t idle = it->s - from;
+      std::int64_t from = std::max(prev_end, c->start_ns), to = it->s;
+      if (!a.whole_run) {  // count only the part inside a steady step (warm-up and setup are not the loop)
+        auto w = std::upper_bound(a.windows.begin(), a.windows.end(), from,
+                                  [](std::int64_t v, const Window& x) { return v < x.e; });
+        if (w == a.windows.end() || w->s >= to) continue;
+        from = std::max(from, w->s), to = std::min(to, w->e);
+      }
+      std::int64_t idle = to - from;
       if (idle < kSyncIdleMinNs) continue;
-      sync_gaps.push_back({from, it->s});
+      sync_gaps.push_back({from, to});
       sync_idle += idle;
       auto& e = by_api[run.str(c->name)];
       ++e.first;
@@ -247,6 +329,13 @@ void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, Analysis
     f.estimated_gain_pct = 100 * ishare;
     f.gain_basis = "idle gaps >= the gap threshold inside steps, as a share of the rank's step time; assumes the GPU "
                    "work could start without the gap";
+    if (a.whole_run) {  // no steps: the window is first..last GPU work, start-up and tear-down included
+      f.estimated_gain_pct = 0;
+      f.gain_basis = "not estimated: the run has no steps, so the gaps may be start-up, evaluation or tear-down "
+                     "rather than the training loop";
+      f.severity = std::min(f.severity, FindingSeverity::Medium);
+      f.title += " (whole traced range: no steps recorded)";
+    }
     out.findings.push_back(std::move(f));
   }
 }

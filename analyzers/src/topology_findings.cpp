@@ -107,8 +107,11 @@ void find_pcie_topology(const RunData& run, AnalysisResult& out) {
     }
     const std::size_t n = h.gpus.size();
     bool islands = max_peers > 0 && max_peers + 1 < n;  // NVLink present, but not between all GPUs
+    const bool fully = pcie_only.empty() && !islands;
+    // > 2 GPUs with NV# between every pair can only be an NVSwitch fabric (link_rates.h, Fabric).
     summary.push_back({{"host", host}, {"gpus", n}, {"link_codes", h.codes}, {"gpus_without_nvlink", pcie_only},
-                       {"nvlink_fully_connected", pcie_only.empty() && !islands}});
+                       {"nvlink_fully_connected", fully},
+                       {"fabric", fully && n > 2 ? "nvswitch" : max_peers > 0 ? "nvlink point-to-point" : "pcie"}});
     if (pcie_only.empty() && !islands) continue;
     if (!any_pcie && !islands) continue;
     Finding f;

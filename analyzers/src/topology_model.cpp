@@ -1,22 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "moetune/analyzers/topology.h"
+#include "moetune/trace/link_rates.h"
 
 namespace moetune::analyzers {
 namespace {
 
-// Nominal unidirectional PCIe GB/s per lane by generation (128b/130b after gen3).
-std::optional<double> pcie_ceiling(int gen, int width) {
-  static const double per_lane[] = {0, 0.25, 0.5, 0.985, 1.969, 3.938, 7.563};
-  if (gen < 1 || gen > 6 || width <= 0) return std::nullopt;
-  return per_lane[gen] * width;
-}
+std::optional<double> pcie_ceiling(int gen, int width) { return links::pcie_raw_gbps(gen, width); }
 
-bool is_pcie_code(const std::string& c) {
-  return c == "PIX" || c == "PXB" || c == "PHB" || c == "NODE" || c == "SYS";
-}
+bool is_pcie_code(const std::string& c) { return links::link_kind(c) == links::LinkKind::Pcie; }
 
 // "GPU3" or "host:GPU3" -> (host, 3); device -1 when not a GPU label.
 std::pair<std::string, int> parse_label(const std::string& s) {
@@ -29,6 +24,48 @@ std::pair<std::string, int> parse_label(const std::string& s) {
   } catch (...) {
     return {host, -1};
   }
+}
+
+using GpuKey = std::pair<std::string, int>;  // (host, device)
+
+// The GPU a topology row endpoint names: its label ("GPU3", "host:GPU3"; host defaults to
+// the row's), else the recorded rank's host and device. Device -1 when not a GPU.
+GpuKey gpu_key(const TopologyRow& t, const std::string& label, std::optional<std::int64_t> rank,
+               const std::vector<std::string>& host, const std::vector<int>& device) {
+  auto [h, dev] = parse_label(label);
+  if (dev >= 0) return {h.empty() ? t.host : h, dev};
+  if (rank && *rank >= 0 && static_cast<std::size_t>(*rank) < device.size() && device[static_cast<std::size_t>(*rank)] >= 0)
+    return {host[static_cast<std::size_t>(*rank)], device[static_cast<std::size_t>(*rank)]};
+  return {t.host, -1};
+}
+
+// GPUs that sit on an NVSwitch fabric (link_rates.h, Fabric): per host, when the host has > 2
+// GPUs in GPU-GPU rows and every pair of them is NV# (bridges link pairs only; a cube-mesh
+// leaves pairs without NV#), plus GPUs an NVML row says are linked to an NVSwitch.
+std::set<GpuKey> switch_gpus(const RunData& run, const std::vector<std::string>& host, const std::vector<int>& device) {
+  std::map<std::string, std::set<int>> gpus;                   // host -> devices in GPU-GPU rows
+  std::map<std::string, std::set<std::pair<int, int>>> nv;     // host -> NV# pairs (lo, hi)
+  std::set<GpuKey> out;
+  for (const auto& t : run.topology) {
+    const bool is_nv = links::link_kind(t.link) == links::LinkKind::NvLink;
+    GpuKey a = gpu_key(t, t.a, t.rank_a, host, device);
+    if (a.second < 0) continue;
+    if (t.b == "NVSwitch" || t.source.find("remote=switch") != std::string::npos) {
+      if (is_nv) out.insert(a);
+      continue;
+    }
+    GpuKey b = gpu_key(t, t.b, t.rank_b, host, device);
+    if (b.second < 0 || a == b || a.first != b.first) continue;
+    gpus[a.first].insert(a.second);
+    gpus[a.first].insert(b.second);
+    if (is_nv) nv[a.first].insert({std::min(a.second, b.second), std::max(a.second, b.second)});
+  }
+  for (const auto& [h, devs] : gpus) {
+    const std::size_t n = devs.size();
+    if (n <= 2 || nv[h].size() != n * (n - 1) / 2) continue;
+    for (int d : devs) out.insert({h, d});
+  }
+  return out;
 }
 
 }  // namespace
@@ -50,6 +87,7 @@ RankLinks RankLinks::build(const RunData& run) {
   L.node_.assign(n, 0);
   L.code_.assign(n * n, "");
   L.bw_.assign(n * n, std::nullopt);
+  L.switched_.assign(n * n, 0);
   std::map<std::string, int> host_ids;
   std::vector<std::string> host(n);
   std::vector<int> device(n, -1), gen(n, 0), width(n, 0);
@@ -66,6 +104,7 @@ RankLinks RankLinks::build(const RunData& run) {
     (void)fresh;
     L.node_[i] = it->second;
   }
+  const std::set<GpuKey> on_switch = switch_gpus(run, host, device);
   auto find_rank = [&](const std::string& row_host, const std::string& label) -> int {
     auto [h, dev] = parse_label(label);
     if (dev < 0) return -1;
@@ -88,10 +127,16 @@ RankLinks RankLinks::build(const RunData& run) {
       auto cb = pcie_ceiling(gen[static_cast<std::size_t>(b)], width[static_cast<std::size_t>(b)]);
       if (ca && cb) bw = std::min(*ca, *cb);
     }
+    bool sw = false;
+    if (links::link_kind(t.link) == links::LinkKind::NvLink) {
+      GpuKey ka = gpu_key(t, t.a, t.rank_a, host, device), kb = gpu_key(t, t.b, t.rank_b, host, device);
+      sw = ka.first == kb.first && on_switch.count(ka) && on_switch.count(kb);
+    }
     for (auto [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
       auto k = static_cast<std::size_t>(x) * n + static_cast<std::size_t>(y);
       L.code_[k] = t.link;
       L.bw_[k] = bw;
+      L.switched_[k] = sw ? 1 : 0;
     }
     if (bw) ++L.known_;
   }
@@ -117,19 +162,52 @@ std::optional<double> RankLinks::bandwidth(int a, int b) const {
   return bw_[static_cast<std::size_t>(a) * static_cast<std::size_t>(n_) + static_cast<std::size_t>(b)];
 }
 
-std::optional<double> RankLinks::ceiling(const std::vector<int>& ranks) const {
-  std::optional<double> c;
+std::optional<double> RankLinks::achievable(int a, int b) const {
+  auto raw = bandwidth(a, b);
+  if (!raw) return std::nullopt;
+  return *raw * links::achievable(links::link_kind(link(a, b))).fraction;
+}
+
+links::Fabric RankLinks::fabric(int a, int b) const {
+  if (a < 0 || b < 0 || a >= n_ || b >= n_) return links::Fabric::PointToPoint;
+  return switched_[static_cast<std::size_t>(a) * static_cast<std::size_t>(n_) + static_cast<std::size_t>(b)]
+             ? links::Fabric::Switch
+             : links::Fabric::PointToPoint;
+}
+
+std::optional<double> RankLinks::peer_share(int a, int b) const {
+  auto ach = achievable(a, b);
+  if (!ach || fabric(a, b) != links::Fabric::Switch) return ach;
+  int peers = 0;
+  for (int o = 0; o < n_; ++o) peers += o != a && fabric(a, o) == links::Fabric::Switch;
+  return *ach / std::max(peers, 1);
+}
+
+std::optional<RankLinks::Ceiling> RankLinks::slowest(const std::vector<int>& ranks) const {
+  std::optional<Ceiling> c;
   for (std::size_t i = 0; i < ranks.size(); ++i)
-    for (std::size_t j = i + 1; j < ranks.size(); ++j)
-      if (auto b = bandwidth(ranks[i], ranks[j])) c = c ? std::min(*c, *b) : *b;
+    for (std::size_t j = i + 1; j < ranks.size(); ++j) {
+      auto raw = bandwidth(ranks[i], ranks[j]);
+      if (!raw) continue;
+      const auto& code = link(ranks[i], ranks[j]);
+      const auto& ach = links::achievable(links::link_kind(code));
+      if (c && *raw * ach.fraction >= c->achievable_gbps) continue;
+      c = Ceiling{*raw, *raw * ach.fraction, ach.fraction, code, ach.basis, fabric(ranks[i], ranks[j])};
+    }
   return c;
+}
+
+std::optional<double> RankLinks::ceiling(const std::vector<int>& ranks) const {
+  auto c = slowest(ranks);
+  if (!c) return std::nullopt;
+  return c->achievable_gbps;
 }
 
 double RankLinks::mean_bandwidth(int r) const {
   double s = 0;
   int k = 0;
   for (int o = 0; o < n_; ++o)
-    if (auto b = bandwidth(r, o); o != r && b) {
+    if (auto b = peer_share(r, o); o != r && b) {
       s += *b;
       ++k;
     }

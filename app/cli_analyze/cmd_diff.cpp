@@ -2,6 +2,7 @@
 // moetune diff BEFORE.moetune AFTER.moetune [--json]: measured before/after comparison.
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include "command.h"
 #include "moetune/analyzers/analyses.h"
@@ -36,13 +37,33 @@ void run_diff(const std::string& before, const std::string& after, bool json, in
     return;
   }
   std::printf("before %s\nafter  %s\n", before.c_str(), after.c_str());
-  print_row("step time", d["step_time_ms"], " ms");
+  print_row("step time (median)", d["step_time_ms"], " ms");
+  std::printf("  %-22s %16d -> %-16d (of %d -> %d steps)\n", "steps used", d["steps_used"]["before"].get<int>(),
+              d["steps_used"]["after"].get<int>(), d["steps_total"]["before"].get<int>(),
+              d["steps_total"]["after"].get<int>());
+  for (const char* side : {"before", "after"})
+    std::printf("  warm-up %-6s %s\n", side, d["warmup_rule"][side].get<std::string>().c_str());
+  print_row("step time (mean)", d["step_time_mean_ms"], " ms");
+  std::set<std::string> rks;
+  for (const char* side : {"before", "after"})
+    for (const auto& [rk, v] : d["rank_step_time_ms"][side].items()) rks.insert(rk);
+  for (const auto& rk : rks) {
+    nlohmann::json c{{"before", d["rank_step_time_ms"]["before"].value(rk, nlohmann::json())},
+                     {"after", d["rank_step_time_ms"]["after"].value(rk, nlohmann::json())}};
+    if (c["before"].is_number() && c["after"].is_number() && c["before"].get<double>() != 0)
+      c["change_pct"] = 100.0 * (c["after"].get<double>() - c["before"].get<double>()) / c["before"].get<double>();
+    print_row(("  rank " + rk + " (median)").c_str(), c, " ms");
+  }
   print_row("exposed comm / step", d["exposed_comm_ms"], " ms");
   print_row("comm ratio", d["comm_ratio"], " %", 100.0);
   print_row("tokens/s", d["tokens_per_s"], "");
   if (d.contains("speedup")) std::printf("  %-22s %.3fx\n", "speedup", d["speedup"].get<double>());
   std::printf("traffic (bytes per rank per step)\n");
   for (const auto& [f, c] : d["traffic_bytes_per_step"].items()) print_row(f.c_str(), c, " B");
+  if (!d["local_bytes_per_step"].empty()) {
+    std::printf("local (send/recv to the own rank: copies, not network traffic)\n");
+    for (const auto& [f, c] : d["local_bytes_per_step"].items()) print_row(f.c_str(), c, " B");
+  }
   std::printf("findings\n");
   if (d["findings"].empty()) std::printf("  none in either run\n");
   for (const auto& f : d["findings"])

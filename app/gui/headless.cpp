@@ -68,16 +68,23 @@ int gui_bench_render(MainWindow& w, const QString& run, qint64 started_ms_ago) {
   w.show();
   QApplication::processEvents();
   auto* tl = w.timeline();
-  double summary_ms = -1, first_paint_ms = -1;
+  double summary_ms = -1, first_paint_ms = -1, full_ms = -1;
+  std::size_t first_events = 0;
+  double preview_read = -1, preview_layout = -1, full_read = -1, full_layout = -1;
   QObject::connect(w.loader(), &moetune::ui::RunLoader::summaryReady, &w, [&] {
-    tl->repaint();
+    QApplication::processEvents();
+    w.repaint();
     summary_ms = double(t.nsecsElapsed()) / 1e6;
   });
-  QObject::connect(w.loader(), &moetune::ui::RunLoader::runReady, &w, [&] {
-    QApplication::processEvents();
-    tl->repaint();
-    first_paint_ms = double(t.nsecsElapsed()) / 1e6;
-  });
+  // runReady reaches the window first (connected earlier), so the timeline has the events here.
+  QObject::connect(w.loader(), &moetune::ui::RunLoader::runReady, &w,
+                   [&](std::shared_ptr<const moetune::ui::LoadedRun> r) {
+                     tl->repaint();
+                     const double now = double(t.nsecsElapsed()) / 1e6;
+                     if (first_paint_ms < 0) { first_paint_ms = now; first_events = r->timeline.event_count; }
+                     if (r->partial) { preview_read = r->read_ms; preview_layout = r->layout_ms; }
+                     else { full_ms = now; full_read = r->read_ms; full_layout = r->layout_ms; }
+                   });
   if (!load(w, run)) return 2;
   const double analysed_ms = double(t.nsecsElapsed()) / 1e6;
   // Scripted sequence: zoom in 40 steps around three anchors, pan, zoom back out.
@@ -98,25 +105,20 @@ int gui_bench_render(MainWindow& w, const QString& run, qint64 started_ms_ago) {
     for (int i = 0; i < 20; ++i) { z->pan(0.1); frame(); }
     for (int i = 0; i < 40; ++i) { z->zoom(1.25, anchor); frame(); max_items = std::max(max_items, tl->last_item_count()); }
   }
-  const double rss_mib = peak_rss_mib();  // before the re-timing below loads the run a second time
-  // Where first paint goes: the two stages, timed again synchronously.
-  QElapsedTimer st;
-  st.start();
-  auto data = moetune::analyzers::RunData::load(run.toStdString());
-  const double load_ms = double(st.nsecsElapsed()) / 1e6;
-  st.restart();
-  const auto layout = data ? moetune::ui::TimelineData::build(*data) : moetune::ui::TimelineData{};
-  const double build_ms = double(st.nsecsElapsed()) / 1e6;
-  std::printf("stages (re-timed): RunData::load %.1f ms, TimelineData::build %.1f ms (%zu lanes)\n", load_ms, build_ms,
-              layout.lanes.size());
+  const double rss_mib = peak_rss_mib();
   std::vector<double> s = frames;
   std::sort(s.begin(), s.end());
   const double med = s[s.size() / 2], p95 = s[std::min(s.size() - 1, s.size() * 95 / 100)];
   std::printf("run: %s\nevents: %zu\nprocess start to window: %lld ms\nsummary paint: %.1f ms\n"
-              "first paint (timeline with events): %.1f ms\nanalysis done: %.1f ms\n"
+              "first paint (timeline with events): %.1f ms (%zu events%s)\n",
+              qPrintable(run), w.run() ? w.run()->timeline.event_count : std::size_t(0),
+              static_cast<long long>(started_ms_ago), summary_ms, first_paint_ms, first_events,
+              preview_read >= 0 ? ", preview window" : "");
+  if (preview_read >= 0)
+    std::printf("  preview stages: range queries %.1f ms, layout %.1f ms\n", preview_read, preview_layout);
+  std::printf("full timeline painted: %.1f ms (RunData::load %.1f ms, layout %.1f ms)\nanalysis done: %.1f ms\n"
               "redraw over %zu frames: median %.2f ms, p95 %.2f ms, max %.2f ms\nmax draw items per frame: %zu\n"
-              "peak RSS (GUI with the run loaded and analysed): %.0f MiB\n",
-              qPrintable(run), w.run() ? w.run()->timeline.event_count : std::size_t(0), static_cast<long long>(started_ms_ago),
-              summary_ms, first_paint_ms, analysed_ms, s.size(), med, p95, s.back(), max_items, rss_mib);
+              "peak RSS (VmHWM, GUI with the run loaded and analysed): %.0f MiB\n",
+              full_ms, full_read, full_layout, analysed_ms, s.size(), med, p95, s.back(), max_items, rss_mib);
   return 0;
 }

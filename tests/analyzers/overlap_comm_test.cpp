@@ -121,7 +121,55 @@ TEST(CommOverlap, HandComputedFixture) {
   auto ex = of_kind(r, FindingKind::ExposedComm);
   ASSERT_EQ(ex.size(), 1u);
   EXPECT_NEAR(ex[0]->estimated_gain_pct, 25.0, 1e-9);
+  EXPECT_EQ(ex[0]->evidence.at("link_bound"), false);
+  // Not a moe_nccl run: the advice is the code change, no sample flag.
+  for (const auto& fx : ex[0]->recommendation.fixes) EXPECT_EQ(fx.type, "code");
+}
+
+TEST(CommOverlap, MoeNcclRunGetsTheOverlapChunksFlag) {
+  // 600 ns of compute, an all-to-all 500..900 (100 ns hidden): 300 ns exposed, 500 ns of compute
+  // free to hide it -> overlap can hide all of it (30 % of the step).
+  Builder b;
+  b.rank(0);
+  b.kernel(0, 7, 0, 600, "gemm");
+  b.kernel(0, 13, 500, 900, "ncclDevKernel_SendRecv(x)");
+  b.step(0, 0, 0, 1000);
+  auto run = b.done();
+  run.meta["command"] = "moe_nccl --experts 8 --comm-dtype fp32";
+  AnalysisResult r;
+  analyze_comm_overlap(run, {}, r);
+  auto ex = of_kind(r, FindingKind::ExposedComm);
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0]->evidence.at("link_bound"), false);
+  EXPECT_NEAR(ex[0]->estimated_gain_pct, 30.0, 1e-9);
+  ASSERT_FALSE(ex[0]->recommendation.fixes.empty());
+  EXPECT_EQ(ex[0]->recommendation.fixes.front().type, "flag");
   EXPECT_EQ(ex[0]->recommendation.fixes.front().body.at("name"), "--overlap-chunks");
+  // Already chunked: no flag to add, the code advice stays.
+  run.meta["command"] = "moe_nccl --overlap-chunks 4";
+  AnalysisResult r2;
+  analyze_comm_overlap(run, {}, r2);
+  for (const auto& fx : of_kind(r2, FindingKind::ExposedComm).at(0)->recommendation.fixes) EXPECT_EQ(fx.type, "code");
+}
+
+TEST(CommOverlap, LinkBoundExposedCommGetsNoOverlapAdvice) {
+  // 100 ns of compute, then 800 ns of all-to-all with nothing to hide behind: communication
+  // is the step (the socket-linked emulated nodes' shape), overlap could hide <= 100 ns.
+  Builder b;
+  b.rank(0);
+  b.kernel(0, 7, 0, 100, "gemm");
+  b.kernel(0, 13, 100, 900, "ncclDevKernel_SendRecv(x)");
+  b.step(0, 0, 0, 1000);
+  auto run = b.done();
+  run.meta["command"] = "moe_nccl --experts 8";
+  AnalysisResult r;
+  analyze_comm_overlap(run, {}, r);
+  auto ex = of_kind(r, FindingKind::ExposedComm);
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0]->evidence.at("link_bound"), true);
+  EXPECT_NEAR(ex[0]->estimated_gain_pct, 10.0, 1e-9);  // min(800 exposed, 100 idle compute) / 1000
+  EXPECT_NE(ex[0]->recommendation.text.find("Overlap cannot hide this"), std::string::npos);
+  for (const auto& fx : ex[0]->recommendation.fixes) EXPECT_NE(fx.type, "flag") << fx.body.dump();
 }
 
 TEST(CommOverlap, NoStepsMeansWholeRunAndSaysSo) {

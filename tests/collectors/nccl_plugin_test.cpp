@@ -4,7 +4,7 @@
 // child process that then exits so the plugin finishes its part file. Covers: armed
 // mask 0 until attach's "start", op completion from KernelCh after the host stop,
 // GPU times from KernelCh, P2P sequence numbers per peer, foreign (PXN) proxy ops
-// ignored, NULL contexts and handles tolerated.
+// ignored, NULL contexts and handles tolerated; p2p launch spans, stale slots.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -236,10 +236,19 @@ struct Driver {
   }
 };
 
-// Rank 0 of 2: a grouped all-to-all (send/recv to self and to rank 1, as
-// tests/gpu/moe_client does), a zero-byte send, then an all-reduce of which one
-// channel reports a stale slot. Grace period is huge: an op that waited for a channel
-// NCCL never sends would only be written by the final sweep and counted.
+// Rank 0 of 2, GPU clock = wall clock (the offset estimate is then the smallest
+// callback lag): a grouped all-to-all (send/recv to self and to rank 1, as
+// tests/gpu/moe_client does, one launch), a zero-byte send (its own launch), an
+// all-reduce of which channel 0 hands in a slot 50 ms old, and a second all-reduce
+// whose channel 0 carries stamps from before the first all-reduce's host stop (less
+// than 1 ms before its own enqueue: only the communicator floor catches it). Grace
+// period is huge: an op that waited for a channel NCCL never sends would only be
+// written by the final sweep and counted.
+void sleep_us(long us) {
+  timespec ts{0, us * 1000};
+  ::nanosleep(&ts, nullptr);
+}
+
 int drive_sequences(const fs::path& so) {
   void* h = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) return 30;
@@ -248,41 +257,52 @@ int drive_sequences(const fs::path& so) {
   int mask = 0;
   if (!D.tbl || D.tbl->init(&D.ctx, 0x42, &mask, "seq", 2, 2, 0, nullptr) != 0 || !D.ctx) return 31;
   if (!(mask & ncclProfileKernelCh)) return 32;
+  constexpr std::uint64_t us = 1000;
   // hostStreamPlanTask: all task events of the plan start, proxy ops are posted, all stop.
+  const auto t0 = static_cast<std::uint64_t>(wall_ns());
   void* recv_self = D.op(ncclProfileP2p, "Recv", 0, 2);
   void* send_self = D.op(ncclProfileP2p, "Send", 0, 2);
   void* recv_peer = D.op(ncclProfileP2p, "Recv", 1, 2);
   void* send_peer = D.op(ncclProfileP2p, "Send", 1, 2);
   if (!recv_self || !send_self || !recv_peer || !send_peer) return 33;
   for (void* o : {recv_self, send_self, recv_peer, send_peer}) D.tbl->stopEvent(o);
-  // The kernel runs later; the profiler proxy reports one KernelCh per channel of
-  // each non-self op. Recv and send to the peer share channels 1 and 3.
-  const std::uint64_t t = static_cast<std::uint64_t>(wall_ns());
+  sleep_us(1000);  // the kernel ran meanwhile; the profiler proxy reports afterwards
+  // One KernelCh per channel of each non-self op; recv and send to the peer share
+  // channels 1 and 3 (one fused work item each).
   for (int ch : {1, 3}) {
-    if (!D.channel(recv_peer, ch, t + 1000 + ch, t + 90'000)) return 34;
-    if (!D.channel(send_peer, ch, t + 2000 + ch, t + 80'000 + ch)) return 35;
+    if (!D.channel(recv_peer, ch, t0 + 200 * us + ch, t0 + 900 * us)) return 34;
+    if (!D.channel(send_peer, ch, t0 + 300 * us + ch, t0 + 800 * us + ch)) return 35;
   }
   // A zero-byte send still takes one channel (nsteps 1) and reports it.
   void* empty = D.op(ncclProfileP2p, "Send", 1, 1, 0);
   if (!empty) return 36;
   D.tbl->stopEvent(empty);
-  const std::uint64_t t2 = static_cast<std::uint64_t>(wall_ns());
-  if (!D.channel(empty, 2, t2 + 100, t2 + 600)) return 37;
-  // All-reduce on channels 0 and 1; channel 0 matched an earlier work item: its
-  // start is 50 ms before this op was enqueued.
+  const auto t2 = static_cast<std::uint64_t>(wall_ns());
+  sleep_us(300);
+  if (!D.channel(empty, 2, t2 + 50 * us, t2 + 150 * us)) return 37;
+  // All-reduce on channels 0 and 1; channel 0 matched a work item 50 ms old.
   void* ar = D.op(ncclProfileColl, "AllReduce", -1, 2);
   if (!ar) return 38;
   D.tbl->stopEvent(ar);
-  const std::uint64_t t3 = static_cast<std::uint64_t>(wall_ns());
-  if (!D.channel(ar, 1, t3 + 500, t3 + 40'500)) return 39;
-  if (!D.channel(ar, 0, t3 - 50'000'000, t3 - 49'000'000)) return 40;
+  const auto ta = static_cast<std::uint64_t>(wall_ns());
+  sleep_us(300);
+  if (!D.channel(ar, 1, ta + 20 * us, ta + 120 * us)) return 39;
+  if (!D.channel(ar, 0, ta - 50'000 * us, ta - 49'000 * us)) return 40;
+  // Second all-reduce: channel 0's slot is from 600 us before the first one stopped.
+  void* ar2 = D.op(ncclProfileColl, "AllReduce", -1, 2);
+  if (!ar2) return 41;
+  D.tbl->stopEvent(ar2);
+  const auto tb = static_cast<std::uint64_t>(wall_ns());
+  sleep_us(300);
+  if (!D.channel(ar2, 1, tb + 10 * us, tb + 110 * us)) return 42;
+  if (!D.channel(ar2, 0, ta - 600 * us, ta - 500 * us)) return 43;
   D.tbl->finalize(D.ctx);
   return 0;
 }
 
 }  // namespace
 
-TEST(NcclPlugin, P2pChannelsSelfSendsZeroBytesAndStaleSlots) {
+TEST(NcclPlugin, P2pLaunchSpansSelfSendsZeroBytesAndStaleSlots) {
   auto so = plugin_path();
   if (!fs::exists(so)) GTEST_SKIP() << so << " not built (MOETUNE_WITH_CUDA=OFF)";
   fs::path dir = fs::temp_directory_path() / ("moetune-nccl-seq-" + std::to_string(::getpid()));
@@ -309,25 +329,28 @@ TEST(NcclPlugin, P2pChannelsSelfSendsZeroBytesAndStaleSlots) {
   for (const auto& s : (*rd)->stats()) stats[s.name] = s.value;
   // Every op finished on its own channels (none waited for a KernelCh that never comes).
   EXPECT_EQ(stats["nccl_ops_without_all_channels"], 0);
-  EXPECT_EQ(stats["nccl_ops"], 6);
-  EXPECT_EQ(stats["nccl_kernelch_stale"], 1);
-  EXPECT_EQ(stats["nccl_ops_gpu_times"], 4);   // peer recv, peer send, empty send, all-reduce
-  EXPECT_EQ(stats["nccl_ops_host_times"], 2);  // send and recv to self: no KernelCh exists
-  int self = 0;
+  EXPECT_EQ(stats["nccl_ops"], 7);
+  EXPECT_EQ(stats["nccl_kernelch_stale"], 2);      // all-reduce ch0 (50 ms old), second all-reduce ch0 (floor)
+  EXPECT_EQ(stats["nccl_ops_gpu_times"], 7);       // self ops too: they take their launch's span
+  EXPECT_EQ(stats["nccl_ops_host_times"], 0);
+  EXPECT_EQ(stats["nccl_p2p_group_span_ops"], 5);  // 4 of the all-to-all launch + the zero-byte send
+  int self = 0, reduces = 0;
   for (const auto& o : (*rd)->nccl_ops()) {
-    if (o.peer == 0) {  // self: host enqueue..stop, a few microseconds
-      ++self;
-      EXPECT_EQ(o.start_ns, o.enqueue_ns.value_or(-1));
-      EXPECT_LT(o.dur_ns(), 1'000'000);
-      continue;
+    EXPECT_NE(o.start_ns, o.enqueue_ns.value_or(-1)) << o.func << " peer " << o.peer;
+    if (o.func == "AllReduce") {
+      ++reduces;
+      EXPECT_EQ(o.dur_ns(), 100'000);  // only channel 1; the stale channel 0 is left out
+    } else if (o.count == 0) {
+      EXPECT_EQ(o.dur_ns(), 100'000);  // a launch of its own
+    } else {
+      // The all-to-all launch: every op (self included) gets first start .. last stop
+      // over all channels of the launch.
+      self += o.peer == 0;
+      EXPECT_EQ(o.dur_ns(), 900'000 - (200'000 + 1)) << o.func << " peer " << o.peer;
     }
-    EXPECT_NE(o.start_ns, o.enqueue_ns.value_or(-1)) << o.func;
-    if (o.func == "Recv") EXPECT_EQ(o.dur_ns(), 90'000 - 1001);
-    if (o.func == "Send" && o.count == 256) EXPECT_EQ(o.dur_ns(), 80'003 - 2001);
-    if (o.func == "Send" && o.count == 0) EXPECT_EQ(o.dur_ns(), 500);
-    if (o.func == "AllReduce") EXPECT_EQ(o.dur_ns(), 40'000);  // the stale channel is left out
   }
   EXPECT_EQ(self, 2);
+  EXPECT_EQ(reduces, 2);
   fs::remove_all(dir);
 }
 

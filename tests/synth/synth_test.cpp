@@ -3,6 +3,7 @@
 // injection measured from the store with plain SQL (README.md numbers).
 #include <gtest/gtest.h>
 
+#include "moetune/trace/link_rates.h"
 #include "synth_support.h"
 
 namespace moetune::test {
@@ -77,7 +78,7 @@ TEST(Synth, CleanRunIsConsistentAndLabelled) {
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM nccl_ops WHERE func='AllToAll' AND dtype='BFloat16' AND stream=13"),
             8 * 6 * 16);
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM nccl_ops WHERE func='AllReduce' AND algo='Ring'"), 8 * 6 * 2);
-  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology WHERE link='NV18' AND bandwidth_gbps=450"), 28);
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology WHERE link='NV18' AND bandwidth_gbps=478.125"), 28);  // 18 x 26.5625
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM steps WHERE tokens=4096"), 48);
   // no kernels overlap on one stream of one rank
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM kernels a JOIN kernels b ON a.rank=b.rank AND a.stream=b.stream AND "
@@ -103,11 +104,14 @@ double a2a_busbw_fraction(TraceReader& r, double ceiling) {
          ceiling;
 }
 
-TEST(Synth, BandwidthIsEightyFivePercentOfCeilingAndSlowLinkTwenty) {
+// Clean: NCCL's achievable fraction of the raw NV18 rate (link_rates.h: 0.69 x 478.125);
+// slow_link: 0.10 x that.
+TEST(Synth, BandwidthIsTheAchievableFractionOfCeilingAndSlowLinkTen) {
+  const double raw = 18 * moetune::links::kNvlink4PerLinkGbps, ach = moetune::links::kNvlinkAchievable.fraction;
   auto clean = open_run(make_run("bw_clean", small()));
-  EXPECT_NEAR(a2a_busbw_fraction(*clean, 450), 0.85, 0.03);
+  EXPECT_NEAR(a2a_busbw_fraction(*clean, raw), ach, 0.03);
   auto slow = open_run(make_run("bw_slow", small("slow_link")));
-  EXPECT_NEAR(a2a_busbw_fraction(*slow, 450), 0.20, 0.01);
+  EXPECT_NEAR(a2a_busbw_fraction(*slow, raw), 0.10 * ach, 0.01);
 }
 
 TEST(Synth, Fp32DispatchDoublesBytesAndSaysFloat) {

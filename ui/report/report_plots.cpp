@@ -34,6 +34,14 @@ void note(QCustomPlot* p, const QString& text) {
   t->setColor(Qt::darkGray);
 }
 
+// Steps are integers: ticks at multiples of 1, 2, 5, ... steps.
+void integer_step_axis(QCustomPlot* p) {
+  QSharedPointer<QCPAxisTickerFixed> t(new QCPAxisTickerFixed);
+  t->setTickStep(1.0);
+  t->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  p->xAxis->setTicker(t);
+}
+
 double busbw_factor(const std::string& func, int n) {
   if (n <= 1) return 1.0;
   std::string f = func;
@@ -64,6 +72,7 @@ std::vector<StepSpan> step_spans(const analyzers::RunData& run) {
 QString build_step_time_plot(QCustomPlot* p, const analyzers::RunData& run) {
   reset(p);
   p->xAxis->setLabel(QStringLiteral("step"));
+  integer_step_axis(p);
   p->yAxis->setLabel(QStringLiteral("step time (ms)"));
   std::map<std::int64_t, std::pair<QVector<double>, QVector<double>>> by_rank;
   for (const auto& s : run.steps) {
@@ -84,7 +93,23 @@ QString build_step_time_plot(QCustomPlot* p, const analyzers::RunData& run) {
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
     g->setData(xy.first, xy.second, true);
   }
+  // A compact legend: small font, eight ranks a row.
+  QFont lf = p->font();
+  lf.setPointSizeF(std::max(6.0, lf.pointSizeF() - 2));
+  p->legend->setFont(lf);
+  p->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  p->legend->setRowSpacing(0);
+  p->legend->setColumnSpacing(4);
+  p->legend->setWrap(8);
   p->legend->setVisible(by_rank.size() <= 16);
+  // Above the axis rect, not over the lines (once per plot: reset() keeps it there).
+  if (p->legend->layout() == p->axisRect()->insetLayout()) {
+    p->axisRect()->insetLayout()->take(p->legend);
+    p->plotLayout()->insertRow(0);
+    p->plotLayout()->addElement(0, 0, p->legend);
+    p->plotLayout()->setRowStretchFactor(0, 0.001);
+    p->legend->setMargins(QMargins(2, 0, 2, 0));
+  }
   p->rescaleAxes();
   p->yAxis->setRangeLower(0);
   p->replot();
@@ -94,7 +119,9 @@ QString build_step_time_plot(QCustomPlot* p, const analyzers::RunData& run) {
 QString build_comm_ratio_plot(QCustomPlot* p, const analyzers::AnalysisResult& r) {
   reset(p);
   p->xAxis->setLabel(QStringLiteral("step"));
-  p->yAxis->setLabel(QStringLiteral("comm ratio (solid) · exposed comm ms (dashed)"));
+  integer_step_axis(p);
+  p->yAxis->setLabel(QStringLiteral("comm ratio (solid)"));
+  p->yAxis2->setLabel(QStringLiteral("exposed comm ms (dashed)"));
   const auto it = r.metrics.find("per_step");
   if (it == r.metrics.end() || !it->is_array() || it->empty()) {
     note(p, QStringLiteral("no per-step comm metrics from the analyzers"));
@@ -121,8 +148,14 @@ QString build_comm_ratio_plot(QCustomPlot* p, const analyzers::AnalysisResult& r
     g2->setData(v[0], v[2], true);
   }
   p->yAxis2->setVisible(true);
-  p->yAxis2->setLabel(QStringLiteral("exposed comm (ms)"));
   p->rescaleAxes();
+  // The step axis explicitly: rescaleAxes() left it at its default 0..1 in the window
+  // (seen in the GUI screenshots) while the report rendered it right.
+  double lo = 1e300, hi = -1e300, ex = 0;
+  for (const auto& [rank, v] : by_rank)
+    for (int k = 0; k < v[0].size(); ++k) { lo = std::min(lo, v[0][k]); hi = std::max(hi, v[0][k]); ex = std::max(ex, v[2][k]); }
+  if (lo <= hi) p->xAxis->setRange(lo - 0.5, hi + 0.5);
+  p->yAxis2->setRange(0, std::max(1.0, ex * 1.05));
   p->yAxis->setRange(0, std::max(1.0, p->yAxis->range().upper));
   p->replot();
   return {};

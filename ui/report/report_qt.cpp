@@ -59,19 +59,23 @@ QString build_html(const analyzers::RunData& run, const analyzers::AnalysisResul
        QString::number(run.nccl_ops.size()) + QStringLiteral(", NVTX ranges ") + QString::number(run.nvtx.size()) +
        QStringLiteral(", steps ") + QString::number(run.steps.size()) + QStringLiteral("</p>");
   if (r.metrics.contains("per_rank") && r.metrics["per_rank"].is_array() && !r.metrics["per_rank"].empty()) {
-    h += QStringLiteral("<h2>Per rank</h2><table><tr>");
-    const auto& first = r.metrics["per_rank"][0];
+    // One row per metric, one column per rank: metric names stay readable on a page
+    // (a column per metric breaks twenty names into letters).
+    const auto& rows = r.metrics["per_rank"];
     std::vector<std::string> keys;
-    for (auto it = first.begin(); it != first.end(); ++it) keys.push_back(it.key());
-    for (const auto& k : keys) h += QStringLiteral("<th>") + esc(k) + QStringLiteral("</th>");
+    for (auto it = rows[0].begin(); it != rows[0].end(); ++it) keys.push_back(it.key());
+    auto cell = [](const nlohmann::json& v) {
+      return v.is_number_float() ? QString::number(v.get<double>(), 'f', 3) : esc(v.is_string() ? v.get<std::string>() : v.dump());
+    };
+    h += QStringLiteral("<h2>Per rank</h2><table><tr><th>metric</th>");
+    for (std::size_t c = 0; c < rows.size(); ++c)
+      h += QStringLiteral("<th>") + (rows[c].contains("rank") ? cell(rows[c]["rank"]) : QString::number(c)) + QStringLiteral("</th>");
     h += QStringLiteral("</tr>");
-    for (const auto& row : r.metrics["per_rank"]) {
-      h += QStringLiteral("<tr>");
-      for (const auto& k : keys) {
-        const auto& v = row.contains(k) ? row[k] : nlohmann::json();
-        h += QStringLiteral("<td>") +
-             (v.is_number_float() ? QString::number(v.get<double>(), 'f', 3) : esc(v.dump())) + QStringLiteral("</td>");
-      }
+    for (const auto& k : keys) {
+      if (k == "rank") continue;
+      h += QStringLiteral("<tr><th align=\"left\">") + esc(k) + QStringLiteral("</th>");
+      for (const auto& row : rows)
+        h += QStringLiteral("<td align=\"right\">") + (row.contains(k) ? cell(row[k]) : QString()) + QStringLiteral("</td>");
       h += QStringLiteral("</tr>");
     }
     h += QStringLiteral("</table>");

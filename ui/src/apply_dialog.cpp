@@ -14,8 +14,10 @@
 #include <QTableWidget>
 #include <QTextBrowser>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include "moetune/analyzers/diff.h"
+#include "moetune/ui/comparison_view.h"
 #include "moetune/ui/run_loader.h"
 
 namespace moetune::ui {
@@ -23,8 +25,10 @@ namespace moetune::ui {
 namespace {
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 
-// The moetune CLI beside this executable (install or build tree), else on PATH.
+// $MOETUNE_CLI, else the moetune CLI beside this executable (install or build tree), else on PATH.
 QString moetune_cli() {
+  const QString env = qEnvironmentVariable("MOETUNE_CLI");
+  if (!env.isEmpty() && QFileInfo(env).isExecutable()) return env;
   const QString dir = QCoreApplication::applicationDirPath();
   const QStringList candidates = {dir + QStringLiteral("/moetune"), dir + QStringLiteral("/../moetune")};
   for (const QString& c : candidates)
@@ -82,7 +86,8 @@ ApplyDialog::ApplyDialog(std::shared_ptr<const LoadedRun> run, std::shared_ptr<c
     QString err;
     if (!p.isEmpty() && !this->save(p, &err)) log_->append(err);
   });
-  relaunch_->setEnabled(!recorded_command().isEmpty() && !moetune_cli().isEmpty());
+  cli_ = moetune_cli();
+  relaunch_->setEnabled(!recorded_command().isEmpty() && !cli_.isEmpty());
   relaunch_->setToolTip(recorded_command().isEmpty() ? tr("The run has no recorded command") : recorded_command());
   connect(relaunch_, &QPushButton::clicked, this, &ApplyDialog::relaunch);
   auto* box = new QDialogButtonBox(QDialogButtonBox::Close, this);
@@ -117,37 +122,87 @@ bool ApplyDialog::save(const QString& path, QString* error) {
   return true;
 }
 
+void ApplyDialog::set_cli(const QString& path) {
+  cli_ = path;
+  relaunch_->setEnabled(!recorded_command().isEmpty() && !cli_.isEmpty());
+}
+
+QString ApplyDialog::log_text() const { return log_->toPlainText(); }
+
+QString ApplyDialog::after_path() const {
+  const QFileInfo before(qs(run_->summary.path.string()));
+  return before.absolutePath() + QStringLiteral("/") + before.completeBaseName() + QStringLiteral("-after.moetune");
+}
+
 void ApplyDialog::relaunch() {
-  if (saved_.isEmpty()) {
-    const QString p = QDir::temp().filePath(QStringLiteral("moetune-profile.json"));
-    QString err;
-    if (!save(p, &err)) { log_->append(err); return; }
+  const QString cmd = recorded_command();
+  if (cmd.isEmpty() || cli_.isEmpty()) {
+    const QString why = cmd.isEmpty() ? tr("the run has no recorded command") : tr("the moetune CLI was not found");
+    log_->append(why);
+    emit relaunchFailed(why);
+    return;
   }
-  const QString after = QFileInfo(qs(run_->summary.path.string())).absolutePath() + QStringLiteral("/") +
-                        QFileInfo(qs(run_->summary.path.string())).completeBaseName() + QStringLiteral("-after.moetune");
-  proc_ = new QProcess(this);
-  proc_->setProcessChannelMode(QProcess::MergedChannels);
-  connect(proc_, &QProcess::readyRead, this, [this] { log_->append(QString::fromLocal8Bit(proc_->readAll()).trimmed()); });
-  connect(proc_, &QProcess::finished, this, [this, after](int code) {
+  if (proc_ && proc_->state() != QProcess::NotRunning) return;
+  if (saved_.isEmpty()) {
+    const QString p = QDir::temp().filePath(QStringLiteral("moetune-profile-%1.json").arg(QCoreApplication::applicationPid()));
+    QString err;
+    if (!save(p, &err)) { log_->append(err); emit relaunchFailed(err); return; }
+  }
+  const QString after = after_path();
+  if (!proc_) {
+    proc_ = new QProcess(this);
+    proc_->setProcessChannelMode(QProcess::MergedChannels);
+    connect(proc_, &QProcess::readyRead, this, [this] { log_->append(QString::fromLocal8Bit(proc_->readAll()).trimmed()); });
+    connect(proc_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError) {
+      if (proc_->state() != QProcess::NotRunning) return;
+      log_->append(proc_->errorString());
+      relaunch_->setEnabled(true);
+      emit relaunchFailed(proc_->errorString());
+    });
+  }
+  disconnect(proc_, &QProcess::finished, this, nullptr);
+  connect(proc_, &QProcess::finished, this, [this, after](int code, QProcess::ExitStatus st) {
     log_->append(tr("apply finished with exit code %1").arg(code));
     relaunch_->setEnabled(true);
-    if (code == 0) compare(after);
+    if (st == QProcess::NormalExit && QFileInfo::exists(after)) {
+      compare(after);  // the job's own exit status is the job's business; the run was recorded
+    } else {
+      const QString why = tr("%1 was not recorded (exit code %2)").arg(after).arg(code);
+      log_->append(why);
+      emit relaunchFailed(why);
+    }
   });
   relaunch_->setEnabled(false);
+  QFile::remove(after);
   const QStringList args = {QStringLiteral("apply"), saved_, QStringLiteral("--record"), QStringLiteral("--force"),
                             QStringLiteral("-o"), after, QStringLiteral("--"), QStringLiteral("sh"),
-                            QStringLiteral("-c"), recorded_command()};
-  log_->append(moetune_cli() + QLatin1Char(' ') + args.join(QLatin1Char(' ')));
-  proc_->start(moetune_cli(), args);
+                            QStringLiteral("-c"), cmd};
+  log_->append(cli_ + QLatin1Char(' ') + args.join(QLatin1Char(' ')));
+  proc_->start(cli_, args);
 }
 
 void ApplyDialog::compare(const QString& after) {
-  auto b = analyzers::RunData::load(after.toStdString());
-  if (!b) { log_->append(qs(b.error().message)); return; }
-  const auto rb = analyzers::analyze(*b);
-  const auto d = analyzers::diff_runs(analyzers::summarize(run_->data, *result_), analyzers::summarize(*b, rb));
-  log_->append(tr("Before → after (moetune diff):"));
-  log_->append(qs(d.dump(2)));
+  log_->append(tr("Loading and analysing %1…").arg(after));
+  auto out = std::make_shared<Expected<ComparisonView::Side>>(Error{after.toStdString() + ": not loaded"});
+  disconnect(&loading_, nullptr, this, nullptr);
+  connect(&loading_, &QFutureWatcher<void>::finished, this, [this, out] {
+    if (!*out) {
+      log_->append(qs(out->error().message));
+      emit relaunchFailed(qs(out->error().message));
+      return;
+    }
+    ComparisonView::Side before{run_, result_};
+    auto* view = new ComparisonView(before, **out, parentWidget());
+    view->setWindowFlag(Qt::Window);
+    view->setAttribute(Qt::WA_DeleteOnClose);
+    comparison_ = view;
+    log_->append(tr("Before → after (moetune diff):"));
+    log_->append(qs(view->diff().dump(2)));
+    view->show();
+    emit comparisonOpened(view);
+  });
+  const std::filesystem::path p = after.toStdString();
+  loading_.setFuture(QtConcurrent::run([out, p] { *out = ComparisonView::load(p); }));
 }
 
 }  // namespace moetune::ui

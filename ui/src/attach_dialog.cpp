@@ -2,6 +2,7 @@
 #include "moetune/ui/attach_dialog.h"
 
 #ifdef MOETUNE_UI_HAS_LIVE
+#include <QCheckBox>
 #include <QDialogButtonBox>
 #include <QHeaderView>
 #include <QLabel>
@@ -13,7 +14,10 @@
 
 namespace moetune::ui {
 
-AttachDialog::AttachDialog(QWidget* parent) : QDialog(parent), table_(new QTableWidget(this)), note_(new QLabel(this)) {
+AttachDialog::AttachDialog(QWidget* parent)
+    : QDialog(parent), table_(new QTableWidget(this)), note_(new QLabel(this)),
+      follow_(new QCheckBox(tr("Follow the run in the timeline while it is captured"), this)) {
+  follow_->setChecked(true);
   setWindowTitle(tr("Attach to an armed process"));
   resize(720, 360);
   table_->setColumnCount(4);
@@ -31,6 +35,7 @@ AttachDialog::AttachDialog(QWidget* parent) : QDialog(parent), table_(new QTable
   connect(stop, &QPushButton::clicked, this, [this] { note_->setText(send(table_->currentRow(), false)); refresh(); });
   auto* v = new QVBoxLayout(this);
   v->addWidget(table_, 1);
+  v->addWidget(follow_);
   v->addWidget(note_);
   v->addWidget(box);
   refresh();
@@ -56,6 +61,11 @@ QString AttachDialog::send(int row, bool start) {
   if (row < 0 || row >= table_->rowCount()) return tr("Select a process first");
   const std::string path = table_->item(row, 3)->text().toStdString();
   auto reply = live::control_request(path, start ? "start\n" : "stop\n", 2000);
+  if (reply && reply->rfind("ok", 0) == 0 && follow_->isChecked()) {
+    const long pid = table_->item(row, 0)->text().toLong();
+    if (start) emit captureStarted(pid);
+    else emit captureStopped(pid);
+  }
   return QString::fromStdString(reply ? *reply : reply.error().message);
 }
 

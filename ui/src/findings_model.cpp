@@ -6,6 +6,28 @@
 
 namespace moetune::ui {
 
+namespace {
+// Evidence for reading: floats to 4 significant digits (the JSON keeps full precision).
+nlohmann::json rounded(const nlohmann::json& j) {
+  if (j.is_number_float()) {
+    const double v = j.get<double>();
+    return QString::number(v, 'g', 4).toDouble();
+  }
+  if (j.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : j) out.push_back(rounded(e));
+    return out;
+  }
+  if (j.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = rounded(it.value());
+    return out;
+  }
+  return j;
+}
+}  // namespace
+
+
 void FindingsModel::set_result(std::shared_ptr<const analyzers::AnalysisResult> r) {
   beginResetModel();
   result_ = std::move(r);
@@ -78,7 +100,7 @@ QString finding_details_html(const analyzers::Finding& f) {
               QStringLiteral(" · estimated gain ") + QString::number(f.estimated_gain_pct, 'f', 1) +
               QStringLiteral(" %</p>");
   if (!f.gain_basis.empty()) h += QStringLiteral("<p><i>") + esc(f.gain_basis) + QStringLiteral("</i></p>");
-  h += QStringLiteral("<h4>Evidence</h4><pre>") + esc(f.evidence.dump(2)) + QStringLiteral("</pre>");
+  h += QStringLiteral("<h4>Evidence</h4><pre>") + esc(rounded(f.evidence).dump(1)) + QStringLiteral("</pre>");
   h += QStringLiteral("<h4>Recommendation</h4><p>") + esc(f.recommendation.text) + QStringLiteral("</p><ul>");
   for (const auto& fx : f.recommendation.fixes)
     h += QStringLiteral("<li><b>") + esc(fx.type) + QStringLiteral("</b> <code>") + esc(fx.body.dump()) +

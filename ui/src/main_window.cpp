@@ -17,6 +17,7 @@
 #include <QMimeData>
 #include <QPainter>
 #include <QPdfWriter>
+#include <QProgressBar>
 #include <QSettings>
 #include <QSlider>
 #include <QSortFilterProxyModel>
@@ -35,6 +36,7 @@
 #include "moetune/ui/attach_dialog.h"
 #include "moetune/ui/event_text.h"
 #include "moetune/ui/findings_model.h"
+#include "moetune/ui/live_follower.h"
 #include "moetune/ui/overview_strip.h"
 #include "moetune/ui/panels.h"
 #include "moetune/ui/replay_controller.h"
@@ -97,7 +99,9 @@ MainWindow::MainWindow(QWidget* parent)
   findings_view_->sortByColumn(FindingsModel::ColSeverity, Qt::DescendingOrder);
   findings_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
   findings_view_->setSelectionMode(QAbstractItemView::SingleSelection);
+  findings_view_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   findings_view_->horizontalHeader()->setSectionResizeMode(FindingsModel::ColTitle, QHeaderView::Stretch);
+  findings_view_->setWordWrap(true);
   findings_view_->verticalHeader()->hide();
   finding_detail_ = new QTextBrowser;
   auto* fsplit = new QSplitter(Qt::Horizontal);
@@ -126,10 +130,25 @@ MainWindow::MainWindow(QWidget* parent)
   split->addWidget(tabs_);
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
+  split->setSizes({620, 330});  // the timeline gets most of the height
   setCentralWidget(split);
 
   status_ = new QLabel(tr("No run"));
   statusBar()->addWidget(status_, 1);
+  load_bar_ = new QProgressBar;
+  load_bar_->setMaximumWidth(160);
+  load_bar_->setTextVisible(false);
+  load_bar_->hide();
+  cancel_load_ = new QToolButton;
+  cancel_load_->setIcon(style()->standardIcon(QStyle::SP_DialogCancelButton));
+  cancel_load_->setToolTip(tr("Stop loading (what is shown stays)"));
+  cancel_load_->hide();
+  statusBar()->addPermanentWidget(load_bar_);
+  statusBar()->addPermanentWidget(cancel_load_);
+  connect(cancel_load_, &QToolButton::clicked, this, [this] {
+    loader_->cancel();
+    statusBar()->showMessage(tr("Loading cancelled: showing what was loaded"), 5000);
+  });
   build_menus();
 
   connect(search_, &QLineEdit::returnPressed, this, [this] {
@@ -145,31 +164,29 @@ MainWindow::MainWindow(QWidget* parent)
             if (cur.isValid()) select_finding(findings_proxy_->mapToSource(cur).row());
           });
 
-  connect(loader_, &RunLoader::progress, this, [this](const QString& s) { statusBar()->showMessage(s); });
+  // Stage messages cover the run summary while loading; when ready the summary shows again.
+  connect(loader_, &RunLoader::progress, this, [this](const QString& s) { statusBar()->showMessage(s, 4000); });
+  connect(loader_, &RunLoader::finished, this, [this] { if (last_error_.isEmpty()) statusBar()->clearMessage(); });
   connect(loader_, &RunLoader::failed, this, &MainWindow::on_failed);
+  connect(loader_, &RunLoader::stageChanged, this, [this](int done, int total) {
+    load_bar_->setRange(0, total);
+    load_bar_->setValue(done);
+    load_bar_->setVisible(done < total);
+    cancel_load_->setVisible(done < total);
+  });
+  connect(loader_, &RunLoader::finished, this, [this] { load_bar_->hide(); cancel_load_->hide(); });
   connect(loader_, &RunLoader::summaryReady, this, [this](std::shared_ptr<const RunSummary> s) {
     health_->set_summary(*s);
     zoom_->set_run_range(s->t_begin, s->t_end);
-    status_->setText(QString::fromStdString(s->path.filename().string()) + QStringLiteral(" · ") +
-                     QString::number(s->ranks.size()) + tr(" rank(s) · ") + format_duration(s->t_end - s->t_begin));
+    summary_text_ = QString::fromStdString(s->path.filename().string()) + QStringLiteral(" · ") +
+                    QString::number(s->ranks.size()) + tr(" rank(s) · ") + format_duration(s->t_end - s->t_begin);
+    status_->setText(summary_text_);
     setWindowTitle(QString::fromStdString(s->path.filename().string()) + QStringLiteral(" — moetune"));
   });
   connect(loader_, &RunLoader::runReady, this, [this](std::shared_ptr<const LoadedRun> r) {
-    run_ = r;
-    result_.reset();
-    findings_->set_result(nullptr);
-    finding_detail_->clear();
-    zoom_->set_highlighted_ranks({});
-    zoom_->set_run_range(r->timeline.t_begin, r->timeline.t_end);
-    timeline_->set_run(r);
-    overview_->set_run(r);
-    plots_->set_run(r);
-    experts_->set_run(r);
-    topology_->set_run(r);
-    replay_->set_steps(step_spans(r->data));
-    scrubber_->setRange(0, std::max(0, int(replay_->steps().size()) - 1));
-    update_step_label();
-    status_->setText(status_->text() + QStringLiteral(" · ") + QString::number(r->timeline.event_count) + tr(" events"));
+    // The full run after its preview keeps the window the user is looking at.
+    const bool after_preview = run_ && run_->partial && !r->partial && run_->summary.path == r->summary.path;
+    show_run(std::move(r), after_preview);
   });
   connect(loader_, &RunLoader::analysisReady, this, [this](std::shared_ptr<const analyzers::AnalysisResult> r) {
     result_ = r;
@@ -182,6 +199,80 @@ MainWindow::MainWindow(QWidget* parent)
 }
 
 MainWindow::~MainWindow() { loader_->cancel(); }
+
+void MainWindow::show_run(std::shared_ptr<const LoadedRun> r, bool keep_view) {
+  const std::int64_t v0 = zoom_->t0(), v1 = zoom_->t1();
+  run_ = std::move(r);
+  result_.reset();
+  findings_->set_result(nullptr);
+  finding_detail_->clear();
+  zoom_->set_highlighted_ranks({});
+  const auto& tl = run_->timeline;
+  zoom_->set_run_range(std::min(tl.t_begin, run_->summary.t_begin), std::max(tl.t_end, run_->summary.t_end));
+  if (keep_view) zoom_->set_view(v0, v1);
+  else if (run_->partial) zoom_->set_view(run_->window_t0, run_->window_t1);
+  timeline_->set_run(run_);
+  overview_->set_run(run_);
+  if (!run_->partial) {  // the panels need the whole run
+    plots_->set_run(run_);
+    experts_->set_run(run_);
+    topology_->set_run(run_);
+  }
+  replay_->set_steps(step_spans(run_->data));
+  scrubber_->setRange(0, std::max(0, int(replay_->steps().size()) - 1));
+  update_step_label();
+  update_status();
+}
+
+void MainWindow::follow_live(const QString& parts_dir, int interval_ms) {
+#ifdef MOETUNE_UI_HAS_LIVE
+  if (!live_) {
+    live_ = new LiveFollower(this);
+    connect(live_, &LiveFollower::updated, this, [this](std::shared_ptr<const LoadedRun> r) {
+      // Follow the end while the whole run is in view; keep a view the user zoomed into.
+      const bool whole = !run_ || (zoom_->t0() <= zoom_->begin() && zoom_->t1() >= zoom_->end());
+      summary_text_ = tr("live") + QStringLiteral(" · ") + QString::number(r->summary.ranks.size()) + tr(" rank(s) · ") +
+                      format_duration(r->timeline.t_end - r->timeline.t_begin);
+      show_run(std::move(r), !whole);
+      health_->set_summary(run_->summary);
+    });
+    connect(live_, &LiveFollower::waiting, this, [this](const QString& w) { statusBar()->showMessage(w, 2000); });
+    connect(live_, &LiveFollower::failed, this, [this](const QString& m) { statusBar()->showMessage(tr("live: ") + m, 3000); });
+  }
+  loader_->cancel();
+  live_dir_ = parts_dir;
+  setWindowTitle(tr("live: %1 — moetune").arg(parts_dir));
+  live_->start(parts_dir, interval_ms);
+  update_status();
+#else
+  Q_UNUSED(interval_ms);
+  on_failed(parts_dir + tr(": live view needs moetune built with the live collectors library"));
+#endif
+}
+
+void MainWindow::stop_live() {
+#ifdef MOETUNE_UI_HAS_LIVE
+  if (live_) {
+    live_->poll();  // the last second of the capture
+    live_->stop();
+  }
+#endif
+  live_dir_.clear();
+  update_status();
+}
+
+void MainWindow::update_status() {
+  if (!run_) { status_->setText(summary_text_); return; }
+  QString t = summary_text_ + QStringLiteral(" · ");
+  if (run_->partial)
+    t += tr("%1 events in the first %2 (loading the rest…)")
+             .arg(run_->timeline.event_count)
+             .arg(format_duration(run_->window_t1 - run_->window_t0));
+  else
+    t += QString::number(run_->timeline.event_count) + tr(" events");
+  if (!live_dir_.isEmpty()) t += tr(" · live: %1").arg(live_dir_);
+  status_->setText(t);
+}
 
 QWidget* MainWindow::build_replay_bar() {
   auto* bar = new QWidget;
@@ -292,8 +383,21 @@ void MainWindow::build_menus() {
   tune->addAction(tr("A&ttach to armed process…"), this, [this] {
     auto* d = new AttachDialog(this);
     d->setAttribute(Qt::WA_DeleteOnClose);
+    connect(d, &AttachDialog::captureStarted, this, [this](long pid) {
+      const QString dir = LiveFollower::parts_dir_of(pid);
+      if (dir.isEmpty())
+        statusBar()->showMessage(tr("Process %1 has no MOETUNE_OUTPUT: use Tuning › Follow a parts folder").arg(pid), 5000);
+      else
+        follow_live(dir);
+    });
+    connect(d, &AttachDialog::captureStopped, this, [this] { stop_live(); });
     d->open();
   });
+  tune->addAction(tr("&Follow a parts folder live…"), this, [this] {
+    const QString d = QFileDialog::getExistingDirectory(this, tr("Parts folder (RUN.parts) of a capture"));
+    if (!d.isEmpty()) follow_live(d);
+  });
+  tune->addAction(tr("Stop following"), this, [this] { stop_live(); });
 #endif
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(tr("Reset zoom"), QKeySequence(Qt::Key_Home), this, [this] { zoom_->reset_view(); });
@@ -320,6 +424,7 @@ void MainWindow::rebuild_recent_menu() {
 
 void MainWindow::open(const QString& path) {
   last_error_.clear();
+  if (!live_dir_.isEmpty()) stop_live();
   loader_->load(path);
   connect(loader_, &RunLoader::summaryReady, this, [this, path] { add_recent(QFileInfo(path).absoluteFilePath()); },
           Qt::SingleShotConnection);

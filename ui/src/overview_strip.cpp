@@ -69,7 +69,8 @@ void OverviewStrip::paintEvent(QPaintEvent*) {
   TimeMapper m;
   m.set_range(zoom_->begin(), zoom_->end());
   m.set_width(double(bins_.size()));
-  const double a = m.x(zoom_->t0()), b = m.x(zoom_->t1());
+  // The window may reach into the 5 % margin around the run: clamp it to the strip.
+  const double a = std::clamp(m.x(zoom_->t0()), 0.0, m.width), b = std::clamp(m.x(zoom_->t1()), 0.0, m.width);
   QRectF win(x0 + a, 1, std::max(2.0, b - a), height() - 2);
   p.fillRect(win, QColor(255, 200, 0, 60));
   p.setPen(QPen(QColor(200, 120, 0), 1.5));

@@ -41,6 +41,92 @@ Expected<RunSummary> RunLoader::read_summary(const std::filesystem::path& p) {
   return s;
 }
 
+std::int64_t RunLoader::event_count(const RunSummary& s) {
+  std::int64_t n = 0;
+  for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx", "nccl_ops", "steps"}) n += s.counts.get(t);
+  return n;
+}
+
+std::pair<std::int64_t, std::int64_t> RunLoader::preview_window(const RunSummary& s, std::int64_t budget) {
+  const std::int64_t n = event_count(s);
+  if (n <= budget || s.t_end <= s.t_begin) return {s.t_begin, s.t_end};
+  const double share = double(budget) / double(n);
+  const auto span = static_cast<std::int64_t>(double(s.t_end - s.t_begin) * share);
+  return {s.t_begin, s.t_begin + std::max<std::int64_t>(span, 1000)};
+}
+
+namespace {
+double ms_since(const QElapsedTimer& t) { return double(t.nsecsElapsed()) / 1e6; }
+
+template <class V>
+void append(V& into, V&& more) {
+  if (into.empty()) into = std::move(more);
+  else into.insert(into.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+}
+}  // namespace
+
+Expected<LoadedRun> RunLoader::read_window(const RunSummary& s, std::int64_t t0, std::int64_t t1) {
+  QElapsedTimer t;
+  t.start();
+  auto rd = TraceReader::open(s.path);
+  if (!rd) return rd.error();
+  TraceReader& r = **rd;
+  LoadedRun run;
+  run.summary = s;
+  run.partial = true;
+  run.window_t0 = t0;
+  run.window_t1 = t1;
+  analyzers::RunData& d = run.data;
+  d.path = s.path;
+  d.meta = s.meta;
+  d.ranks = s.ranks;
+  d.stats = s.stats;
+  d.strings = r.strings();
+  // One range query per rank and table: each walks the (rank, start_ns) index.
+  std::vector<RankId> ranks;
+  for (const auto& rr : s.ranks) ranks.push_back(rr.rank);
+  if (ranks.empty()) ranks.push_back(RankId());
+  for (RankId k : ranks) {
+    append(d.kernels, r.kernels(k, t0, t1));
+    append(d.memcpys, r.memcpys(k, t0, t1));
+    append(d.memsets, r.memsets(k, t0, t1));
+    append(d.api_calls, r.api_calls(k, t0, t1));
+    append(d.nvtx, r.nvtx(k, t0, t1));
+    append(d.nccl_ops, r.nccl_ops(k, t0, t1));
+  }
+  d.steps = r.steps();  // few rows; the replay needs all of them
+  d.routing = r.expert_routing();
+  d.placement = r.expert_placement();
+  d.topology = r.topology();
+  run.read_ms = ms_since(t);
+  t.restart();
+  run.timeline = TimelineData::build(d);
+  run.layout_ms = ms_since(t);
+  return run;
+}
+
+Expected<LoadedRun> RunLoader::read_full(const RunSummary& s) {
+  QElapsedTimer t;
+  t.start();
+  Expected<analyzers::RunData> data = Error{s.path.string() + ": could not load"};
+  try {
+    data = analyzers::RunData::load(s.path);
+  } catch (const std::exception& e) {
+    data = Error{s.path.string() + ": " + e.what()};
+  }
+  if (!data) return data.error();
+  LoadedRun run;
+  run.summary = s;
+  run.data = std::move(*data);
+  run.window_t0 = s.t_begin;
+  run.window_t1 = s.t_end;
+  run.read_ms = ms_since(t);
+  t.restart();
+  run.timeline = TimelineData::build(run.data);
+  run.layout_ms = ms_since(t);
+  return run;
+}
+
 void RunLoader::cancel() {
   if (cancel_) cancel_->store(true);
 }
@@ -65,25 +151,42 @@ void RunLoader::load(const QString& qpath) {
       return;
     }
     auto s = std::make_shared<const RunSummary>(std::move(*sum));
-    deliver([this, s] { emit summaryReady(s); emit progress(tr("Loading events…")); });
+    const auto [w0, w1] = preview_window(*s);
+    const bool preview = w0 != s->t_begin || w1 != s->t_end;
+    const int total = preview ? 4 : 3;
+    int done = 0;
+    deliver([this, s, total, d = ++done] {
+      emit summaryReady(s);
+      emit stageChanged(d, total);
+    });
     if (stop->load()) return;
-    Expected<analyzers::RunData> data = Error{path.string() + ": could not load"};
-    try {
-      data = analyzers::RunData::load(path);
-    } catch (const std::exception& e) {
-      data = Error{path.string() + ": " + e.what()};
+    if (preview) {
+      deliver([this] { emit progress(tr("Reading the first window…")); });
+      auto win = read_window(*s, w0, w1);
+      if (!win) {
+        deliver([this, m = QString::fromStdString(win.error().message)] { emit failed(m); });
+        return;
+      }
+      std::shared_ptr<const LoadedRun> crun = std::make_shared<LoadedRun>(std::move(*win));
+      deliver([this, crun, total, d = ++done] {
+        emit runReady(crun);
+        emit stageChanged(d, total);
+      });
+      if (stop->load()) return;
     }
-    if (!data) {
-      deliver([this, m = QString::fromStdString(data.error().message)] { emit failed(m); });
+    deliver([this, preview] { emit progress(preview ? tr("Loading the rest of the run…") : tr("Loading events…")); });
+    auto full = read_full(*s);
+    if (!full) {
+      deliver([this, m = QString::fromStdString(full.error().message)] { emit failed(m); });
       return;
     }
     if (stop->load()) return;
-    auto run = std::make_shared<LoadedRun>();
-    run->summary = *s;
-    run->data = std::move(*data);
-    run->timeline = TimelineData::build(run->data);
-    std::shared_ptr<const LoadedRun> crun = run;
-    deliver([this, crun] { emit runReady(crun); emit progress(tr("Analysing…")); });
+    std::shared_ptr<const LoadedRun> crun = std::make_shared<LoadedRun>(std::move(*full));
+    deliver([this, crun, total, d = ++done] {
+      emit runReady(crun);
+      emit stageChanged(d, total);
+      emit progress(tr("Analysing…"));
+    });
     if (stop->load()) return;
     analyzers::AnalysisResult r;
     try {
@@ -92,7 +195,11 @@ void RunLoader::load(const QString& qpath) {
       r.notes.push_back(std::string("analysis failed: ") + e.what());
     }
     auto res = std::make_shared<const analyzers::AnalysisResult>(std::move(r));
-    deliver([this, res] { emit analysisReady(res); emit progress(tr("Ready")); });
+    deliver([this, res, total, d = ++done] {
+      emit analysisReady(res);
+      emit stageChanged(d, total);
+      emit progress(tr("Ready"));
+    });
   }));
 }
 

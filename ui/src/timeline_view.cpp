@@ -45,6 +45,18 @@ std::int64_t tick_step(double ns_per_px, double min_px) {
   return std::int64_t(p * 10);
 }
 
+// "200 ms", "1.2 s": format_duration without the trailing zeros a round tick has.
+QString tick_label(std::int64_t ns) {
+  QString s = format_duration(ns);
+  const qsizetype sp = s.indexOf(QLatin1Char(' '));
+  const qsizetype dot = s.indexOf(QLatin1Char('.'));
+  if (dot < 0 || sp < dot) return s;
+  qsizetype end = sp;
+  while (end > dot + 1 && s[end - 1] == QLatin1Char('0')) --end;
+  if (end == dot + 1) --end;  // no decimals left: drop the point
+  return s.left(end) + s.mid(sp);
+}
+
 }  // namespace
 
 TimelineView::TimelineView(ZoomState* zoom, QWidget* parent)
@@ -127,7 +139,7 @@ void TimelineView::paint_ruler(QPainter& p, const TimeMapper& m) {
     if (x < 0) continue;
     const int px = kLabelWidth + int(x);
     p.drawLine(px, kRulerHeight - 6, px, kRulerHeight);
-    p.drawText(px + 3, kRulerHeight - 8, format_duration(t));
+    p.drawText(px + 3, kRulerHeight - 8, tick_label(t));
   }
 }
 

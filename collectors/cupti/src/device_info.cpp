@@ -177,6 +177,19 @@ unsigned int write_pairs(Nvml& n, nvmlDevice_t h, const RankRow& r, TraceWriter&
     t.source = "nvml" + (status.empty() ? std::string() : " p2p" + status);
     w.add(t);
   }
+  if (links.via_switch > 0) {
+    // NVSwitch systems (HGX H100/H200: 18 links per GPU, each to a switch): the far end
+    // of every link is a switch port, for which NVML's remote PCI id is all ones. One
+    // row for this GPU's aggregate into the fabric, the peer named "NVSwitch".
+    TopologyRow t;
+    t.host = r.host;
+    t.a = "GPU" + std::to_string(self);
+    t.b = "NVSwitch";
+    t.rank_a = r.rank.value;
+    t.link = "NV" + std::to_string(links.via_switch);
+    t.source = "nvml nvlink remote=switch";
+    w.add(t);
+  }
   std::optional<std::int64_t> rank = r.rank.value >= 0 ? std::optional<std::int64_t>(r.rank.value) : std::nullopt;
   w.add(StatRow{"nvml_gpus", Severity::Info, static_cast<std::int64_t>(count), rank,
                 "GPUs NVML sees on this host (topology rows pair this rank's GPU with each other one)"});

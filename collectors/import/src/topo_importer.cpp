@@ -12,6 +12,7 @@
 
 #include "moetune/import/import.h"
 #include "moetune/import/text_formats.h"
+#include "moetune/trace/link_rates.h"
 
 namespace moetune::import {
 
@@ -57,24 +58,21 @@ int TopoMatrix::gpus() const {
 int TopoMatrix::nics() const { return static_cast<int>(labels.size()) - gpus(); }
 bool TopoMatrix::is_gpu(std::size_t i) const { return i < labels.size() && is_gpu_label(labels[i]); }
 
-std::optional<double> nvlink_gbps_per_link(const std::string& gpu_name, int links) {
+// Per-link rates come from moetune/trace/link_rates.h (one source of truth with the analyzers and synth).
+std::optional<double> nvlink_gbps_per_link(const std::string& gpu_name, int nlinks) {
   std::string n = lower(gpu_name);
   for (const char* k : {"h100", "h200", "h800", "h20", "gh200"})
-    if (n.find(k) != std::string::npos) return 26.5625;  // NVLink4
+    if (n.find(k) != std::string::npos) return links::kNvlink4PerLinkGbps;
   for (const char* k : {"a100", "a800"})
-    if (n.find(k) != std::string::npos) return 25.0;  // NVLink3
-  if (n.find("v100") != std::string::npos) return 25.0;  // NVLink2
-  if (n.find("p100") != std::string::npos) return 20.0;  // NVLink1
-  if (n.empty() && links == 18) return 26.5625;        // only Hopper has 18 links
-  if (n.empty() && links == 12) return 25.0;           // A100-class (SXM4 or bridged PCIe pairs)
+    if (n.find(k) != std::string::npos) return links::kNvlink3PerLinkGbps;
+  if (n.find("v100") != std::string::npos) return links::kNvlink2PerLinkGbps;
+  if (n.find("p100") != std::string::npos) return links::kNvlink1PerLinkGbps;
+  if (n.empty() && nlinks == 18) return links::kNvlink4PerLinkGbps;  // only Hopper has 18 links
+  if (n.empty() && nlinks == 12) return links::kNvlink3PerLinkGbps;  // A100-class (SXM4 or bridged PCIe pairs)
   return std::nullopt;
 }
 
-std::optional<double> pcie_gbps(int gen, int width) {
-  static const double per_lane[] = {0, 0.25, 0.5, 0.985, 1.969, 3.938, 7.563};
-  if (gen < 1 || gen > 6 || width <= 0) return std::nullopt;
-  return per_lane[gen] * width;
-}
+std::optional<double> pcie_gbps(int gen, int width) { return links::pcie_raw_gbps(gen, width); }
 
 Expected<TopoMatrix> parse_topo(const std::string& text) {
   TopoMatrix m;

@@ -37,20 +37,80 @@ bool EventTable::owns(const void* p) const {
   return (c - b) % sizeof(Slot) == 0;
 }
 
+void EventTable::unwait(Slot* op) {
+  if (!op->waiting) return;
+  (op->wprev ? op->wprev->wnext : wait_head_) = op->wnext;
+  (op->wnext ? op->wnext->wprev : wait_tail_) = op->wprev;
+  op->waiting = false;
+  op->wprev = op->wnext = nullptr;
+}
+
 void EventTable::emit(Slot* op) {
-  if (op->waiting) {
-    (op->wprev ? op->wprev->wnext : wait_head_) = op->wnext;
-    (op->wnext ? op->wnext->wprev : wait_tail_) = op->wprev;
-    op->waiting = false;
-  }
+  unwait(op);
   ops.fetch_add(1, std::memory_order_relaxed);
   (void)ring.push(op->op);  // full ring: counted as dropped by the ring
   release(op);
 }
 
-void EventTable::try_finish(Slot* op) {
-  if (op->host_stopped && op->open_children == 0 && op->op.stopped_channels >= op->op.expected_channels) {
+void EventTable::complete(Slot* op) {
+  Slot* g = op->group;
+  if (!g) {
     emit(op);
+    return;
+  }
+  unwait(op);
+  op->done = true;
+  --g->open_children;
+  // Members join only before the first of them stops on the host, and an op is never
+  // complete before its host stop: a done member means the membership is final.
+  if (g->open_children == 0) emit_group(g);
+}
+
+void EventTable::emit_group(Slot* g) {
+  const std::uint64_t lo = g->op.gpu_start, hi = g->op.gpu_stop;
+  for (Slot* m = g->gnext; m;) {
+    Slot* next = m->gnext;
+    if (lo && hi >= lo) {
+      m->op.gpu_start = lo;
+      m->op.gpu_stop = hi;
+      m->op.group_span = true;
+      group_span_ops.fetch_add(1, std::memory_order_relaxed);
+    }
+    m->group = nullptr;
+    m->gnext = nullptr;
+    emit(m);
+    m = next;
+  }
+  release(g);
+}
+
+bool EventTable::join_group(Slot* op, Comm* comm) {
+  Slot* g = comm->group;
+  if (!g || g->kind != Kind::Group || g->gid != comm->group_id || g->closed) {
+    g = alloc();
+    if (!g) return false;
+    g->kind = Kind::Group;
+    g->gid = ++comm->group_id;
+    comm->group = g;
+  }
+  op->group = g;
+  op->gnext = g->gnext;
+  g->gnext = op;
+  ++g->open_children;
+  return true;
+}
+
+void EventTable::host_stop(Slot* op, std::int64_t now) {
+  op->op.host_stop = now;
+  op->host_stopped = true;
+  if (op->group) op->group->closed = true;
+  if (op->comm && now > op->comm->last_stop_ns) op->comm->last_stop_ns = now;
+}
+
+void EventTable::try_finish(Slot* op) {
+  if (op->done) return;
+  if (op->host_stopped && op->open_children == 0 && op->op.stopped_channels >= op->op.expected_channels) {
+    complete(op);
     return;
   }
   if (op->host_stopped && !op->waiting) {
@@ -68,15 +128,16 @@ void EventTable::sweep(std::int64_t now, std::int64_t grace_ns) {
     if (s->op.host_stop + grace_ns > now) break;  // list is in host-stop order
     if (s->open_children == 0) {
       incomplete.fetch_add(1, std::memory_order_relaxed);
-      emit(s);
+      complete(s);  // may emit a whole group: `next` is never one of its other members
     }
     s = next;
   }
 }
 
-void EventTable::finish_kernel_ch(Slot* ch, std::int64_t stale_slack_ns) {
+void EventTable::finish_kernel_ch(Slot* ch, const KernelWindow& w) {
   Slot* parent = ch->parent;
   const std::uint64_t start = ch->op.gpu_start, stop = ch->op.gpu_stop;
+  const std::int64_t seen_start = ch->op.host_start, seen_stop = ch->op.host_stop;
   release(ch);
   if (!parent) return;
   --parent->open_children;
@@ -84,8 +145,13 @@ void EventTable::finish_kernel_ch(Slot* ch, std::int64_t stale_slack_ns) {
   ++po.stopped_channels;
   bool stale = start == 0 || (stop != 0 && stop < start);
   if (!stale && calibrated()) {
-    const std::int64_t start_rt = static_cast<std::int64_t>(start) + offset();
-    stale = start_rt < po.host_start - stale_slack_ns;
+    const std::int64_t off = offset();
+    const std::int64_t start_rt = static_cast<std::int64_t>(start) + off;
+    const std::int64_t stop_rt = static_cast<std::int64_t>(stop) + off;
+    std::int64_t lo = po.host_start - w.stale_slack_ns;
+    if (parent->floor_ns && parent->floor_ns - w.clock_slack_ns > lo) lo = parent->floor_ns - w.clock_slack_ns;
+    stale = start_rt < lo || (seen_start && start_rt > seen_start + w.clock_slack_ns) ||
+            (stop && seen_stop && stop_rt > seen_stop + w.clock_slack_ns);
   }
   if (stale) {
     ++po.stale_channels;
@@ -94,6 +160,10 @@ void EventTable::finish_kernel_ch(Slot* ch, std::int64_t stale_slack_ns) {
     if (!po.gpu_start || start < po.gpu_start) po.gpu_start = start;
     if (stop > po.gpu_stop) po.gpu_stop = stop;
     ++po.kernel_channels;
+    if (Slot* g = parent->group) {
+      if (!g->op.gpu_start || start < g->op.gpu_start) g->op.gpu_start = start;
+      if (stop > g->op.gpu_stop) g->op.gpu_stop = stop;
+    }
   }
   try_finish(parent);
 }

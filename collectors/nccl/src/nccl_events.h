@@ -18,11 +18,28 @@
 // nChannels (send and recv of one peer pair have separate counts; they may share a
 // channel, each still gets its own event); a send/recv to self posts no proxy op at
 // all, so it never sees a KernelCh although NCCL announces nChannels >= 1 for it.
-// In the 2.28 sources the kernel numbers every work item of a channel's batch (self-
-// send work included) while the proxy numbers only the items it posts a profiler op
-// for, so a later proxy op can match a slot written by an earlier work item: such a
-// channel reports a start older than its op's host enqueue.
-// finish_kernel_ch() drops those timestamps (counted as stale) but counts the channel.
+//
+// Stale slots (NCCL 2.28, addP2pToPlan: `nProxyOps = selfSend ? 0 : 2`): the kernel
+// stamps every work item of a channel's batch, a self send/recv included, into
+// workStarted/workCompleted[channel].data[counter % 64], while the host counter the
+// proxy reads with is bumped only for items it posts a profiler op for. Each self
+// exchange therefore leaves the host one behind on the self round's channels for
+// good, and a later op on such a channel (e.g. an all-reduce on channel 0 after an
+// all-to-all done with grouped send/recv) is handed the stamps of an earlier work
+// item, up to ~64 items back. Not fixable from a plugin; finish_kernel_ch() rejects
+// stamps outside the window the op's own work can lie in (KernelWindow) and counts
+// them; the op falls back to ProxyOp or host times.
+//
+// Grouped p2p: NCCL fuses the send and recv of one schedule round into one device
+// work item per channel (one counter, incWorkCounter set on one of the two), and the
+// kernel stamps all items of a batch at batch start and end, so a Send's or Recv's
+// KernelCh interval is that of the channel's batch, shared with other ops, not its
+// own transfer; on the H200x4 run its stop was often long before the peer had even
+// launched (a send completes into the peer's buffer). So every P2p op of one launch
+// (the task events NCCL starts together in hostStreamPlanTask, self send/recv
+// included) is written with the launch's span: first accepted KernelCh start .. last
+// accepted stop over all its ops (OpRecord::group_span). Ops of a launch wait for
+// each other (a group is emitted when its last op is done).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -44,17 +61,25 @@ struct OpRecord {
   std::int64_t proxy_start = 0, proxy_stop = 0;       // CLOCK_REALTIME ns (0: no ProxyOp seen)
   std::uint32_t kernel_channels = 0, proxy_ops = 0;
   std::uint32_t expected_channels = 0, stopped_channels = 0;  // KernelCh bookkeeping
-  std::uint32_t stale_channels = 0;  // KernelCh whose timestamps predate the op (not used)
+  std::uint32_t stale_channels = 0;  // KernelCh whose stamps fall outside the op's window (not used)
+  bool group_span = false;            // p2p: times are the launch's span over all its p2p ops
 };
 static_assert(sizeof(OpRecord) <= 160, "OpRecord stays small");
 
+struct Slot;
+
+// Per communicator (NCCL's context). Never deleted (finalize only clears p2p_seq):
+// ops still in flight point at it.
 struct Comm {
   std::uint64_t hash = 0;
   int rank = 0, nranks = 0;
   std::vector<std::uint64_t> p2p_seq;  // [peer*2 + isRecv], sized at init
+  std::int64_t last_stop_ns = 0;       // host time of the last Coll/P2p stop event
+  Slot* group = nullptr;               // open p2p launch group (valid while group_id matches)
+  std::uint64_t group_id = 0;
 };
 
-enum class Kind : std::uint64_t { None = 0, Op = 1, KernelCh = 2, ProxyOp = 3, ProxyStep = 4 };
+enum class Kind : std::uint64_t { None = 0, Op = 1, KernelCh = 2, ProxyOp = 3, ProxyStep = 4, Group = 5 };
 
 // How many KernelCh events NCCL 2.28 will deliver for an op (see the header comment):
 // 0 without KernelCh in the mask, on a one-rank communicator, or for a send/recv to
@@ -68,15 +93,30 @@ enum class TimeSource { Gpu, Proxy, Host };
 // ProxyOp host interval, else the host enqueue..stop interval.
 TimeSource time_source(const OpRecord& o, bool calibrated);
 
+// Where a KernelCh's own work can lie, on CLOCK_REALTIME: from `lo` (the op's work
+// cannot have started earlier) to the host times at which NCCL handed us its start
+// and stop (the GPU wrote them before). Stamps outside, beyond `slack_ns` of clock
+// uncertainty, come from another work item.
+struct KernelWindow {
+  std::int64_t stale_slack_ns = 1'000'000;  // how far before the op's host start a start may lie
+  std::int64_t clock_slack_ns = 50'000;     // offset uncertainty allowed on every bound
+};
+
 struct Slot {
   std::uint64_t type = 0;  // ncclProfile* bit of the event (first field, like NCCL's examples)
   Kind kind = Kind::None;
   Comm* comm = nullptr;
   Slot* parent = nullptr;
-  int open_children = 0;  // ops: KernelCh/ProxyOp children started and not stopped
+  int open_children = 0;  // ops: KernelCh/ProxyOp children started and not stopped; groups: ops not done
   bool host_stopped = false, waiting = false;
-  OpRecord op;
+  bool done = false;       // p2p op complete, waiting for the rest of its launch group
+  bool closed = false;     // group: a member stopped on the host, no op joins any more
+  OpRecord op;             // KernelCh: gpu_start/gpu_stop, host_start/host_stop = callback times
   Slot *wprev = nullptr, *wnext = nullptr;  // waiting list links
+  Slot* group = nullptr;   // p2p op: its launch group slot
+  Slot* gnext = nullptr;   // group member list (group slot: head)
+  std::uint64_t gid = 0;   // group slot: id (Comm::group_id when created)
+  std::int64_t floor_ns = 0;  // op: host time of the comm's last op stop before it started (0: none)
 };
 
 // Owns the slot array, the free list, the ring and the globaltimer calibration.
@@ -92,11 +132,19 @@ class EventTable {
   // have no open child (those short of channels are counted). Caller holds mu.
   void sweep(std::int64_t now, std::int64_t grace_ns);
   // A KernelCh child stopped: counts the channel on its parent and merges the child's
-  // GPU interval (child->op.gpu_start/gpu_stop) into the parent's unless it is stale:
-  // a start more than `stale_slack_ns` before the parent's host enqueue (on the
-  // calibrated clock) or a stop before the start. Releases the child and tries to
-  // finish the parent. Caller holds mu.
-  void finish_kernel_ch(Slot* child, std::int64_t stale_slack_ns);
+  // GPU interval (child->op.gpu_start/gpu_stop) into the parent's unless it is stale
+  // (on the calibrated clock): a start before max(op host start - stale_slack, comm's
+  // previous op stop - clock_slack) (the op's kernel was launched after both), a start
+  // or stop later than the callback that delivered it (+ clock_slack), or a stop
+  // before the start. Releases the child and tries to finish the parent. Caller holds mu.
+  void finish_kernel_ch(Slot* child, const KernelWindow& w);
+  // Adds a new P2p op slot to its communicator's open launch group (a new group when
+  // there is none, or when an op of the open one has already stopped on the host).
+  // Returns false if no slot was free for the group (the op is then ungrouped).
+  bool join_group(Slot* op, Comm* comm);
+  // Host stop of an op: closes its launch group to new members, records the comm's
+  // last stop time. Caller holds mu.
+  void host_stop(Slot* op, std::int64_t now);
   // A host/GPU timestamp pair where host >= gpu start; keeps the tightest offset.
   void calibrate(std::int64_t host_ns, std::uint64_t gpu_ns);
   // A measured offset (gpu_clock.h) replaces the min-lag estimate for good.
@@ -108,10 +156,13 @@ class EventTable {
   std::mutex mu;
   live::RecordRing<OpRecord> ring;
   std::atomic<std::uint64_t> slots_exhausted{0}, foreign_proxy{0}, ops{0}, proxy_steps{0}, incomplete{0};
-  std::atomic<std::uint64_t> stale_channels{0};
+  std::atomic<std::uint64_t> stale_channels{0}, group_span_ops{0};
 
  private:
   void emit(Slot* op);
+  void unwait(Slot* op);
+  void complete(Slot* op);       // op has all it will get: emit, or mark done in its group
+  void emit_group(Slot* group);  // every member done: write them with the group's span
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;  // FIFO ring of free slot indices
   std::size_t free_head_ = 0, free_count_ = 0;

@@ -7,7 +7,8 @@
 // Default mask: Coll | P2p | KernelCh | ProxyOp (+ ProxyStep with
 // MOETUNE_NCCL_PROXYSTEP=1). Armed (MOETUNE_ARMED=1): mask 0 until attach starts it;
 // the mask NCCL hands to init is a live pointer, attach/detach just flips it.
-// Op times: GPU start/stop from KernelCh %globaltimer, put on CLOCK_REALTIME with an
+// Op times (collectors/live/README.md, nccl_events.h: stale slots, p2p launch spans):
+// GPU start/stop from KernelCh %globaltimer, put on CLOCK_REALTIME with an
 // offset calibrated as min(host time at the KernelCh callback - GPU time) (the
 // callback always runs after the GPU event, so the minimum is the tightest bound);
 // without KernelCh, ProxyOp host times; else the host enqueue/stop times.
@@ -50,7 +51,7 @@ struct Plugin {
   std::uint64_t written = 0;    // writer thread only
   std::int64_t clock_error_ns = -1;       // uncertainty of the measured offset (-1: min-lag estimate)
   std::int64_t grace_ns = 2'000'000'000;  // MOETUNE_NCCL_GRACE_MS: how long an op waits for its channels
-  std::int64_t stale_slack_ns = 1'000'000;  // MOETUNE_NCCL_STALE_US: KernelCh start allowed before enqueue
+  KernelWindow window;  // stale_slack_ns: MOETUNE_NCCL_STALE_US (1000)
   std::uint64_t by_source[3] = {0, 0, 0};   // writer thread only: ops written with GPU/proxy/host times
 };
 
@@ -126,8 +127,11 @@ void write_stats(TraceWriter& w) {
                 "ops written after the grace period without all expected KernelCh channels (GPU times partial or host times)"});
   auto stale = static_cast<std::int64_t>(t.stale_channels.load());
   w.add(StatRow{"nccl_kernelch_stale", Severity::Info, stale, rank,
-                "KernelCh channels whose GPU start predates the op's host enqueue (NCCL matched an earlier work "
-                "item); counted, their timestamps not used"});
+                "KernelCh channels whose GPU stamps lie outside the op's possible window (before its kernel could "
+                "start, or after NCCL read them): NCCL handed us an earlier work item's slot; not used"});
+  w.add(StatRow{"nccl_p2p_group_span_ops", Severity::Info, static_cast<std::int64_t>(t.group_span_ops.load()), rank,
+                "Send/Recv ops written with their launch's GPU span (all p2p ops NCCL launched together share "
+                "first channel start .. last channel stop)"});
   static const char* const kSource[3][2] = {
       {"nccl_ops_gpu_times", "ops written with GPU times (KernelCh %globaltimer + offset)"},
       {"nccl_ops_proxy_times", "ops written with proxy-thread host times (ProxyOp, no usable KernelCh)"},
@@ -198,7 +202,7 @@ bool setup(int comm_rank) {
       live::expand_pattern(pat && *pat ? pat : "moetune-r%r-%h-%p", p.rank, static_cast<long>(::getpid()),
                            live::host_name()) + ".nccl.moetune";
   p.grace_ns = live::env_long("MOETUNE_NCCL_GRACE_MS", 2000) * 1'000'000LL;
-  p.stale_slack_ns = live::env_long("MOETUNE_NCCL_STALE_US", 1000) * 1'000LL;
+  p.window.stale_slack_ns = live::env_long("MOETUNE_NCCL_STALE_US", 1000) * 1'000LL;
   auto w = live::PartWriter::open(path, [](TraceWriter& tw) { write_ops(tw, false); }, [](TraceWriter& tw) {
     write_ops(tw, true);
     write_stats(tw);
@@ -278,6 +282,7 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
     o.nranks = comm->nranks;
     o.comm_rank = comm->rank;
     o.host_start = now;
+    s->floor_ns = comm->last_stop_ns;  // the previous launch's task events ended before this op's kernel launch
     if (d->type == ncclProfileColl) {
       o.seq = d->coll.seqNumber;
       o.func = d->coll.func;
@@ -301,6 +306,7 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
       bool recv = o.func && o.func[0] == 'R';
       std::size_t idx = static_cast<std::size_t>(o.peer) * 2 + (recv ? 1 : 0);
       if (o.peer >= 0 && idx < comm->p2p_seq.size()) o.seq = comm->p2p_seq[idx]++;
+      (void)t.join_group(s, comm);  // no free slot: written with its own channels' span
     }
     *eHandle = s;
     return 0;
@@ -325,6 +331,7 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
     if (d->type == ncclProfileKernelCh) {
       s->kind = Kind::KernelCh;
       s->op.gpu_start = d->kernelCh.pTimer;  // merged into the parent when the channel stops
+      s->op.host_start = now;                // the GPU wrote the start before this callback
       t.calibrate(now, d->kernelCh.pTimer);
     } else {
       s->kind = Kind::ProxyOp;
@@ -346,13 +353,12 @@ ncclResult_t stop_event(void* eHandle) {
   auto* s = static_cast<Slot*>(eHandle);
   if (!t.owns(s) || s->kind == Kind::None) return 0;
   if (s->kind == Kind::Op) {
-    s->op.host_stop = now;
-    s->host_stopped = true;
+    t.host_stop(s, now);
     t.try_finish(s);
     return 0;
   }
   if (s->kind == Kind::KernelCh) {
-    t.finish_kernel_ch(s, p.stale_slack_ns);
+    t.finish_kernel_ch(s, p.window);
     return 0;
   }
   Slot* parent = s->parent;
@@ -376,14 +382,20 @@ ncclResult_t record_state(void* eHandle, ncclProfilerEventState_v5_t state, nccl
   const std::uint64_t stop = args->kernelCh.pTimer;
   t.calibrate(now, stop);
   s->op.gpu_stop = stop;  // merged into the parent when the channel stops
+  s->op.host_stop = now;  // the GPU wrote the stop before this callback
   return 0;
 }
 
 ncclResult_t finalize(void* context) {
   auto& p = P();
   std::lock_guard<std::mutex> g(p.init_mu);
-  delete static_cast<Comm*>(context);  // ops still in flight keep only the hash, copied at start
-  if (context) --p.comms;
+  if (auto* c = static_cast<Comm*>(context)) {
+    // Kept (a few dozen bytes): ops and groups still in flight point at it.
+    std::lock_guard<std::mutex> tg(p.table->mu);
+    std::vector<std::uint64_t>().swap(c->p2p_seq);
+    c->group = nullptr;
+    --p.comms;
+  }
   if (p.writer) p.writer->kick();
   return 0;
 }

@@ -2,6 +2,8 @@
 // Topology specs, injection lists and the synthetic cluster (see README.md tables).
 #include "cluster.h"
 
+#include "moetune/trace/link_rates.h"
+
 #include <algorithm>
 #include <charconv>
 #include <sstream>
@@ -9,9 +11,10 @@
 namespace moetune::synth {
 namespace {
 
-constexpr double kNvlinkGbps = 450.0;  // NV18: 18 links x 25 GB/s one direction
-constexpr double kPcieGen4x16 = 31.5;  // 16 GT/s x 16 lanes, 128b/130b
-constexpr double kSysGbps = 20.0;      // across sockets
+// Raw per-direction link rates from the shared link model (moetune/trace/link_rates.h).
+constexpr double kNvlinkGbps = 18 * links::kNvlink4PerLinkGbps;  // NV18: 18 x 26.5625 = 478.125 GB/s
+const double kPcieGen4x16 = *links::pcie_raw_gbps(4, 16);        // 16 x 1.969 = 31.504 GB/s
+constexpr double kSysGbps = 20.0;      // across sockets (synth's choice: below one PCIe gen4 x16)
 constexpr double kNetGbps = 12.5;      // 100 Gb/s network
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -118,7 +121,8 @@ Cluster build_cluster(const std::vector<TopologyGroup>& groups, std::uint64_t se
   const int n = c.size();
   c.link.assign(n, std::vector<std::string>(n, "X"));
   c.bw.assign(n, std::vector<double>(n, 0.0));
-  c.ceiling = n > 1 ? 1e300 : kNvlinkGbps;
+  c.ceiling = kNvlinkGbps;
+  c.healthy_eff = n > 1 ? 0 : links::kNvlinkAchievable.fraction;
   for (int a = 0; a < n; ++a)
     for (int b = 0; b < n; ++b) {
       if (a == b) continue;
@@ -140,7 +144,8 @@ Cluster build_cluster(const std::vector<TopologyGroup>& groups, std::uint64_t se
       }
       c.link[a][b] = l;
       c.bw[a][b] = bw;
-      c.ceiling = std::min(c.ceiling, bw);
+      double eff = links::achievable(links::link_kind(l)).fraction;
+      if (bw * eff < c.ceiling * c.healthy_eff || c.healthy_eff == 0) c.ceiling = bw, c.healthy_eff = eff;
       if (l.rfind("NV", 0) != 0) c.all_nvlink = false;
     }
   double worst = 1e300;

@@ -21,7 +21,10 @@ struct Cluster {
   std::vector<RankInfo> ranks;
   std::vector<std::vector<std::string>> link;  // [a][b] link code, "X" on the diagonal
   std::vector<std::vector<double>> bw;         // [a][b] GB/s one direction, 0 on the diagonal
-  double ceiling = 0;                          // lowest pair bandwidth (all-rank communicator)
+  double ceiling = 0;                          // lowest raw pair bandwidth (all-rank communicator)
+  // NCCL's achievable share of raw on the link that sets the ceiling (moetune/trace/link_rates.h):
+  // a clean run's collectives reach healthy_eff x ceiling bus bandwidth.
+  double healthy_eff = 0;
   bool all_nvlink = true;
   int slowest_rank = 0;                        // lowest mean bandwidth to the others, ties -> highest
   int size() const { return static_cast<int>(ranks.size()); }

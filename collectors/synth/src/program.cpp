@@ -9,8 +9,8 @@ namespace {
 
 constexpr double kFlopsPerNs = 5e5;          // 500 TFLOP/s bf16 tensor-core throughput
 constexpr double kHbmBytesPerNs = 3000;       // 3 TB/s
-constexpr double kHealthyEff = 0.85;          // achieved bus bandwidth / link ceiling
-constexpr double kSlowLinkEff = 0.20;
+constexpr double kSlowLinkEff = 0.10;         // slow_link: bus bandwidth / a clean run's
+                                              // (clean: Cluster::healthy_eff x ceiling, link_rates.h)
 constexpr double kOverlapMargin = 1.25;       // overlapped compute = 1.25 x the comm it hides
 constexpr double kStragglerFactor = 1.6;
 constexpr std::int64_t kArElems = 16 * 1024 * 1024;
@@ -49,7 +49,7 @@ Program::Program(const Options& o, const Injections& inj, const Cluster& c, cons
                  TraceWriter& w)
     : o_(o), inj_(inj), c_(c), shape_(shape), sim_(sim), w_(w), n_(c.size()) {
   routing_ = make_routing(n_, o.experts, inj.hot_experts_slow_rank, c.slowest_rank);
-  a2a_eff_ = inj.slow_link ? kSlowLinkEff : kHealthyEff;
+  a2a_eff_ = (inj.slow_link ? kSlowLinkEff : 1.0) * c.healthy_eff;
   type_size_ = inj.fp32_dispatch ? 4 : 2;
   dtype_ = inj.fp32_dispatch ? "Float" : "BFloat16";
   auto in = [&](const char* s) { return w.intern(s); };
@@ -257,7 +257,7 @@ void Program::backward(int s) {
   op.dtype = "BFloat16", op.comm = "dp", op.channels = c_.all_nvlink ? 24 : 4;
   op.count.assign(n_, elems);
   op.bytes.assign(n_, elems * 2);
-  double ar_ns = n_ > 1 ? elems * 2.0 * 2.0 * (n_ - 1) / n_ / (kHealthyEff * c_.ceiling) : 0;
+  double ar_ns = n_ > 1 ? elems * 2.0 * 2.0 * (n_ - 1) / n_ / (c_.healthy_eff * c_.ceiling) : 0;
   Times ar_end(n_, 0);
   // overlapped buckets: each backward segment lasts >= 1.25 x the all-reduce it hides
   const bool overlap = !inj_.tree_sync && !inj_.no_overlap;

@@ -58,6 +58,7 @@ Expected<Summary> generate(const Options& opts, TraceWriter& w) {
   w.set_meta("synth.topology", o.topology);
   w.set_meta("synth.inject", o.inject);
   w.set_meta("synth.link_ceiling_gbps", std::to_string(cluster.ceiling));
+  w.set_meta("warmup_steps", "0");  // the model has no warm-up: every step is steady state
   w.set_meta("synth.slowest_rank", std::to_string(cluster.slowest_rank));
 
   Times tids;

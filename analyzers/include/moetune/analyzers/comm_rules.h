@@ -67,6 +67,11 @@ bool algo_env_applies(std::string_view func);
 // Names of host API calls that block the CPU until the GPU (or a copy) finishes.
 // By name only: the api_calls kind "synchronization" also holds non-blocking
 // cudaEventQuery and GPU-side cudaStreamWaitEvent records.
+// A grouped send/recv (Send, Recv, SendRecv) whose peer is the rank itself: NCCL copies it
+// locally, so it is not network traffic and no other rank takes part in it.
+inline bool is_self_send(const NcclOpRow& o) {
+  return (o.func == "Send" || o.func == "Recv" || o.func == "SendRecv") && o.peer >= 0 && o.peer == o.rank.value;
+}
 bool is_blocking_sync_api(std::string_view name);
 
 // Classifies every interned string once; lookups by StringId are then O(1).

@@ -14,11 +14,20 @@ namespace moetune::analyzers {
 struct RunSummary {
   int ranks = 0;
   std::int64_t steps = 0;                   // step rows (rank x step)
-  std::optional<double> step_time_ms;       // mean step duration
+  // Step time: median over the steady-state steps (steps.h: warm-up dropped) of the job
+  // step time (max over ranks of each step's duration).
+  std::optional<double> step_time_ms;
+  std::optional<double> step_time_mean_ms;  // mean of the same steps, for reference
+  std::map<int, double> rank_step_ms;       // per rank: median of its steady steps
+  int steps_total = 0, steps_used = 0;      // distinct step numbers, of which steady
+  std::string warmup_rule;                  // steps.h rule text: what was dropped and why
   std::optional<double> exposed_comm_ms;    // mean per rank per step (comm_overlap metrics)
   std::optional<double> comm_ratio;         // mean per rank
-  std::optional<double> tokens_per_s;       // sum over ranks of tokens / step time
-  std::map<std::string, double> bytes_per_step;  // func -> NCCL bytes per rank per step
+  // Tokens of a steady step (mean, summed over ranks) / the median job step time.
+  std::optional<double> tokens_per_s;
+  // func -> NCCL bytes per rank per step on the network (self-sends excluded) and of
+  // grouped send/recv to the own rank (local copies, not traffic).
+  std::map<std::string, double> bytes_per_step, local_bytes_per_step;
   std::vector<Finding> findings;
 };
 RunSummary summarize(const RunData& run, const AnalysisResult& r);

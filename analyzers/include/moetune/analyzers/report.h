@@ -6,8 +6,11 @@
 // notes ("not enough data: ...") and trace health. Cost: linear in findings and
 // steps x ranks; independent of the number of events.
 #pragma once
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "moetune/analyzers/model.h"
@@ -29,6 +32,20 @@ struct ReportSummary {
   double top_gain_pct = 0;
 };
 ReportSummary summarize(const AnalysisResult& r);
+
+// metrics.per_step as step -> rank -> communication ratio (0..1). Rows marked "warmup": true
+// (warm-up steps, steps.h) are kept apart: the reports plot only the steady steps and label
+// the warm-up rows in their tables.
+struct StepRatios {
+  std::map<std::int64_t, std::map<int, double>> ratio;  // every step, warm-up included
+  std::set<int> ranks;
+  std::set<std::int64_t> warmup;                        // steps any rank marks as warm-up
+  // The steps to plot: the steady ones (all steps when fewer than two are steady).
+  std::map<std::int64_t, std::map<int, double>> plotted() const;
+};
+StepRatios step_ratios(const AnalysisResult& r);
+// "0, 1, 2" or "0-4" for a set of step numbers ("" when empty).
+std::string step_list(const std::set<std::int64_t>& steps);
 
 // Writes text to path (atomically: temp + rename). Error names the file.
 Expected<void> write_text_file(const std::filesystem::path& path, const std::string& text);

@@ -2,14 +2,19 @@
 // ApplyDialog: the tuning profile of one finding (or all of them) shown as a diff of
 // settings (env / flags / placement / manual changes, before -> after), saved as a
 // moetune-profile JSON, and optionally used to relaunch the run's recorded command
-// with `moetune apply PROFILE --record -o AFTER -- sh -c CMD` (QProcess); when that
-// run ends, both runs are analysed and the `diff` numbers (analyzers::diff_runs)
-// are shown. The profile itself comes from analyzers::build_profile: no GUI logic.
+// with `moetune apply PROFILE --record -o AFTER -- sh -c CMD` (QProcess; CMD is the
+// run's meta 'command', as `moetune record` stored it); when that run ends, the after
+// run is loaded and analysed off the GUI thread and a ComparisonView opens: both runs
+// side by side with the `diff` numbers (analyzers::diff_runs). The profile itself
+// comes from analyzers::build_profile: no GUI logic.
 #pragma once
 #include <QDialog>
+#include <QFutureWatcher>
+#include <QPointer>
 #include <memory>
 
 #include "moetune/analyzers/profile.h"
+#include "moetune/ui/comparison_view.h"
 
 class QTableWidget;
 class QTextBrowser;
@@ -31,9 +36,21 @@ class ApplyDialog : public QDialog {
   // Writes the profile; false with the reason in `error` on failure.
   bool save(const QString& path, QString* error = nullptr);
   QString recorded_command() const;
+  // The moetune CLI used for the relaunch: $MOETUNE_CLI, else beside this executable, else on PATH.
+  QString cli() const { return cli_; }
+  void set_cli(const QString& path);
+  QString after_path() const;  // where the relaunch records: RUN-after.moetune beside RUN
+  ComparisonView* comparison() const { return comparison_; }
+  QString log_text() const;
+
+ public slots:
+  void relaunch();
+
+ signals:
+  void comparisonOpened(moetune::ui::ComparisonView* view);
+  void relaunchFailed(const QString& why);
 
  private:
-  void relaunch();
   void compare(const QString& after);
   std::shared_ptr<const LoadedRun> run_;
   std::shared_ptr<const analyzers::AnalysisResult> result_;
@@ -42,7 +59,9 @@ class ApplyDialog : public QDialog {
   QTextBrowser* log_;
   QPushButton* relaunch_;
   QProcess* proc_ = nullptr;
-  QString saved_;
+  QString saved_, cli_;
+  QFutureWatcher<void> loading_;
+  QPointer<ComparisonView> comparison_;
 };
 
 }  // namespace moetune::ui

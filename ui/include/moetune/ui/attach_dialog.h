@@ -2,10 +2,13 @@
 // AttachDialog: lists the armed processes of this user (control sockets in
 // $XDG_RUNTIME_DIR/moetune or /tmp/moetune-$UID, via moetune::live::list_endpoints),
 // shows each one's capture status, and starts/stops capture with the socket
-// protocol's "start"/"stop" verbs. Built only when the moetune_live library exists.
+// protocol's "start"/"stop" verbs. With "follow in the timeline" checked, a started
+// capture emits captureStarted(pid) so the main window follows the process's part files
+// (LiveFollower), and a stop emits captureStopped. Built only when moetune_live exists.
 #pragma once
 #include <QDialog>
 
+class QCheckBox;
 class QTableWidget;
 class QLabel;
 
@@ -22,9 +25,14 @@ class AttachDialog : public QDialog {
  public slots:
   void refresh();
 
+ signals:
+  void captureStarted(long pid);
+  void captureStopped(long pid);
+
  private:
   QTableWidget* table_;
   QLabel* note_;
+  QCheckBox* follow_;
 };
 
 }  // namespace moetune::ui

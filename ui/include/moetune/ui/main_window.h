@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // MainWindow: opens runs (argument, dialog, drag and drop, recent files) through
-// RunLoader, shows the summary as soon as it arrives, then the timeline, then the
-// findings. Holds the one ZoomState every panel follows. A failed load shows an
+// RunLoader, shows the summary as soon as it arrives, then the timeline (a preview
+// window first for big runs, then the whole run keeping the user's view), then the
+// findings; a progress bar with a cancel button in the status bar while it loads. Holds the one ZoomState every panel follows. A failed load shows an
 // error box with the loader's one-line reason and keeps the current run usable.
 #pragma once
 #include <QMainWindow>
@@ -19,6 +20,7 @@ class QTableView;
 class QTextBrowser;
 class QToolButton;
 class QMenu;
+class QProgressBar;
 
 namespace moetune::ui {
 
@@ -26,6 +28,7 @@ struct LoadedRun;
 class ExpertsPanel;
 class FindingsModel;
 class HealthPanel;
+class LiveFollower;
 class OverviewStrip;
 class PlotsPanel;
 class ReplayController;
@@ -47,6 +50,12 @@ class MainWindow : public QMainWindow {
   Q_INVOKABLE bool export_timeline(const QString& path);  // .png or .pdf
   bool export_report(const QString& path);                // .html or .pdf
   void set_quiet_errors(bool q) { quiet_errors_ = q; }    // headless: no message box
+  // Shows the run of a RUN.parts/ folder growing while it is captured (LiveFollower,
+  // polled every interval_ms off the GUI thread); a view zoomed in stays, a view of the
+  // whole run grows with it. Empty when built without moetune_live.
+  void follow_live(const QString& parts_dir, int interval_ms = 1000);
+  void stop_live();
+  LiveFollower* live() const { return live_; }
 
   std::shared_ptr<const LoadedRun> run() const { return run_; }
   std::shared_ptr<const analyzers::AnalysisResult> result() const { return result_; }
@@ -71,6 +80,8 @@ class MainWindow : public QMainWindow {
   void rebuild_recent_menu();
   void on_failed(const QString& msg);
   void update_step_label();
+  void show_run(std::shared_ptr<const LoadedRun> r, bool keep_view);
+  void update_status();
 
   ZoomState* zoom_;
   RunLoader* loader_;
@@ -89,6 +100,11 @@ class MainWindow : public QMainWindow {
   QTabWidget* tabs_;
   QLineEdit* search_;
   QLabel* status_;
+  QString summary_text_;
+  LiveFollower* live_ = nullptr;
+  QString live_dir_;
+  QProgressBar* load_bar_;
+  QToolButton* cancel_load_;
   QLabel* step_label_;
   QSlider* scrubber_;
   QToolButton* play_;
