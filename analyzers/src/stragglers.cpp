@@ -180,6 +180,8 @@ void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, Ana
     f.estimated_gain_pct = step > 0 ? 100 * (mine - med) / step : 0;
     f.gain_basis = "the straggler's extra compute per step over the other ranks' median, as a share of its step time; "
                    "assumes the other ranks stop waiting once it matches them";
+    if (by_load)
+      f.gain_basis += "; the same expert-load imbalance as hot_experts, so the two gains do not add up";
     out.findings.push_back(std::move(f));
   }
 }
