@@ -4,7 +4,8 @@
 # first pair), small recorded moe_nccl + torch_moe runs across all GPUs (fixtures, checked
 # with check_run.py: clocks aligned across GPUs), the tuning loop on NVLink with a
 # compute-heavy skewed configuration, and collector overhead (median of repeated runs).
-# Usage: BUILD=build-dev2 bash tests/gpu/multi_gpu.sh OUTDIR   (EMUL=1 adds the 2-node loop)
+# Usage: BUILD=build-dev2 bash tests/gpu/multi_gpu.sh OUTDIR   (EMUL=1 adds the 2-node loop;
+# SKIP_A2A=1 skips the bandwidth sweep, FIXTURES_ONLY=1 stops after the recorded fixtures)
 set -u
 O=$1; mkdir -p "$O"
 ROOT=$(pwd); BUILD=${BUILD:-build-dev2}; M=$ROOT/$BUILD/app/moetune; MOE=$ROOT/$BUILD/samples/moe_nccl
@@ -24,8 +25,8 @@ sed 's/\x1b\[[0-9;]*m//g' "$O/topo.txt" > "$O/topo.clean.txt"
 "$M" analyze "$O/topo.moetune" --json > "$O/topo.analyze.json" 2>&1
 stamp topo
 [ "$NG" -ge 2 ] || exit 0
-timeout 150 torchrun --standalone --nproc-per-node "$NG" tests/gpu/a2a_bw.py > "$O/a2a_bw_n$NG.jsonl" 2> "$O/a2a_bw.err"
-if [ "$NG" -gt 2 ]; then
+[ "${SKIP_A2A:-0}" = 1 ] || timeout 150 torchrun --standalone --nproc-per-node "$NG" tests/gpu/a2a_bw.py > "$O/a2a_bw_n$NG.jsonl" 2> "$O/a2a_bw.err"
+if [ "$NG" -gt 2 ] && [ "${SKIP_A2A:-0}" != 1 ]; then
   CUDA_VISIBLE_DEVICES=0,1 timeout 100 torchrun --standalone --nproc-per-node 2 tests/gpu/a2a_bw.py > "$O/a2a_bw_n2.jsonl" 2>> "$O/a2a_bw.err"
 fi
 stamp a2a
@@ -42,6 +43,7 @@ echo "torch rc=$?" >> "$O/rc.txt"
 python3 tests/gpu/check_run.py "$O/torch_nvl$NG.moetune" --ranks "$NG" > "$O/torch_nvl.check.json" 2>&1
 "$M" analyze "$O/torch_nvl$NG.moetune" > "$O/torch_nvl.analyze.txt" 2>&1
 stamp fixtures
+if [ "${FIXTURES_ONLY:-0}" = 1 ]; then ls -la "$O" > "$O/ls.txt"; exit 0; fi
 # Tuning loop on NVLink: expert compute dominates, skewed experts on the default placement.
 LOOPARGS=${LOOPARGS:---experts 8 --top-k 2 --hidden 2048 --ffn 8192 --tokens 8192 --layers 2 --skew 1.2 --comm-dtype fp32 --steps 20 --warmup 5}
 ARGS="$LOOPARGS" BUILD=$BUILD NAME=nvl$NG N=$NG bash tests/gpu/tuning_loop.sh "$O/loop"
