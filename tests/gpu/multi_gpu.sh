@@ -37,7 +37,7 @@ echo "moe rc=$?" >> "$O/rc.txt"
 "$M" info "$O/moe_nvl$NG.moetune" > "$O/moe_nvl.info.txt" 2>&1
 python3 tests/gpu/check_run.py "$O/moe_nvl$NG.moetune" --ranks "$NG" > "$O/moe_nvl.check.json" 2>&1
 timeout 150 "$M" record -o "$O/torch_nvl$NG.moetune" --force -- torchrun --standalone --nproc-per-node "$NG" \
-  samples/torch_moe/torch_moe.py --skew 1.2 --steps 8 --warmup 2 --tokens 1024 --hidden 512 --ffn 1024 > "$O/torch_nvl.log" 2>&1
+  samples/torch_moe/torch_moe.py --skew 1.2 --steps 4 --warmup 1 --tokens 1024 --hidden 512 --ffn 1024 > "$O/torch_nvl.log" 2>&1
 echo "torch rc=$?" >> "$O/rc.txt"
 "$M" info "$O/torch_nvl$NG.moetune" > "$O/torch_nvl.info.txt" 2>&1
 python3 tests/gpu/check_run.py "$O/torch_nvl$NG.moetune" --ranks "$NG" > "$O/torch_nvl.check.json" 2>&1
