@@ -23,6 +23,21 @@ using namespace detail;
 
 double pct(double a, double b) { return b > 0 ? 100.0 * a / b : 0.0; }
 
+// One per_step row (steady and warm-up windows alike); the caller adds its own last field.
+nlohmann::json step_row(int rank, const Window& w, const WindowStats& st) {
+  return {{"rank", rank},
+          {"step", w.step},
+          {"start_ns", w.s},
+          {"end_ns", w.e},
+          {"step_time_ms", ms(st.step_ns)},
+          {"compute_ms", ms(st.compute_ns)},
+          {"comm_ms", ms(st.comm_ns)},
+          {"exposed_comm_ms", ms(st.exposed_ns)},
+          {"overlap_pct", pct(static_cast<double>(st.overlap_ns), static_cast<double>(st.comm_ns))},
+          {"comm_ratio", st.step_ns > 0 ? static_cast<double>(st.comm_ns) / static_cast<double>(st.step_ns) : 0.0},
+          {"idle_ms", ms(st.idle_ns)}};
+}
+
 // Exposed communication per op (nccl func, or comm-kernel family) on one rank.
 void exposed_by_op(const RunData& run, const CommClassifier& cls, const RankActivity& a,
                    std::map<std::string, std::int64_t>& out) {
@@ -86,33 +101,14 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
       // Overlap can hide exposed comm only behind compute that does not already overlap comm.
       rs.hideable += std::min(st.exposed_ns - ew, st.compute_ns - st.overlap_ns);
       rs.worst.push_back({st.exposed_ns - ew, w});
-      per_step.push_back({{"rank", a.rank},
-                          {"step", w.step},
-                          {"start_ns", w.s},
-                          {"end_ns", w.e},
-                          {"step_time_ms", ms(st.step_ns)},
-                          {"compute_ms", ms(st.compute_ns)},
-                          {"comm_ms", ms(st.comm_ns)},
-                          {"exposed_comm_ms", ms(st.exposed_ns)},
-                          {"overlap_pct", pct(static_cast<double>(st.overlap_ns), static_cast<double>(st.comm_ns))},
-                          {"comm_ratio", st.step_ns > 0 ? static_cast<double>(st.comm_ns) / static_cast<double>(st.step_ns) : 0.0},
-                          {"idle_ms", ms(st.idle_ns)},
-                          {"exposed_wait_ms", ms(ew)}});
+      auto row = step_row(a.rank, w, st);
+      row["exposed_wait_ms"] = ms(ew);
+      per_step.push_back(std::move(row));
     }
     for (const auto& w : a.warmup_windows) {  // listed for plots, left out of every sum
-      auto st = window_stats(a, w);
-      per_step.push_back({{"rank", a.rank},
-                          {"step", w.step},
-                          {"start_ns", w.s},
-                          {"end_ns", w.e},
-                          {"step_time_ms", ms(st.step_ns)},
-                          {"compute_ms", ms(st.compute_ns)},
-                          {"comm_ms", ms(st.comm_ns)},
-                          {"exposed_comm_ms", ms(st.exposed_ns)},
-                          {"overlap_pct", pct(static_cast<double>(st.overlap_ns), static_cast<double>(st.comm_ns))},
-                          {"comm_ratio", st.step_ns > 0 ? static_cast<double>(st.comm_ns) / static_cast<double>(st.step_ns) : 0.0},
-                          {"idle_ms", ms(st.idle_ns)},
-                          {"warmup", true}});
+      auto row = step_row(a.rank, w, window_stats(a, w));
+      row["warmup"] = true;
+      per_step.push_back(std::move(row));
     }
     any_comm |= tot.comm_ns > 0;
     auto n = static_cast<double>(a.windows.size());

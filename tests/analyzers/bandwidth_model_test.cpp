@@ -4,6 +4,7 @@
 // (other ranks missing) that must not be judged.
 #include <gtest/gtest.h>
 
+#include "bandwidth_helpers.h"
 #include "moetune/analyzers/analyses.h"
 
 using namespace moetune;
@@ -16,17 +17,9 @@ RunData alltoall_run(std::int64_t dur_ns, int ranks_present = 8) {
   RunData run;
   for (int seq = 0; seq < 4; ++seq)
     for (int r = 0; r < ranks_present; ++r) {
-      NcclOpRow o;
-      o.rank = RankId(r);
-      o.comm_hash = "ep";
-      o.seq = seq;
-      o.func = "AllToAll";
-      o.dtype = "BFloat16";
-      o.bytes = 8 << 20;
+      const std::int64_t start = 1'000'000'000LL + seq * 10'000'000LL;
+      auto o = bwtest::alltoall_op(r, seq, "BFloat16", 8 << 20, 8, start, start + dur_ns);
       o.count = o.bytes / 2;
-      o.nranks = 8;
-      o.start_ns = 1'000'000'000LL + seq * 10'000'000LL;
-      o.end_ns = o.start_ns + dur_ns;
       run.nccl_ops.push_back(o);
     }
   BenchResultRow b;
@@ -39,11 +32,7 @@ RunData alltoall_run(std::int64_t dur_ns, int ranks_present = 8) {
   return run;
 }
 
-const Finding* low_bw(const AnalysisResult& r) {
-  for (const auto& f : r.findings)
-    if (f.kind == FindingKind::LowBandwidth) return &f;
-  return nullptr;
-}
+using bwtest::low_bw;
 
 }  // namespace
 

@@ -7,9 +7,7 @@
 // A nccl-tests baseline imported into the run takes precedence over the model.
 #include <gtest/gtest.h>
 
-#include <fstream>
-
-#include "anab_helpers.h"
+#include "bandwidth_helpers.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/import/import.h"
 #include "moetune/import/text_formats.h"
@@ -20,68 +18,17 @@ using namespace moetune::analyzers;
 
 namespace {
 
-struct Point {
-  std::int64_t bytes = 0;
-  double time_us = 0, busbw = 0;
-};
+using bwtest::low_bw;
 
-std::vector<Point> measured() {
-  std::ifstream in(std::filesystem::path(MOETUNE_TEST_DATA) / "device" / "h200x2_a2a_bw.jsonl");
-  std::vector<Point> v;
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line);
-    v.push_back({j["bytes"].get<std::int64_t>(), j["time_us"].get<double>(), j["busbw_gbps"].get<double>()});
-  }
-  return v;
-}
+std::vector<bwtest::Point> measured() { return bwtest::sweep("h200x2_a2a_bw.jsonl"); }
 
 // The real h200x2 topology text imported into a run, plus two ranks on GPU0/GPU1 and, per
 // measured size, 3 all-to-all instances lasting time_us x slow.
 RunData h200x2_run(double slow) {
-  auto out = anab::tmpdir() / "h200x2.moetune";
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    EXPECT_TRUE(w.ok());
-    auto r = import::import_files({std::filesystem::path(MOETUNE_SHARED_DATA) / "device" / "h200x2_topo.txt"}, **w, {});
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    EXPECT_TRUE((*w)->finish().ok());
-  }
-  auto run = RunData::load(out);
-  EXPECT_TRUE(run.ok());
-  for (int r = 0; r < 2; ++r) {
-    RankRow row;
-    row.rank = RankId(r);
-    row.device = r;
-    row.gpu_name = "NVIDIA H200";
-    run->ranks.push_back(row);
-  }
-  std::int64_t t = 1'000'000'000, seq = 0;
-  for (const auto& p : measured())
-    for (int k = 0; k < 3; ++k, ++seq) {
-      auto dur = static_cast<std::int64_t>(p.time_us * 1e3 * slow);
-      for (int r = 0; r < 2; ++r) {
-        NcclOpRow o;
-        o.rank = RankId(r);
-        o.comm_hash = "ep";
-        o.seq = seq;
-        o.func = "AllToAll";
-        o.dtype = "BFloat16";
-        o.bytes = p.bytes;
-        o.nranks = 2;
-        o.start_ns = t;
-        o.end_ns = t + dur;
-        run->nccl_ops.push_back(o);
-      }
-      t += dur + 1'000'000;
-    }
-  return std::move(*run);
-}
-
-const Finding* low_bw(const AnalysisResult& r) {
-  for (const auto& f : r.findings)
-    if (f.kind == FindingKind::LowBandwidth) return &f;
-  return nullptr;
+  auto run = bwtest::imported(std::filesystem::path(MOETUNE_SHARED_DATA) / "device" / "h200x2_topo.txt", 2,
+                              "h200x2.moetune");
+  bwtest::add_sweep(run, measured(), "BFloat16", slow, 2);
+  return run;
 }
 
 }  // namespace

@@ -18,6 +18,20 @@ const nlohmann::json& rank_row(const AnalysisResult& r, int rank) {
   return none;
 }
 
+// One rank, one step [0, 1000): a gemm [0, gemm_end) on stream 7 and an NCCL SendRecv
+// kernel [comm_start, comm_end) on stream 13; meta "command" = `command`.
+RunData gemm_then_sendrecv(std::int64_t gemm_end, std::int64_t comm_start, std::int64_t comm_end,
+                           const std::string& command) {
+  Builder b;
+  b.rank(0);
+  b.kernel(0, 7, 0, gemm_end, "gemm");
+  b.kernel(0, 13, comm_start, comm_end, "ncclDevKernel_SendRecv(x)");
+  b.step(0, 0, 0, 1000);
+  auto run = b.done();
+  run.meta["command"] = command;
+  return run;
+}
+
 }  // namespace
 
 TEST(CommRules, ClassifiesKnownNamesAndLeavesUnknownAsCompute) {
@@ -129,13 +143,7 @@ TEST(CommOverlap, HandComputedFixture) {
 TEST(CommOverlap, MoeNcclRunGetsTheOverlapChunksFlag) {
   // 600 ns of compute, an all-to-all 500..900 (100 ns hidden): 300 ns exposed, 500 ns of compute
   // free to hide it -> overlap can hide all of it (30 % of the step).
-  Builder b;
-  b.rank(0);
-  b.kernel(0, 7, 0, 600, "gemm");
-  b.kernel(0, 13, 500, 900, "ncclDevKernel_SendRecv(x)");
-  b.step(0, 0, 0, 1000);
-  auto run = b.done();
-  run.meta["command"] = "moe_nccl --experts 8 --comm-dtype fp32";
+  auto run = gemm_then_sendrecv(600, 500, 900, "moe_nccl --experts 8 --comm-dtype fp32");
   AnalysisResult r;
   analyze_comm_overlap(run, {}, r);
   auto ex = of_kind(r, FindingKind::ExposedComm);
@@ -155,13 +163,7 @@ TEST(CommOverlap, MoeNcclRunGetsTheOverlapChunksFlag) {
 TEST(CommOverlap, LinkBoundExposedCommGetsNoOverlapAdvice) {
   // 100 ns of compute, then 800 ns of all-to-all with nothing to hide behind: communication
   // is the step (the socket-linked emulated nodes' shape), overlap could hide <= 100 ns.
-  Builder b;
-  b.rank(0);
-  b.kernel(0, 7, 0, 100, "gemm");
-  b.kernel(0, 13, 100, 900, "ncclDevKernel_SendRecv(x)");
-  b.step(0, 0, 0, 1000);
-  auto run = b.done();
-  run.meta["command"] = "moe_nccl --experts 8";
+  auto run = gemm_then_sendrecv(100, 100, 900, "moe_nccl --experts 8");
   AnalysisResult r;
   analyze_comm_overlap(run, {}, r);
   auto ex = of_kind(r, FindingKind::ExposedComm);

@@ -8,9 +8,7 @@
 //  - the recorded 4-GPU fixture (topo.txt rows + older NVML rows) is a switch fabric.
 #include <gtest/gtest.h>
 
-#include <fstream>
-
-#include "anab_helpers.h"
+#include "bandwidth_helpers.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/topology.h"
 #include "moetune/import/import.h"
@@ -21,68 +19,12 @@ using namespace moetune::analyzers;
 
 namespace {
 
-struct Point {
-  std::int64_t bytes = 0;
-  double time_us = 0, busbw = 0;
-  int nranks = 0;
-};
-
-std::vector<Point> sweep(const std::string& file) {
-  std::ifstream in(std::filesystem::path(MOETUNE_TEST_DATA) / "device" / file);
-  std::vector<Point> v;
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line);
-    v.push_back({j["bytes"].get<std::int64_t>(), j["time_us"].get<double>(), j["busbw_gbps"].get<double>(),
-                 j["nranks"].get<int>()});
-  }
-  return v;
-}
-
-// A topology text imported into a run, plus `ranks` ranks on GPU0..ranks-1.
-RunData imported(const std::filesystem::path& topo, int ranks, const std::string& name) {
-  auto out = anab::tmpdir() / name;
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    EXPECT_TRUE(w.ok());
-    auto r = import::import_files({topo}, **w, {});
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    EXPECT_TRUE((*w)->finish().ok());
-  }
-  auto run = RunData::load(out);
-  EXPECT_TRUE(run.ok());
-  for (int r = 0; r < ranks; ++r) {
-    RankRow row;
-    row.rank = RankId(r);
-    row.device = r;
-    row.gpu_name = "NVIDIA H200";
-    run->ranks.push_back(row);
-  }
-  return std::move(*run);
-}
+using bwtest::add_ranks;
+using bwtest::imported;
+using bwtest::sweep;
 
 // The measured all-to-all sweep as 3 instances per size over ranks 0..n-1.
-void add_sweep(RunData& run, const std::vector<Point>& pts) {
-  std::int64_t t = 1'000'000'000, seq = 0;
-  for (const auto& p : pts)
-    for (int k = 0; k < 3; ++k, ++seq) {
-      auto dur = static_cast<std::int64_t>(p.time_us * 1e3);
-      for (int r = 0; r < p.nranks; ++r) {
-        NcclOpRow o;
-        o.rank = RankId(r);
-        o.comm_hash = "ep";
-        o.seq = seq;
-        o.func = "AllToAll";
-        o.dtype = "Float";
-        o.bytes = p.bytes;
-        o.nranks = p.nranks;
-        o.start_ns = t;
-        o.end_ns = t + dur;
-        run.nccl_ops.push_back(o);
-      }
-      t += dur + 1'000'000;
-    }
-}
+void add_sweep(RunData& run, const std::vector<bwtest::Point>& pts) { bwtest::add_sweep(run, pts, "Float"); }
 
 const std::filesystem::path kX4Topo = std::filesystem::path(MOETUNE_TEST_DATA) / "device" / "h200x4_topo.txt";
 
@@ -150,9 +92,7 @@ TEST(SwitchFabric, SlowX4SweepSaysTheFabricInItsEvidence) {
   add_sweep(run, pts);
   AnalysisResult r;
   analyze_bandwidth(run, {}, r);
-  const Finding* low = nullptr;
-  for (const auto& f : r.findings)
-    if (f.kind == FindingKind::LowBandwidth) low = &f;
+  const Finding* low = bwtest::low_bw(r);  // analyze_bandwidth makes one per func at most
   ASSERT_NE(low, nullptr);
   EXPECT_EQ(low->evidence["link_fabric"], "nvswitch");
   EXPECT_NE(low->evidence["fabric_basis"].get<std::string>().find("shared by all its peers"), std::string::npos);
@@ -172,14 +112,8 @@ TEST(SwitchFabric, TwoGpusAndBridgedPairsStayPointToPoint) {
   }
   {  // 4 PCIe cards with NVLink bridges 0-1 and 2-3, PHB between the pairs
     RunData run;
-    for (int r = 0; r < 4; ++r) {
-      RankRow row;
-      row.rank = RankId(r);
-      row.device = r;
-      row.host = "box";
-      row.pcie_gen = 4, row.pcie_width = 16;
-      run.ranks.push_back(row);
-    }
+    add_ranks(run, 4, "box");
+    for (auto& row : run.ranks) row.pcie_gen = 4, row.pcie_width = 16;
     for (int a = 0; a < 4; ++a)
       for (int b = a + 1; b < 4; ++b) {
         TopologyRow t;
@@ -221,12 +155,8 @@ TEST(SwitchFabric, RecordedX4FixtureIsASwitch) {
 TEST(SwitchFabric, NvmlSwitchRowMarksTheFabric) {
   // The live collector's NVML rows: GPU pairs NV18 plus one "GPUn - NVSwitch" row per GPU.
   RunData run;
+  add_ranks(run, 2, "n0");
   for (int r = 0; r < 2; ++r) {
-    RankRow row;
-    row.rank = RankId(r);
-    row.device = r;
-    row.host = "n0";
-    run.ranks.push_back(row);
     TopologyRow s;
     s.host = "n0", s.a = "GPU" + std::to_string(r), s.b = "NVSwitch", s.rank_a = r, s.link = "NV18";
     s.source = "nvml nvlink remote=switch";

@@ -14,8 +14,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../../collectors/nccl/include/moetune/nccl/profiler_v5_abi.h"
@@ -28,6 +31,39 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path plugin_path() { return fs::path(MOETUNE_CLI).parent_path().parent_path() / "collectors/nccl/libmoetune_nccl.so"; }
+
+// An empty folder <temp>/<prefix><pid> with the child's runtime dir rt/ in it.
+fs::path fresh_dir(const std::string& prefix) {
+  fs::path dir = fs::temp_directory_path() / (prefix + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "rt");
+  return dir;
+}
+
+// Runs drive(so) in a forked child as rank 0 with XDG_RUNTIME_DIR dir/rt, MOETUNE_OUTPUT
+// under dir and `env`; the child exit()s with drive's code (exit(): the plugin's atexit
+// handler finishes the file). The child must exit 0 and leave one part file, opened into rd.
+void run_child(const fs::path& dir, std::initializer_list<std::pair<const char*, const char*>> env,
+               int (*drive)(const fs::path&), const fs::path& so, const char* drive_name,
+               std::unique_ptr<TraceReader>& rd) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("XDG_RUNTIME_DIR", (dir / "rt").c_str(), 1);
+    ::setenv("MOETUNE_OUTPUT", (dir / "r%r-%p").c_str(), 1);
+    for (const auto& [name, value] : env) ::setenv(name, value, 1);
+    ::setenv("RANK", "0", 1);
+    std::exit(drive(so));
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "child step failed (code in " << drive_name << ")";
+  auto parts = live::find_parts(dir);
+  ASSERT_EQ(parts.size(), 1u);
+  auto r = TraceReader::open(parts[0]);
+  ASSERT_TRUE(r) << r.error().message;
+  rd = std::move(*r);
+}
 
 // Child body: returns a small code for the parent to report (0 ok).
 int drive_plugin(const fs::path& so) {
@@ -131,26 +167,10 @@ int drive_plugin(const fs::path& so) {
 TEST(NcclPlugin, DrivenLikeNccl) {
   auto so = plugin_path();
   if (!fs::exists(so)) GTEST_SKIP() << so << " not built (MOETUNE_WITH_CUDA=OFF)";
-  fs::path dir = fs::temp_directory_path() / ("moetune-nccl-test-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "rt");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setenv("XDG_RUNTIME_DIR", (dir / "rt").c_str(), 1);
-    ::setenv("MOETUNE_OUTPUT", (dir / "r%r-%p").c_str(), 1);
-    ::setenv("MOETUNE_ARMED", "1", 1);
-    ::setenv("RANK", "0", 1);
-    std::exit(drive_plugin(so));  // exit(): the plugin's atexit handler finishes the file
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "child step failed (code in drive_plugin)";
-  auto parts = live::find_parts(dir);
-  ASSERT_EQ(parts.size(), 1u);
-  auto rd = TraceReader::open(parts[0]);
-  ASSERT_TRUE(rd) << rd.error().message;
-  auto ops = (*rd)->nccl_ops();
+  const fs::path dir = fresh_dir("moetune-nccl-test-");
+  std::unique_ptr<TraceReader> rd;
+  ASSERT_NO_FATAL_FAILURE(run_child(dir, {{"MOETUNE_ARMED", "1"}}, drive_plugin, so, "drive_plugin", rd));
+  auto ops = rd->nccl_ops();
   ASSERT_EQ(ops.size(), 3u);
   const NcclOpRow* ar = nullptr;
   std::vector<std::int64_t> send_seq;
@@ -177,7 +197,7 @@ TEST(NcclPlugin, DrivenLikeNccl) {
   EXPECT_GT(ar->start_ns, 1'000'000'000'000'000'000LL);
   EXPECT_EQ(send_seq, (std::vector<std::int64_t>{0, 1}));
   std::map<std::string, std::int64_t> stats;
-  for (const auto& s : (*rd)->stats()) stats[s.name] = s.value;
+  for (const auto& s : rd->stats()) stats[s.name] = s.value;
   EXPECT_EQ(stats["nccl_foreign_proxy_ops"], 1);
   EXPECT_EQ(stats["nccl_ops"], 3);
   EXPECT_EQ(stats["nccl_ops_without_all_channels"], 0);
@@ -218,6 +238,18 @@ struct Driver {
     tbl->startEvent(ctx, &h, &d);
     return h;
   }
+  // A ProxyOp child of `parent` (network transport), posted and finished now.
+  bool proxy(void* parent) {
+    ncclProfilerEventDescr_v5_t p{};
+    p.type = ncclProfileProxyOp;
+    p.parentObj = parent;
+    p.proxyOp.pid = ::getpid();
+    void* ph = nullptr;
+    tbl->startEvent(ctx, &ph, &p);
+    if (!ph) return false;
+    tbl->stopEvent(ph);
+    return true;
+  }
   // One KernelCh of `parent` on `channel` with GPU start/stop (ns on the wall clock here).
   bool channel(void* parent, int ch, std::uint64_t start, std::uint64_t stop) {
     ncclProfilerEventDescr_v5_t k{};
@@ -237,13 +269,19 @@ struct Driver {
 };
 
 // Rank 0 of 2, GPU clock = wall clock (the offset estimate is then the smallest
-// callback lag): a grouped all-to-all (send/recv to self and to rank 1, as
-// tests/gpu/moe_client does, one launch), a zero-byte send (its own launch), an
-// all-reduce of which channel 0 hands in a slot 50 ms old, and a second all-reduce
-// whose channel 0 carries stamps from before the first all-reduce's host stop (less
-// than 1 ms before its own enqueue: only the communicator floor catches it). Grace
-// period is huge: an op that waited for a channel NCCL never sends would only be
-// written by the final sweep and counted.
+// callback lag). Communicator A ("seq"), the event order of the 2-rank H200 client
+// fixture (client2, 2026-11-28): two grouped all-to-all launches (send/recv to self
+// and to rank 1, as tests/gpu/moe_client does) enqueued before the GPU ran the first;
+// the proxy then hands the second launch exactly the first launch's stamps (its slot
+// counter lags the kernel's by the self item), stamps that lie after the second
+// launch's enqueue and after the first one's host stop, so only the after-self rule
+// catches them; then an all-reduce on A whose stamps look plausible but come from
+// the same lagged counters. Communicator B ("seq2", no self exchange): a zero-byte
+// send (its own launch), an all-reduce of which channel 0 hands in a slot 50 ms old,
+// and a second all-reduce whose channel 0 carries stamps from before the first
+// all-reduce's host stop (less than 1 ms before its own enqueue: only the
+// communicator floor catches it). Grace period is huge: an op that waited for a
+// channel NCCL never sends would only be written by the final sweep and counted.
 void sleep_us(long us) {
   timespec ts{0, us * 1000};
   ::nanosleep(&ts, nullptr);
@@ -257,45 +295,82 @@ int drive_sequences(const fs::path& so) {
   int mask = 0;
   if (!D.tbl || D.tbl->init(&D.ctx, 0x42, &mask, "seq", 2, 2, 0, nullptr) != 0 || !D.ctx) return 31;
   if (!(mask & ncclProfileKernelCh)) return 32;
+  Driver B{D.tbl, nullptr};
+  if (D.tbl->init(&B.ctx, 0x43, &mask, "seq2", 2, 2, 0, nullptr) != 0 || !B.ctx) return 44;
   constexpr std::uint64_t us = 1000;
   // hostStreamPlanTask: all task events of the plan start, proxy ops are posted, all stop.
   const auto t0 = static_cast<std::uint64_t>(wall_ns());
-  void* recv_self = D.op(ncclProfileP2p, "Recv", 0, 2);
-  void* send_self = D.op(ncclProfileP2p, "Send", 0, 2);
-  void* recv_peer = D.op(ncclProfileP2p, "Recv", 1, 2);
-  void* send_peer = D.op(ncclProfileP2p, "Send", 1, 2);
-  if (!recv_self || !send_self || !recv_peer || !send_peer) return 33;
-  for (void* o : {recv_self, send_self, recv_peer, send_peer}) D.tbl->stopEvent(o);
-  sleep_us(1000);  // the kernel ran meanwhile; the profiler proxy reports afterwards
+  void* l1[4] = {D.op(ncclProfileP2p, "Recv", 0, 2), D.op(ncclProfileP2p, "Send", 0, 2),
+                 D.op(ncclProfileP2p, "Recv", 1, 2), D.op(ncclProfileP2p, "Send", 1, 2)};
+  for (void* o : l1)
+    if (!o) return 33;
+  // A goes through the proxy (sockets between emulated nodes): its peer ops post ProxyOps.
+  for (void* o : {l1[2], l1[3]})
+    if (!D.proxy(o)) return 48;
+  for (void* o : l1) D.tbl->stopEvent(o);
+  void* l2[4] = {D.op(ncclProfileP2p, "Recv", 0, 2), D.op(ncclProfileP2p, "Send", 0, 2),
+                 D.op(ncclProfileP2p, "Recv", 1, 2), D.op(ncclProfileP2p, "Send", 1, 2)};
+  for (void* o : l2)
+    if (!o) return 45;
+  for (void* o : l2) D.tbl->stopEvent(o);
+  sleep_us(1000);  // the kernels ran meanwhile; the profiler proxy reports afterwards
   // One KernelCh per channel of each non-self op; recv and send to the peer share
-  // channels 1 and 3 (one fused work item each).
-  for (int ch : {1, 3}) {
-    if (!D.channel(recv_peer, ch, t0 + 200 * us + ch, t0 + 900 * us)) return 34;
-    if (!D.channel(send_peer, ch, t0 + 300 * us + ch, t0 + 800 * us + ch)) return 35;
-  }
+  // channels 1 and 3 (one fused work item each). Launch 2 gets launch 1's stamps.
+  for (void** l : {l1, l2})
+    for (int ch : {1, 3}) {
+      if (!D.channel(l[2], ch, t0 + 200 * us + ch, t0 + 900 * us)) return 34;
+      if (!D.channel(l[3], ch, t0 + 300 * us + ch, t0 + 800 * us + ch)) return 35;
+    }
+  // All-reduce on A after the self exchanges: plausible stamps, lagged counters.
+  void* ar_a = D.op(ncclProfileColl, "AllReduce", -1, 2);
+  if (!ar_a) return 46;
+  D.tbl->stopEvent(ar_a);
+  const auto tx = static_cast<std::uint64_t>(wall_ns());
+  sleep_us(300);
+  for (int ch : {0, 1})
+    if (!D.channel(ar_a, ch, tx + 20 * us, tx + 120 * us)) return 47;
   // A zero-byte send still takes one channel (nsteps 1) and reports it.
-  void* empty = D.op(ncclProfileP2p, "Send", 1, 1, 0);
+  void* empty = B.op(ncclProfileP2p, "Send", 1, 1, 0);
   if (!empty) return 36;
-  D.tbl->stopEvent(empty);
+  B.tbl->stopEvent(empty);
   const auto t2 = static_cast<std::uint64_t>(wall_ns());
   sleep_us(300);
-  if (!D.channel(empty, 2, t2 + 50 * us, t2 + 150 * us)) return 37;
+  if (!B.channel(empty, 2, t2 + 50 * us, t2 + 150 * us)) return 37;
   // All-reduce on channels 0 and 1; channel 0 matched a work item 50 ms old.
-  void* ar = D.op(ncclProfileColl, "AllReduce", -1, 2);
+  void* ar = B.op(ncclProfileColl, "AllReduce", -1, 2);
   if (!ar) return 38;
-  D.tbl->stopEvent(ar);
+  B.tbl->stopEvent(ar);
   const auto ta = static_cast<std::uint64_t>(wall_ns());
   sleep_us(300);
-  if (!D.channel(ar, 1, ta + 20 * us, ta + 120 * us)) return 39;
-  if (!D.channel(ar, 0, ta - 50'000 * us, ta - 49'000 * us)) return 40;
+  if (!B.channel(ar, 1, ta + 20 * us, ta + 120 * us)) return 39;
+  if (!B.channel(ar, 0, ta - 50'000 * us, ta - 49'000 * us)) return 40;
   // Second all-reduce: channel 0's slot is from 600 us before the first one stopped.
-  void* ar2 = D.op(ncclProfileColl, "AllReduce", -1, 2);
+  void* ar2 = B.op(ncclProfileColl, "AllReduce", -1, 2);
   if (!ar2) return 41;
-  D.tbl->stopEvent(ar2);
+  B.tbl->stopEvent(ar2);
   const auto tb = static_cast<std::uint64_t>(wall_ns());
   sleep_us(300);
-  if (!D.channel(ar2, 1, tb + 10 * us, tb + 110 * us)) return 42;
-  if (!D.channel(ar2, 0, ta - 600 * us, ta - 500 * us)) return 43;
+  if (!B.channel(ar2, 1, tb + 10 * us, tb + 110 * us)) return 42;
+  if (!B.channel(ar2, 0, ta - 600 * us, ta - 500 * us)) return 43;
+  // Communicator C: NVLink-like (no ProxyOp ever), a self exchange in every launch as
+  // on the 4xH200 run, where the stamps of later launches were sound: they are kept.
+  Driver C{D.tbl, nullptr};
+  if (D.tbl->init(&C.ctx, 0x44, &mask, "nvl", 2, 2, 0, nullptr) != 0 || !C.ctx) return 49;
+  for (int launch = 0; launch < 2; ++launch) {
+    void* l[4] = {C.op(ncclProfileP2p, "Recv", 0, 2), C.op(ncclProfileP2p, "Send", 0, 2),
+                  C.op(ncclProfileP2p, "Recv", 1, 2), C.op(ncclProfileP2p, "Send", 1, 2)};
+    for (void* o : l)
+      if (!o) return 52;
+    for (void* o : l) C.tbl->stopEvent(o);
+    const auto tc = static_cast<std::uint64_t>(wall_ns());
+    sleep_us(300);
+    for (int ch : {1, 3}) {
+      if (!C.channel(l[2], ch, tc + 20 * us, tc + 120 * us)) return 53;
+      if (!C.channel(l[3], ch, tc + 30 * us, tc + 110 * us)) return 54;
+    }
+  }
+  D.tbl->finalize(C.ctx);
+  D.tbl->finalize(B.ctx);
   D.tbl->finalize(D.ctx);
   return 0;
 }
@@ -305,52 +380,54 @@ int drive_sequences(const fs::path& so) {
 TEST(NcclPlugin, P2pLaunchSpansSelfSendsZeroBytesAndStaleSlots) {
   auto so = plugin_path();
   if (!fs::exists(so)) GTEST_SKIP() << so << " not built (MOETUNE_WITH_CUDA=OFF)";
-  fs::path dir = fs::temp_directory_path() / ("moetune-nccl-seq-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "rt");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setenv("XDG_RUNTIME_DIR", (dir / "rt").c_str(), 1);
-    ::setenv("MOETUNE_OUTPUT", (dir / "r%r-%p").c_str(), 1);
-    ::setenv("MOETUNE_ARMED", "0", 1);
-    ::setenv("MOETUNE_NCCL_GRACE_MS", "600000", 1);
-    ::setenv("RANK", "0", 1);
-    std::exit(drive_sequences(so));
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "child step failed (code in drive_sequences)";
-  auto parts = live::find_parts(dir);
-  ASSERT_EQ(parts.size(), 1u);
-  auto rd = TraceReader::open(parts[0]);
-  ASSERT_TRUE(rd) << rd.error().message;
+  const fs::path dir = fresh_dir("moetune-nccl-seq-");
+  std::unique_ptr<TraceReader> rd;
+  ASSERT_NO_FATAL_FAILURE(run_child(dir, {{"MOETUNE_ARMED", "0"}, {"MOETUNE_NCCL_GRACE_MS", "600000"}}, drive_sequences,
+                                    so, "drive_sequences", rd));
   std::map<std::string, std::int64_t> stats;
-  for (const auto& s : (*rd)->stats()) stats[s.name] = s.value;
+  for (const auto& s : rd->stats()) stats[s.name] = s.value;
   // Every op finished on its own channels (none waited for a KernelCh that never comes).
   EXPECT_EQ(stats["nccl_ops_without_all_channels"], 0);
-  EXPECT_EQ(stats["nccl_ops"], 7);
-  EXPECT_EQ(stats["nccl_kernelch_stale"], 2);      // all-reduce ch0 (50 ms old), second all-reduce ch0 (floor)
-  EXPECT_EQ(stats["nccl_ops_gpu_times"], 7);       // self ops too: they take their launch's span
-  EXPECT_EQ(stats["nccl_ops_host_times"], 0);
-  EXPECT_EQ(stats["nccl_p2p_group_span_ops"], 5);  // 4 of the all-to-all launch + the zero-byte send
-  int self = 0, reduces = 0;
-  for (const auto& o : (*rd)->nccl_ops()) {
-    EXPECT_NE(o.start_ns, o.enqueue_ns.value_or(-1)) << o.func << " peer " << o.peer;
-    if (o.func == "AllReduce") {
+  EXPECT_EQ(stats["nccl_ops"], 20);
+  // A: launch 2 (4 channels) + its all-reduce (2); B: ar ch0 (50 ms old), ar2 ch0 (floor).
+  // C (no ProxyOp: not a network communicator) keeps its second launch's stamps.
+  EXPECT_EQ(stats["nccl_kernelch_after_self"], 6);
+  EXPECT_EQ(stats["nccl_kernelch_stale"], 8);
+  EXPECT_EQ(stats["nccl_ops_gpu_times"], 15);       // launch 1 (self ops too: its span) + B's 3 + C's 8
+  EXPECT_EQ(stats["nccl_ops_host_times"], 5);       // launch 2 and A's all-reduce: no ProxyOp of their own
+  EXPECT_EQ(stats["nccl_p2p_group_span_ops"], 13);  // 4 of launch 1 + the zero-byte send + C's 8
+  int self = 0, reduces = 0, lagged = 0, nvl = 0;
+  for (const auto& o : rd->nccl_ops()) {
+    const bool host = o.start_ns == o.enqueue_ns.value_or(-1);
+    if (o.comm_hash == std::optional<std::string>("0000000000000044")) {
+      EXPECT_FALSE(host) << o.func << " peer " << o.peer << " seq " << o.seq;
+      EXPECT_EQ(o.dur_ns(), 100'000);  // 20 us .. 120 us of its own launch
+      ++nvl;
+      continue;
+    }
+    if (o.func == "AllReduce" && o.channels == 2 && host) {
+      ++lagged;  // A's all-reduce
+    } else if (o.func == "AllReduce") {
       ++reduces;
       EXPECT_EQ(o.dur_ns(), 100'000);  // only channel 1; the stale channel 0 is left out
     } else if (o.count == 0) {
+      EXPECT_FALSE(host);
       EXPECT_EQ(o.dur_ns(), 100'000);  // a launch of its own
+    } else if (o.seq == 1) {
+      EXPECT_TRUE(host) << o.func << " peer " << o.peer << ": launch 2 must not keep launch 1's stamps";
+      lagged += o.peer == 1;
     } else {
-      // The all-to-all launch: every op (self included) gets first start .. last stop
-      // over all channels of the launch.
+      // Launch 1: every op (self included) gets first start .. last stop over all
+      // channels of the launch.
+      EXPECT_FALSE(host) << o.func << " peer " << o.peer;
       self += o.peer == 0;
       EXPECT_EQ(o.dur_ns(), 900'000 - (200'000 + 1)) << o.func << " peer " << o.peer;
     }
   }
   EXPECT_EQ(self, 2);
   EXPECT_EQ(reduces, 2);
+  EXPECT_EQ(lagged, 3);  // A's all-reduce + launch 2's two ops to rank 1
+  EXPECT_EQ(nvl, 8);
   fs::remove_all(dir);
 }
 

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "cupti_state.h"
@@ -64,19 +65,23 @@ void CUPTIAPI buffer_requested(uint8_t** buffer, size_t* size, size_t* max_recor
     *buffer = nullptr;  // CUPTI drops the records and counts them
     *size = 0;
     s.c.buffers_denied.fetch_add(1, std::memory_order_relaxed);
+    s.owner.on_requested(nullptr, live::now_ns());
     return;
   }
   *buffer = s.pool.free_list.back();
   s.pool.free_list.pop_back();
   *size = s.pool.buffer_bytes;
+  s.owner.on_requested(*buffer, live::now_ns());
 }
 
 void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t* buffer, size_t, size_t valid) {
   auto& s = state();
+  // Only our own outstanding buffers enter the pool: a buffer of another CUPTI
+  // client (its memory, freed by it) must never be parsed or handed out again.
+  if (!buffer || !s.owner.on_completed(buffer, live::now_ns())) return;
   size_t dropped = 0;
   if (cuptiActivityGetNumDroppedRecords(ctx, stream, &dropped) == CUPTI_SUCCESS && dropped)
     s.c.cupti_dropped.fetch_add(dropped, std::memory_order_relaxed);
-  if (!buffer) return;
   std::lock_guard<std::mutex> g(s.pool.m);
   s.pool.full.push_back({buffer, valid});  // capacity reserved: never reallocates
 }
@@ -86,6 +91,12 @@ const CUpti_ActivityKind kCudaKinds[] = {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, 
                                          CUPTI_ACTIVITY_KIND_RUNTIME,           CUPTI_ACTIVITY_KIND_SYNCHRONIZATION,
                                          CUPTI_ACTIVITY_KIND_OVERHEAD};
 const CUpti_ActivityKind kNvtxKinds[] = {CUPTI_ACTIVITY_KIND_MARKER, CUPTI_ACTIVITY_KIND_MARKER_DATA};
+// Kinds we enable that Kineto (torch.profiler) never enables (CuptiActivityApi::
+// enableCuptiActivities): turned off when another client took the callbacks, so CUPTI
+// stops writing our records into its buffers (also after it stopped). Kinds it does
+// use stay as they are: it enables and disables those itself.
+const CUpti_ActivityKind kOnlyOurs[] = {CUPTI_ACTIVITY_KIND_MEMCPY2, CUPTI_ACTIVITY_KIND_MARKER,
+                                        CUPTI_ACTIVITY_KIND_MARKER_DATA};
 
 bool enable_kinds(State& s, bool on) {
   auto fn = on ? cuptiActivityEnable : cuptiActivityDisable;
@@ -98,11 +109,39 @@ bool enable_kinds(State& s, bool on) {
   return true;
 }
 
+// Another client took the callbacks: stop for good (what we had stays in the file),
+// turn off the kinds only we use, one warning line. Called once (lost is final).
+void on_lost(State& s) {
+  if (s.lost_reported.exchange(true)) return;
+  s.capturing = false;
+  for (auto k : kOnlyOurs) (void)cuptiActivityDisable(k);
+  char when[32] = "?";
+  const long long t = s.owner.lost_at_ns();
+  if (t > 0) {
+    std::time_t sec = static_cast<std::time_t>(t / 1'000'000'000LL);
+    std::tm tm{};
+    if (::localtime_r(&sec, &tm))
+      std::snprintf(when, sizeof when, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                    static_cast<int>((t / 1'000'000LL) % 1000));
+  }
+  warn("another CUPTI client (torch.profiler, nsys, ...) took the activity buffers at %s; CUDA capture stopped there",
+       when);
+}
+
 void at_exit() {
   auto& s = state();
   if (!s.enabled.load()) return;
   s.exiting = true;
-  if (s.capturing.load()) (void)cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  // Only while CUPTI still delivers to us: a flush after another client took the
+  // callbacks runs its callbacks, possibly after its state was destroyed at exit.
+  if (s.capturing.load()) {
+    if (s.owner.settle_at_exit()) on_lost(s);
+    else if (s.owner.may_flush()) {
+      auto probe = s.owner.begin_probe();
+      (void)cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+      if (s.owner.end_probe(probe, live::now_ns(), true) == OwnershipTracker::Verdict::Lost) on_lost(s);
+    }
+  }
   s.enabled = false;
   if (s.control) s.control->stop();
   if (s.writer)
@@ -150,6 +189,7 @@ bool init_locked() {
     void* p = std::aligned_alloc(8, s.pool.buffer_bytes);
     if (!p) break;
     s.pool.free_list.push_back(static_cast<std::uint8_t*>(p));
+    s.owner.add_buffer(static_cast<std::uint8_t*>(p));
   }
   s.markers = std::make_unique<live::MarkerDecoder>(RankId(s.rank < 0 ? 0 : s.rank));
   auto w = live::PartWriter::open(
@@ -169,6 +209,13 @@ bool init_locked() {
                       rank, "GPU activity without start/end time (still running at the final flush); not stored"});
         w.add(StatRow{"cupti_overhead_ns", Severity::Info, static_cast<std::int64_t>(st.c.overhead_ns.load()), rank,
                       "time CUPTI reported as its own overhead (buffer flushes, instrumentation)"});
+        if (st.owner.lost())
+          w.add(StatRow{"cupti_callbacks_taken_ns", Severity::DataLoss, st.owner.lost_at_ns(), rank,
+                        "another CUPTI client (torch.profiler, nsys, ...) took the activity buffer callbacks "
+                        "after this time (CLOCK_REALTIME ns); CUDA capture stopped there"});
+        if (auto f = st.owner.foreign_completions())
+          w.add(StatRow{"cupti_foreign_buffers", Severity::Info, static_cast<std::int64_t>(f), rank,
+                        "buffers of another CUPTI client completed into our callback; ignored"});
         if (st.markers && st.markers->malformed())
           w.add(StatRow{"moe_nvtx_malformed", Severity::Error, static_cast<std::int64_t>(st.markers->malformed()),
                         rank, "moe-domain NVTX marks whose text did not parse"});
@@ -187,8 +234,9 @@ bool init_locked() {
     (void)s.writer->stop();
     return false;
   }
-  // Flush completed buffers at least every second so a killed job keeps what ran.
-  (void)cuptiActivityFlushPeriod(500);
+  // No cuptiActivityFlushPeriod: CUPTI's flush thread would deliver into whichever
+  // callbacks are registered, another client's too (also after its exit teardown).
+  // The writer thread flushes instead, and only while CUPTI delivers to us.
   s.enabled = true;
   if (!s.armed) set_capture(s, true);
   auto srv = live::ControlServer::start("cupti", control);
@@ -215,6 +263,7 @@ bool init_once() {
 
 void set_capture(State& s, bool on) {
   if (!s.enabled.load()) return;
+  if (on && s.owner.lost()) return;  // the callbacks are another client's now
   if (on) {
     if (!enable_kinds(s, true)) {
       (void)enable_kinds(s, false);
@@ -225,9 +274,20 @@ void set_capture(State& s, bool on) {
   } else {
     (void)enable_kinds(s, false);
     s.capturing = false;
-    (void)cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+    if (s.owner.may_flush()) (void)cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
     if (s.writer) s.writer->kick();
   }
+}
+
+void periodic_flush(State& s) {
+  const long long now = live::now_ns();
+  if (!s.capturing.load() || s.exiting.load() || now - s.last_force_flush_ns < 900'000'000LL) return;
+  s.last_force_flush_ns = now;
+  if (!s.owner.may_flush()) return;  // nothing of ours in CUPTI, or lost
+  auto probe = s.owner.begin_probe();
+  (void)cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  if (s.owner.end_probe(probe, live::now_ns()) != OwnershipTracker::Verdict::Lost) return;
+  on_lost(s);
 }
 
 }  // namespace moetune::cupti

@@ -151,13 +151,9 @@ void one(State& s, TraceWriter& w, const CUpti_Activity* rec, RankId R) {
 }  // namespace
 
 void drain_buffers(State& s, TraceWriter& w) {
-  // Force CUPTI to hand over partly filled buffers about once a second, so the part
-  // file never lags the job by more than that (a SIGKILLed job keeps what ran).
-  const long long now = live::now_ns();
-  if (s.capturing.load() && !s.exiting.load() && now - s.last_force_flush_ns >= 900'000'000LL) {
-    s.last_force_flush_ns = now;
-    (void)cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
-  }
+  // Partly filled buffers are forced out about once a second (while we still hold
+  // CUPTI's callbacks), so a SIGKILLed job keeps what ran.
+  periodic_flush(s);
   FullBuffer batch[64];
   // Bounded per call (the buffers complete at entry, at most 64 each round, 4 rounds)
   // so the writer thread still commits on time under a sustained flood.

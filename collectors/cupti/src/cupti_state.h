@@ -11,6 +11,7 @@
 
 #include "moetune/live/control.h"
 #include "moetune/live/moe_nvtx.h"
+#include "moetune/cupti/ownership.h"
 #include "moetune/live/part_writer.h"
 
 namespace moetune::cupti {
@@ -37,9 +38,10 @@ struct State {
   int rank = -1;
   long pid = 0;
   bool want_cuda = true, want_nvtx = true, armed = false;
-  std::atomic<bool> enabled{false}, capturing{false}, exiting{false};
+  std::atomic<bool> enabled{false}, capturing{false}, exiting{false}, lost_reported{false};
   long long last_force_flush_ns = 0;  // writer thread only
   BufferPool pool;
+  OwnershipTracker owner;  // who holds CUPTI's buffer callbacks (see ownership.h)
   Counters c;
   std::unique_ptr<live::PartWriter> writer;
   std::unique_ptr<live::ControlServer> control;
@@ -53,6 +55,9 @@ State& state();
 void drain_buffers(State& s, TraceWriter& w);
 // Writes the ranks row (with GPU facts of `device` if >= 0) and NVML topology rows.
 void write_device_info(State& s, TraceWriter& w, int device);
+// Writer-thread side: about once a second, a forced flush that also probes whether
+// CUPTI still delivers to us; on loss of the callbacks stops capture for good.
+void periodic_flush(State& s);
 // Capture control (attach): enable/disable the activity kinds; flushes on stop.
 void set_capture(State& s, bool on);
 // One warning line on stderr, prefixed "moetune: ".

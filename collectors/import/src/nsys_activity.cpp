@@ -79,58 +79,51 @@ bool read_kernels(NsysImport& im) {
   return im.finished_ok(st, kKernel);
 }
 
-bool read_memcpys(NsysImport& im) {
-  if (!im.db.has_table(kMemcpy)) return true;
-  const std::string t = kMemcpy;
-  Statement st = im.prepare("SELECT start, end, globalPid, " + im.col(t, "streamId", "0") + ", " + im.col(t, "bytes", "0") +
-                            ", " + im.col(t, "copyKind", "0") + ", " + im.col(t, "srcDeviceId") + ", " +
-                            im.col(t, "dstDeviceId") + ", " + im.col(t, "correlationId") + " FROM " + t);
-  if (!st) return false;
-  while (st.step()) {
-    auto rank = im.rank(pid_of(st.i64(2)));
-    if (!rank) {
-      ++im.dropped[kMemcpy];
-      continue;
-    }
-    MemcpyRow m;
-    m.rank = *rank;
-    m.stream = StreamId(st.i64(3));
-    m.start_ns = im.t(st.i64(0));
-    m.dur_ns = clamp_dur(st.i64(0), st.i64(1));
-    m.bytes = st.i64(4);
-    std::int64_t kind = st.i64(5);
-    // ENUM_CUDA_MEMCPY_OPER numbers are CUPTI's copy kinds (1 HtoD .. 10 PtoP, 11-13 UVM): kept as is.
-    m.kind = (kind >= 0 && kind <= 13) ? static_cast<CopyKind>(kind) : CopyKind::Unknown;
-    m.src_device = static_cast<int>(st.opt_i64(6).value_or(-1));
-    m.dst_device = static_cast<int>(st.opt_i64(7).value_or(-1));
-    m.correlation = st.opt_i64(8).value_or(0);
-    im.w.add(m);
-  }
-  return im.finished_ok(st, kMemcpy);
-}
-
-bool read_memsets(NsysImport& im) {
-  if (!im.db.has_table(kMemset)) return true;
-  const std::string t = kMemset;
+// Memcpy and memset rows share their leading columns: start, end, globalPid, streamId,
+// bytes, correlationId (0-5); `extra` selects more columns (", a, b"), which `more(row, st)`
+// reads from index 6 on. Rows of processes that are not ranks are counted, not imported.
+template <class Row, class More>
+bool read_copy_rows(NsysImport& im, const char* table, const std::string& extra, More more) {
+  if (!im.db.has_table(table)) return true;
+  const std::string t = table;
   Statement st = im.prepare("SELECT start, end, globalPid, " + im.col(t, "streamId", "0") + ", " +
-                            im.col(t, "bytes", "0") + ", " + im.col(t, "correlationId") + " FROM " + t);
+                            im.col(t, "bytes", "0") + ", " + im.col(t, "correlationId") + extra + " FROM " + t);
   if (!st) return false;
   while (st.step()) {
     auto rank = im.rank(pid_of(st.i64(2)));
     if (!rank) {
-      ++im.dropped[kMemset];
+      ++im.dropped[table];
       continue;
     }
-    MemsetRow m;
+    Row m;
     m.rank = *rank;
     m.stream = StreamId(st.i64(3));
     m.start_ns = im.t(st.i64(0));
     m.dur_ns = clamp_dur(st.i64(0), st.i64(1));
     m.bytes = st.i64(4);
     m.correlation = st.opt_i64(5).value_or(0);
+    more(m, st);
     im.w.add(m);
   }
-  return im.finished_ok(st, kMemset);
+  return im.finished_ok(st, table);
+}
+
+bool read_memcpys(NsysImport& im) {
+  const std::string t = kMemcpy;
+  return read_copy_rows<MemcpyRow>(
+      im, kMemcpy,
+      ", " + im.col(t, "copyKind", "0") + ", " + im.col(t, "srcDeviceId") + ", " + im.col(t, "dstDeviceId"),
+      [](MemcpyRow& m, Statement& st) {
+        std::int64_t kind = st.i64(6);
+        // ENUM_CUDA_MEMCPY_OPER numbers are CUPTI's copy kinds (1 HtoD .. 10 PtoP, 11-13 UVM): kept as is.
+        m.kind = (kind >= 0 && kind <= 13) ? static_cast<CopyKind>(kind) : CopyKind::Unknown;
+        m.src_device = static_cast<int>(st.opt_i64(7).value_or(-1));
+        m.dst_device = static_cast<int>(st.opt_i64(8).value_or(-1));
+      });
+}
+
+bool read_memsets(NsysImport& im) {
+  return read_copy_rows<MemsetRow>(im, kMemset, "", [](MemsetRow&, Statement&) {});
 }
 
 // Runtime/driver calls. Records the launching thread of comm kernels and the

@@ -45,7 +45,11 @@ std::optional<ClockOffset> measure_globaltimer_offset() {
   CUfunction fn = nullptr;
   CUdeviceptr buf = 0;
   if (get_fn(&fn, mod, "moetune_globaltimer") == 0 && alloc(&buf, 8) == 0) {
-    for (int i = 0; i < 8; ++i) {
+    // Best of up to 40 tries, done early at +-5 us. On a GPU time-sliced with other
+    // processes (two ranks on one H200) a try waits for the other context's slice and
+    // the bracket grows to ~230 us (torch2: error 115-124 us, offset ~120 us below the
+    // client runs' on the same machine); more tries catch one where the GPU is free.
+    for (int i = 0; i < 40 && !(i > 7 && best && best->error_ns <= 5'000); ++i) {
       void* args[] = {&buf};
       const long long t0 = live::now_ns();
       if (launch(fn, 1, 1, 1, 1, 1, 1, 0, nullptr, args, nullptr) != 0 || sync() != 0) break;

@@ -100,11 +100,21 @@ bool EventTable::join_group(Slot* op, Comm* comm) {
   return true;
 }
 
+void EventTable::op_started(Slot* op, Comm* comm, bool self_p2p) {
+  op->ord = ++comm->ops_started;
+  op->self_p2p = self_p2p;
+}
+
 void EventTable::host_stop(Slot* op, std::int64_t now) {
   op->op.host_stop = now;
   op->host_stopped = true;
   if (op->group) op->group->closed = true;
-  if (op->comm && now > op->comm->last_stop_ns) op->comm->last_stop_ns = now;
+  if (Comm* c = op->comm) {
+    if (now > c->last_stop_ns) c->last_stop_ns = now;
+    // NCCL starts all task events of a launch, then stops them all: every op of this
+    // launch has an ord <= ops_started now, every op of a later launch a larger one.
+    if (op->self_p2p && !c->lag_after_ord) c->lag_after_ord = c->ops_started;
+  }
 }
 
 void EventTable::try_finish(Slot* op) {
@@ -144,6 +154,11 @@ void EventTable::finish_kernel_ch(Slot* ch, const KernelWindow& w) {
   auto& po = parent->op;
   ++po.stopped_channels;
   bool stale = start == 0 || (stop != 0 && stop < start);
+  if (!stale && parent->comm && parent->comm->proxied && parent->comm->lag_after_ord &&
+      parent->ord > parent->comm->lag_after_ord) {
+    stale = true;  // the host's slot counter lags the kernel's on this comm since a self send/recv
+    after_self_channels.fetch_add(1, std::memory_order_relaxed);
+  }
   if (!stale && calibrated()) {
     const std::int64_t off = offset();
     const std::int64_t start_rt = static_cast<std::int64_t>(start) + off;

@@ -29,6 +29,23 @@
 // item, up to ~64 items back. Not fixable from a plugin; finish_kernel_ch() rejects
 // stamps outside the window the op's own work can lie in (KernelWindow) and counts
 // them; the op falls back to ProxyOp or host times.
+// The window alone is not enough (2-rank H200 fixtures client2/torch2, 2026-11-28):
+// the lag grows by one item per channel with every launch that holds a self
+// exchange, and the GPU runs ms behind the host, so an older item's stamps often
+// lie after this op's enqueue and after the previous op's host stop. client2: the
+// second all-to-all launch got the first one's stamps exactly (start 361.2 us =
+// the first ncclDevKernel_SendRecv's CUPTI start, stop 25 us later while that
+// kernel ran 4.7 ms), launches 3 and 4 both got launch 2's start. So once a
+// communicator ran a self send/recv, KernelCh stamps of every op of a LATER launch
+// on it are rejected (Comm::lag_after_ord; stat nccl_kernelch_after_self, also
+// counted in nccl_kernelch_stale). NCCL does not say which channels the self items
+// used, so all channels of the communicator count as lagged. The launch holding
+// the first self exchange keeps its stamps: a lagged item there reads its own
+// batch's slot, and the kernel stamps a whole batch with one start/stop.
+// Only on communicators that post ProxyOps (network transport, Comm::proxied): on the
+// 4xH200 NVSwitch run (NVLink P2P, no ProxyOp at all, a self send/recv in every
+// launch) 1146 of 1156 KernelCh-timed ops lay inside their own CUPTI kernel, so there
+// the stamps are not lagged and the rule would only throw good GPU times away.
 //
 // Grouped p2p: NCCL fuses the send and recv of one schedule round into one device
 // work item per channel (one counter, incWorkCounter set on one of the two), and the
@@ -77,6 +94,9 @@ struct Comm {
   std::int64_t last_stop_ns = 0;       // host time of the last Coll/P2p stop event
   Slot* group = nullptr;               // open p2p launch group (valid while group_id matches)
   std::uint64_t group_id = 0;
+  std::uint64_t ops_started = 0;       // ordinal of the last Coll/P2p started (Slot::ord)
+  std::uint64_t lag_after_ord = 0;     // 0: no self send/recv yet; else ops with ord > it get lagged slots
+  bool proxied = false;                // a ProxyOp was seen: ops go through the proxy (network transport)
 };
 
 enum class Kind : std::uint64_t { None = 0, Op = 1, KernelCh = 2, ProxyOp = 3, ProxyStep = 4, Group = 5 };
@@ -100,6 +120,11 @@ TimeSource time_source(const OpRecord& o, bool calibrated);
 struct KernelWindow {
   std::int64_t stale_slack_ns = 1'000'000;  // how far before the op's host start a start may lie
   std::int64_t clock_slack_ns = 50'000;     // offset uncertainty allowed on every bound
+  // Widens clock_slack_ns to cover a measured offset's uncertainty (time-sliced GPU:
+  // torch2 measured +-115..124 us) plus 20 us.
+  void widen_for_offset_error(std::int64_t error_ns) {
+    if (error_ns >= 0 && error_ns + 20'000 > clock_slack_ns) clock_slack_ns = error_ns + 20'000;
+  }
 };
 
 struct Slot {
@@ -117,6 +142,8 @@ struct Slot {
   Slot* gnext = nullptr;   // group member list (group slot: head)
   std::uint64_t gid = 0;   // group slot: id (Comm::group_id when created)
   std::int64_t floor_ns = 0;  // op: host time of the comm's last op stop before it started (0: none)
+  std::uint64_t ord = 0;      // op: Comm::ops_started when it started
+  bool self_p2p = false;      // op: send/recv to self that NCCL runs on >= 1 channel of a multi-rank comm
 };
 
 // Owns the slot array, the free list, the ring and the globaltimer calibration.
@@ -136,14 +163,19 @@ class EventTable {
   // (on the calibrated clock): a start before max(op host start - stale_slack, comm's
   // previous op stop - clock_slack) (the op's kernel was launched after both), a start
   // or stop later than the callback that delivered it (+ clock_slack), or a stop
-  // before the start. Releases the child and tries to finish the parent. Caller holds mu.
+  // before the start; or any stamp of an op of a launch after the comm's first self
+  // send/recv. Releases the child and tries to finish the parent. Caller holds mu.
   void finish_kernel_ch(Slot* child, const KernelWindow& w);
   // Adds a new P2p op slot to its communicator's open launch group (a new group when
   // there is none, or when an op of the open one has already stopped on the host).
   // Returns false if no slot was free for the group (the op is then ungrouped).
   bool join_group(Slot* op, Comm* comm);
+  // Numbers a new op on its communicator (Slot::ord); `self_p2p` marks a send/recv
+  // to self run on channels (lags NCCL's slot counters, see the header comment).
+  void op_started(Slot* op, Comm* comm, bool self_p2p);
   // Host stop of an op: closes its launch group to new members, records the comm's
-  // last stop time. Caller holds mu.
+  // last stop time; the stop of the first self send/recv fixes Comm::lag_after_ord
+  // (every op of its launch has started by then). Caller holds mu.
   void host_stop(Slot* op, std::int64_t now);
   // A host/GPU timestamp pair where host >= gpu start; keeps the tightest offset.
   void calibrate(std::int64_t host_ns, std::uint64_t gpu_ns);
@@ -156,7 +188,7 @@ class EventTable {
   std::mutex mu;
   live::RecordRing<OpRecord> ring;
   std::atomic<std::uint64_t> slots_exhausted{0}, foreign_proxy{0}, ops{0}, proxy_steps{0}, incomplete{0};
-  std::atomic<std::uint64_t> stale_channels{0}, group_span_ops{0};
+  std::atomic<std::uint64_t> stale_channels{0}, group_span_ops{0}, after_self_channels{0};
 
  private:
   void emit(Slot* op);

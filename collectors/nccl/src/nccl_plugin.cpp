@@ -128,7 +128,12 @@ void write_stats(TraceWriter& w) {
   auto stale = static_cast<std::int64_t>(t.stale_channels.load());
   w.add(StatRow{"nccl_kernelch_stale", Severity::Info, stale, rank,
                 "KernelCh channels whose GPU stamps lie outside the op's possible window (before its kernel could "
-                "start, or after NCCL read them): NCCL handed us an earlier work item's slot; not used"});
+                "start, or after NCCL read them, or on a comm after its first send/recv to self): NCCL handed us an "
+                "earlier work item's slot; not used"});
+  w.add(StatRow{"nccl_kernelch_after_self", Severity::Info, static_cast<std::int64_t>(t.after_self_channels.load()),
+                rank,
+                "of nccl_kernelch_stale: channels of ops launched after a send/recv to self on their comm (NCCL 2.28's "
+                "slot counter lags the kernel's from then on)"});
   w.add(StatRow{"nccl_p2p_group_span_ops", Severity::Info, static_cast<std::int64_t>(t.group_span_ops.load()), rank,
                 "Send/Recv ops written with their launch's GPU span (all p2p ops NCCL launched together share "
                 "first channel start .. last channel stop)"});
@@ -250,6 +255,8 @@ ncclResult_t init(void** context, uint64_t commId, int* eActivationMask, const c
       if (auto off = measure_globaltimer_offset()) {
         p.table->set_measured(off->offset_ns);
         p.clock_error_ns = off->error_ns;
+        std::lock_guard<std::mutex> tg(p.table->mu);  // finish_kernel_ch reads the window under mu
+        p.window.widen_for_offset_error(off->error_ns);
       }
     }
     p.live_mask = eActivationMask;
@@ -294,6 +301,7 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
       o.proto = d->coll.proto;
       o.expected_channels = expected_kernel_channels(p.mask & ncclProfileKernelCh, false, comm->nranks, comm->rank,
                                                      -1, d->coll.nChannels);
+      t.op_started(s, comm, false);
     } else {
       o.func = d->p2p.func;
       o.count = d->p2p.count;
@@ -307,6 +315,7 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
       std::size_t idx = static_cast<std::size_t>(o.peer) * 2 + (recv ? 1 : 0);
       if (o.peer >= 0 && idx < comm->p2p_seq.size()) o.seq = comm->p2p_seq[idx]++;
       (void)t.join_group(s, comm);  // no free slot: written with its own channels' span
+      t.op_started(s, comm, comm->nranks > 1 && o.peer == comm->rank && d->p2p.nChannels > 0);
     }
     *eHandle = s;
     return 0;
@@ -338,6 +347,7 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
       auto& po = parent->op;
       if (!po.proxy_start || now < po.proxy_start) po.proxy_start = now;
       ++po.proxy_ops;
+      if (parent->comm) parent->comm->proxied = true;  // network transport: slot lag applies
     }
     *eHandle = s;
   }
