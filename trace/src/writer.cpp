@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "moetune/trace/writer.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <system_error>
+#include <tuple>
+#include <vector>
 
 #include "schema_sql.h"
 
@@ -27,6 +30,42 @@ Expected<void> create_schema(Db& db) {
   return db.exec("PRAGMA user_version = " + std::to_string(kFormatVersion));
 }
 
+namespace {
+
+// Kernels are sorted by their clustering key within a window of this many rows.
+constexpr std::size_t kKernelWindow = 8192;
+
+// "INSERT INTO t(cols) VALUES(?,..),(?,..),..." with `rows` tuples of `cols` parameters.
+std::string multi_row_sql(const char* head, int cols, int rows) {
+  std::string tuple = "(";
+  for (int c = 0; c < cols; ++c) tuple += c ? ",?" : "?";
+  tuple += ")";
+  std::string sql = head;
+  sql += " VALUES";
+  for (int r = 0; r < rows; ++r) {
+    if (r) sql += ',';
+    sql += tuple;
+  }
+  return sql;
+}
+
+int step_reset(sqlite3_stmt* st) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc;
+}
+
+// Flushes the finished file to stable storage before it is renamed into place (the
+// bulk path runs with synchronous=OFF).
+void sync_file(const std::filesystem::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
 Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem::path& path,
                                                            WriterOptions opts) {
   std::error_code ec;
@@ -42,9 +81,31 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
   if (!db) return Error{path.string() + ": cannot create: " + db.error().message};
   w->db_ = std::move(*db);
   auto& d = *w->db_;
-  if (auto r = d.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"); !r)
-    return r.error();
+  // An atomic writer's temporary is seen by nobody until finish() renames it, and a
+  // failed write removes it: no journal is needed (the rename is the commit). 16 KiB
+  // pages: a quarter of the page writes and B-tree page work of 4 KiB ones (bench/README.md).
+  w->bulk_file_ = opts.atomic;
+  const char* pragmas = w->bulk_file_
+                            ? "PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                              "PRAGMA temp_store=MEMORY; PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;"
+                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;";
+  if (auto r = d.exec(pragmas); !r) return r.error();
   if (auto r = create_schema(d); !r) return r.error();
+  if (w->bulk_file_) {
+    // Secondary indexes are built once in finish() (create_schema again: CREATE INDEX IF
+    // NOT EXISTS), which sorts once instead of updating a B-tree per row.
+    std::vector<std::string> indexes;
+    {
+      auto st = d.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
+      if (!st) return st.error();
+      while (st->step()) indexes.push_back(st->text(0));
+    }
+    for (const auto& name : indexes) {
+      std::string q;
+      for (char c : name) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+      if (auto r = d.exec("DROP INDEX \"" + q + "\""); !r) return r.error();
+    }
+  }
 
   struct P {
     Statement* s;
@@ -87,6 +148,30 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
     if (!st) return st.error();
     *p.s = std::move(*st);
   }
+  struct B {
+    Bulk b;
+    const char* head;
+    int cols;
+  };
+  const B bulk[] = {
+      {kBulkKernel, "INSERT INTO kernels(rank,stream,start_ns,dur_ns,name_id,correlation,grid,block,id)", 9},
+      {kBulkMemcpy,
+       "INSERT INTO memcpys(rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation)", 9},
+      {kBulkMemset, "INSERT INTO memsets(rank,stream,start_ns,dur_ns,bytes,correlation)", 6},
+      {kBulkApi, "INSERT INTO api_calls(rank,tid,start_ns,dur_ns,name_id,kind,correlation)", 7},
+      {kBulkNvtx, "INSERT INTO nvtx(rank,tid,start_ns,dur_ns,name_id,domain_id,payload)", 7},
+  };
+  for (const auto& b : bulk) {
+    std::string sql = multi_row_sql(b.head, b.cols, kBulkRows);
+    if (sqlite3_prepare_v3(d.handle(), sql.c_str(), static_cast<int>(sql.size()) + 1, SQLITE_PREPARE_PERSISTENT,
+                           &w->bulk_[b.b], nullptr) != SQLITE_OK)
+      return Error{path.string() + ": " + d.last_error()};
+  }
+  w->kbuf_.reserve(kKernelWindow);
+  w->mbuf_.reserve(kBulkRows);
+  w->sbuf_.reserve(kBulkRows);
+  w->abuf_.reserve(kBulkRows);
+  w->nbuf_.reserve(kBulkRows);
   w->set_meta("format", "moetune");
   w->set_meta("format_version", std::to_string(kFormatVersion));
   return w;
@@ -94,7 +179,8 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
 
 TraceWriter::~TraceWriter() {
   if (!finished_ && db_) {
-    if (in_tx_) (void)db_->exec("ROLLBACK");
+    // Without a journal (bulk file) there is nothing to roll back: the file is removed.
+    if (in_tx_ && !bulk_file_) (void)db_->exec("ROLLBACK");
     finalize_statements();
     db_.reset();
     if (opts_.atomic) {
@@ -113,6 +199,10 @@ void TraceWriter::finalize_statements() {
   for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_kernel_, &s_memcpy_, &s_memset_, &s_api_, &s_nvtx_,
                         &s_nccl_, &s_routing_, &s_placement_, &s_topo_, &s_step_, &s_bench_, &s_stat_})
     *st = Statement();
+  for (auto*& b : bulk_) {
+    sqlite3_finalize(b);
+    b = nullptr;
+  }
 }
 
 Expected<void> TraceWriter::begin() {
@@ -136,7 +226,7 @@ void TraceWriter::row_done() {
 }
 
 StringId TraceWriter::intern(std::string_view s) {
-  auto it = strings_.find(std::string(s));
+  auto it = strings_.find(s);
   if (it != strings_.end()) return it->second;
   StringId id(static_cast<std::int64_t>(strings_.size()));
   if (!in_tx_) (void)begin();
@@ -170,76 +260,231 @@ void TraceWriter::add(const RankRow& r) {
 }
 
 void TraceWriter::add(const KernelRow& r) {
-  if (!in_tx_) (void)begin();
   note(kKernels, r.start_ns, r.start_ns + r.dur_ns);
-  check(s_kernel_.bind(1, r.rank.value)
-            .bind(2, r.stream.value)
-            .bind(3, r.start_ns)
-            .bind(4, r.dur_ns)
-            .bind(5, r.name.value)
-            .bind(6, r.correlation)
-            .bind(7, r.grid)
-            .bind(8, r.block)
-            .bind(9, ++last_kernel_id_)
-            .exec());
+  kbuf_.push_back(r);
+  kbuf_.back().id = ++last_kernel_id_;
+  if (kbuf_.size() >= kKernelWindow) drain_kernels();
   row_done();
 }
 
 void TraceWriter::add(const MemcpyRow& r) {
-  if (!in_tx_) (void)begin();
   note(kMemcpys, r.start_ns, r.start_ns + r.dur_ns);
-  check(s_memcpy_.bind(1, r.rank.value)
-            .bind(2, r.stream.value)
-            .bind(3, r.start_ns)
-            .bind(4, r.dur_ns)
-            .bind(5, r.bytes)
-            .bind(6, static_cast<int>(r.kind))
-            .bind(7, r.src_device)
-            .bind(8, r.dst_device)
-            .bind(9, r.correlation)
-            .exec());
+  mbuf_.push_back(r);
+  if (mbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_memcpys();
   row_done();
 }
 
 void TraceWriter::add(const MemsetRow& r) {
-  if (!in_tx_) (void)begin();
   note(kMemsets, r.start_ns, r.start_ns + r.dur_ns);
-  check(s_memset_.bind(1, r.rank.value)
-            .bind(2, r.stream.value)
-            .bind(3, r.start_ns)
-            .bind(4, r.dur_ns)
-            .bind(5, r.bytes)
-            .bind(6, r.correlation)
-            .exec());
+  sbuf_.push_back(r);
+  if (sbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_memsets();
   row_done();
 }
 
 void TraceWriter::add(const ApiCallRow& r) {
-  if (!in_tx_) (void)begin();
   note(kApi, r.start_ns, r.start_ns + r.dur_ns);
-  check(s_api_.bind(1, r.rank.value)
-            .bind(2, r.tid)
-            .bind(3, r.start_ns)
-            .bind(4, r.dur_ns)
-            .bind(5, r.name.value)
-            .bind(6, static_cast<int>(r.kind))
-            .bind(7, r.correlation)
-            .exec());
+  abuf_.push_back(r);
+  if (abuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_api();
   row_done();
 }
 
 void TraceWriter::add(const NvtxRow& r) {
-  if (!in_tx_) (void)begin();
   note(kNvtx, r.start_ns, r.start_ns + r.dur_ns);
-  check(s_nvtx_.bind(1, r.rank.value)
-            .bind(2, r.tid)
-            .bind(3, r.start_ns)
-            .bind(4, r.dur_ns)
-            .bind(5, r.name.value)
-            .bind(6, r.domain.value)
-            .bind(7, r.payload)
-            .exec());
+  nbuf_.push_back(r);
+  if (nbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_nvtx();
   row_done();
+}
+
+void TraceWriter::drain_all() {
+  drain_kernels();
+  drain_memcpys();
+  drain_memsets();
+  drain_api();
+  drain_nvtx();
+}
+
+// Each drain_* inserts its buffer: whole groups of kBulkRows through the multi-row
+// statement, the rest one row at a time. Rows keep their order (rowids follow it).
+void TraceWriter::drain_kernels() {
+  if (kbuf_.empty()) return;
+  if (!in_tx_) (void)begin();
+  auto key = [](const KernelRow& k) { return std::make_tuple(k.rank.value, k.start_ns, k.id); };
+  if (!std::is_sorted(kbuf_.begin(), kbuf_.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); }))
+    std::sort(kbuf_.begin(), kbuf_.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  const std::size_t n = kbuf_.size();
+  std::size_t i = 0;
+  sqlite3_stmt* st = bulk_[kBulkKernel];
+  for (; i + kBulkRows <= n; i += kBulkRows) {
+    int c = 0;
+    for (std::size_t j = i; j < i + kBulkRows; ++j) {
+      const KernelRow& r = kbuf_[j];
+      sqlite3_bind_int64(st, ++c, r.rank.value);
+      sqlite3_bind_int64(st, ++c, r.stream.value);
+      sqlite3_bind_int64(st, ++c, r.start_ns);
+      sqlite3_bind_int64(st, ++c, r.dur_ns);
+      sqlite3_bind_int64(st, ++c, r.name.value);
+      sqlite3_bind_int64(st, ++c, r.correlation);
+      sqlite3_bind_int64(st, ++c, r.grid);
+      sqlite3_bind_int64(st, ++c, r.block);
+      sqlite3_bind_int64(st, ++c, r.id);
+    }
+    check(step_reset(st));
+  }
+  for (; i < n; ++i) {
+    const KernelRow& r = kbuf_[i];
+    check(s_kernel_.bind(1, r.rank.value)
+              .bind(2, r.stream.value)
+              .bind(3, r.start_ns)
+              .bind(4, r.dur_ns)
+              .bind(5, r.name.value)
+              .bind(6, r.correlation)
+              .bind(7, r.grid)
+              .bind(8, r.block)
+              .bind(9, r.id)
+              .exec());
+  }
+  kbuf_.clear();
+}
+
+void TraceWriter::drain_memcpys() {
+  if (mbuf_.empty()) return;
+  if (!in_tx_) (void)begin();
+  const std::size_t n = mbuf_.size();
+  std::size_t i = 0;
+  sqlite3_stmt* st = bulk_[kBulkMemcpy];
+  for (; i + kBulkRows <= n; i += kBulkRows) {
+    int c = 0;
+    for (std::size_t j = i; j < i + kBulkRows; ++j) {
+      const MemcpyRow& r = mbuf_[j];
+      sqlite3_bind_int64(st, ++c, r.rank.value);
+      sqlite3_bind_int64(st, ++c, r.stream.value);
+      sqlite3_bind_int64(st, ++c, r.start_ns);
+      sqlite3_bind_int64(st, ++c, r.dur_ns);
+      sqlite3_bind_int64(st, ++c, r.bytes);
+      sqlite3_bind_int64(st, ++c, static_cast<int>(r.kind));
+      sqlite3_bind_int64(st, ++c, r.src_device);
+      sqlite3_bind_int64(st, ++c, r.dst_device);
+      sqlite3_bind_int64(st, ++c, r.correlation);
+    }
+    check(step_reset(st));
+  }
+  for (; i < n; ++i) {
+    const MemcpyRow& r = mbuf_[i];
+    check(s_memcpy_.bind(1, r.rank.value)
+              .bind(2, r.stream.value)
+              .bind(3, r.start_ns)
+              .bind(4, r.dur_ns)
+              .bind(5, r.bytes)
+              .bind(6, static_cast<int>(r.kind))
+              .bind(7, r.src_device)
+              .bind(8, r.dst_device)
+              .bind(9, r.correlation)
+              .exec());
+  }
+  mbuf_.clear();
+}
+
+void TraceWriter::drain_memsets() {
+  if (sbuf_.empty()) return;
+  if (!in_tx_) (void)begin();
+  const std::size_t n = sbuf_.size();
+  std::size_t i = 0;
+  sqlite3_stmt* st = bulk_[kBulkMemset];
+  for (; i + kBulkRows <= n; i += kBulkRows) {
+    int c = 0;
+    for (std::size_t j = i; j < i + kBulkRows; ++j) {
+      const MemsetRow& r = sbuf_[j];
+      sqlite3_bind_int64(st, ++c, r.rank.value);
+      sqlite3_bind_int64(st, ++c, r.stream.value);
+      sqlite3_bind_int64(st, ++c, r.start_ns);
+      sqlite3_bind_int64(st, ++c, r.dur_ns);
+      sqlite3_bind_int64(st, ++c, r.bytes);
+      sqlite3_bind_int64(st, ++c, r.correlation);
+    }
+    check(step_reset(st));
+  }
+  for (; i < n; ++i) {
+    const MemsetRow& r = sbuf_[i];
+    check(s_memset_.bind(1, r.rank.value)
+              .bind(2, r.stream.value)
+              .bind(3, r.start_ns)
+              .bind(4, r.dur_ns)
+              .bind(5, r.bytes)
+              .bind(6, r.correlation)
+              .exec());
+  }
+  sbuf_.clear();
+}
+
+void TraceWriter::drain_api() {
+  if (abuf_.empty()) return;
+  if (!in_tx_) (void)begin();
+  const std::size_t n = abuf_.size();
+  std::size_t i = 0;
+  sqlite3_stmt* st = bulk_[kBulkApi];
+  for (; i + kBulkRows <= n; i += kBulkRows) {
+    int c = 0;
+    for (std::size_t j = i; j < i + kBulkRows; ++j) {
+      const ApiCallRow& r = abuf_[j];
+      sqlite3_bind_int64(st, ++c, r.rank.value);
+      sqlite3_bind_int64(st, ++c, r.tid);
+      sqlite3_bind_int64(st, ++c, r.start_ns);
+      sqlite3_bind_int64(st, ++c, r.dur_ns);
+      sqlite3_bind_int64(st, ++c, r.name.value);
+      sqlite3_bind_int64(st, ++c, static_cast<int>(r.kind));
+      sqlite3_bind_int64(st, ++c, r.correlation);
+    }
+    check(step_reset(st));
+  }
+  for (; i < n; ++i) {
+    const ApiCallRow& r = abuf_[i];
+    check(s_api_.bind(1, r.rank.value)
+              .bind(2, r.tid)
+              .bind(3, r.start_ns)
+              .bind(4, r.dur_ns)
+              .bind(5, r.name.value)
+              .bind(6, static_cast<int>(r.kind))
+              .bind(7, r.correlation)
+              .exec());
+  }
+  abuf_.clear();
+}
+
+void TraceWriter::drain_nvtx() {
+  if (nbuf_.empty()) return;
+  if (!in_tx_) (void)begin();
+  const std::size_t n = nbuf_.size();
+  std::size_t i = 0;
+  sqlite3_stmt* st = bulk_[kBulkNvtx];
+  for (; i + kBulkRows <= n; i += kBulkRows) {
+    int c = 0;
+    for (std::size_t j = i; j < i + kBulkRows; ++j) {
+      const NvtxRow& r = nbuf_[j];
+      sqlite3_bind_int64(st, ++c, r.rank.value);
+      sqlite3_bind_int64(st, ++c, r.tid);
+      sqlite3_bind_int64(st, ++c, r.start_ns);
+      sqlite3_bind_int64(st, ++c, r.dur_ns);
+      sqlite3_bind_int64(st, ++c, r.name.value);
+      sqlite3_bind_int64(st, ++c, r.domain.value);
+      if (r.payload)  // the buffer outlives the statement run
+        sqlite3_bind_text(st, ++c, r.payload->data(), static_cast<int>(r.payload->size()), SQLITE_STATIC);
+      else
+        sqlite3_bind_null(st, ++c);
+    }
+    check(step_reset(st));
+  }
+  for (; i < n; ++i) {
+    const NvtxRow& r = nbuf_[i];
+    check(s_nvtx_.bind(1, r.rank.value)
+              .bind(2, r.tid)
+              .bind(3, r.start_ns)
+              .bind(4, r.dur_ns)
+              .bind(5, r.name.value)
+              .bind(6, r.domain.value)
+              .bind(7, r.payload)
+              .exec());
+  }
+  nbuf_.clear();
 }
 
 std::int64_t TraceWriter::add(const NcclOpRow& r) {
@@ -342,6 +587,7 @@ void TraceWriter::add(const StatRow& r) {
 }
 
 Expected<void> TraceWriter::flush() {
+  if (error_.empty()) drain_all();
   if (!error_.empty()) return Error{error_};
   if (in_tx_) {
     in_tx_ = false;
@@ -376,6 +622,11 @@ void TraceWriter::write_summary() {
 Expected<void> TraceWriter::finish() {
   if (finished_) return {};
   if (error_.empty()) write_summary();
+  if (error_.empty()) drain_all();
+  if (bulk_file_ && error_.empty()) {  // the indexes dropped in create()
+    if (!in_tx_) (void)begin();
+    if (auto r = create_schema(*db_); !r) error_ = final_.string() + ": write failed: " + r.error().message;
+  }
   if (auto r = flush(); !r) return r;
   // A finished run leaves WAL mode so readers can open it read-only (even on read-only media)
   // without -wal/-shm side files.
@@ -383,6 +634,7 @@ Expected<void> TraceWriter::finish() {
   finalize_statements();
   db_.reset();
   finished_ = true;
+  if (bulk_file_) sync_file(tmp_);
   if (opts_.atomic) {
     std::error_code ec;
     std::filesystem::rename(tmp_, final_, ec);

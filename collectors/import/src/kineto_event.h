@@ -49,7 +49,7 @@ struct Event {
 // (which may fail, e.g. no rank), then on_event for each event in order.
 // `progress(bytes_done, bytes_total)` is called every few thousand events.
 // Returns the first JSON error as "FILE: invalid JSON (...) near byte N".
-Expected<void> parse_trace(const std::filesystem::path& file, const simdjson::padded_string& json,
+Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_string_view json,
                            const std::function<Expected<void>(const TraceMeta&)>& on_meta,
                            const std::function<void(const Event&)>& on_event,
                            const std::function<void(std::uint64_t, std::uint64_t)>& progress);

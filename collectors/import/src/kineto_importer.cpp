@@ -433,7 +433,7 @@ Expected<void> import_kineto(const std::filesystem::path& file, TraceWriter& w, 
   if (!json) return json.error();
   kineto::Mapper mapper(file, w, ctx);
   auto r = kineto::parse_trace(
-      file, *json, [&](const kineto::TraceMeta& m) { return mapper.start(m, ctx); },
+      file, json->view(), [&](const kineto::TraceMeta& m) { return mapper.start(m, ctx); },
       [&](const kineto::Event& e) { mapper.event(e); },
       [&](std::uint64_t done, std::uint64_t total) { ctx.report(done, total); });
   if (!r) return r;

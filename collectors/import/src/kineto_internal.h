@@ -14,10 +14,24 @@
 
 namespace moetune::import::kineto {
 
+// The JSON text of one trace in simdjson's padded buffer (plain file read, or gzip
+// inflated); parse_trace takes a view of it.
+class JsonText {
+ public:
+  JsonText() = default;
+  explicit JsonText(simdjson::padded_string s) : owned_(std::move(s)) {}
+  simdjson::padded_string_view view() const {
+    return simdjson::padded_string_view(owned_.data(), owned_.size(), owned_.size() + simdjson::SIMDJSON_PADDING);
+  }
+
+ private:
+  simdjson::padded_string owned_;
+};
+
 // Reads FILE (plain JSON or gzip, possibly several gzip members) into one padded
 // buffer for simdjson. Errors name the file: missing, empty, truncated gzip, corrupt gzip.
 // `progress` gets compressed bytes consumed / file size while inflating.
-Expected<simdjson::padded_string> load_json(const std::filesystem::path& file, const ImportContext& ctx);
+Expected<JsonText> load_json(const std::filesystem::path& file, const ImportContext& ctx);
 
 // Converts a JSON number token in microseconds ("123", "4458676983543.183", "-5.5",
 // "1e3") to integer nanoseconds, exactly for plain decimals (no double rounding),

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Loading a Kineto trace into one simdjson padded buffer: plain JSON is read as is,
-// gzip is inflated with zlib straight into the padded buffer (sized from the gzip
-// trailer when that is plausible, grown by doubling otherwise).
+// Loading a Kineto trace into one simdjson padded buffer: plain JSON is read as is
+// (not mapped: a file truncated by another process during the import would raise
+// SIGBUS in a mapping, and an import never crashes); gzip is inflated with zlib
+// straight into the padded buffer (sized from the gzip trailer when that is
+// plausible, grown by doubling otherwise).
 #include <zlib.h>
 
 #include <algorithm>
@@ -95,7 +97,7 @@ Expected<simdjson::padded_string> inflate_gzip(const std::filesystem::path& file
 
 }  // namespace
 
-Expected<simdjson::padded_string> load_json(const std::filesystem::path& file, const ImportContext&) {
+Expected<JsonText> load_json(const std::filesystem::path& file, const ImportContext&) {
   unsigned char magic[2] = {0, 0};
   std::streamsize got = 0;
   {
@@ -108,11 +110,13 @@ Expected<simdjson::padded_string> load_json(const std::filesystem::path& file, c
   if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
     auto raw = read_all(file);
     if (!raw) return raw.error();
-    return inflate_gzip(file, *raw);
+    auto text = inflate_gzip(file, *raw);
+    if (!text) return text.error();
+    return JsonText(std::move(*text));
   }
   simdjson::padded_string s;
   if (simdjson::padded_string::load(file.string()).get(s) != simdjson::SUCCESS) return fail(file, "read error");
-  return s;
+  return JsonText(std::move(s));
 }
 
 }  // namespace moetune::import::kineto

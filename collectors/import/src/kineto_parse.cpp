@@ -6,6 +6,7 @@
 // Any simdjson error stops the parse: ondemand cannot resume after one.
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kineto_event.h"
@@ -68,10 +69,26 @@ error_code read_int(od::value& v, std::int64_t& out, bool& ok) {
   return SUCCESS;
 }
 
+// A string without escapes is viewed in place in the input (which outlives the parse);
+// only strings with a backslash are unescaped by simdjson into its string buffer.
+// Saves a copy per string and the fresh pages of a string buffer the size of the input.
+error_code get_str(od::value& v, std::string_view& out) {
+  std::string_view tok = v.raw_json_token();  // "...", maybe followed by whitespace
+  if (tok.size() >= 2 && tok[0] == '"') {
+    const char* p = tok.data() + 1;
+    const void* q = std::memchr(p, '"', tok.size() - 1);
+    if (q && !std::memchr(p, '\\', static_cast<const char*>(q) - p)) {
+      out = std::string_view(p, static_cast<std::size_t>(static_cast<const char*>(q) - p));
+      return SUCCESS;
+    }
+  }
+  return v.get_string().get(out);
+}
+
 error_code read_str(od::value& v, std::string_view& out) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
-  if (t == od::json_type::string) return v.get_string().get(out);
+  if (t == od::json_type::string) return get_str(v, out);
   return SUCCESS;
 }
 
@@ -79,7 +96,7 @@ error_code read_str(od::value& v, std::string_view& out) {
 error_code read_text(od::value& v, std::string_view& out) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
-  if (t == od::json_type::string) return v.get_string().get(out);
+  if (t == od::json_type::string) return get_str(v, out);
   if (t == od::json_type::array) {
     std::string_view raw;
     if (auto e = simdjson::to_json_string(v).get(raw)) return e;
@@ -95,7 +112,7 @@ error_code read_time(od::value& v, std::int64_t& ns, bool& has, bool& bad) {
   if (t == od::json_type::number) {
     tok = v.raw_json_token();
   } else if (t == od::json_type::string) {
-    if (auto e = v.get_string().get(tok)) return e;
+    if (auto e = get_str(v, tok)) return e;
   } else {
     return SUCCESS;
   }
@@ -279,7 +296,7 @@ error_code read_distributed(od::value& v, std::optional<std::int64_t>& rank) {
 
 }  // namespace
 
-Expected<void> parse_trace(const std::filesystem::path& file, const simdjson::padded_string& json,
+Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_string_view json,
                            const std::function<Expected<void>(const TraceMeta&)>& on_meta,
                            const std::function<void(const Event&)>& on_event,
                            const std::function<void(std::uint64_t, std::uint64_t)>& progress) {

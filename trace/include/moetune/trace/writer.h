@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // TraceWriter: the one way anything (importers, live collectors, synth) puts events
 // into a run file. Rows go through prepared statements inside one transaction per
-// batch (default 64k rows), WAL journal. Strings are interned in memory and written
-// once. Output is atomic: rows go to "FILE.tmp-PID" and finish() renames it over
-// FILE; a writer destroyed without finish() removes the temporary, so a failed
-// import leaves nothing behind and never touches an existing FILE.
+// batch (default 64k rows). Strings are interned in memory and written once. Output is
+// atomic: rows go to "FILE.tmp-PID" and finish() renames it over FILE; a writer
+// destroyed without finish() removes the temporary, so a failed import leaves nothing
+// behind and never touches an existing FILE.
+// Cost (bulk path, measured in bench/README.md): kernels, memcpys, memsets, api_calls
+// and nvtx rows are buffered and inserted kBulkRows at a time by multi-row INSERTs
+// (one VM run per kBulkRows rows); kernels are sorted by their clustering key
+// (rank, start_ns, id) per buffer so B-tree inserts append. An atomic writer's
+// temporary is private until the rename, so it runs with journal_mode=OFF,
+// synchronous=OFF and builds the (rank, start_ns) indexes once in finish() instead of
+// per row; the file is fsynced before the rename. A non-atomic writer (live part files,
+// read while written) keeps WAL and the indexes; flush() writes buffered rows first.
 // Errors from SQLite (disk full, ...) are remembered and reported by finish().
 #pragma once
 #include <cstdint>
@@ -13,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "moetune/trace/db.h"
 #include "moetune/trace/rows.h"
@@ -67,11 +76,31 @@ class TraceWriter {
   void check(int rc);
   Expected<void> begin();
   void finalize_statements();
+  // Multi-row inserts: kBulkRows rows per statement execution.
+  static constexpr int kBulkRows = 64;
+  enum Bulk { kBulkKernel, kBulkMemcpy, kBulkMemset, kBulkApi, kBulkNvtx, kBulks };
+  void drain_all();
+  void drain_kernels();
+  void drain_memcpys();
+  void drain_memsets();
+  void drain_api();
+  void drain_nvtx();
+  sqlite3_stmt* bulk_[kBulks] = {};
+  std::vector<KernelRow> kbuf_;
+  std::vector<MemcpyRow> mbuf_;
+  std::vector<MemsetRow> sbuf_;
+  std::vector<ApiCallRow> abuf_;
+  std::vector<NvtxRow> nbuf_;
+  bool bulk_file_ = false;  // private temporary: no journal, indexes built in finish()
 
   std::unique_ptr<Db> db_;
   std::filesystem::path final_, tmp_;
   WriterOptions opts_;
-  std::unordered_map<std::string, StringId> strings_;
+  struct StrHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, StringId, StrHash, std::equal_to<>> strings_;
   Statement s_meta_, s_rank_, s_string_, s_kernel_, s_memcpy_, s_memset_, s_api_, s_nvtx_, s_nccl_,
       s_routing_, s_placement_, s_topo_, s_step_, s_bench_, s_stat_;
   // Per-table row counts, time range and longest duration of what add() stored, written
