@@ -94,3 +94,22 @@ db.commit()
   EXPECT_TRUE(bad.empty()) << out;
   fs::remove(copy);
 }
+
+// Recorded on the same 4×H200 machine after the collector fixes (moe_nccl and torch_moe,
+// one process per GPU): the real runs pass every check, NVSwitch topology rows included.
+TEST(CheckRun, H200x4RunsRecordedAfterTheFixesPassEveryCheck) {
+  if (!have_python()) GTEST_SKIP() << "python3 with sqlite3 not available";
+  const std::string script = std::string(MOETUNE_SOURCE_DIR) + "/tests/gpu/check_run.py";
+  for (const char* name : {"h200x4_moe_nccl_v2.moetune", "h200x4_torch_moe.moetune"}) {
+    const std::string fixture = std::string(MOETUNE_TEST_DATA) + "/recorded/" + name;
+    int rc = -1;
+    std::string out = run("python3 " + script + " " + fixture + " --ranks 4 2>&1", &rc);
+    std::set<std::string> names;
+    auto bad = failed(out, &names);
+    EXPECT_EQ(rc, 0) << name << ": " << out;
+    EXPECT_TRUE(bad.empty()) << name << ": " << out;
+    for (const char* must : {"clock_kernels", "clock_overlap", "nccl_in_kernel", "nccl_gpu_times", "nccl_no_stale",
+                             "topology", "seq_match", "routing"})
+      EXPECT_TRUE(names.count(must)) << name << ": " << must << " not reported";
+  }
+}
