@@ -113,3 +113,24 @@ TEST(CheckRun, H200x4RunsRecordedAfterTheFixesPassEveryCheck) {
       EXPECT_TRUE(names.count(must)) << name << ": " << must << " not reported";
   }
 }
+
+// The one-GPU runs of tests/gpu/run_device.sh (session 2, final collectors): 1 rank, and 2
+// ranks as emulated nodes time-slicing the H200 (client and torchrun). Every check passes,
+// the cross-rank ones included.
+TEST(CheckRun, OneGpuRunsRecordedAfterTheFixesPassEveryCheck) {
+  if (!have_python()) GTEST_SKIP() << "python3 with sqlite3 not available";
+  const std::string script = std::string(MOETUNE_SOURCE_DIR) + "/tests/gpu/check_run.py";
+  for (auto [name, ranks] : {std::pair{"client1.moetune", 1}, {"client2.moetune", 2}, {"torch2.moetune", 2}}) {
+    const std::string fixture = std::string(MOETUNE_TEST_DATA) + "/recorded/" + name;
+    int rc = -1;
+    std::string out = run("python3 " + script + " " + fixture + " --ranks " + std::to_string(ranks) + " 2>&1", &rc);
+    std::set<std::string> names;
+    auto bad = failed(out, &names);
+    EXPECT_EQ(rc, 0) << name << ": " << out;
+    EXPECT_TRUE(bad.empty()) << name << ": " << out;
+    EXPECT_TRUE(names.count("kernels") && names.count("nvtx_ranges") && names.count("topology")) << name;
+    if (ranks > 1)
+      for (const char* must : {"clock_kernels", "nccl_gpu_times", "nccl_no_stale", "seq_match", "algo_proto"})
+        EXPECT_TRUE(names.count(must)) << name << ": " << must << " not reported";
+  }
+}
