@@ -5,7 +5,9 @@
 // per-process files (RUN.parts/r<rank>-<host>-<pid>.{cupti,nccl}.moetune) into RUN.
 // Works as the command inside torchrun/srun/mpirun too: -o may contain %r %p %h.
 // If the output directory cannot be written the job still runs, uninstrumented,
-// after one warning line.
+// after one warning line; so does a collector library that cannot be loaded (checked
+// with dlopen here before it is injected). A full disk while merging: one warning,
+// the per-process files are kept, no run file is left half-written.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,20 +97,36 @@ void run_record(const RecordArgs& a, int& exit_code) {
   auto libs = find_collector_libs();
   std::vector<std::pair<std::string, std::string>> env;
   auto has = [&](const char* w) { return ("," + a.what + ",").find(std::string(",") + w + ",") != std::string::npos; };
-  if ((has("cuda") || has("nvtx")) && !libs.cupti.empty()) {
+  // A library that is there but does not load (its libcupti/libcuda missing, a broken
+  // file) is not injected either: one warning, the job runs without that collector.
+  auto usable = [](const fs::path& lib, const char* name, const char* capture) {
+    std::string why;
+    if (lib.empty()) {
+      std::fprintf(stderr, "moetune: warning: %s not found (set MOETUNE_LIB_DIR); no %s capture\n", name, capture);
+      return false;
+    }
+    if (!collector_loads(lib, why)) {
+      std::fprintf(stderr, "moetune: warning: cannot load %s (%s); no %s capture\n", lib.c_str(), why.c_str(), capture);
+      return false;
+    }
+    return true;
+  };
+  if ((has("cuda") || has("nvtx")) && usable(libs.cupti, "libmoetune_cupti.so", "CUDA/NVTX")) {
     env.emplace_back("CUDA_INJECTION64_PATH", libs.cupti.string());
     if (has("nvtx")) env.emplace_back("NVTX_INJECTION64_PATH", libs.cupti.string());
-  } else if (has("cuda") || has("nvtx")) {
-    std::fprintf(stderr, "moetune: warning: libmoetune_cupti.so not found (set MOETUNE_LIB_DIR); no CUDA/NVTX capture\n");
   }
-  if (has("nccl") && !libs.nccl.empty()) env.emplace_back("NCCL_PROFILER_PLUGIN", libs.nccl.string());
-  else if (has("nccl"))
-    std::fprintf(stderr, "moetune: warning: libmoetune_nccl.so not found (set MOETUNE_LIB_DIR); no NCCL capture\n");
+  if (has("nccl") && usable(libs.nccl, "libmoetune_nccl.so", "NCCL"))
+    env.emplace_back("NCCL_PROFILER_PLUGIN", libs.nccl.string());
   env.emplace_back("MOETUNE_OUTPUT", (fs::absolute(parts) / "r%r-%h-%p").string());
   env.emplace_back("MOETUNE_WHAT", a.what);
   env.emplace_back("MOETUNE_ARMED", a.armed ? "1" : "0");
 
   exit_code = run_child(a.cmd, env);
+  // From here on record writes (part recovery, the merged run). Past RLIMIT_FSIZE
+  // (`ulimit -f`) SIGXFSZ would kill record and lose the job's exit status; ignored, the
+  // write fails with EFBIG like a full disk: one warning, parts kept, status passed on.
+  // (Set only now: the job keeps its own disposition.)
+  ::signal(SIGXFSZ, SIG_IGN);
 
   fs::path topo = parts / "topo.txt";
   if (auto text = capture_topo_text(); !text.empty()) std::ofstream(topo) << text;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "record_support.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -34,6 +35,18 @@ CollectorLibs find_collector_libs() {
     if (l.nccl.empty() && fs::exists(d / "libmoetune_nccl.so", ec)) l.nccl = fs::canonical(d / "libmoetune_nccl.so", ec);
   }
   return l;
+}
+
+bool collector_loads(const fs::path& lib, std::string& why) {
+  ::dlerror();
+  void* h = ::dlopen(lib.c_str(), RTLD_LAZY | RTLD_LOCAL);
+  if (!h) {
+    const char* e = ::dlerror();
+    why = e ? e : "dlopen failed";
+    return false;
+  }
+  ::dlclose(h);
+  return true;
 }
 
 std::string capture_topo_text() {

@@ -15,6 +15,12 @@ struct CollectorLibs {
 // tree, ../lib/moetune in an install).
 CollectorLibs find_collector_libs();
 
+// Whether `lib` loads in this process (dlopen RTLD_LAZY|RTLD_LOCAL, then dlclose): a
+// collector that cannot load (libcupti.so.13 or libcuda.so.1 missing, a broken file)
+// must not be injected, or the job's CUDA/NCCL init fails or warns on its own. On
+// failure `why` holds dlerror().
+bool collector_loads(const std::filesystem::path& lib, std::string& why);
+
 // `nvidia-smi topo -m` output, or "" when nvidia-smi is absent or fails.
 std::string capture_topo_text();
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // CLI behaviour of record / merge / attach that needs no GPU: exit status passes
-// through, an unwritable output directory leaves the job running with one warning,
-// bad usage exits 2 with one line, merge of the recorded fixtures works.
+// through, an unwritable output directory, a full disk (file size limit) or a collector
+// library that cannot load leave the job running with one warning, bad usage exits 2
+// with one line, merge of the recorded fixtures works.
 #include <gtest/gtest.h>
 
 #include "common/run_command.h"
@@ -17,9 +18,13 @@
 #include <thread>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "moetune/live/control.h"
+#include "moetune/live/part_writer.h"
+#include "moetune/live/rank_env.h"
+#include "moetune/live/record_ring.h"
 #include "moetune/trace/reader.h"
 
 namespace fs = std::filesystem;
@@ -187,4 +192,181 @@ TEST(RecordCli, AttachToArmedJob) {
   EXPECT_EQ(none.code, 2);
   EXPECT_NE(none.out.find("/tmp/moetune-" + std::to_string(::getuid())), std::string::npos) << none.out;
   fs::remove_all(tmp);
+}
+
+// ---- full disk under `moetune record`: `ulimit -f` (RLIMIT_FSIZE) on record and its
+// job, the job being a host stand-in that writes a part file the way a collector does
+// (PartWriter at MOETUNE_OUTPUT, rank row, many kernel rows) with SIGXFSZ left at its
+// default action, as a real job has it.
+namespace {
+int count_lines_with(const std::string& text, const std::string& what) {
+  int n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(what) != std::string::npos) ++n;
+  return n;
+}
+}  // namespace
+
+TEST(PartHost, WriteUntilFull) {
+  const char* out = std::getenv("MOETUNE_OUTPUT");
+  if (!std::getenv("MOETUNE_PART_HOST") || !out) GTEST_SKIP() << "helper for RecordCli.FullDisk*";
+  const int rank = moetune::live::rank_from_env();
+  auto path = moetune::live::expand_pattern(out, rank, static_cast<long>(::getpid()), moetune::live::host_name()) +
+              ".cupti.moetune";
+  moetune::live::RecordRing<std::int64_t> ring(1 << 14);
+  auto w = moetune::live::PartWriter::open(path, [&](moetune::TraceWriter& tw) {
+    static moetune::StringId name = tw.intern("kernel_with_a_name_long_enough_to_matter");
+    std::vector<std::int64_t> batch(4096);
+    for (int b = 0; b < 4; ++b)
+      if (std::size_t n = ring.pop(batch))
+        for (std::size_t i = 0; i < n; ++i) {
+          moetune::KernelRow k;
+          k.rank = moetune::RankId(rank < 0 ? 0 : rank);
+          k.stream = moetune::StreamId(7);
+          k.start_ns = 1'000'000 + batch[i] * 1000;
+          k.dur_ns = 500;
+          k.name = name;
+          k.correlation = batch[i];
+          tw.add(k);
+        }
+  }, nullptr, 10);
+  ASSERT_TRUE(w) << w.error().message;
+  (*w)->with_writer([&](moetune::TraceWriter& tw) {
+    moetune::RankRow r;
+    r.rank = moetune::RankId(rank < 0 ? 0 : rank);
+    r.host = moetune::live::host_name();
+    r.pid = ::getpid();
+    r.source = "cupti";
+    tw.add(r);
+  });
+  const std::int64_t total = std::strtoll(std::getenv("MOETUNE_PART_HOST"), nullptr, 10);
+  for (std::int64_t i = 0; i < total; ++i) {
+    (void)ring.push(i);  // like a collector: a full ring drops
+    if (i % 2000 == 0) {
+      (*w)->kick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  EXPECT_TRUE((*w)->stop());  // an error seen while running was reported by the warning
+}
+
+namespace {
+// A real shared object to stand in for a collector library that loads (libsqlite3 as
+// mapped into this process), or "" when there is none.
+std::string loadable_stand_in() {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);)
+    if (auto p = line.find('/'); p != std::string::npos && line.find("libsqlite3.so") != std::string::npos)
+      return line.substr(p);
+  return {};
+}
+}  // namespace
+
+// Case "part full, run fits": the job is limited to 1 MiB, record to 16 MiB: the job's
+// part stops at its limit (one warning, from the job), record merges what was committed
+// into a readable run. Case "disk full for both": record too is limited to 1 MiB: it
+// cannot write the run, says so in one line of its own and keeps the readable parts;
+// no temporary is left. Either way the job's exit status (5) passes through.
+TEST(RecordCli, FullDiskPassesExitStatusWithOneWarningAndLeavesReadableFiles) {
+  const std::string self = fs::read_symlink("/proc/self/exe").string();
+  const std::int64_t total = 200'000;  // ~4 MiB as a part; a fresh part's schema alone takes ~0.3 MiB of WAL
+  struct Case {
+    const char* name;
+    int record_kb;
+    bool run_fits;
+  };
+  for (const Case& c : {Case{"part full, run fits", 16384, true}, Case{"disk full for both", 1024, false}}) {
+    SCOPED_TRACE(c.name);
+    const fs::path dir = fs::temp_directory_path() / ("moetune-full-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "lib");
+    // Collector libraries that load (the job makes no CUDA/NCCL call): no warnings
+    // about this machine's missing libcuda in the output counted below.
+    const std::string real = loadable_stand_in();
+    for (const char* lib : {"libmoetune_cupti.so", "libmoetune_nccl.so"})
+      if (!real.empty()) fs::copy_file(real, dir / "lib" / lib);
+    {
+      std::ofstream job(dir / "job.sh");  // exit 5 if the stand-in's own checks passed
+      job << "ulimit -f 1024\n\"" << self << "\" --gtest_filter=PartHost.WriteUntilFull >/dev/null || exit 1\nexit 5\n";
+    }
+    const fs::path run = dir / "run.moetune";
+    auto r = sh("MOETUNE_LIB_DIR=" + (dir / "lib").string() + " MOETUNE_PART_HOST=" + std::to_string(total) +
+                " RANK=0 bash -c 'ulimit -f " + std::to_string(c.record_kb) + "; exec " + cli + " record -o " +
+                run.string() + " -- sh " + (dir / "job.sh").string() + "'");
+    std::printf("[ info     ] %s: record said:\n%s", c.name, r.out.c_str());
+    EXPECT_EQ(r.code, 5) << r.out;
+    const int expected_warnings = c.run_fits ? 1 : 2;
+    // Without a stand-in, lines about this machine's collector libraries may come too.
+    const int lib_lines = count_lines_with(r.out, "no CUDA/NVTX capture") + count_lines_with(r.out, "no NCCL capture");
+    if (!real.empty()) EXPECT_EQ(lib_lines, 0) << r.out;
+    EXPECT_EQ(count_lines_with(r.out, "warning") - lib_lines, expected_warnings) << r.out;
+    EXPECT_EQ(count_lines_with(r.out, ".cupti.moetune: write failed: "), 1) << r.out;
+    EXPECT_EQ(count_lines_with(r.out, "capture stopped"), 1) << r.out;
+    EXPECT_EQ(count_lines_with(r.out, run.string() + ": write failed: "), c.run_fits ? 0 : 1) << r.out;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+      EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "half-written: " << e.path();
+    std::int64_t kernels = 0;
+    EXPECT_EQ(fs::exists(run), c.run_fits);
+    if (fs::exists(run)) {
+      auto rd = moetune::TraceReader::open(run);
+      ASSERT_TRUE(rd) << rd.error().message;
+      kernels = (*rd)->counts().get("kernels");
+      EXPECT_EQ((*rd)->meta()["exit_status"], "5");
+      EXPECT_EQ((*rd)->ranks().size(), 1u);
+    } else {
+      EXPECT_NE(count_lines_with(r.out, "per-process files kept in " + run.string() + ".parts"), 0) << r.out;
+      int parts = 0;
+      for (const auto& p : fs::directory_iterator(run.string() + ".parts")) {
+        if (p.path().extension() != ".moetune") continue;
+        auto rd = moetune::TraceReader::open(p.path());
+        ASSERT_TRUE(rd) << rd.error().message;
+        kernels += (*rd)->counts().get("kernels");
+        ++parts;
+      }
+      EXPECT_EQ(parts, 1);
+    }
+    std::printf("[ measure  ] %s: %lld of %lld kernel rows kept\n", c.name, static_cast<long long>(kernels),
+                static_cast<long long>(total));
+    EXPECT_GT(kernels, 0);
+    EXPECT_LT(kernels, total);
+    fs::remove_all(dir);
+  }
+}
+
+// ---- a collector library that is there but cannot be loaded (here: not an ELF file;
+// on a real machine: libcupti.so.13 / libcuda.so.1 missing): the job runs with its own
+// status, one warning per library, and is not given the injection variables.
+TEST(RecordCli, CollectorThatCannotLoadIsNotInjected) {
+  const fs::path dir = fs::temp_directory_path() / ("moetune-badlib-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* lib : {"libmoetune_cupti.so", "libmoetune_nccl.so"})
+    std::ofstream(dir / lib) << "not a shared object\n";
+  const std::string job =
+      " -- sh -c 'echo \"cuda=[${CUDA_INJECTION64_PATH-unset}] nvtx=[${NVTX_INJECTION64_PATH-unset}] "
+      "nccl=[${NCCL_PROFILER_PLUGIN-unset}]\"; exit 3'";
+  const std::string env = "env -u CUDA_INJECTION64_PATH -u NVTX_INJECTION64_PATH -u NCCL_PROFILER_PLUGIN MOETUNE_LIB_DIR=";
+  auto r = sh(env + dir.string() + " " + cli + " record -o " + (dir / "run.moetune").string() + job);
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("cuda=[unset] nvtx=[unset] nccl=[unset]"), std::string::npos) << r.out;
+  for (const auto& [lib, what] : {std::pair<std::string, std::string>{"libmoetune_cupti.so", "; no CUDA/NVTX capture"},
+                                  {"libmoetune_nccl.so", "; no NCCL capture"}}) {
+    EXPECT_EQ(count_lines_with(r.out, "moetune: warning: cannot load " + (dir / lib).string() + " ("), 1) << r.out;
+    EXPECT_EQ(count_lines_with(r.out, (dir / lib).string()), 1) << r.out;  // one line names it
+    EXPECT_EQ(count_lines_with(r.out, what), 1) << r.out;
+  }
+  // Control: a library that does load (any real shared object under the collector's
+  // name; the job here makes no CUDA/NCCL call) is injected as before.
+  const std::string real = loadable_stand_in();
+  if (real.empty()) GTEST_SKIP() << "no shared libsqlite3 mapped to use as a loadable stand-in";
+  fs::copy_file(real, dir / "libmoetune_cupti.so", fs::copy_options::overwrite_existing);
+  fs::copy_file(real, dir / "libmoetune_nccl.so", fs::copy_options::overwrite_existing);
+  r = sh(env + dir.string() + " " + cli + " record -o " + (dir / "run2.moetune").string() + job);
+  EXPECT_EQ(r.code, 3) << r.out;
+  const auto cupti = fs::canonical(dir / "libmoetune_cupti.so").string();
+  const auto nccl = fs::canonical(dir / "libmoetune_nccl.so").string();
+  EXPECT_NE(r.out.find("cuda=[" + cupti + "] nvtx=[" + cupti + "] nccl=[" + nccl + "]"), std::string::npos) << r.out;
+  EXPECT_EQ(count_lines_with(r.out, "cannot load"), 0) << r.out;
+  fs::remove_all(dir);
 }

@@ -281,7 +281,10 @@ void set_capture(State& s, bool on) {
 
 void periodic_flush(State& s) {
   const long long now = live::now_ns();
-  if (!s.capturing.load() || s.exiting.load() || now - s.last_force_flush_ns < 900'000'000LL) return;
+  // Every 0.9 s; every 0.1 s until the first GPU record named the device, so its facts
+  // (name, bus id, NVML links) are read while the job runs, not at exit.
+  const long long period = s.device_written ? 900'000'000LL : 100'000'000LL;
+  if (!s.capturing.load() || s.exiting.load() || now - s.last_force_flush_ns < period) return;
   s.last_force_flush_ns = now;
   if (!s.owner.may_flush()) return;  // nothing of ours in CUPTI, or lost
   auto probe = s.owner.begin_probe();
