@@ -35,6 +35,20 @@ const char* sync_name(CUpti_ActivitySynchronizationType t) {
 
 std::int64_t dur(uint64_t start, uint64_t end) { return end > start ? static_cast<std::int64_t>(end - start) : 0; }
 
+// The fields both CUPTI copy records share (MEMCPY and MEMCPY2 = peer copies); the
+// caller sets the copy kind and the devices.
+template <class Copy>
+MemcpyRow copy_row(const Copy* m, RankId R) {
+  MemcpyRow r;
+  r.rank = R;
+  r.stream = StreamId(m->streamId);
+  r.start_ns = static_cast<std::int64_t>(m->start);
+  r.dur_ns = dur(m->start, m->end);
+  r.bytes = static_cast<std::int64_t>(m->bytes);
+  r.correlation = m->correlationId;
+  return r;
+}
+
 // Runtime API names by callback id, cached (cuptiGetCallbackName is not free).
 StringId api_name(TraceWriter& w, CUpti_CallbackId cbid) {
   // Leaked on purpose: the writer drains once more from an atexit handler, after
@@ -79,31 +93,19 @@ void one(State& s, TraceWriter& w, const CUpti_Activity* rec, RankId R) {
     case CUPTI_ACTIVITY_KIND_MEMCPY: {
       auto* m = reinterpret_cast<const CUpti_ActivityMemcpy6*>(rec);
       if (incomplete(s, m->start, m->end)) break;
-      MemcpyRow r;
-      r.rank = R;
-      r.stream = StreamId(m->streamId);
-      r.start_ns = static_cast<std::int64_t>(m->start);
-      r.dur_ns = dur(m->start, m->end);
-      r.bytes = static_cast<std::int64_t>(m->bytes);
+      MemcpyRow r = copy_row(m, R);
       r.kind = copy_kind(m->copyKind);
       r.src_device = r.dst_device = static_cast<int>(m->deviceId);
-      r.correlation = m->correlationId;
       w.add(r);
       break;
     }
     case CUPTI_ACTIVITY_KIND_MEMCPY2: {
       auto* m = reinterpret_cast<const CUpti_ActivityMemcpyPtoP4*>(rec);
       if (incomplete(s, m->start, m->end)) break;
-      MemcpyRow r;
-      r.rank = R;
-      r.stream = StreamId(m->streamId);
-      r.start_ns = static_cast<std::int64_t>(m->start);
-      r.dur_ns = dur(m->start, m->end);
-      r.bytes = static_cast<std::int64_t>(m->bytes);
+      MemcpyRow r = copy_row(m, R);
       r.kind = CopyKind::PtoP;
       r.src_device = static_cast<int>(m->srcDeviceId);
       r.dst_device = static_cast<int>(m->dstDeviceId);
-      r.correlation = m->correlationId;
       w.add(r);
       break;
     }

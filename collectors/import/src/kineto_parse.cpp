@@ -145,7 +145,10 @@ error_code read_dim3(od::value& v, std::int64_t& packed) {
   return SUCCESS;
 }
 
-error_code read_args(od::value& v, Event& ev) {
+// Calls fn(key, value) for each field of v when v is an object (anything else: no
+// fields, SUCCESS); stops at the first error fn or the parser returns.
+template <class Fn>
+error_code for_each_field(od::value& v, Fn&& fn) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
   if (t != od::json_type::object) return SUCCESS;
@@ -155,9 +158,15 @@ error_code read_args(od::value& v, Event& ev) {
     if (auto e = f.error()) return e;
     od::raw_json_string rk;
     if (auto e = f.key().get(rk)) return e;
-    std::string_view k = key_text(rk);
     od::value x;
     if (auto e = f.value().get(x)) return e;
+    if (auto e = fn(key_text(rk), x)) return e;
+  }
+  return SUCCESS;
+}
+
+error_code read_args(od::value& v, Event& ev) {
+  return for_each_field(v, [&](std::string_view k, od::value& x) -> error_code {
     std::int64_t n = 0;
     bool ok = false;
     error_code e = SUCCESS;
@@ -181,24 +190,13 @@ error_code read_args(od::value& v, Event& ev) {
     else if (k == "Process Group Ranks") e = read_text(x, ev.pg_ranks);
     else if (k == "In split size") e = read_text(x, ev.in_split);
     else if (k == "Out split size") e = read_text(x, ev.out_split);
-    if (e) return e;
-  }
-  return SUCCESS;
+    return e;
+  });
 }
 
+// A value that is not an object is not an event: left empty, counted by the caller.
 error_code read_event(od::value& v, Event& ev) {
-  od::json_type t;
-  if (auto e = v.type().get(t)) return e;
-  if (t != od::json_type::object) return SUCCESS;  // not an event: left empty, counted by the caller
-  od::object o;
-  if (auto e = v.get_object().get(o)) return e;
-  for (auto f : o) {
-    if (auto e = f.error()) return e;
-    od::raw_json_string rk;
-    if (auto e = f.key().get(rk)) return e;
-    std::string_view k = key_text(rk);
-    od::value x;
-    if (auto e = f.value().get(x)) return e;
+  return for_each_field(v, [&](std::string_view k, od::value& x) -> error_code {
     error_code e = SUCCESS;
     bool ok = false, has = false;
     if (k == "ph") e = read_str(x, ev.ph);
@@ -220,9 +218,8 @@ error_code read_event(od::value& v, Event& ev) {
       ev.has_id = ok;
     } else if (k == "bp") e = read_str(x, ev.bp);
     else if (k == "args") e = read_args(x, ev);
-    if (e) return e;
-  }
-  return SUCCESS;
+    return e;
+  });
 }
 
 error_code read_devices(od::value& v, std::vector<DeviceProps>& out) {
@@ -236,16 +233,8 @@ error_code read_devices(od::value& v, std::vector<DeviceProps>& out) {
     if (auto e = item.get(d)) return e;
     if (auto e = d.type().get(t)) return e;
     if (t != od::json_type::object) continue;
-    od::object o;
-    if (auto e = d.get_object().get(o)) return e;
     DeviceProps p;
-    for (auto f : o) {
-      if (auto e = f.error()) return e;
-      od::raw_json_string rk;
-      if (auto e = f.key().get(rk)) return e;
-      std::string_view k = key_text(rk);
-      od::value x;
-      if (auto e = f.value().get(x)) return e;
+    auto e = for_each_field(d, [&](std::string_view k, od::value& x) -> error_code {
       std::int64_t n = 0;
       bool ok = false;
       error_code e = SUCCESS;
@@ -265,33 +254,23 @@ error_code read_devices(od::value& v, std::vector<DeviceProps>& out) {
         e = read_int(x, n, ok);
         if (ok && n >= 0 && n < 1000) p.cc_minor = static_cast<int>(n);
       }
-      if (e) return e;
-    }
+      return e;
+    });
+    if (e) return e;
     out.push_back(std::move(p));
   }
   return SUCCESS;
 }
 
 error_code read_distributed(od::value& v, std::optional<std::int64_t>& rank) {
-  od::json_type t;
-  if (auto e = v.type().get(t)) return e;
-  if (t != od::json_type::object) return SUCCESS;
-  od::object o;
-  if (auto e = v.get_object().get(o)) return e;
-  for (auto f : o) {
-    if (auto e = f.error()) return e;
-    od::raw_json_string rk;
-    if (auto e = f.key().get(rk)) return e;
-    od::value x;
-    if (auto e = f.value().get(x)) return e;
-    if (key_text(rk) == "rank") {
-      std::int64_t n = 0;
-      bool ok = false;
-      if (auto e = read_int(x, n, ok)) return e;
-      if (ok) rank = n;
-    }
-  }
-  return SUCCESS;
+  return for_each_field(v, [&](std::string_view k, od::value& x) -> error_code {
+    if (k != "rank") return SUCCESS;
+    std::int64_t n = 0;
+    bool ok = false;
+    if (auto e = read_int(x, n, ok)) return e;
+    if (ok) rank = n;
+    return SUCCESS;
+  });
 }
 
 }  // namespace
