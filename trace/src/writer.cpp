@@ -117,17 +117,6 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
        "INSERT OR REPLACE INTO ranks(rank,host,pid,device,gpu_name,gpu_uuid,bus_id,clock_offset_ns,source,"
        "sm_count,memory_bytes,compute_cap,pcie_gen,pcie_width) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
       {&w->s_string_, "INSERT INTO strings(id,value) VALUES(?,?)"},
-      {&w->s_kernel_,
-       "INSERT INTO kernels(rank,stream,start_ns,dur_ns,name_id,correlation,grid,block,id) VALUES(?,?,?,?,?,?,?,?,?)"},
-      {&w->s_memcpy_,
-       "INSERT INTO memcpys(rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation) "
-       "VALUES(?,?,?,?,?,?,?,?,?)"},
-      {&w->s_memset_,
-       "INSERT INTO memsets(rank,stream,start_ns,dur_ns,bytes,correlation) VALUES(?,?,?,?,?,?)"},
-      {&w->s_api_,
-       "INSERT INTO api_calls(rank,tid,start_ns,dur_ns,name_id,kind,correlation) VALUES(?,?,?,?,?,?,?)"},
-      {&w->s_nvtx_,
-       "INSERT INTO nvtx(rank,tid,start_ns,dur_ns,name_id,domain_id,payload) VALUES(?,?,?,?,?,?,?)"},
       {&w->s_nccl_,
        "INSERT INTO nccl_ops(rank,comm_hash,seq,func,algo,proto,channels,count,dtype,bytes,peer,root,nranks,"
        "enqueue_ns,start_ns,end_ns,stream,kernel_id,in_splits,out_splits,pg_name,pg_ranks) "
@@ -161,12 +150,13 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
       {kBulkApi, "INSERT INTO api_calls(rank,tid,start_ns,dur_ns,name_id,kind,correlation)", 7},
       {kBulkNvtx, "INSERT INTO nvtx(rank,tid,start_ns,dur_ns,name_id,domain_id,payload)", 7},
   };
-  for (const auto& b : bulk) {
-    std::string sql = multi_row_sql(b.head, b.cols, kBulkRows);
-    if (sqlite3_prepare_v3(d.handle(), sql.c_str(), static_cast<int>(sql.size()) + 1, SQLITE_PREPARE_PERSISTENT,
-                           &w->bulk_[b.b], nullptr) != SQLITE_OK)
-      return Error{path.string() + ": " + d.last_error()};
-  }
+  for (const auto& b : bulk)
+    for (auto [rows, slot] : {std::pair{kBulkRows, &w->bulk_[b.b]}, std::pair{1, &w->one_[b.b]}}) {
+      std::string sql = multi_row_sql(b.head, b.cols, rows);
+      if (sqlite3_prepare_v3(d.handle(), sql.c_str(), static_cast<int>(sql.size()) + 1, SQLITE_PREPARE_PERSISTENT,
+                             slot, nullptr) != SQLITE_OK)
+        return Error{path.string() + ": " + d.last_error()};
+    }
   w->kbuf_.reserve(kKernelWindow);
   w->mbuf_.reserve(kBulkRows);
   w->sbuf_.reserve(kBulkRows);
@@ -196,13 +186,14 @@ TraceWriter::~TraceWriter() {
 // sqlite3_close_v2's zombie mode (close first, finalize later) leaked the whole
 // connection (~260 KB per writer, found by LeakSanitizer in fuzz_kineto).
 void TraceWriter::finalize_statements() {
-  for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_kernel_, &s_memcpy_, &s_memset_, &s_api_, &s_nvtx_,
-                        &s_nccl_, &s_routing_, &s_placement_, &s_topo_, &s_step_, &s_bench_, &s_stat_})
+  for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_nccl_, &s_routing_, &s_placement_, &s_topo_, &s_step_,
+                        &s_bench_, &s_stat_})
     *st = Statement();
-  for (auto*& b : bulk_) {
-    sqlite3_finalize(b);
-    b = nullptr;
-  }
+  for (auto* set : {bulk_, one_})
+    for (int b = 0; b < kBulks; ++b) {
+      sqlite3_finalize(set[b]);
+      set[b] = nullptr;
+    }
 }
 
 Expected<void> TraceWriter::begin() {
@@ -270,221 +261,99 @@ void TraceWriter::add(const KernelRow& r) {
 void TraceWriter::add(const MemcpyRow& r) {
   note(kMemcpys, r.start_ns, r.start_ns + r.dur_ns);
   mbuf_.push_back(r);
-  if (mbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_memcpys();
+  if (mbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(mbuf_, kBulkMemcpy);
   row_done();
 }
 
 void TraceWriter::add(const MemsetRow& r) {
   note(kMemsets, r.start_ns, r.start_ns + r.dur_ns);
   sbuf_.push_back(r);
-  if (sbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_memsets();
+  if (sbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(sbuf_, kBulkMemset);
   row_done();
 }
 
 void TraceWriter::add(const ApiCallRow& r) {
   note(kApi, r.start_ns, r.start_ns + r.dur_ns);
   abuf_.push_back(r);
-  if (abuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_api();
+  if (abuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(abuf_, kBulkApi);
   row_done();
 }
 
 void TraceWriter::add(const NvtxRow& r) {
   note(kNvtx, r.start_ns, r.start_ns + r.dur_ns);
   nbuf_.push_back(r);
-  if (nbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_nvtx();
+  if (nbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(nbuf_, kBulkNvtx);
   row_done();
 }
 
 void TraceWriter::drain_all() {
   drain_kernels();
-  drain_memcpys();
-  drain_memsets();
-  drain_api();
-  drain_nvtx();
+  drain_rows(mbuf_, kBulkMemcpy);
+  drain_rows(sbuf_, kBulkMemset);
+  drain_rows(abuf_, kBulkApi);
+  drain_rows(nbuf_, kBulkNvtx);
 }
 
-// Each drain_* inserts its buffer: whole groups of kBulkRows through the multi-row
-// statement, the rest one row at a time. Rows keep their order (rowids follow it).
+// Column binders of the buffered tables, in the column order of the INSERT heads above;
+// `c` is the last parameter index bound. NVTX payloads are bound SQLITE_STATIC: the
+// buffer outlives the statement run.
+namespace {
+void bind_row(sqlite3_stmt* st, int& c, const KernelRow& r) {
+  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.name.value, r.correlation, r.grid,
+                         r.block, r.id})
+    sqlite3_bind_int64(st, ++c, v);
+}
+void bind_row(sqlite3_stmt* st, int& c, const MemcpyRow& r) {
+  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.bytes,
+                         static_cast<std::int64_t>(r.kind), static_cast<std::int64_t>(r.src_device),
+                         static_cast<std::int64_t>(r.dst_device), r.correlation})
+    sqlite3_bind_int64(st, ++c, v);
+}
+void bind_row(sqlite3_stmt* st, int& c, const MemsetRow& r) {
+  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.bytes, r.correlation})
+    sqlite3_bind_int64(st, ++c, v);
+}
+void bind_row(sqlite3_stmt* st, int& c, const ApiCallRow& r) {
+  for (std::int64_t v : {r.rank.value, r.tid, r.start_ns, r.dur_ns, r.name.value, static_cast<std::int64_t>(r.kind),
+                         r.correlation})
+    sqlite3_bind_int64(st, ++c, v);
+}
+void bind_row(sqlite3_stmt* st, int& c, const NvtxRow& r) {
+  for (std::int64_t v : {r.rank.value, r.tid, r.start_ns, r.dur_ns, r.name.value, r.domain.value})
+    sqlite3_bind_int64(st, ++c, v);
+  if (r.payload)
+    sqlite3_bind_text(st, ++c, r.payload->data(), static_cast<int>(r.payload->size()), SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, ++c);
+}
+}  // namespace
+
+// Inserts a buffer: whole groups of kBulkRows through the multi-row statement, the rest
+// through the one-row statement of the same table. Rows keep their order (rowids follow it).
+template <class Row>
+void TraceWriter::drain_rows(std::vector<Row>& buf, Bulk table) {
+  if (buf.empty()) return;
+  if (!in_tx_) (void)begin();
+  const std::size_t n = buf.size();
+  std::size_t i = 0;
+  for (; i + kBulkRows <= n; i += kBulkRows) {
+    int c = 0;
+    for (std::size_t j = i; j < i + kBulkRows; ++j) bind_row(bulk_[table], c, buf[j]);
+    check(step_reset(bulk_[table]));
+  }
+  for (; i < n; ++i) {
+    int c = 0;
+    bind_row(one_[table], c, buf[i]);
+    check(step_reset(one_[table]));
+  }
+  buf.clear();
+}
+
 void TraceWriter::drain_kernels() {
-  if (kbuf_.empty()) return;
-  if (!in_tx_) (void)begin();
   auto key = [](const KernelRow& k) { return std::make_tuple(k.rank.value, k.start_ns, k.id); };
-  if (!std::is_sorted(kbuf_.begin(), kbuf_.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); }))
-    std::sort(kbuf_.begin(), kbuf_.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
-  const std::size_t n = kbuf_.size();
-  std::size_t i = 0;
-  sqlite3_stmt* st = bulk_[kBulkKernel];
-  for (; i + kBulkRows <= n; i += kBulkRows) {
-    int c = 0;
-    for (std::size_t j = i; j < i + kBulkRows; ++j) {
-      const KernelRow& r = kbuf_[j];
-      sqlite3_bind_int64(st, ++c, r.rank.value);
-      sqlite3_bind_int64(st, ++c, r.stream.value);
-      sqlite3_bind_int64(st, ++c, r.start_ns);
-      sqlite3_bind_int64(st, ++c, r.dur_ns);
-      sqlite3_bind_int64(st, ++c, r.name.value);
-      sqlite3_bind_int64(st, ++c, r.correlation);
-      sqlite3_bind_int64(st, ++c, r.grid);
-      sqlite3_bind_int64(st, ++c, r.block);
-      sqlite3_bind_int64(st, ++c, r.id);
-    }
-    check(step_reset(st));
-  }
-  for (; i < n; ++i) {
-    const KernelRow& r = kbuf_[i];
-    check(s_kernel_.bind(1, r.rank.value)
-              .bind(2, r.stream.value)
-              .bind(3, r.start_ns)
-              .bind(4, r.dur_ns)
-              .bind(5, r.name.value)
-              .bind(6, r.correlation)
-              .bind(7, r.grid)
-              .bind(8, r.block)
-              .bind(9, r.id)
-              .exec());
-  }
-  kbuf_.clear();
-}
-
-void TraceWriter::drain_memcpys() {
-  if (mbuf_.empty()) return;
-  if (!in_tx_) (void)begin();
-  const std::size_t n = mbuf_.size();
-  std::size_t i = 0;
-  sqlite3_stmt* st = bulk_[kBulkMemcpy];
-  for (; i + kBulkRows <= n; i += kBulkRows) {
-    int c = 0;
-    for (std::size_t j = i; j < i + kBulkRows; ++j) {
-      const MemcpyRow& r = mbuf_[j];
-      sqlite3_bind_int64(st, ++c, r.rank.value);
-      sqlite3_bind_int64(st, ++c, r.stream.value);
-      sqlite3_bind_int64(st, ++c, r.start_ns);
-      sqlite3_bind_int64(st, ++c, r.dur_ns);
-      sqlite3_bind_int64(st, ++c, r.bytes);
-      sqlite3_bind_int64(st, ++c, static_cast<int>(r.kind));
-      sqlite3_bind_int64(st, ++c, r.src_device);
-      sqlite3_bind_int64(st, ++c, r.dst_device);
-      sqlite3_bind_int64(st, ++c, r.correlation);
-    }
-    check(step_reset(st));
-  }
-  for (; i < n; ++i) {
-    const MemcpyRow& r = mbuf_[i];
-    check(s_memcpy_.bind(1, r.rank.value)
-              .bind(2, r.stream.value)
-              .bind(3, r.start_ns)
-              .bind(4, r.dur_ns)
-              .bind(5, r.bytes)
-              .bind(6, static_cast<int>(r.kind))
-              .bind(7, r.src_device)
-              .bind(8, r.dst_device)
-              .bind(9, r.correlation)
-              .exec());
-  }
-  mbuf_.clear();
-}
-
-void TraceWriter::drain_memsets() {
-  if (sbuf_.empty()) return;
-  if (!in_tx_) (void)begin();
-  const std::size_t n = sbuf_.size();
-  std::size_t i = 0;
-  sqlite3_stmt* st = bulk_[kBulkMemset];
-  for (; i + kBulkRows <= n; i += kBulkRows) {
-    int c = 0;
-    for (std::size_t j = i; j < i + kBulkRows; ++j) {
-      const MemsetRow& r = sbuf_[j];
-      sqlite3_bind_int64(st, ++c, r.rank.value);
-      sqlite3_bind_int64(st, ++c, r.stream.value);
-      sqlite3_bind_int64(st, ++c, r.start_ns);
-      sqlite3_bind_int64(st, ++c, r.dur_ns);
-      sqlite3_bind_int64(st, ++c, r.bytes);
-      sqlite3_bind_int64(st, ++c, r.correlation);
-    }
-    check(step_reset(st));
-  }
-  for (; i < n; ++i) {
-    const MemsetRow& r = sbuf_[i];
-    check(s_memset_.bind(1, r.rank.value)
-              .bind(2, r.stream.value)
-              .bind(3, r.start_ns)
-              .bind(4, r.dur_ns)
-              .bind(5, r.bytes)
-              .bind(6, r.correlation)
-              .exec());
-  }
-  sbuf_.clear();
-}
-
-void TraceWriter::drain_api() {
-  if (abuf_.empty()) return;
-  if (!in_tx_) (void)begin();
-  const std::size_t n = abuf_.size();
-  std::size_t i = 0;
-  sqlite3_stmt* st = bulk_[kBulkApi];
-  for (; i + kBulkRows <= n; i += kBulkRows) {
-    int c = 0;
-    for (std::size_t j = i; j < i + kBulkRows; ++j) {
-      const ApiCallRow& r = abuf_[j];
-      sqlite3_bind_int64(st, ++c, r.rank.value);
-      sqlite3_bind_int64(st, ++c, r.tid);
-      sqlite3_bind_int64(st, ++c, r.start_ns);
-      sqlite3_bind_int64(st, ++c, r.dur_ns);
-      sqlite3_bind_int64(st, ++c, r.name.value);
-      sqlite3_bind_int64(st, ++c, static_cast<int>(r.kind));
-      sqlite3_bind_int64(st, ++c, r.correlation);
-    }
-    check(step_reset(st));
-  }
-  for (; i < n; ++i) {
-    const ApiCallRow& r = abuf_[i];
-    check(s_api_.bind(1, r.rank.value)
-              .bind(2, r.tid)
-              .bind(3, r.start_ns)
-              .bind(4, r.dur_ns)
-              .bind(5, r.name.value)
-              .bind(6, static_cast<int>(r.kind))
-              .bind(7, r.correlation)
-              .exec());
-  }
-  abuf_.clear();
-}
-
-void TraceWriter::drain_nvtx() {
-  if (nbuf_.empty()) return;
-  if (!in_tx_) (void)begin();
-  const std::size_t n = nbuf_.size();
-  std::size_t i = 0;
-  sqlite3_stmt* st = bulk_[kBulkNvtx];
-  for (; i + kBulkRows <= n; i += kBulkRows) {
-    int c = 0;
-    for (std::size_t j = i; j < i + kBulkRows; ++j) {
-      const NvtxRow& r = nbuf_[j];
-      sqlite3_bind_int64(st, ++c, r.rank.value);
-      sqlite3_bind_int64(st, ++c, r.tid);
-      sqlite3_bind_int64(st, ++c, r.start_ns);
-      sqlite3_bind_int64(st, ++c, r.dur_ns);
-      sqlite3_bind_int64(st, ++c, r.name.value);
-      sqlite3_bind_int64(st, ++c, r.domain.value);
-      if (r.payload)  // the buffer outlives the statement run
-        sqlite3_bind_text(st, ++c, r.payload->data(), static_cast<int>(r.payload->size()), SQLITE_STATIC);
-      else
-        sqlite3_bind_null(st, ++c);
-    }
-    check(step_reset(st));
-  }
-  for (; i < n; ++i) {
-    const NvtxRow& r = nbuf_[i];
-    check(s_nvtx_.bind(1, r.rank.value)
-              .bind(2, r.tid)
-              .bind(3, r.start_ns)
-              .bind(4, r.dur_ns)
-              .bind(5, r.name.value)
-              .bind(6, r.domain.value)
-              .bind(7, r.payload)
-              .exec());
-  }
-  nbuf_.clear();
+  auto less = [&](const KernelRow& a, const KernelRow& b) { return key(a) < key(b); };
+  if (!std::is_sorted(kbuf_.begin(), kbuf_.end(), less)) std::sort(kbuf_.begin(), kbuf_.end(), less);
+  drain_rows(kbuf_, kBulkKernel);
 }
 
 std::int64_t TraceWriter::add(const NcclOpRow& r) {

@@ -80,12 +80,11 @@ class TraceWriter {
   static constexpr int kBulkRows = 64;
   enum Bulk { kBulkKernel, kBulkMemcpy, kBulkMemset, kBulkApi, kBulkNvtx, kBulks };
   void drain_all();
-  void drain_kernels();
-  void drain_memcpys();
-  void drain_memsets();
-  void drain_api();
-  void drain_nvtx();
-  sqlite3_stmt* bulk_[kBulks] = {};
+  void drain_kernels();  // sorts the window by the clustering key, then drain_rows
+  template <class Row>
+  void drain_rows(std::vector<Row>& buf, Bulk table);
+  sqlite3_stmt* bulk_[kBulks] = {};  // INSERT of kBulkRows rows per table
+  sqlite3_stmt* one_[kBulks] = {};   // INSERT of one row, same columns
   std::vector<KernelRow> kbuf_;
   std::vector<MemcpyRow> mbuf_;
   std::vector<MemsetRow> sbuf_;
@@ -101,8 +100,7 @@ class TraceWriter {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, StringId, StrHash, std::equal_to<>> strings_;
-  Statement s_meta_, s_rank_, s_string_, s_kernel_, s_memcpy_, s_memset_, s_api_, s_nvtx_, s_nccl_,
-      s_routing_, s_placement_, s_topo_, s_step_, s_bench_, s_stat_;
+  Statement s_meta_, s_rank_, s_string_, s_nccl_, s_routing_, s_placement_, s_topo_, s_step_, s_bench_, s_stat_;
   // Per-table row counts, time range and longest duration of what add() stored, written
   // to meta ("store.counts", "store.time_range_ns", "store.max_dur_ns") by finish() so
   // readers need not scan huge tables (TraceReader::counts/time_range use them).
