@@ -61,8 +61,11 @@ TEST(GlobalSyncSynth, TreeSyncIsTheAlgorithmWithRingAdviceForAllReduceOnly) {
   // Nothing else is there by construction.
   EXPECT_TRUE(of_kind(r, FindingKind::Straggler).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::HostSync).empty());
-  for (const auto& f : r.findings)
-    if (has_nccl_algo_fix(f)) EXPECT_EQ(f.recommendation.fixes.front().body.at("scope"), "AllReduce");
+  for (const auto& f : r.findings) {
+    if (has_nccl_algo_fix(f)) {
+      EXPECT_EQ(f.recommendation.fixes.front().body.at("scope"), "AllReduce");
+    }
+  }
 }
 
 TEST(GlobalSyncSynth, StragglerWaitsAreAttributedNotDuplicated) {
