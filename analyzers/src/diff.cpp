@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "moetune/analyzers/diff.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -84,8 +85,46 @@ RunSummary summarize(const RunData& run, const AnalysisResult& r) {
   return s;
 }
 
-nlohmann::json diff_runs(const RunSummary& a, const RunSummary& b) {
+nlohmann::json predicted_vs_measured(const RunSummary& a, const RunSummary& b,
+                                     const std::vector<std::string>& applied) {
+  nlohmann::json fixes = nlohmann::json::array();
+  double keep = 1.0;  // product of (1 - g) over the estimated fixes
+  int estimated = 0;
+  for (const auto& id : applied) {
+    const Finding* f = nullptr;
+    for (const auto& x : a.findings)
+      if (x.id == id) f = &x;
+    if (!f) {
+      fixes.push_back({{"finding", id}, {"status", "not in the before run's analysis"}});
+      continue;
+    }
+    nlohmann::json row{{"finding", id}, {"kind", to_string(f->kind)}, {"title", f->title}, {"basis", f->gain_basis}};
+    if (f->estimated_gain_pct > 0) {
+      row["predicted_gain_pct"] = f->estimated_gain_pct;
+      keep *= std::max(0.0, 1.0 - f->estimated_gain_pct / 100.0);
+      ++estimated;
+    } else {
+      row["predicted_gain_pct"] = nullptr;  // the finding did not size its time effect
+    }
+    fixes.push_back(std::move(row));
+  }
+  nlohmann::json j{{"fixes", fixes}};
+  j["predicted_gain_pct"] = estimated ? nlohmann::json(100.0 * (1.0 - keep)) : nlohmann::json(nullptr);
+  if (a.step_time_ms && b.step_time_ms && *a.step_time_ms > 0) {
+    const double measured = 100.0 * (*a.step_time_ms - *b.step_time_ms) / *a.step_time_ms;
+    j["measured_gain_pct"] = measured;
+    if (estimated) j["error_points"] = measured - 100.0 * (1.0 - keep);
+  } else {
+    j["measured_gain_pct"] = nullptr;
+  }
+  j["basis"] = "gain = step-time reduction in % of the before step time (median of steady steps); fixes applied "
+               "together are measured together, their predictions combined as 1 - prod(1 - g)";
+  return j;
+}
+
+nlohmann::json diff_runs(const RunSummary& a, const RunSummary& b, const std::vector<std::string>* applied) {
   nlohmann::json j{{"format_version", 1}};
+  if (applied) j["predicted_vs_measured"] = predicted_vs_measured(a, b, *applied);
   j["step_time_ms"] = change(a.step_time_ms, b.step_time_ms);
   j["exposed_comm_ms"] = change(a.exposed_comm_ms, b.exposed_comm_ms);
   j["comm_ratio"] = change(a.comm_ratio, b.comm_ratio);

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // moetune diff BEFORE.moetune AFTER.moetune [--json]: measured before/after comparison.
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <memory>
 #include <set>
 
 #include "command.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/diff.h"
+#include "moetune/analyzers/profile.h"
 
 namespace moetune::cli {
 namespace {
@@ -22,13 +26,48 @@ void print_row(const char* name, const nlohmann::json& c, const char* unit, doub
   std::printf("  %-22s %16s -> %-16s %s\n", name, fmt(c["before"]).c_str(), fmt(c["after"]).c_str(), ch.c_str());
 }
 
-void run_diff(const std::string& before, const std::string& after, bool json, int& exit_code) {
+// The finding ids a profile applied: from --profile, else from the after run's meta "profile"
+// (written by `moetune apply --record`) when that file still exists.
+std::optional<std::vector<std::string>> applied_findings(const std::string& profile_arg, const analyzers::RunData& after) {
+  std::string path = profile_arg;
+  if (path.empty()) {
+    auto it = after.meta.find("profile");
+    if (it == after.meta.end() || !std::filesystem::exists(it->second)) return std::nullopt;
+    path = it->second;
+  }
+  auto p = analyzers::read_profile(path);
+  if (!p) throw InputError(p.error().message);
+  return p->findings;
+}
+
+void print_predictions(const nlohmann::json& pm) {
+  std::printf("predicted vs measured (step-time gain of the applied fixes)\n");
+  for (const auto& f : pm["fixes"]) {
+    if (!f.contains("kind")) {
+      std::printf("  %-24s %s\n", f["finding"].get<std::string>().c_str(), f["status"].get<std::string>().c_str());
+      continue;
+    }
+    if (f["predicted_gain_pct"].is_number())
+      std::printf("  %-24s predicted %6.1f %%  (%s)\n", f["finding"].get<std::string>().c_str(),
+                  f["predicted_gain_pct"].get<double>(), f["basis"].get<std::string>().c_str());
+    else
+      std::printf("  %-24s predicted    n/a    (not sized)\n", f["finding"].get<std::string>().c_str());
+  }
+  auto num = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : std::nan(""); };
+  std::printf("  %-24s predicted %6.1f %%  measured %6.1f %%  error %+.1f points\n", "all applied fixes",
+              num(pm["predicted_gain_pct"]), num(pm["measured_gain_pct"]), num(pm.value("error_points", nlohmann::json())));
+}
+
+void run_diff(const std::string& before, const std::string& after, const std::string& profile, bool json,
+              int& exit_code) {
   auto a = analyzers::RunData::load(before);
   if (!a) throw InputError(a.error().message);
   auto b = analyzers::RunData::load(after);
   if (!b) throw InputError(b.error().message);
+  const auto applied = applied_findings(profile, *b);
   auto ra = analyzers::analyze(*a), rb = analyzers::analyze(*b);
-  auto d = analyzers::diff_runs(analyzers::summarize(*a, ra), analyzers::summarize(*b, rb));
+  auto d = analyzers::diff_runs(analyzers::summarize(*a, ra), analyzers::summarize(*b, rb),
+                                applied ? &*applied : nullptr);
   d["before"] = before;
   d["after"] = after;
   if (json) {
@@ -69,17 +108,24 @@ void run_diff(const std::string& before, const std::string& after, bool json, in
   for (const auto& f : d["findings"])
     std::printf("  %-12s %-24s %s\n", f["status"].get<std::string>().c_str(), f["id"].get<std::string>().c_str(),
                 f["title"].get<std::string>().c_str());
+  if (d.contains("predicted_vs_measured")) print_predictions(d["predicted_vs_measured"]);
   exit_code = 0;
 }
 
 const Register reg{"diff", [](CLI::App& app, int& exit_code) {
                      auto before = std::make_shared<std::string>(), after = std::make_shared<std::string>();
                      auto json = std::make_shared<bool>(false);
+                     auto profile = std::make_shared<std::string>();
                      auto* c = app.add_subcommand("diff", "Compare two runs: step time, comm, tokens/s, traffic, findings");
                      c->add_option("before", *before, "run before the change")->required();
                      c->add_option("after", *after, "run after the change")->required();
                      c->add_flag("--json", *json, "machine-readable output");
-                     c->callback([before, after, json, &exit_code] { run_diff(*before, *after, *json, exit_code); });
+                     c->add_option("--profile", *profile,
+                                   "tuning profile that was applied: print each fix's predicted gain next to the "
+                                   "measured one (default: the after run's recorded profile, if any)");
+                     c->callback([before, after, profile, json, &exit_code] {
+                       run_diff(*before, *after, *profile, *json, exit_code);
+                     });
                    }};
 
 }  // namespace

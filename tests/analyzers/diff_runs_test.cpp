@@ -51,3 +51,40 @@ TEST(DiffRuns, BadInputExitsTwo) {
   auto r = anab::run(std::string(MOETUNE_CLI) + " diff /nonexistent/a.moetune /nonexistent/b.moetune");
   EXPECT_EQ(r.rc, 2) << r.out;
 }
+
+// Predicted vs measured: the applied findings' estimated gains, combined as 1 - prod(1 - g),
+// next to the measured step-time gain; unknown ids are listed, unsized findings say so.
+TEST(DiffRuns, PredictedNextToMeasured) {
+  RunData a, b;
+  for (int r = 0; r < 2; ++r)
+    for (int s = 0; s < 6; ++s) {
+      a.steps.push_back({moetune::RankId(r), s, s * 100'000'000, s * 100'000'000 + 100'000'000, std::nullopt});
+      b.steps.push_back({moetune::RankId(r), s, s * 100'000'000, s * 100'000'000 + 60'000'000, std::nullopt});
+    }
+  AnalysisResult ra;
+  Finding f1;
+  f1.id = "comm_precision-1";
+  f1.kind = FindingKind::CommPrecision;
+  f1.estimated_gain_pct = 20;
+  f1.gain_basis = "bytes halved";
+  Finding f2 = f1;
+  f2.id = "hot_experts-1";
+  f2.kind = FindingKind::HotExperts;
+  f2.estimated_gain_pct = 25;
+  Finding f3 = f1;
+  f3.id = "cold_expert_traffic-1";
+  f3.kind = FindingKind::ColdExpertTraffic;
+  f3.estimated_gain_pct = 0;
+  ra.findings = {f1, f2, f3};
+  const std::vector<std::string> applied{"comm_precision-1", "hot_experts-1", "cold_expert_traffic-1", "gone-9"};
+  auto d = diff_runs(summarize(a, ra), summarize(b, {}), &applied);
+  const auto& pm = d["predicted_vs_measured"];
+  EXPECT_NEAR(pm["predicted_gain_pct"].get<double>(), 100.0 * (1 - 0.8 * 0.75), 1e-9);
+  EXPECT_NEAR(pm["measured_gain_pct"].get<double>(), 40.0, 1e-9);
+  EXPECT_NEAR(pm["error_points"].get<double>(), 0.0, 1e-9);
+  ASSERT_EQ(pm["fixes"].size(), 4u);
+  EXPECT_TRUE(pm["fixes"][2]["predicted_gain_pct"].is_null());
+  EXPECT_EQ(pm["fixes"][3]["status"], "not in the before run's analysis");
+  // Without a profile there is no prediction section.
+  EXPECT_FALSE(diff_runs(summarize(a, ra), summarize(b, {})).contains("predicted_vs_measured"));
+}

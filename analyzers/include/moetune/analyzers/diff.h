@@ -31,7 +31,17 @@ struct RunSummary {
   std::vector<Finding> findings;
 };
 RunSummary summarize(const RunData& run, const AnalysisResult& r);
-// The diff document (the --json output).
-nlohmann::json diff_runs(const RunSummary& before, const RunSummary& after);
+// The diff document (the --json output). With `applied` (the finding ids a tuning profile
+// took its fixes from, profile.h), the document also carries "predicted_vs_measured": each
+// applied finding's estimated gain from the before run next to the measured step-time gain.
+nlohmann::json diff_runs(const RunSummary& before, const RunSummary& after,
+                         const std::vector<std::string>* applied = nullptr);
+
+// Predicted vs measured for the fixes of one profile. Findings are matched by id in the
+// before run's analysis (ids are stable for one run). Several fixes applied together are
+// measured together: the combined prediction assumes independent gains on the step time,
+// 1 - prod(1 - g_i).
+nlohmann::json predicted_vs_measured(const RunSummary& before, const RunSummary& after,
+                                     const std::vector<std::string>& applied);
 
 }  // namespace moetune::analyzers
