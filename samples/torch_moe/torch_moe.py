@@ -38,6 +38,8 @@ def parse_args(argv):
       help="set NCCL_HOSTID=moe-node<RANK> (unless set) so several ranks can share one GPU")
     a("--check-out", default=""); a("--torch-profiler", default="", metavar="DIR",
                                     help="write a Kineto trace (gzip JSON) per rank into DIR")
+    a("--no-marks", action="store_true",
+      help="emit no moetune NVTX/record_function text (steps, phases, routing): a plain user job")
     o = p.parse_args(argv)
     if o.experts < 1 or o.experts > 1024: bad("--experts must be in 1..1024")
     if not 1 <= o.top_k <= min(8, o.experts): bad(f"--top-k must be in 1..min(8, experts={o.experts})")
@@ -109,16 +111,19 @@ def main():
             self.stack, self.prof = [], False
 
         def range_push(self, msg):
+            if o.no_marks: return
             torch.cuda.nvtx.range_push(msg)
             if self.prof:
                 r = torch.autograd.profiler.record_function(msg); r.__enter__(); self.stack.append(r)
 
         def range_pop(self):
+            if o.no_marks: return
             torch.cuda.nvtx.range_pop()
             if self.prof and self.stack:
                 self.stack.pop().__exit__(None, None, None)
 
         def mark(self, msg):
+            if o.no_marks: return
             torch.cuda.nvtx.mark(msg)
             if self.prof:
                 with torch.autograd.profiler.record_function(msg):
@@ -245,7 +250,7 @@ def main():
         torch.cuda.synchronize()
         t0 = time.perf_counter()
         nvtx.range_push(f"moe:step {s} tokens={T}")
-        if prof and s == prof_warm:  # first recorded step: the placement once more, for Kineto
+        if prof and s == prof_warm and not o.no_marks:  # first recorded step: the placement once more, for Kineto
             for msg in placement_msgs:
                 with torch.autograd.profiler.record_function(msg):
                     pass

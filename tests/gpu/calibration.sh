@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Predicted vs measured on the device (the calibration table of the README). Two loops:
+#  A. moe_nccl on N emulated nodes (tests/gpu/tuning_loop.sh: record, analyze, plan, apply --record, diff),
+#     then `moetune diff --profile` prints each applied finding's predicted gain next to the measured one.
+#  B. torch_moe as a plain user job (no moetune NVTX text: --no-marks) traced by torch.profiler only:
+#     import the Kineto files, analyze, plan, apply the profile to the same command, import again, diff;
+#     the sample's own timer (no profiler) gives the measured step times before and after.
+# Usage: BUILD=build-dev2-bundle OUT=/tmp/cal bash tests/gpu/calibration.sh
+set -u
+ROOT=$(pwd)
+BUILD=${BUILD:-build-dev2-bundle}
+OUT=${OUT:-/tmp/moetune-cal}
+mkdir -p "$OUT"
+M=$ROOT/$BUILD/app/moetune
+export LD_LIBRARY_PATH=$ROOT/$BUILD/devlib:${LD_LIBRARY_PATH:-}
+N=${N:-4}
+if [ "${SKIP_A:-0}" != 1 ]; then
+  BUILD=$BUILD N=$N EMULATE=1 NAME=emul$N bash tests/gpu/tuning_loop.sh "$OUT"
+  P=$OUT/emul$N
+  "$M" diff "$P.before.moetune" "$P.after.moetune" --profile "$P.profile.json" > "$P.pvm.txt" 2>&1
+  "$M" diff "$P.before.moetune" "$P.after.moetune" --profile "$P.profile.json" --json > "$P.pvm.json" 2>&1
+fi
+# ---- B: torch_moe, torch.profiler only ----
+TN=${TN:-4}
+TARGS=${TARGS:---tokens 4096 --hidden 2048 --ffn 4096 --experts 8 --top-k 2 --layers 2 --skew 1.2 --comm-dtype fp32 --steps 10 --warmup 3}
+T=$OUT/torch$TN
+K=$(mktemp -d)
+TR="torchrun --standalone --nproc-per-node $TN $ROOT/samples/torch_moe/torch_moe.py --emulate-nodes --no-marks"
+export NCCL_SOCKET_IFNAME=lo NCCL_IB_DISABLE=1 NCCL_NVLS_ENABLE=0
+timeout 200 $TR $TARGS > "$T.base_noprof.log" 2>&1; echo "base_noprof rc=$?" >> "$T.rc"
+timeout 200 $TR $TARGS --torch-profiler "$K/before" > "$T.base_prof.log" 2>&1; echo "base_prof rc=$?" >> "$T.rc"
+"$M" import "$K"/before/*.json.gz -o "$T.before.moetune" --force > "$T.import_before.txt" 2>&1; echo "import_before rc=$?" >> "$T.rc"
+"$M" analyze "$T.before.moetune" > "$T.before.analyze.txt" 2>&1
+"$M" analyze "$T.before.moetune" --json > "$T.before.analyze.json" 2>&1
+"$M" plan "$T.before.moetune" -o "$T.profile.json" --force > "$T.plan.txt" 2>&1; echo "plan rc=$?" >> "$T.rc"
+timeout 200 "$M" apply "$T.profile.json" -- $TR $TARGS > "$T.after_noprof.log" 2>&1; echo "after_noprof rc=$?" >> "$T.rc"
+timeout 200 "$M" apply "$T.profile.json" -- $TR $TARGS --torch-profiler "$K/after" > "$T.after_prof.log" 2>&1; echo "after_prof rc=$?" >> "$T.rc"
+"$M" import "$K"/after/*.json.gz -o "$T.after.moetune" --force > "$T.import_after.txt" 2>&1; echo "import_after rc=$?" >> "$T.rc"
+"$M" analyze "$T.after.moetune" > "$T.after.analyze.txt" 2>&1
+"$M" diff "$T.before.moetune" "$T.after.moetune" --profile "$T.profile.json" > "$T.pvm.txt" 2>&1
+"$M" diff "$T.before.moetune" "$T.after.moetune" --profile "$T.profile.json" --json > "$T.pvm.json" 2>&1
+grep -h median_step_ms "$T".*.log | cut -c1-300 > "$T.steps.txt"
+mkdir -p "$OUT/kineto_before" && cp "$K"/before/*.json.gz "$OUT/kineto_before/" 2>/dev/null || true
+ls -la "$OUT" > "$OUT/listing.txt"
