@@ -22,12 +22,15 @@ void print_row(const char* name, const nlohmann::json& c, const char* unit, doub
   std::printf("  %-22s %16s -> %-16s %s\n", name, fmt(c["before"]).c_str(), fmt(c["after"]).c_str(), ch.c_str());
 }
 
-void run_diff(const std::string& before, const std::string& after, bool json, int& exit_code) {
+void run_diff(const std::string& before, const std::string& after, bool json, const std::string& rules,
+              int& exit_code) {
+  analyzers::AnalyzeOptions opts;
+  opts.comm_rules = load_comm_rules(rules);
   auto a = analyzers::RunData::load(before);
   if (!a) throw InputError(a.error().message);
   auto b = analyzers::RunData::load(after);
   if (!b) throw InputError(b.error().message);
-  auto ra = analyzers::analyze(*a), rb = analyzers::analyze(*b);
+  auto ra = analyzers::analyze(*a, opts), rb = analyzers::analyze(*b, opts);
   auto d = analyzers::diff_runs(analyzers::summarize(*a, ra), analyzers::summarize(*b, rb));
   d["before"] = before;
   d["after"] = after;
@@ -75,11 +78,15 @@ void run_diff(const std::string& before, const std::string& after, bool json, in
 const Register reg{"diff", [](CLI::App& app, int& exit_code) {
                      auto before = std::make_shared<std::string>(), after = std::make_shared<std::string>();
                      auto json = std::make_shared<bool>(false);
+                     auto rules = std::make_shared<std::string>();
                      auto* c = app.add_subcommand("diff", "Compare two runs: step time, comm, tokens/s, traffic, findings");
                      c->add_option("before", *before, "run before the change")->required();
                      c->add_option("after", *after, "run after the change")->required();
                      c->add_flag("--json", *json, "machine-readable output");
-                     c->callback([before, after, json, &exit_code] { run_diff(*before, *after, *json, exit_code); });
+                     c->add_option("--comm-rules", *rules, kCommRulesHelp);
+                     c->callback([before, after, json, rules, &exit_code] {
+                       run_diff(*before, *after, *json, *rules, exit_code);
+                     });
                    }};
 
 }  // namespace
