@@ -278,10 +278,11 @@ Expected<RuleSet> RuleSet::parse(const std::string& text, const std::string& ori
     const auto& e = (*list)[i];
     const std::string at = origin + ": rule " + std::to_string(i + 1) + ": ";
     if (!e.is_object()) return Error{at + "not an object"};
-    for (const auto& [k, v] : e.items()) {
+    for (auto it = e.begin(); it != e.end(); ++it) {
+      const std::string& k = it.key();
       if (k != "pattern" && k != "match" && k != "kind" && k != "scope" && k != "what")
         return Error{at + "unknown key \"" + k + "\" (known: pattern, match, kind, scope, what)"};
-      if (!v.is_string()) return Error{at + "\"" + k + "\" must be a string"};
+      if (!it.value().is_string()) return Error{at + "\"" + k + "\" must be a string"};
     }
     if (!e.contains("pattern") || e["pattern"].get<std::string>().empty()) return Error{at + "missing \"pattern\""};
     if (!e.contains("kind")) return Error{at + "missing \"kind\""};

@@ -67,7 +67,8 @@ struct DtypeEntry {
   std::string_view display;  // nccl-tests spelling for dtype_name ("" = keep the input)
 };
 constexpr DtypeEntry kDtypes[] = {
-    {"float", 4, "Float"},       {"float32", 4, "Float"},      {"f32", 4, ""},          {"int", 4, ""},
+    {"float", 4, "Float"},       {"float32", 4, "Float"},      {"fp32", 4, ""},         {"fp16", 2, ""},
+    {"fp64", 8, ""},      {"f32", 4, ""},          {"int", 4, ""},
     {"int32", 4, "Int32"},       {"int32t", 4, ""},            {"i32", 4, ""},          {"uint32", 4, "Uint32"},
     {"uint32t", 4, ""},          {"u32", 4, ""},               {"qint32", 4, ""},       {"complexhalf", 4, ""},
     {"double", 8, "Double"},     {"float64", 8, "Double"},     {"f64", 8, ""},          {"long", 8, ""},
@@ -178,6 +179,16 @@ int dtype_size(std::string_view dtype) {
   if (k.starts_with("float8") || k.starts_with("f8") || k.starts_with("fp8")) return 1;
   if (k == "complexdouble") return 16;
   return 0;
+}
+
+bool dtype_is_float(std::string_view dtype) {
+  if (auto p = dtype.rfind("::"); p != std::string_view::npos) dtype = dtype.substr(p + 2);
+  std::string k = squash(dtype);
+  if (k.starts_with("nccl") && k.size() > 4) k.erase(0, 4);
+  for (std::string_view f : {"float", "float32", "f32", "fp32", "double", "float64", "f64", "fp64", "half", "float16",
+                             "f16", "fp16", "bfloat16", "bf16", "nvbfloat16", "rcclbfloat16"})
+    if (k == f) return true;
+  return k.starts_with("float8") || k.starts_with("f8") || k.starts_with("fp8");
 }
 
 std::string dtype_name(std::string_view dtype) {

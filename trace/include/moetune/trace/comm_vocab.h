@@ -56,6 +56,9 @@ std::string func_in_text(std::string_view text);
 // "c10::Half", "Long"), nccl-tests ("float", "bfloat16", "int8", "f8e4m3"), NCCL kernel
 // names ("f32", "bf16", "u8"), NCCL enums ("ncclFloat16"). 0 when unknown.
 int dtype_size(std::string_view dtype);
+// True for floating-point dtypes (fp64/fp32/fp16/bf16/fp8 in any spelling above); integers,
+// bool and complex types are not.
+bool dtype_is_float(std::string_view dtype);
 // Display name of a dtype as nccl-tests prints it ("float" -> "Float", "bfloat16" ->
 // "BFloat16"); the input unchanged when not known.
 std::string dtype_name(std::string_view dtype);
