@@ -53,8 +53,11 @@ TEST(NvlinkMesh, FourGpusWithNv6ToEveryPeerAreAMeshNotASwitch) {
     SCOPED_TRACE(name);
     auto L = RankLinks::build(mesh(4, "NV6", name));
     for (int a = 0; a < 4; ++a)
-      for (int b = 0; b < 4; ++b)
-        if (a != b) EXPECT_EQ(L.fabric(a, b), links::Fabric::PointToPoint) << a << "-" << b;
+      for (int b = 0; b < 4; ++b) {
+        if (a != b) {
+          EXPECT_EQ(L.fabric(a, b), links::Fabric::PointToPoint) << a << "-" << b;
+        }
+      }
     // Each pair has its own 6 links: the per-pair ceiling is 6 x 26.5625, not shared by the peers.
     EXPECT_NEAR(*L.bandwidth(0, 1), 6 * links::kNvlink4PerLinkGbps, 1e-9);
     EXPECT_NEAR(*L.peer_share(0, 1), *L.achievable(0, 1), 1e-9);
@@ -80,7 +83,9 @@ TEST(NvlinkMesh, RealTopologies) {
   auto B = RankLinks::build(imported_unnamed(dir / "external" / "topo" / "k8sdeviceplugin436_4xa100_nvbridge_mlx5_tabs.txt",
                                              4, "bridge.moetune"));
   for (int a = 0; a < 4; ++a)
-    for (int b = a + 1; b < 4; ++b) EXPECT_EQ(B.fabric(a, b), links::Fabric::PointToPoint) << a << "-" << b;
+    for (int b = a + 1; b < 4; ++b) {
+      EXPECT_EQ(B.fabric(a, b), links::Fabric::PointToPoint) << a << "-" << b;
+    }
   // The 2x H200 device machine: one NV18 pair, point-to-point.
   auto P = RankLinks::build(imported_unnamed(dir / "device" / "h200x2_topo.txt", 2, "x2.moetune"));
   EXPECT_EQ(P.fabric(0, 1), links::Fabric::PointToPoint);

@@ -66,7 +66,9 @@ void expect_same_rows(const NcclTestsRun& a, const NcclTestsRun& b) {
   EXPECT_EQ(a.nranks_basis, b.nranks_basis);
   EXPECT_EQ(a.hosts, b.hosts);
   EXPECT_EQ(a.avg_busbw_gbps.has_value(), b.avg_busbw_gbps.has_value());
-  if (a.avg_busbw_gbps && b.avg_busbw_gbps) EXPECT_DOUBLE_EQ(*a.avg_busbw_gbps, *b.avg_busbw_gbps);
+  if (a.avg_busbw_gbps && b.avg_busbw_gbps) {
+    EXPECT_DOUBLE_EQ(*a.avg_busbw_gbps, *b.avg_busbw_gbps);
+  }
   EXPECT_EQ(a.wrong, b.wrong);
 }
 
