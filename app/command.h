@@ -7,9 +7,12 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "moetune/trace/comm_vocab.h"
 
 namespace moetune::cli {
 
@@ -36,5 +39,16 @@ struct Register {
 
 // True when stderr is a terminal (progress output only then).
 bool stderr_is_tty();
+
+// --comm-rules FILE (docs/COMM-RULES.md) of analyze/report/plan/diff: the parsed rules, null
+// when no file was given; a bad file is an InputError ("FILE: what is wrong", exit 2).
+inline std::shared_ptr<const comm::RuleSet> load_comm_rules(const std::string& path) {
+  if (path.empty()) return nullptr;
+  auto r = comm::RuleSet::load(path);
+  if (!r) throw InputError(r.error().message);
+  return std::make_shared<const comm::RuleSet>(std::move(*r));
+}
+inline constexpr const char* kCommRulesHelp =
+    "communication rules file (JSON, docs/COMM-RULES.md), tried before the built-in rules";
 
 }  // namespace moetune::cli

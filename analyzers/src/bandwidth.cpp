@@ -29,19 +29,10 @@ namespace {
 constexpr double kAlphaNs = 40'000;
 constexpr std::int64_t kLargeBytes = 4 << 20;  // judge only instances >= 4 MiB
 
-bool is_alltoall(const std::string& f) {
-  std::string l;
-  for (char c : f) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return l.find("alltoall") != std::string::npos || l.find("all_to_all") != std::string::npos;
-}
+bool is_alltoall(const std::string& f) { return comm::func_in_text(f) == "AllToAll"; }
 
-double factor(const std::string& func, int n) {
-  if (n <= 1) return 1.0;
-  double dn = n;
-  if (func == "AllReduce") return 2.0 * (dn - 1) / dn;
-  if (func == "AllGather" || func == "ReduceScatter" || is_alltoall(func)) return (dn - 1) / dn;
-  return 1.0;
-}
+// nccl-tests bus factor (moetune/trace/comm_vocab.h); one rank: 1 (nothing crosses a link).
+double factor(const std::string& func, int n) { return n <= 1 ? 1.0 : comm::busbw_factor(func, n); }
 
 double split_sum(const std::optional<std::string>& s) {
   if (!s) return 0;

@@ -15,9 +15,8 @@
 namespace moetune::analyzers {
 namespace {
 
-bool is_comm_kernel(const std::string& name) {
-  return name.find("nccl") != std::string::npos || name.find("NCCL") != std::string::npos;
-}
+// The communication vocabulary (moetune/trace/comm_vocab.h) with the run's active rules.
+bool is_comm_kernel(const std::string& name) { return comm::classify_kernel(name) != comm::Kind::None; }
 
 // Relative throughput per rank: min(compute speed, link speed), each relative to the median
 // rank. Compute speed = median compute-kernel time / this rank's (a 1.6x straggler -> 0.63);

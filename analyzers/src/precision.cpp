@@ -29,16 +29,7 @@ bool is_p2p(const std::string& func) {
 }
 // Bits of a floating-point payload type; integers (token counts, indices) return 0:
 // they are not activations and have no 16-bit float form.
-int dtype_bits(const std::string& d) {
-  auto t = lower(d);
-  if (t.rfind("nccl", 0) == 0) t = t.substr(4);
-  if (t == "float" || t == "float32" || t == "fp32" || t == "f32") return 32;
-  if (t == "double" || t == "float64" || t == "fp64" || t == "f64") return 64;
-  if (t.find("int") != std::string::npos) return 0;
-  if (t == "half" || t == "float16" || t == "bfloat16" || t == "bf16" || t == "fp16") return 16;
-  if (t.find("8") != std::string::npos) return 8;
-  return 0;
-}
+int dtype_bits(const std::string& d) { return comm::dtype_is_float(d) ? 8 * comm::dtype_size(d) : 0; }
 bool is_hopper_or_newer(const RankRow& r) {
   if (!r.compute_cap.empty()) {
     try {

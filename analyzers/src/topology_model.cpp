@@ -39,12 +39,28 @@ GpuKey gpu_key(const TopologyRow& t, const std::string& label, std::optional<std
   return {t.host, -1};
 }
 
+// Links of one GPU: from its name (the rank's gpu_name, else the topo file's "GPU d: NAME" line),
+// else the most any GPU has.
+int gpu_links(const RunData& run, const GpuKey& g, const std::vector<std::string>& host,
+              const std::vector<int>& device) {
+  for (const auto& r : run.ranks) {
+    auto i = static_cast<std::size_t>(r.rank.value);
+    if (i < device.size() && device[i] == g.second && host[i] == g.first && !r.gpu_name.empty())
+      if (auto l = links::nvlinks_per_gpu(r.gpu_name)) return *l;
+  }
+  if (auto it = run.meta.find("topo.gpu_name.GPU" + std::to_string(g.second)); it != run.meta.end())
+    if (auto l = links::nvlinks_per_gpu(it->second)) return *l;
+  return links::kMaxNvlinksPerGpu;
+}
+
 // GPUs that sit on an NVSwitch fabric (link_rates.h, Fabric): per host, when the host has > 2
-// GPUs in GPU-GPU rows and every pair of them is NV# (bridges link pairs only; a cube-mesh
-// leaves pairs without NV#), plus GPUs an NVML row says are linked to an NVSwitch.
+// GPUs in GPU-GPU rows, every pair of them is NV# (bridges link pairs only; a cube-mesh
+// leaves pairs without NV#) and some GPU's NV# over its peers add up to more links than it
+// has (a direct mesh, e.g. 4 GPUs with NV6 each way, splits its links among the peers);
+// plus GPUs an NVML row says are linked to an NVSwitch.
 std::set<GpuKey> switch_gpus(const RunData& run, const std::vector<std::string>& host, const std::vector<int>& device) {
-  std::map<std::string, std::set<int>> gpus;                   // host -> devices in GPU-GPU rows
-  std::map<std::string, std::set<std::pair<int, int>>> nv;     // host -> NV# pairs (lo, hi)
+  std::map<std::string, std::set<int>> gpus;                           // host -> devices in GPU-GPU rows
+  std::map<std::string, std::map<std::pair<int, int>, int>> nv;        // host -> NV# pairs (lo, hi) -> links
   std::set<GpuKey> out;
   for (const auto& t : run.topology) {
     const bool is_nv = links::link_kind(t.link) == links::LinkKind::NvLink;
@@ -58,11 +74,20 @@ std::set<GpuKey> switch_gpus(const RunData& run, const std::vector<std::string>&
     if (b.second < 0 || a == b || a.first != b.first) continue;
     gpus[a.first].insert(a.second);
     gpus[a.first].insert(b.second);
-    if (is_nv) nv[a.first].insert({std::min(a.second, b.second), std::max(a.second, b.second)});
+    if (is_nv)
+      nv[a.first][{std::min(a.second, b.second), std::max(a.second, b.second)}] = links::nvlink_count(t.link);
   }
   for (const auto& [h, devs] : gpus) {
     const std::size_t n = devs.size();
     if (n <= 2 || nv[h].size() != n * (n - 1) / 2) continue;
+    bool oversubscribed = false;  // more links to peers than the GPU has: only a switch does that
+    for (int d : devs) {
+      int sum = 0;
+      for (const auto& [pair, l] : nv[h])
+        if (pair.first == d || pair.second == d) sum += l;
+      if (sum > gpu_links(run, {h, d}, host, device)) oversubscribed = true;
+    }
+    if (!oversubscribed) continue;
     for (int d : devs) out.insert({h, d});
   }
   return out;

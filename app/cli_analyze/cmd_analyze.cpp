@@ -17,18 +17,21 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void run_analyze(const std::string& path, bool json, const std::string& fail_on, bool timing, int& exit_code) {
+void run_analyze(const std::string& path, bool json, const std::string& fail_on, bool timing,
+                 const std::string& rules, int& exit_code) {
   std::optional<analyzers::FindingSeverity> threshold;
   if (!fail_on.empty()) {
     threshold = analyzers::parse_severity(fail_on);
     if (!threshold) throw InputError("--fail-on " + fail_on + ": expected low, medium, high or critical");
   }
+  analyzers::AnalyzeOptions opts;
+  opts.comm_rules = load_comm_rules(rules);
   auto t0 = std::chrono::steady_clock::now();
   auto run = analyzers::RunData::load(path);
   if (!run) throw InputError(run.error().message);
   double t_load = seconds_since(t0);
   auto t1 = std::chrono::steady_clock::now();
-  auto result = analyzers::analyze(*run);
+  auto result = analyzers::analyze(*run, opts);
   if (timing)
     std::fprintf(stderr, "timing: load %.3f s, analyses %.3f s (%zu kernels, %zu api calls, %zu nccl ops)\n", t_load,
                  seconds_since(t1), run->kernels.size(), run->api_calls.size(), run->nccl_ops.size());
@@ -47,14 +50,16 @@ const Register reg{"analyze", [](CLI::App& app, int& exit_code) {
                      auto json = std::make_shared<bool>(false);
                      auto fail_on = std::make_shared<std::string>();
                      auto timing = std::make_shared<bool>(false);
+                     auto rules = std::make_shared<std::string>();
                      auto* c = app.add_subcommand("analyze", "Findings, metrics and recommendations for a run");
                      c->add_option("run", *path, "run file (.moetune)")->required();
                      c->add_flag("--json", *json, "the analyze --json document");
                      c->add_option("--fail-on", *fail_on, "exit 1 when a finding has this severity or higher "
                                                           "(low, medium, high, critical)");
                      c->add_flag("--timing", *timing, "print load and analysis times to stderr");
-                     c->callback([path, json, fail_on, timing, &exit_code] {
-                       run_analyze(*path, *json, *fail_on, *timing, exit_code);
+                     c->add_option("--comm-rules", *rules, kCommRulesHelp);
+                     c->callback([path, json, fail_on, timing, rules, &exit_code] {
+                       run_analyze(*path, *json, *fail_on, *timing, *rules, exit_code);
                      });
                    }};
 

@@ -59,13 +59,15 @@ void print_predictions(const nlohmann::json& pm) {
 }
 
 void run_diff(const std::string& before, const std::string& after, const std::string& profile, bool json,
-              int& exit_code) {
+              const std::string& rules, int& exit_code) {
+  analyzers::AnalyzeOptions opts;
+  opts.comm_rules = load_comm_rules(rules);
   auto a = analyzers::RunData::load(before);
   if (!a) throw InputError(a.error().message);
   auto b = analyzers::RunData::load(after);
   if (!b) throw InputError(b.error().message);
   const auto applied = applied_findings(profile, *b);
-  auto ra = analyzers::analyze(*a), rb = analyzers::analyze(*b);
+  auto ra = analyzers::analyze(*a, opts), rb = analyzers::analyze(*b, opts);
   auto d = analyzers::diff_runs(analyzers::summarize(*a, ra), analyzers::summarize(*b, rb),
                                 applied ? &*applied : nullptr);
   d["before"] = before;
@@ -116,6 +118,7 @@ const Register reg{"diff", [](CLI::App& app, int& exit_code) {
                      auto before = std::make_shared<std::string>(), after = std::make_shared<std::string>();
                      auto json = std::make_shared<bool>(false);
                      auto profile = std::make_shared<std::string>();
+                     auto rules = std::make_shared<std::string>();
                      auto* c = app.add_subcommand("diff", "Compare two runs: step time, comm, tokens/s, traffic, findings");
                      c->add_option("before", *before, "run before the change")->required();
                      c->add_option("after", *after, "run after the change")->required();
@@ -123,8 +126,9 @@ const Register reg{"diff", [](CLI::App& app, int& exit_code) {
                      c->add_option("--profile", *profile,
                                    "tuning profile that was applied: print each fix's predicted gain next to the "
                                    "measured one (default: the after run's recorded profile, if any)");
-                     c->callback([before, after, profile, json, &exit_code] {
-                       run_diff(*before, *after, *profile, *json, exit_code);
+                     c->add_option("--comm-rules", *rules, kCommRulesHelp);
+                     c->callback([before, after, profile, json, rules, &exit_code] {
+                       run_diff(*before, *after, *profile, *json, *rules, exit_code);
                      });
                    }};
 

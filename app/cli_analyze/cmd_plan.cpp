@@ -13,7 +13,7 @@ namespace moetune::cli {
 namespace {
 
 struct PlanArgs {
-  std::string run, out;
+  std::string run, out, comm_rules;
   bool force = false;
   analyzers::AnalyzeOptions opts;
 };
@@ -24,7 +24,9 @@ void run_plan(const PlanArgs& a, int& exit_code) {
     throw InputError(a.out + ": exists (pass --force to overwrite)");
   auto run = analyzers::RunData::load(a.run);
   if (!run) throw InputError(run.error().message);
-  auto res = analyzers::analyze(*run, a.opts);
+  auto opts = a.opts;
+  opts.comm_rules = load_comm_rules(a.comm_rules);
+  auto res = analyzers::analyze(*run, opts);
   auto prof = analyzers::build_profile(res, a.run);
   auto w = analyzers::write_profile(a.out, prof);
   if (!w) throw InputError(w.error().message);
@@ -47,6 +49,7 @@ const Register reg{"plan", [](CLI::App& app, int& exit_code) {
                          ->check(CLI::Range(0.0, 400.0));
                      c->add_option("--hot-k", a->opts.hot_k, "how many hot experts per layer (default 3)")
                          ->check(CLI::Range(1, 1024));
+                     c->add_option("--comm-rules", a->comm_rules, kCommRulesHelp);
                      c->callback([a, &exit_code] { run_plan(*a, exit_code); });
                    }};
 

@@ -16,15 +16,18 @@
 namespace moetune::cli {
 namespace {
 
-void run_report(const std::string& path, const std::string& format, const std::string& out, int& exit_code) {
+void run_report(const std::string& path, const std::string& format, const std::string& out, const std::string& rules,
+                int& exit_code) {
   if (format != "json" && format != "md" && format != "html" && format != "pdf")
     throw InputError("--format " + format + ": expected json, md, html or pdf");
 #ifndef MOETUNE_HAS_QT_REPORT
   if (format == "pdf") throw InputError(out + ": pdf needs the Qt build (moetune built with the Qt report library)");
 #endif
+  analyzers::AnalyzeOptions opts;
+  opts.comm_rules = load_comm_rules(rules);
   auto run = analyzers::RunData::load(path);
   if (!run) throw InputError(run.error().message);
-  auto result = analyzers::analyze(*run);
+  auto result = analyzers::analyze(*run, opts);
 #ifdef MOETUNE_HAS_QT_REPORT
   if (format == "html" || format == "pdf") {
     auto r = ui::render_report_qt(*run, result, format, out);
@@ -47,11 +50,15 @@ const Register reg{"report", [](CLI::App& app, int& exit_code) {
                      auto path = std::make_shared<std::string>();
                      auto format = std::make_shared<std::string>("html");
                      auto out = std::make_shared<std::string>();
+                     auto rules = std::make_shared<std::string>();
                      auto* c = app.add_subcommand("report", "Write the analysis as a report (json, md, html, pdf)");
                      c->add_option("run", *path, "run file (.moetune)")->required();
                      c->add_option("--format", *format, "json, md, html or pdf (default html)");
                      c->add_option("-o,--output", *out, "output file")->required();
-                     c->callback([path, format, out, &exit_code] { run_report(*path, *format, *out, exit_code); });
+                     c->add_option("--comm-rules", *rules, kCommRulesHelp);
+                     c->callback([path, format, out, rules, &exit_code] {
+                       run_report(*path, *format, *out, *rules, exit_code);
+                     });
                    }};
 
 }  // namespace

@@ -2,12 +2,14 @@
 // moetune-gui [RUN.moetune]: no argument opens the bundled demo run.
 //   --screenshot OUT.png [--view timeline|findings|experts|replay|plots|topology|health] RUN
 //   --bench-render RUN
+//   --comm-rules FILE: user communication rules (docs/COMM-RULES.md) for the timeline and analyses
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <cstdio>
 
 #include "headless.h"
+#include "moetune/trace/comm_vocab.h"
 #include "moetune/ui/main_window.h"
 
 int main(int argc, char** argv) {
@@ -25,11 +27,23 @@ int main(int argc, char** argv) {
                           QStringLiteral("timeline"));
   QCommandLineOption bench(QStringLiteral("bench-render"), QStringLiteral("Time first paint and redraws of RUN."),
                            QStringLiteral("RUN"));
+  QCommandLineOption rules(QStringLiteral("comm-rules"),
+                           QStringLiteral("Communication rules file (docs/COMM-RULES.md), tried before the built-in rules."),
+                           QStringLiteral("FILE"));
+  cli.addOption(rules);
   cli.addOption(shot);
   cli.addOption(view);
   cli.addOption(bench);
   cli.addPositionalArgument(QStringLiteral("run"), QStringLiteral("Run file (.moetune); default: the demo run"));
   cli.process(app);
+  if (cli.isSet(rules)) {
+    auto r = moetune::comm::RuleSet::load(cli.value(rules).toStdString());
+    if (!r) {
+      std::fprintf(stderr, "moetune-gui: %s\n", r.error().message.c_str());
+      return 2;
+    }
+    moetune::comm::set_default_rules(std::make_shared<const moetune::comm::RuleSet>(std::move(*r)));
+  }
 
   moetune::ui::MainWindow w;
   if (cli.isSet(bench)) return gui_bench_render(w, cli.value(bench), since_start.elapsed());

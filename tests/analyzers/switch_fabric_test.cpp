@@ -131,8 +131,11 @@ TEST(SwitchFabric, TwoGpusAndBridgedPairsStayPointToPoint) {
     EXPECT_EQ(L.fabric(0, 2), links::Fabric::PointToPoint);
     EXPECT_NEAR(*L.bandwidth(0, 1), 100.0, 1e-9);
     EXPECT_NEAR(*L.peer_share(0, 1), 100.0 * links::kNvlinkAchievable.fraction, 1e-9);
-    // Making every pair NV4 turns the same host into a switch fabric.
+    // Every pair NV4 (12 links per GPU split over 3 peers) is a direct mesh, still
+    // point-to-point (issue 11 item 6); NV12 to every peer (36 links > 18) needs a switch.
     for (auto& t : run.topology) t.link = "NV4", t.bandwidth_gbps = 100.0;
+    EXPECT_EQ(RankLinks::build(run).fabric(0, 2), links::Fabric::PointToPoint);
+    for (auto& t : run.topology) t.link = "NV12", t.bandwidth_gbps = 300.0;
     EXPECT_EQ(RankLinks::build(run).fabric(0, 2), links::Fabric::Switch);
   }
 }

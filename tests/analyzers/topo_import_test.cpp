@@ -234,5 +234,10 @@ TEST(TopoImport, BadInput) {
   auto r = parse_topo("\tGPU0\tGPU1\tCPU Affinity\nGPU0\t X \nGPU1\tPHB\t X \t0-3\n");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("GPU0"), std::string::npos);
-  EXPECT_FALSE(parse_topo("\tGPU0\tGPU1\nGPU0\t X \tNV4\n").ok()) << "row GPU1 missing";
+  // A paste cut short keeps the rows it has (issue 11 item 6): GPU1's row is missing, its
+  // link to GPU0 is in GPU0's row.
+  auto cut = parse_topo("\tGPU0\tGPU1\nGPU0\t X \tNV4\n");
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->missing_rows, std::vector<std::string>{"GPU1"});
+  EXPECT_EQ(cut->links[1][0], "NV4");
 }

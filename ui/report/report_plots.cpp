@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "moetune/trace/comm_vocab.h"
 #include "moetune/ui/plot_builders.h"
 
 namespace moetune::ui {
@@ -42,16 +43,8 @@ void integer_step_axis(QCustomPlot* p) {
   p->xAxis->setTicker(t);
 }
 
-double busbw_factor(const std::string& func, int n) {
-  if (n <= 1) return 1.0;
-  std::string f = func;
-  std::transform(f.begin(), f.end(), f.begin(), ::tolower);
-  if (f.find("allreduce") != std::string::npos) return 2.0 * (n - 1) / n;
-  if (f.find("allgather") != std::string::npos || f.find("reducescatter") != std::string::npos ||
-      f.find("alltoall") != std::string::npos)
-    return double(n - 1) / n;
-  return 1.0;
-}
+// nccl-tests bus factor from the one vocabulary (moetune/trace/comm_vocab.h); one rank: 1.
+double busbw_factor(const std::string& func, int n) { return n <= 1 ? 1.0 : comm::busbw_factor(func, n); }
 
 }  // namespace
 

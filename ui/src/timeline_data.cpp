@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "moetune/analyzers/model.h"
+#include "moetune/trace/comm_vocab.h"
 
 namespace moetune::ui {
 
@@ -26,10 +27,8 @@ namespace {
 
 constexpr int kMaxNvtxDepth = 4;
 
-bool is_comm_kernel(const std::string& name) {
-  return name.starts_with("nccl") || name.find("Nccl") != std::string::npos ||
-         name.find("dispatch") != std::string::npos || name.find("combine") != std::string::npos;
-}
+// The one communication vocabulary (moetune/trace/comm_vocab.h), with moetune-gui --comm-rules.
+bool is_comm_kernel(const std::string& name) { return comm::classify_kernel(name) != comm::Kind::None; }
 
 // Collects lanes per rank in a fixed order while events stream in.
 class Builder {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "moetune/import/import.h"
 
+#include <cctype>
 #include <fstream>
 
 namespace moetune::import {
@@ -39,7 +40,10 @@ Format detect_format(const std::filesystem::path& file) {
     head = std::move(kept);
   }
   std::size_t i = head.find_first_not_of(" \t\r\n");
-  if (i != std::string::npos && (head[i] == '{' || head[i] == '[')) return Format::Kineto;
+  // "[1,0]<stdout>:" / "[0]" before a line is an MPI launcher's rank tag, not a JSON array.
+  const bool rank_tag = i != std::string::npos && head[i] == '[' && i + 1 < head.size() &&
+                        std::isdigit(static_cast<unsigned char>(head[i + 1]));
+  if (i != std::string::npos && (head[i] == '{' || (head[i] == '[' && !rank_tag))) return Format::Kineto;
   if (head.find("busbw") != std::string::npos || head.find("nccl-tests") != std::string::npos ||
       head.find("# Using devices") != std::string::npos || head.find("_perf") != std::string::npos)
     return Format::NcclTests;

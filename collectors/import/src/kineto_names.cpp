@@ -7,17 +7,10 @@
 #include <string>
 
 #include "kineto_internal.h"
+#include "moetune/trace/comm_vocab.h"
 
 namespace moetune::import::kineto {
 namespace {
-
-std::string lower_no_underscore(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s)
-    if (c != '_' && c != ' ' && c != '-') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -76,73 +69,22 @@ bool us_token_to_ns(std::string_view tok, std::int64_t& ns) {
   return true;
 }
 
+// The NCCL / dtype vocabulary is moetune/trace/comm_vocab.h; these keep the Kineto importer's names.
 std::string normalise_collective(std::string_view name) {
-  std::string k = lower_no_underscore(name);
-  // PyTorch suffixes: _base, _coalesced, _into_tensor, v (all_to_allv), _single.
-  if (starts_with(k, "allreduce")) return "AllReduce";
-  if (starts_with(k, "alltoall")) return "AllToAll";
-  if (starts_with(k, "allgather")) return "AllGather";
-  if (starts_with(k, "reducescatter")) return "ReduceScatter";
-  if (starts_with(k, "broadcast")) return "Broadcast";
-  if (starts_with(k, "sendrecv")) return "SendRecv";
-  if (k == "send" || starts_with(k, "send")) return "Send";
-  if (k == "recv" || starts_with(k, "recv")) return "Recv";
-  if (starts_with(k, "reduce")) return "Reduce";
-  if (starts_with(k, "gather")) return "Gather";
-  if (starts_with(k, "scatter")) return "Scatter";
-  if (starts_with(k, "barrier")) return "Barrier";
+  if (std::string f = comm::func_from_name(name); !f.empty()) return f;
   std::string out(name);
   while (!out.empty() && out[0] == '_') out.erase(0, 1);
   if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
   return out;
 }
 
-int dtype_size(std::string_view dtype) {
-  if (auto p = dtype.rfind("::"); p != std::string_view::npos) dtype = dtype.substr(p + 2);
-  std::string k = lower_no_underscore(dtype);
-  if (k == "float" || k == "float32" || k == "int" || k == "int32" || k == "uint32" || k == "qint32") return 4;
-  if (k == "double" || k == "float64" || k == "long" || k == "int64" || k == "uint64" || k == "complexfloat")
-    return 8;
-  if (k == "half" || k == "float16" || k == "bfloat16" || k == "short" || k == "int16" || k == "uint16") return 2;
-  if (k == "byte" || k == "char" || k == "bool" || k == "int8" || k == "uint8" || k == "qint8" || k == "quint8" ||
-      starts_with(k, "float8"))
-    return 1;
-  if (k == "complexdouble") return 16;
-  if (k == "complexhalf") return 4;
-  return 0;
-}
+int dtype_size(std::string_view dtype) { return comm::dtype_size(dtype); }
 
-bool is_nccl_kernel(std::string_view n) {
-  return starts_with(n, "nccl") && n.find("Kernel") != std::string_view::npos;
-}
+bool is_nccl_kernel(std::string_view n) { return comm::is_nccl_kernel(n); }
 
 NcclKernelName parse_nccl_kernel_name(std::string_view n) {
   NcclKernelName out;
-  auto p = n.find("Kernel_");
-  if (!starts_with(n, "nccl") || p == std::string_view::npos) return out;
-  std::string_view rest = n.substr(p + 7);
-  rest = rest.substr(0, rest.find('('));
-  std::string_view parts[3];
-  for (int i = 0; i < 3 && !rest.empty(); ++i) {
-    auto u = rest.find('_');
-    parts[i] = rest.substr(0, u);
-    rest = u == std::string_view::npos ? std::string_view{} : rest.substr(u + 1);
-  }
-  out.func = std::string(parts[0]);
-  std::string algo = lower_no_underscore(parts[1]);
-  if (algo == "ring") out.algo = "Ring";
-  else if (algo == "tree") out.algo = "Tree";
-  else if (algo == "nvls") out.algo = "NVLS";
-  else if (algo == "nvlstree") out.algo = "NVLSTree";
-  else if (algo == "collnetdirect") out.algo = "CollNetDirect";
-  else if (algo == "collnetchain") out.algo = "CollNetChain";
-  else if (algo == "pat") out.algo = "PAT";
-  if (!out.algo.empty()) {
-    std::string proto = lower_no_underscore(parts[2]);
-    if (proto == "ll") out.proto = "LL";
-    else if (proto == "ll128") out.proto = "LL128";
-    else if (proto == "simple") out.proto = "Simple";
-  }
+  if (auto k = comm::parse_nccl_kernel(n)) out.func = k->func, out.algo = k->algo, out.proto = k->proto;
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include "moetune/import/import.h"
 #include "moetune/import/text_formats.h"
+#include "moetune/trace/comm_vocab.h"
 
 namespace moetune::import {
 namespace {
@@ -32,72 +33,73 @@ bool to_double(const std::string& s, double& v) {
   }
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+// What cluster launchers put before every line of a rank's output, removed before parsing:
+//   srun --label                 " 0: ", "12: "
+//   mpirun --tag-output (Open MPI) "[1,0]<stdout>:" (jobid,rank), optionally a space after
+//   MPICH -prepend-rank / Intel MPI -l   "[0] " or "[0]" glued to the first field
+// `label` gets the rank the launcher names ("" when the line has no prefix).
+std::string strip_launcher_prefix(const std::string& line, std::string& label) {
+  label.clear();
+  std::size_t i = 0;
+  while (i < line.size() && line[i] == ' ') ++i;
+  std::size_t j = i;
+  while (j < line.size() && std::isdigit(static_cast<unsigned char>(line[j]))) ++j;
+  if (j > i && j < line.size() && line[j] == ':' && j - i <= 6) {  // srun --label
+    label = line.substr(i, j - i);
+    ++j;
+    if (j < line.size() && line[j] == ' ') ++j;
+    return line.substr(j);
+  }
+  if (line.empty() || line[0] != '[') return line;
+  auto close = line.find(']');
+  if (close == std::string::npos || close > 24) return line;
+  std::string inside = line.substr(1, close - 1);
+  auto comma = inside.find(',');
+  std::string rank = comma == std::string::npos ? inside : inside.substr(comma + 1);
+  if (!all_digits(rank) || (comma != std::string::npos && !all_digits(inside.substr(0, comma)))) return line;
+  std::size_t k = close + 1;
+  for (const char* tag : {"<stdout>:", "<stderr>:"})
+    if (line.compare(k, std::char_traits<char>::length(tag), tag) == 0) k += std::char_traits<char>::length(tag);
+  if (comma != std::string::npos && k == close + 1) return line;  // "[1,0]" without a stream tag: not a tag
+  if (k < line.size() && line[k] == ' ') ++k;
+  label = rank;
+  return line.substr(k);
 }
 
-// Binary / file-name stem -> collective. Order matters: "reduce_scatter" before "reduce".
-const std::pair<const char*, const char*> kFuncNames[] = {
-    {"all_reduce", "AllReduce"},  {"allreduce", "AllReduce"},        {"all_gather", "AllGather"},
-    {"allgather", "AllGather"},   {"reduce_scatter", "ReduceScatter"}, {"reducescatter", "ReduceScatter"},
-    {"alltoall", "AllToAll"},     {"all_to_all", "AllToAll"},        {"a2a", "AllToAll"},
-    {"sendrecv", "SendRecv"},     {"send_recv", "SendRecv"},         {"broadcast", "Broadcast"},
-    {"hypercube", "Hypercube"},   {"gather", "Gather"},              {"scatter", "Scatter"},
-    {"reduce", "Reduce"}};
-
-std::string func_from(const std::string& s) {
-  std::string l = lower(s);
-  for (const auto& [k, v] : kFuncNames)
-    if (l.find(k) != std::string::npos) return v;
-  return {};
-}
-
-int dtype_size(const std::string& t) {
-  std::string l = lower(t);
-  if (l == "double" || l == "int64" || l == "uint64") return 8;
-  if (l == "float" || l == "int32" || l == "uint32" || l == "int") return 4;
-  if (l == "half" || l == "bfloat16" || l == "float16") return 2;
-  if (l == "int8" || l == "uint8" || l == "char" || l.rfind("f8", 0) == 0 || l.rfind("fp8", 0) == 0) return 1;
-  return 0;
-}
-
-std::string dtype_name(const std::string& t) {
-  static const std::pair<const char*, const char*> names[] = {
-      {"float", "Float"},   {"half", "Half"},     {"bfloat16", "BFloat16"}, {"double", "Double"},
-      {"int8", "Int8"},     {"uint8", "Uint8"},   {"int32", "Int32"},       {"uint32", "Uint32"},
-      {"int64", "Int64"},   {"uint64", "Uint64"}, {"f8e4m3", "Float8e4m3"}, {"f8e5m2", "Float8e5m2"}};
-  std::string l = lower(t);
-  for (const auto& [k, v] : names)
-    if (l == k) return v;
-  return t;
+// Explicit rank count in a header line ("# nRanks 64", "nranks: 64"); 0 when none.
+int header_nranks(const std::string& line) {
+  std::string l;
+  for (char c : line) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto p = l.find("nranks");
+  if (p == std::string::npos) return 0;
+  p += 6;
+  while (p < l.size() && (l[p] == ' ' || l[p] == ':' || l[p] == '=' || l[p] == '\t')) ++p;
+  std::size_t e = p;
+  while (e < l.size() && std::isdigit(static_cast<unsigned char>(l[e]))) ++e;
+  if (e == p || e - p > 7) return 0;
+  return std::stoi(l.substr(p, e - p));
 }
 
 }  // namespace
 
-double busbw_factor(const std::string& func, int n) {
-  if (n <= 0) return 1.0;  // unknown communicator size: report algbw
-  double dn = n;
-  if (func == "AllReduce") return 2.0 * (dn - 1) / dn;
-  if (func == "AllGather" || func == "ReduceScatter" || func == "AllToAll" || func == "Gather" || func == "Scatter")
-    return (dn - 1) / dn;
-  return 1.0;  // Broadcast, Reduce, SendRecv, Send, Recv
-}
+double busbw_factor(const std::string& func, int n) { return comm::busbw_factor(func, n); }
 
 Expected<NcclTestsRun> parse_nccl_tests(const std::string& text, const std::string& name) {
   NcclTestsRun run;
   std::istringstream in(text);
-  std::string line, bin_func;
-  bool footer = false, header_seen = false;
+  std::string raw, bin_func, label, data_label;
+  bool footer = false, header_seen = false, data_label_set = false;
   std::set<std::string> host_set;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.rfind("#!", 0) == 0) continue;  // our provenance header
+  while (std::getline(in, raw)) {
+    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    if (raw.rfind("#!", 0) == 0) continue;  // our provenance header
+    const std::string line = strip_launcher_prefix(raw, label);
+    if (!label.empty()) ++run.prefixed_lines;
     auto tok = split_ws(line);
     if (tok.empty()) continue;
     if (bin_func.empty() && line.find("_perf") != std::string::npos) {
       for (const auto& t : tok)
-        if (t.find("_perf") != std::string::npos) bin_func = func_from(t.substr(0, t.find("_perf")));
+        if (t.find("_perf") != std::string::npos) bin_func = comm::func_in_text(t.substr(0, t.find("_perf")));
     }
     if (tok[0][0] == '#') {
       // "#  Rank  0 Group  0 Pid 6899 on HOST device 0 [0000:04:00] NVIDIA H100 80GB HBM3"
@@ -113,6 +115,7 @@ Expected<NcclTestsRun> parse_nccl_tests(const std::string& text, const std::stri
         run.gpus.push_back(gpu);
         continue;
       }
+      if (int n = header_nranks(line); n > 0) run.header_nranks = n;
       if (line.find("size") != std::string::npos && line.find("count") != std::string::npos) header_seen = true;
       auto avg = line.find("Avg bus bandwidth");
       if (avg != std::string::npos) {
@@ -129,6 +132,13 @@ Expected<NcclTestsRun> parse_nccl_tests(const std::string& text, const std::stri
     // Data row: size count type [redop] [root] time algbw busbw wrong [time algbw busbw wrong]
     if (!all_digits(tok[0]) || tok.size() < 7 || !all_digits(tok[1])) {
       ++run.noise_lines;
+      continue;
+    }
+    // Launched with a tag per rank, the table comes from one rank (nccl-tests prints on rank 0):
+    // rows another rank prints belong to another run and are not mixed in.
+    if (!data_label_set) data_label = label, data_label_set = true;
+    if (label != data_label) {
+      ++run.other_rank_rows;
       continue;
     }
     std::size_t n = tok.size();
@@ -153,7 +163,7 @@ Expected<NcclTestsRun> parse_nccl_tests(const std::string& text, const std::stri
       BenchResultRow r;
       r.bytes = std::stoll(tok[0]);
       r.count = std::stoll(tok[1]);
-      r.dtype = dtype_name(tok[2]);
+      r.dtype = comm::dtype_name(tok[2]);
       r.time_us = v[ip * 4 + 0];
       r.algbw_gbps = v[ip * 4 + 1];
       r.busbw_gbps = v[ip * 4 + 2];
@@ -168,7 +178,7 @@ Expected<NcclTestsRun> parse_nccl_tests(const std::string& text, const std::stri
   if (!bin_func.empty()) {
     run.func = bin_func;
     run.func_basis = "binary name";
-  } else if (auto f = func_from(std::filesystem::path(name).filename().string()); !f.empty()) {
+  } else if (auto f = comm::func_in_text(std::filesystem::path(name).filename().string()); !f.empty()) {
     run.func = f;
     run.func_basis = "file name";
   } else {
@@ -183,26 +193,24 @@ Expected<NcclTestsRun> parse_nccl_tests(const std::string& text, const std::stri
                           "name in the text or the file name)"};
     }
   }
-  // Ranks: the device list, else element count x type size (per-peer count in the (n-1)/n
-  // family), else the busbw/algbw ratio.
+  // Ranks: what the output states (the "# Rank" device list or an nRanks line), else the
+  // exact relation bytes = count x type size x ranks of the per-peer collectives; otherwise
+  // unknown. Never from busbw/algbw: both are rounded to 2 decimals, which turns 64 ranks
+  // into 73 or 52 depending on the row.
   if (!run.gpus.empty()) {
     run.nranks = static_cast<int>(run.gpus.size());
     run.nranks_basis = "device list";
+  } else if (run.header_nranks > 0) {
+    run.nranks = run.header_nranks;
+    run.nranks_basis = "header nRanks";
   } else {
     const auto& big = *std::max_element(run.rows.begin(), run.rows.end(),
                                         [](const auto& a, const auto& b) { return a.bytes < b.bytes; });
-    int ts = dtype_size(big.dtype);
+    int ts = comm::dtype_size(big.dtype);
     bool per_peer = run.func == "AllToAll" || run.func == "AllGather" || run.func == "ReduceScatter";
     if (per_peer && ts > 0 && big.count > 0 && big.bytes % (big.count * ts) == 0 && big.bytes / (big.count * ts) > 1) {
       run.nranks = static_cast<int>(big.bytes / (big.count * ts));
       run.nranks_basis = "count x type size";
-    } else if (big.algbw_gbps > 0) {
-      double r = big.busbw_gbps / big.algbw_gbps;
-      double n = run.func == "AllReduce" ? 2.0 / (2.0 - r) : (r < 1 ? 1.0 / (1.0 - r) : 0);
-      if (std::isfinite(n) && n >= 1.5) {
-        run.nranks = static_cast<int>(std::lround(n));
-        run.nranks_basis = "busbw/algbw ratio";
-      }
     }
   }
   for (auto& r : run.rows) {
@@ -241,7 +249,13 @@ Expected<void> import_nccl_tests(const std::filesystem::path& file, TraceWriter&
                   src + ": lines that were not nccl-tests output (e.g. NCCL INFO logs) were skipped"});
   if (run->nranks == 0)
     w.add(StatRow{"nccl_tests_nranks_unknown", Severity::Info, 1, std::nullopt,
-                  src + ": number of ranks could not be told"});
+                  src + ": number of ranks unknown (no \"# Rank\" device list or nRanks line in the output)"});
+  if (run->prefixed_lines > 0)
+    w.add(StatRow{"nccl_tests_launcher_prefix", Severity::Info, run->prefixed_lines, std::nullopt,
+                  src + ": lines carried a launcher tag (srun --label / mpirun --tag-output), removed before parsing"});
+  if (run->other_rank_rows > 0)
+    w.add(StatRow{"nccl_tests_other_rank_rows", Severity::Info, run->other_rank_rows, std::nullopt,
+                  src + ": data rows printed by a second rank were skipped (one table per run is read)"});
   w.set_meta("nccl_tests.func:" + src, run->func + " (from " + run->func_basis + ")");
   if (!run->hosts.empty()) w.set_meta("nccl_tests.hosts:" + src, std::to_string(run->hosts.size()));
   ctx.report(text.size(), text.size());

@@ -11,56 +11,17 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "moetune/trace/comm_vocab.h"
 #include "nsys_internal.h"
 
 namespace moetune::import::nsys_detail {
 namespace {
 
-std::optional<std::string> algo_name(std::string_view tok, std::string_view next, int& used) {
-  used = 1;
-  if (tok == "RING") return "Ring";
-  if (tok == "TREE") return "Tree";
-  if (tok == "PAT") return "PAT";
-  if (tok == "NVLS") {
-    if (next == "TREE") return used = 2, std::optional<std::string>("NVLSTree");
-    return "NVLS";
-  }
-  if (tok == "COLLNET") {
-    if (next == "DIRECT") return used = 2, std::optional<std::string>("CollNetDirect");
-    if (next == "CHAIN") return used = 2, std::optional<std::string>("CollNetChain");
-    return "CollNet";
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> proto_name(std::string_view tok) {
-  if (tok == "LL") return "LL";
-  if (tok == "LL128") return "LL128";
-  if (tok == "SIMPLE" || tok == "Simple") return "Simple";
-  return std::nullopt;
-}
-
-bool is_redop(std::string_view t) {
-  static const std::set<std::string_view> ops{"Sum", "Prod", "Min", "Max", "PreMulSum", "SumPostDiv", "Avg"};
-  return ops.count(t) > 0;
-}
-
-bool is_dtype(std::string_view t) {
-  static const std::set<std::string_view> types{"i8",  "u8",  "i32",  "u32",    "i64",    "u64",  "f16",
-                                                "f32", "f64", "bf16", "f8e4m3", "f8e5m2", "int8_t", "uint8_t",
-                                                "int32_t", "uint32_t", "int64_t", "uint64_t", "half", "float",
-                                                "double", "__nv_bfloat16", "rccl_bfloat16"};
-  return types.count(t) > 0;
-}
-
-// "ncclSend" -> "Send"; "ncclAllReduce" -> "AllReduce"; "" for non-operations.
+// "ncclSend" -> "Send"; "ncclAllReduce" -> "AllReduce", "ncclBcast" -> "Broadcast"; "" for
+// non-operations (ncclGroupStart, ncclCommInitRank). Names: moetune/trace/comm_vocab.h.
 std::string api_func(const std::string& name) {
-  static const std::set<std::string> ops{"AllReduce", "AllGather", "ReduceScatter", "Broadcast", "Bcast",
-                                         "Reduce",    "Send",      "Recv",          "AllToAll",  "AlltoAll",
-                                         "Gather",    "Scatter",   "AllToAllv"};
   if (name.rfind("nccl", 0) != 0) return "";
-  std::string f = name.substr(4);
-  return ops.count(f) ? f : "";
+  return comm::func_from_name(name);
 }
 
 std::string hex(std::uint64_t v) {
@@ -71,33 +32,15 @@ std::string hex(std::uint64_t v) {
 
 }  // namespace
 
-bool is_nccl_kernel(std::string_view name) {
-  return name.rfind("ncclDevKernel_", 0) == 0 || name.rfind("ncclKernel_", 0) == 0;
-}
+bool is_nccl_kernel(std::string_view name) { return comm::is_nccl_kernel(name); }
 
 std::optional<NcclKernelName> parse_nccl_kernel(std::string_view name) {
-  if (!is_nccl_kernel(name)) return std::nullopt;
-  name.remove_prefix(name.find('_') + 1);
-  name = name.substr(0, name.find('('));  // demangled names carry parameters
-  std::vector<std::string_view> tok;
-  for (std::size_t i = 0; i <= name.size();) {
-    std::size_t j = name.find('_', i);
-    if (j == std::string_view::npos) j = name.size();
-    if (j > i) tok.push_back(name.substr(i, j - i));
-    i = j + 1;
-  }
-  if (tok.empty()) return std::nullopt;
+  auto p = comm::parse_nccl_kernel(name);
+  if (!p) return std::nullopt;
   NcclKernelName k;
-  k.func = std::string(tok[0]);
-  for (std::size_t i = 1; i < tok.size();) {
-    int used = 1;
-    std::string_view next = i + 1 < tok.size() ? tok[i + 1] : std::string_view();
-    if (auto a = algo_name(tok[i], next, used)) k.algo = a;
-    else if (auto p = proto_name(tok[i])) k.proto = p;
-    else if (is_redop(tok[i])) k.redop = std::string(tok[i]);
-    else if (is_dtype(tok[i])) k.dtype = std::string(tok[i]);
-    i += static_cast<std::size_t>(used);
-  }
+  k.func = p->func;
+  auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
+  k.redop = opt(p->redop), k.dtype = opt(p->dtype), k.algo = opt(p->algo), k.proto = opt(p->proto);
   return k;
 }
 

@@ -82,6 +82,8 @@ Expected<TopoMatrix> parse_topo(const std::string& text) {
   bool has_numa = false, has_gpu_numa = false;
   int cur_gpu = -1;
   std::map<std::string, std::vector<std::string>> rows;  // label -> link codes
+  std::string short_row;  // a row with fewer columns than labels: only the paste's last row may be cut
+  std::size_t short_have = 0;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.rfind("#!", 0) == 0) continue;  // our provenance header
@@ -146,11 +148,20 @@ Expected<TopoMatrix> parse_topo(const std::string& text) {
       fields = tok;
     }
     const std::size_t n = m.labels.size();
-    if (fields.size() < n + 1) return Error{"row " + tok[0] + " has " + std::to_string(fields.size() - 1) +
-                                            " link columns, expected " + std::to_string(n)};
-    std::vector<std::string> links(fields.begin() + 1, fields.begin() + 1 + static_cast<long>(n));
+    if (!short_row.empty())
+      return Error{"row " + short_row + " has " + std::to_string(short_have) +
+                   " link columns, expected " + std::to_string(n)};
+    std::size_t have = std::min(fields.size() - 1, n);
+    while (have > 0 && fields[have].empty()) --have;  // trailing empty TAB fields of a cut line
+    std::vector<std::string> links(fields.begin() + 1, fields.begin() + 1 + static_cast<long>(have));
     for (const auto& c : links)
       if (!is_link_code(c)) return Error{"row " + tok[0] + ": \"" + c + "\" is not a topo link code"};
+    if (have < n) {  // the paste ends inside this row (checked when another row follows)
+      short_row = tok[0];
+      short_have = have;
+      m.cut_rows.push_back(tok[0]);
+      links.resize(n);
+    }
     std::vector<std::string> rest;
     for (std::size_t k = n + 1; k < fields.size(); ++k)
       if (!fields[k].empty()) rest.push_back(fields[k]);
@@ -161,12 +172,15 @@ Expected<TopoMatrix> parse_topo(const std::string& text) {
   }
   if (!header) return Error{"no `nvidia-smi topo -m` matrix found (no header line starting with GPU0)"};
   if (m.gpus() == 0) return Error{"topo matrix has no GPU columns"};
+  if (rows.empty()) return Error{"topo matrix has a header but no rows"};
   const std::size_t n = m.labels.size();
   m.links.assign(n, std::vector<std::string>(n));
   for (std::size_t i = 0; i < n; ++i) {
     auto it = rows.find(m.labels[i]);
     if (it == rows.end()) {
-      if (m.is_gpu(i)) return Error{"topo matrix has no row for " + m.labels[i]};
+      // A paste cut short: keep the rows it has; this GPU's links are known from the
+      // columns of the rows present (the pairs no row covers stay unknown).
+      if (m.is_gpu(i)) m.missing_rows.push_back(m.labels[i]);
       continue;  // a NIC row missing from a paste: its links are in the GPU rows
     }
     m.links[i] = it->second;
@@ -195,6 +209,7 @@ Expected<void> import_topo(const std::filesystem::path& file, TraceWriter& w, Im
   for (std::size_t i = 0; i < m->labels.size(); ++i)
     for (std::size_t j = i + 1; j < m->labels.size(); ++j) {
       if (!m->is_gpu(i) && !m->is_gpu(j)) continue;  // NIC-NIC pairs are not needed
+      if (m->links[i][j].empty()) continue;  // neither row is in a paste cut short
       TopologyRow r;
       r.a = name_of(i);
       r.b = name_of(j);
@@ -218,6 +233,17 @@ Expected<void> import_topo(const std::filesystem::path& file, TraceWriter& w, Im
       }
       w.add(r);
     }
+  if (!m->missing_rows.empty() || !m->cut_rows.empty()) {
+    std::string what;
+    for (const auto& r : m->missing_rows) what += (what.empty() ? "" : ", ") + r;
+    std::string cut;
+    for (const auto& r : m->cut_rows) cut += (cut.empty() ? "" : ", ") + r;
+    w.add(StatRow{"topo_matrix_cut_short", Severity::DataLoss,
+                  static_cast<std::int64_t>(m->missing_rows.size() + m->cut_rows.size()), std::nullopt,
+                  src + ": the topo -m paste is cut short" + (what.empty() ? "" : " (no row for " + what + ")") +
+                      (cut.empty() ? "" : " (row " + cut + " ends early)") +
+                      "; kept the rows it has, pairs no row covers are unknown"});
+  }
   for (const auto& [lab, v] : m->cpu_affinity) w.set_meta("topo.cpu_affinity." + lab, v);
   for (const auto& [lab, v] : m->numa_affinity) w.set_meta("topo.numa_affinity." + lab, v);
   for (const auto& [g, v] : m->gpu_names) w.set_meta("topo.gpu_name.GPU" + std::to_string(g), v);

@@ -5,11 +5,13 @@
 // threads. JSON shape: see DESIGN.md "analyze --json" (add keys, never rename).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "moetune/trace/comm_vocab.h"
 #include "moetune/trace/reader.h"
 
 namespace moetune::analyzers {
@@ -93,6 +95,9 @@ struct AnalyzeOptions {
   int hot_k = 3;             // how many hot experts
   double memory_budget_pct = 15.0;  // extra expert memory the placement plan may use
   std::int64_t idle_gap_ns = 1'000'000;  // GPU idle gap worth reporting (1 ms)
+  // User communication rules (--comm-rules FILE, docs/COMM-RULES.md), tried before the
+  // built-in table by every analysis; null: built-in rules only.
+  std::shared_ptr<const comm::RuleSet> comm_rules;
 };
 
 struct AnalysisResult {

@@ -8,6 +8,7 @@
 // Each fraction says whether it was measured (and where) or assumed. Header only, no deps.
 #pragma once
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace moetune::links {
@@ -17,6 +18,33 @@ inline constexpr double kNvlink4PerLinkGbps = 26.5625;  // Hopper (H100/H200/H80
 inline constexpr double kNvlink3PerLinkGbps = 25.0;     // A100/A800 (12 links)
 inline constexpr double kNvlink2PerLinkGbps = 25.0;     // V100
 inline constexpr double kNvlink1PerLinkGbps = 20.0;     // P100
+// NVLinks per GPU, from the GPU name: Hopper SXM (H100/H200/H20/GH200) and Blackwell 18,
+// H800 8 (export part), A100 12, A800 8, V100 6, P100 4; empty when the name does not tell.
+inline constexpr int kMaxNvlinksPerGpu = 18;  // no GPU has more; the bound when the name is unknown
+inline std::optional<int> nvlinks_per_gpu(std::string_view gpu_name) {
+  std::string n;
+  for (char c : gpu_name) n += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  auto has = [&](const char* k) { return n.find(k) != std::string::npos; };
+  if (has("h800")) return 8;
+  if (has("a800")) return 8;
+  if (has("h100") || has("h200") || has("h20") || has("gh200") || has("b200") || has("b100") || has("b300"))
+    return 18;
+  if (has("a100")) return 12;
+  if (has("v100")) return 6;
+  if (has("p100")) return 4;
+  return std::nullopt;
+}
+// Number of links of an NVLink code ("NV6" -> 6); 0 when not NV#.
+inline int nvlink_count(std::string_view code) {
+  if (code.size() < 3 || code.substr(0, 2) != "NV") return 0;
+  int v = 0;
+  for (char c : code.substr(2)) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
 // Raw PCIe rate per lane per direction, GB/s, by generation (128b/130b from gen3).
 inline constexpr double kPciePerLaneGbps[] = {0, 0.25, 0.5, 0.985, 1.969, 3.938, 7.563};
 inline std::optional<double> pcie_raw_gbps(int gen, int width) {
@@ -59,18 +87,23 @@ inline constexpr Achievable kUnknownAchievable{0.80, "assumed: link kind unknown
 //  - Switch: an NVSwitch fabric (HGX/DGX H100/H200, A100 SXM4). Every GPU pair shows the
 //    same NV# = all of a GPU's links, which only a switch can give to > 2 peers at once
 //    (4x H200 print NV18 for all 6 pairs with 18 links per GPU: tests/data/device/h200x4_topo.txt).
+//    A direct mesh (HGX H100 4-GPU: NV6 to each of 3 peers, 18 links split) also shows NV#
+//    to every peer, but its NV# add up to no more than the GPU's links.
 //    The raw rate is the GPU's port into the fabric, shared by all its peers: an all-to-all
 //    among n GPUs still reaches ~0.69-0.70 x that per GPU (bus bandwidth), not n-1 times it.
 //  - PointToPoint: NV# bridges between some pairs only (PCIe cards with NVLink bridges,
 //    hybrid cube-mesh): each pair's rate is its own.
-// Rule: a host whose topology lists > 2 GPUs with NV# between every pair is a switch fabric;
-// so is a GPU whose NVLinks NVML says end on an NVSwitch. Anything else is point-to-point.
+// Rule: a host whose topology lists > 2 GPUs with NV# between every pair is a switch fabric
+// when some GPU's NV# summed over its peers exceeds its own link count (nvlinks_per_gpu, or
+// kMaxNvlinksPerGpu when the name does not tell): the links are then not split among peers.
+// So is a GPU whose NVLinks NVML says end on an NVSwitch. Anything else is point-to-point.
 enum class Fabric { PointToPoint, Switch };
 inline const char* fabric_name(Fabric f) { return f == Fabric::Switch ? "nvswitch" : "point-to-point"; }
 inline const char* fabric_basis(Fabric f) {
   return f == Fabric::Switch
-             ? "switch fabric: the host has > 2 GPUs with NV# between every pair (or NVML names the far end an "
-               "NVSwitch); the NV# rate is each GPU's port into the switch, shared by all its peers"
+             ? "switch fabric: the host has > 2 GPUs with NV# between every pair and a GPU's NV# over its peers add "
+               "up to more links than it has (or NVML names the far end an NVSwitch); the NV# rate is each GPU's "
+               "port into the switch, shared by all its peers"
              : "point-to-point: the link belongs to this pair alone";
 }
 

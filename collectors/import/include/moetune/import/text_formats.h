@@ -21,19 +21,23 @@ std::vector<std::string> split_ws(const std::string& s);
 struct NcclTestsRun {
   std::string func;           // "AllReduce", "AllToAll", ... (from binary name, file name or columns)
   std::string func_basis;     // where func came from: "binary name", "file name", "columns"
-  int nranks = 0;             // from "# Using devices" lines, else derived (see nranks_basis)
-  std::string nranks_basis;   // "device list", "count x type size", "busbw/algbw ratio"
+  int nranks = 0;             // from the header, else exact count x type size, else 0 (unknown)
+  std::string nranks_basis;   // "device list", "header nRanks", "count x type size" ("" when unknown)
+  int header_nranks = 0;      // an explicit "nRanks N" header line, 0 when none
   std::vector<std::string> hosts;   // distinct hosts of the device list, in order
   std::vector<std::string> gpus;    // GPU name per rank of the device list
   std::vector<BenchResultRow> rows; // one per size and placement (out-of-place, in-place)
   std::optional<double> avg_busbw_gbps;  // the footer's "Avg bus bandwidth"; empty if no footer
   long wrong = 0;             // sum of #wrong / non-zero error columns (N/A ignored)
   long noise_lines = 0;       // lines that were neither header, data nor footer (NCCL INFO logs, ...)
+  long prefixed_lines = 0;    // lines with a launcher tag (srun --label " 0: ", mpirun "[1,0]<stdout>:", "[0]")
+  long other_rank_rows = 0;   // data rows printed under another rank's tag than the table's (skipped)
 };
 // `name` is the file name (a hint for the collective when the text does not say).
 Expected<NcclTestsRun> parse_nccl_tests(const std::string& text, const std::string& name);
 
-// Bus bandwidth factor of nccl-tests (busbw = algbw x factor) for a collective on n ranks.
+// Bus bandwidth factor of nccl-tests (busbw = algbw x factor) for a collective on n ranks
+// (moetune/trace/comm_vocab.h, comm::busbw_factor).
 double busbw_factor(const std::string& func, int nranks);
 
 // ---- nvidia-smi topo -m --------------------------------------------------------
@@ -46,6 +50,8 @@ struct TopoMatrix {
   std::map<int, double> link_gbps;        // per-link GB/s from `nvidia-smi nvlink --status` lines (max seen)
   bool tabs = false;                      // TAB-separated (newer nvidia-smi) vs spaces
   bool legend = false;                    // "Legend:" block present
+  std::vector<std::string> missing_rows;  // GPU labels with no row (a paste cut short); "" links for pairs no row covers
+  std::vector<std::string> cut_rows;      // the row the paste ends in, when it has fewer columns than labels
   int gpus() const;
   int nics() const;
   bool is_gpu(std::size_t i) const;

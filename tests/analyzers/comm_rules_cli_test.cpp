@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// --comm-rules FILE on analyze / report / plan / diff (docs/COMM-RULES.md): a bad file is one
+// line naming the file and exit 2; a good one changes what counts as communication. Runs the
+// built CLI on a synth run (SYNTHETIC data).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "anab_helpers.h"
+
+namespace {
+
+std::string cli() { return MOETUNE_CLI; }
+
+std::filesystem::path write(const std::string& name, const std::string& text) {
+  auto p = anab::tmpdir() / name;
+  std::ofstream(p) << text;
+  return p;
+}
+
+int lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n + (!s.empty() && s.back() != '\n');
+}
+
+}  // namespace
+
+TEST(CommRulesCli, BadFileIsOneLineNamingTheFileAndExit2) {
+  auto run = anab::synth("");
+  ASSERT_FALSE(run.empty());
+  auto bad_kind = write("bad_kind.json", R"([{"pattern": "x", "match": "prefix", "kind": "teleport"}])");
+  auto not_json = write("not_json.json", "[{pattern: x}");
+  const auto missing = anab::tmpdir() / "no_such_rules.json";
+  const auto out = (anab::tmpdir() / "r.md").string();
+  for (const auto& f : {bad_kind, not_json, missing}) {
+    for (const std::string& cmd :
+         {cli() + " analyze " + run.string(), cli() + " report --format md -o " + out + " " + run.string(),
+          cli() + " plan --force -o " + (anab::tmpdir() / "p.json").string() + " " + run.string(),
+          cli() + " diff " + run.string() + " " + run.string()}) {
+      auto r = anab::run(cmd + " --comm-rules " + f.string());
+      EXPECT_EQ(r.rc, 2) << cmd << "\n" << r.out;
+      EXPECT_EQ(lines(r.out), 1) << r.out;
+      EXPECT_NE(r.out.find(f.string() + ": "), std::string::npos) << r.out;
+    }
+  }
+  EXPECT_NE(anab::run(cli() + " analyze " + run.string() + " --comm-rules " + bad_kind.string()).out.find("teleport"),
+            std::string::npos);
+}
+
+TEST(CommRulesCli, UserRulesChangeWhatIsCommunication) {
+  auto run = anab::synth("");
+  ASSERT_FALSE(run.empty());
+  auto base = anab::run(cli() + " analyze --json " + run.string());
+  ASSERT_EQ(base.rc, 0) << base.out;
+  auto jb = nlohmann::json::parse(base.out);
+  EXPECT_EQ(jb["metrics"]["comm_vocabulary"]["user_rule_count"], 0);
+  // The synth run's token permutation kernel (moe::permute_tokens_kernel) declared a dispatch.
+  auto rules = write("permute.json", R"({"rules": [{"pattern": "moe::permute_tokens_kernel", "kind": "dispatch"}]})");
+  auto with = anab::run(cli() + " analyze --json " + run.string() + " --comm-rules " + rules.string());
+  ASSERT_EQ(with.rc, 0) << with.out;
+  auto jw = nlohmann::json::parse(with.out);
+  EXPECT_EQ(jw["metrics"]["comm_vocabulary"]["user_rule_count"], 1);
+  EXPECT_EQ(jw["metrics"]["comm_vocabulary"]["user_rules"], rules.string());
+  double comm_b = 0, comm_w = 0;
+  for (const auto& r : jb["metrics"]["per_rank"]) comm_b += r.value("comm_ms", 0.0);
+  for (const auto& r : jw["metrics"]["per_rank"]) comm_w += r.value("comm_ms", 0.0);
+  EXPECT_GT(comm_w, comm_b) << "the permutation kernels now count as communication";
+}
