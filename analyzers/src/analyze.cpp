@@ -8,8 +8,8 @@ namespace moetune::analyzers {
 AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
   AnalysisResult r;
   analyze_comm_overlap(run, opts, r);
-  analyze_global_sync(run, opts, r);
   analyze_stragglers(run, opts, r);
+  analyze_global_sync(run, opts, r);  // after stragglers: leaves a late rank they name to them
   analyze_experts(run, opts, r);
   analyze_precision(run, opts, r);
   analyze_bandwidth(run, opts, r);
