@@ -187,15 +187,16 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
       return std::tie(a->rank, a->start_ns) < std::tie(b->rank, b->start_ns);
     });
     std::vector<std::tuple<int, std::int64_t, std::int64_t>> stream_uses;
+    auto comm_of = [](const NcclOpRow& o) { return o.comm_hash ? *o.comm_hash : (o.pg_name ? *o.pg_name : ""); };
     for (const auto* o : ops)
-      if (!is_self_send(*o) && !(o->comm_hash || o->pg_name))
+      if (!is_self_send(*o) && comm_of(*o).empty())
         stream_uses.emplace_back(static_cast<int>(o->rank.value), o->stream, o->start_ns);
     StreamLabels streams;
     streams.build(stream_uses);
     for (const auto* o : ops) {
       if (is_self_send(*o)) continue;  // a local copy: no other rank takes part, nobody waits
       int rank = static_cast<int>(o->rank.value);
-      std::string comm = o->comm_hash ? *o->comm_hash : (o->pg_name ? *o->pg_name : "");
+      std::string comm = comm_of(*o);
       if (o->comm_hash && o->seq >= 0) {
         Key key{comm, "", o->seq};
         auto& inst = groups[key];
