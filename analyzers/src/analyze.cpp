@@ -26,8 +26,8 @@ AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
   AnalysisResult r;
   comm::ScopedRules rules(opts.comm_rules.get());  // every analysis classifies with the user's rules too
   analyze_comm_overlap(run, opts, r);
-  analyze_global_sync(run, opts, r);
   analyze_stragglers(run, opts, r);
+  analyze_global_sync(run, opts, r);  // after stragglers: leaves a late rank they name to them
   analyze_experts(run, opts, r);
   analyze_precision(run, opts, r);
   analyze_bandwidth(run, opts, r);

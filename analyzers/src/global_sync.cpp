@@ -5,16 +5,20 @@
 // wait noticeably. Causes, per (communicator, func):
 //   first_call  - the first instance's transfer is many times the later ones' (setup);
 //   late rank   - one rank is the last to arrive in most sync instances: the wait is a
-//                 symptom of what that rank did (compute skew, host sync, host gap) and is
-//                 attributed to the stragglers analysis (a note here, no second finding);
+//                 symptom of what that rank did before arriving (compute kernel, host gap,
+//                 host sync, copies, an earlier collective). When the stragglers analysis
+//                 (run before this one) already names that rank, a note here; otherwise a
+//                 finding that names the rank, what it did and the wait it causes;
 //   algorithm   - waits with no consistent late rank on a Tree AllReduce-like collective:
 //                 NCCL_ALGO=Ring scoped to that func (never for AllToAll / Send / Recv);
 //   arrival skew - waits with no consistent late rank otherwise (P2P knobs / overlap advice).
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "collective_instances.h"
+#include "late_cause.h"
 #include "moetune/analyzers/analyses.h"
 #include "rank_activity.h"
 
@@ -25,96 +29,181 @@ using namespace detail;
 constexpr std::int64_t kMinWaitNs = 50'000;  // a wait shorter than 50 us is noise
 constexpr double kConsistentLate = 0.6;      // share of instances with the same late rank
 
-// What a rank did between the first arrival and its own arrival.
-struct LateActivity {
-  std::string cause;  // "host_sync", "gpu_idle", "compute"
-  std::string what;   // API or kernel name
-  std::int64_t what_ns = 0;
-};
-
-struct RankIndex {
-  const RankActivity* act = nullptr;
-  std::vector<const ApiCallRow*> syncs;
-};
-
-LateActivity late_activity(const RunData& run, const RankIndex& ri, std::int64_t t0, std::int64_t t1) {
-  LateActivity la;
-  for (const auto* c : ri.syncs)
-    if (c->start_ns < t1 && c->end_ns() > t0) {
-      la.cause = "host_sync";
-      la.what = run.str(c->name);
-      la.what_ns = c->dur_ns;
-      return la;
-    }
-  std::int64_t busy = ri.act ? measure(ri.act->busy, t0, t1) : 0;
-  if (t1 - t0 > 0 && busy * 2 < (t1 - t0)) {
-    la.cause = "gpu_idle";
-    la.what = "no GPU work (host did not launch)";
-    la.what_ns = (t1 - t0) - busy;
-    return la;
-  }
-  la.cause = "compute";
-  // Longest kernel overlapping the late window on that rank.
-  auto lo = std::lower_bound(run.kernels.begin(), run.kernels.end(), std::make_pair(RankId(ri.act ? ri.act->rank : -1), t0),
-                             [](const KernelRow& k, const std::pair<RankId, std::int64_t>& v) {
-                               return k.rank != v.first ? k.rank < v.first : k.start_ns < v.second;
-                             });
-  // Step back a little to catch a kernel that started before t0 and runs through it.
-  for (int back = 0; back < 64 && lo != run.kernels.begin() && std::prev(lo)->rank == lo->rank; ++back) --lo;
-  for (auto it = lo; it != run.kernels.end() && it->rank.value == (ri.act ? ri.act->rank : -1) && it->start_ns < t1; ++it) {
-    auto ov = std::min(it->end_ns(), t1) - std::max(it->start_ns, t0);
-    if (ov > la.what_ns) la.what_ns = ov, la.what = run.str(it->name);
-  }
-  return la;
-}
-
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
   char buf[1024];
   std::snprintf(buf, sizeof buf, f, a, b, c);
   return buf;
 }
 
+struct Group {
+  std::vector<const CollInstance*> flagged;
+  std::vector<LateActivity> why;
+  std::int64_t total = 0, wait = 0;  // wait: flagged instances
+  std::int64_t all_wait = 0, comm = 0;  // all instances: waits, members' durations
+  std::string algo;
+};
+
+// One rank arrives last in most waiting instances of (comm, func) and no other analysis
+// names it: name it, what it did before arriving and the wait it costs the others.
+Finding late_rank_finding(const std::string& comm, const std::string& func, const Group& g, int late, double span,
+                          const std::string& source) {
+  std::int64_t caused = 0, late_wait_all = 0, gap = 0, busy = 0;
+  int late_in = 0;
+  std::map<std::string, std::int64_t> cause_ns;
+  std::map<std::string, std::int64_t> what_ns;
+  std::vector<std::size_t> mine;
+  for (std::size_t i = 0; i < g.flagged.size(); ++i) {
+    const auto* in = g.flagged[i];
+    if (in->late_rank != late) continue;
+    ++late_in;
+    mine.push_back(i);
+    // Removing this rank's lateness lets every other rank start when the next-latest
+    // arrives: the smallest wait among the others is what each of them gets back.
+    std::int64_t least = -1;
+    for (const auto& m : in->members)
+      if (m.rank != late) {
+        late_wait_all += in->wait(m);
+        least = least < 0 ? in->wait(m) : std::min(least, in->wait(m));
+      }
+    caused += std::max<std::int64_t>(least, 0);
+    cause_ns[g.why[i].cause] += in->last_arrival - in->first_arrival + 1;
+    gap += in->last_arrival - in->first_arrival;
+    busy += g.why[i].busy_ns;
+    what_ns[g.why[i].cause + "|" + g.why[i].what] += g.why[i].what_ns + 1;
+  }
+  auto top = [](const std::map<std::string, std::int64_t>& m) {
+    return std::max_element(m.begin(), m.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+  };
+  std::string cause = top(cause_ns);
+  std::string what;
+  std::int64_t best = -1;
+  for (const auto& [k, v] : what_ns)
+    if (k.rfind(cause + "|", 0) == 0 && v > best) best = v, what = k.substr(cause.size() + 1);
+  double share = span > 0 ? static_cast<double>(caused) / span : 0;
+  double of_comm = g.comm > 0 ? static_cast<double>(g.all_wait) / static_cast<double>(g.comm) : 0;
+  Finding f;
+  f.kind = FindingKind::GlobalSync;
+  f.severity = share >= 0.10 ? FindingSeverity::High : share >= 0.03 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.title = fmt("Rank %.0f arrives last at %.0f of the %.0f ", late, late_in, static_cast<double>(g.flagged.size())) +
+            func + fmt(" calls where ranks wait: the others wait %.1f ms for it (waiting is %.0f%% of all time in ",
+                       ms(late_wait_all), 100 * of_comm) + func + ")";
+  f.ranks.push_back(late);
+  nlohmann::json ex = nlohmann::json::array();
+  std::sort(mine.begin(), mine.end(), [&](auto a, auto b) { return g.flagged[a]->total_wait() > g.flagged[b]->total_wait(); });
+  for (std::size_t k = 0; k < mine.size() && k < 5; ++k) {
+    const auto* in = g.flagged[mine[k]];
+    std::int64_t end = in->first_arrival;
+    for (const auto& m : in->members) end = std::max(end, m.end_ns);
+    f.time_ranges.push_back({in->first_arrival, end});
+    ex.push_back({{"order", in->order},
+                  {"arrival_spread_ms", ms(in->last_arrival - in->first_arrival)},
+                  {"transfer_ms", ms(in->transfer_ns)},
+                  {"others_wait_ms", ms(in->total_wait()) },
+                  {"late_rank_before_arrival", g.why[mine[k]].cause},
+                  {"late_rank_doing", g.why[mine[k]].what}});
+  }
+  f.evidence = {{"func", func},
+                {"communicator", comm},
+                {"late_rank", late},
+                {"late_in", late_in},
+                {"instances", g.total},
+                {"sync_instances", g.flagged.size()},
+                {"others_wait_ms", ms(late_wait_all)},
+                {"wait_caused_ms", ms(caused)},
+                {"wait_share_of_comm_pct", 100 * of_comm},
+                {"wait_share_of_run_pct", 100 * share},
+                {"cause", "late rank"},
+                {"late_rank_before_arrival", cause},
+                {"late_rank_doing", what},
+                {"late_rank_gpu_busy_pct_before_arrival", gap > 0 ? 100.0 * static_cast<double>(busy) / static_cast<double>(gap) : 0.0},
+                {"aligned_instances", g.total},
+                {"alignment", source},
+                {"worst_instances", ex}};
+  std::string r = std::to_string(late);
+  if (cause == "compute") {
+    f.recommendation.text = "Rank " + r + " is still computing (most time: " + what + ") when the others reach " +
+                            func + ". Even out the work before it: token/expert balance (placement), layer or "
+                            "micro-batch split, or a slower GPU on that rank.";
+    f.recommendation.fixes.push_back({"code", {{"description", "balance the work rank " + r + " does before " + func}}});
+  } else if (cause == "gpu_idle") {
+    f.recommendation.text = "Rank " + r + "'s GPU has no work before " + func + ": its host launches late (host-bound: "
+                            "data loading, Python overhead, logging or a CPU-side sync on that rank). Move that host "
+                            "work off the critical path (prefetch, async, CUDA graphs).";
+    f.recommendation.fixes.push_back({"code", {{"description", "remove the host-side delay on rank " + r + " before " + func}}});
+  } else if (cause == "host_sync") {
+    f.recommendation.text = "Rank " + r + " blocks in " + what + " before " + func +
+                            ": remove the synchronisation (e.g. .item()/.cpu() on a GPU tensor) or move it after the call.";
+    f.recommendation.fixes.push_back({"code", {{"description", "remove the blocking " + what + " on rank " + r}}});
+  } else if (cause == "memcpy") {
+    f.recommendation.text = "Rank " + r + " is copying (" + what + ") when the others reach " + func +
+                            ": use pinned buffers with non_blocking copies on a side stream, overlap them with compute, "
+                            "or keep the data on the GPU.";
+    f.recommendation.fixes.push_back({"code", {{"description", "overlap the copies on rank " + r + " with compute"}}});
+  } else {
+    f.recommendation.text = "Rank " + r + " is still in an earlier communication call when the others reach " + func +
+                            ": the delay comes from an earlier sync point; fix that one first.";
+    f.recommendation.fixes.push_back({"code", {{"description", "remove the earlier delay on rank " + r}}});
+  }
+  f.estimated_gain_pct = 100 * share;
+  f.gain_basis = "per instance where this rank is last, the smallest wait among the other ranks (what each gets back "
+                 "if it arrived with the next-latest rank), summed, as a share of the run (mean traced span per rank)";
+  return f;
+}
+
 }  // namespace
 
 void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
   std::string source;
-  auto insts = collective_instances(run, &source);
+  AlignStats stats;
+  auto insts = collective_instances(run, &source, &stats);
+  out.metrics["global_sync"] = {{"source", source},
+                                {"aligned", stats.by_id + stats.by_order},
+                                {"aligned_by_id", stats.by_id},
+                                {"aligned_by_order", stats.by_order},
+                                {"refused", stats.refused},
+                                {"refused_count_mismatch", stats.refused_size}};
   if (insts.empty()) {
     out.notes.push_back(run.nccl_ops.empty() && run.kernels.empty()
                             ? "not enough data: global_sync: no collectives in the run"
                             : "not enough data: global_sync: no collective seen by two or more ranks (one rank, no "
-                              "NCCL collectives, or only send/recv without sequence numbers, which cannot be aligned)");
+                              "NCCL calls, or no call that matches another rank's in function, size and time: " +
+                                  std::to_string(stats.refused) + " refused)");
     return;
   }
+  out.notes.push_back("global_sync: aligned " + std::to_string(stats.by_id + stats.by_order) +
+                      " collective/send-recv instances across ranks (" + std::to_string(stats.by_id) +
+                      " by communicator and sequence number, " + std::to_string(stats.by_order) +
+                      " by launch order checked for function, size and time overlap, from " + source + "); refused " +
+                      std::to_string(stats.refused) + " calls that match no other rank's");
   CommClassifier cls(run.strings);
   auto acts = build_rank_activity(run, cls);
-  std::map<int, RankIndex> idx;
   double span_sum = 0;
-  for (const auto& a : acts) {
-    idx[a.rank].act = &a;
+  for (const auto& a : acts)
     if (!a.busy.empty()) span_sum += static_cast<double>(a.busy.back().e - a.busy.front().s);
-  }
-  std::vector<char> sync_name(run.strings.size());
-  for (std::size_t i = 0; i < run.strings.size(); ++i) sync_name[i] = is_blocking_sync_api(run.strings[i]);
-  for (const auto& c : run.api_calls) {
-    auto id = static_cast<std::size_t>(c.name.value);
-    if (id < sync_name.size() && sync_name[id])
-      idx[static_cast<int>(c.rank.value)].syncs.push_back(&c);
-  }
+  LateCauses causes(run, cls, acts);
   double span = acts.empty() ? 0 : span_sum / static_cast<double>(acts.size());
+  // Ranks that an earlier analysis (stragglers: straggler, host_sync, gpu_idle) already names.
+  std::set<int> claimed;
+  for (const auto& f : out.findings)
+    if (f.kind == FindingKind::Straggler || f.kind == FindingKind::HostSync || f.kind == FindingKind::GpuIdle)
+      claimed.insert(f.ranks.begin(), f.ranks.end());
+  // Per-rank waits over all aligned instances.
+  std::map<int, std::pair<std::int64_t, std::int64_t>> rank_wait;  // rank -> (wait ns, times last)
+  for (const auto& in : insts) {
+    for (const auto& m : in.members) rank_wait[m.rank].first += in.wait(m);
+    ++rank_wait[in.late_rank].second;
+  }
+  auto& pr = out.metrics["global_sync"]["per_rank"] = nlohmann::json::array();
+  for (const auto& [r, w] : rank_wait) pr.push_back({{"rank", r}, {"wait_ms", ms(w.first)}, {"arrived_last", w.second}});
 
-  struct Group {
-    std::vector<const CollInstance*> flagged;
-    std::vector<LateActivity> why;
-    std::int64_t total = 0, wait = 0;
-    std::string algo;
-  };
   std::map<std::pair<std::string, std::string>, Group> groups;
   std::vector<const CollInstance*> first_calls;
   std::vector<double> first_medians;
   for (const auto& in : insts) {
     auto& g = groups[{in.comm, in.func}];
     ++g.total;
+    for (const auto& m : in.members) g.comm += m.dur();
+    g.all_wait += in.total_wait();
     if (g.algo.empty()) g.algo = in.algo;
     if (in.setup_ns > 0) {
       first_calls.push_back(&in);
@@ -126,7 +215,7 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     if (2 * waiting <= static_cast<int>(in.members.size()) - 1) continue;  // not most ranks
     g.flagged.push_back(&in);
     g.wait += in.total_wait();
-    g.why.push_back(late_activity(run, idx[in.late_rank], in.first_arrival, in.last_arrival));
+    g.why.push_back(causes.at(in.late_rank, in.first_arrival, in.last_arrival));
   }
 
   for (auto& [key, g] : groups) {
@@ -141,10 +230,15 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     double top_share = static_cast<double>(top->second) / static_cast<double>(g.flagged.size());
     if (share < 0.01) continue;  // waits too small to matter for the run
     if (g.flagged.size() >= 3 && top_share >= kConsistentLate) {
-      std::map<std::string, int> causes;
+      if (!claimed.count(top->first)) {
+        out.findings.push_back(late_rank_finding(key.first, func, g, top->first, span, source));
+        continue;
+      }
+      std::map<std::string, int> hist_causes;
       for (std::size_t i = 0; i < g.flagged.size(); ++i)
-        if (g.flagged[i]->late_rank == top->first) ++causes[g.why[i].cause];
-      auto c = std::max_element(causes.begin(), causes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+        if (g.flagged[i]->late_rank == top->first) ++hist_causes[g.why[i].cause];
+      auto c = std::max_element(hist_causes.begin(), hist_causes.end(),
+                                [](const auto& a, const auto& b) { return a.second < b.second; });
       out.notes.push_back(fmt("global_sync: rank %.0f arrives last in %.0f%% of the %.0f waiting ", top->first, 100 * top_share,
                               static_cast<double>(g.flagged.size())) +
                           func + " instances (cause before arrival: " + c->first +

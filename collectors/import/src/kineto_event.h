@@ -42,7 +42,7 @@ struct Event {
   std::int64_t grid = 0, block = 0;
   // NCCL metadata args
   std::string_view coll_name, dtype, pg_name, in_split, out_split, pg_ranks;
-  std::optional<std::int64_t> in_nelems, out_nelems, group_size, nccl_rank;
+  std::optional<std::int64_t> in_nelems, out_nelems, group_size, nccl_rank, seq;
 };
 
 // Parses FILE's JSON: first the top-level facts (meta), then calls on_meta once

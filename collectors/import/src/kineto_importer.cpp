@@ -296,10 +296,11 @@ class Mapper {
   // PyTorch's collective metadata, as on comm kernels and record_param_comms ops.
   struct CommMeta {
     std::string coll, dtype, pg_name, pg_ranks, in_split, out_split;
-    std::optional<std::int64_t> in_nelems, group_size;
+    std::optional<std::int64_t> in_nelems, group_size, seq;
     static CommMeta from(const Event& e) {
       return {std::string(e.coll_name), std::string(e.dtype),    std::string(e.pg_name), std::string(e.pg_ranks),
-              std::string(e.in_split),  std::string(e.out_split), e.in_nelems,           e.group_size};
+              std::string(e.in_split),  std::string(e.out_split), e.in_nelems,           e.group_size,
+              e.seq};
     }
   };
 
@@ -315,6 +316,10 @@ class Mapper {
     if (m.group_size && *m.group_size > 0 && *m.group_size < std::numeric_limits<int>::max())
       op.nranks = static_cast<int>(*m.group_size);
     if (!m.pg_name.empty()) op.pg_name = op.comm_hash = m.pg_name;
+    // PyTorch's per-process-group "Seq", for collectives only (point-to-point ops may count
+    // on their own): the key that aligns a collective across ranks.
+    if (m.seq && *m.seq >= 0 && !m.pg_name.empty() && op.func != "Send" && op.func != "Recv" && op.func != "SendRecv")
+      op.seq = *m.seq;
     if (!m.pg_ranks.empty()) op.pg_ranks = m.pg_ranks;
     if (is_list(m.in_split)) op.in_splits = m.in_split;
     if (is_list(m.out_split)) op.out_splits = m.out_split;

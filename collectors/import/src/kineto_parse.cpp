@@ -185,6 +185,7 @@ error_code read_args(od::value& v, Event& ev) {
     else if (k == "In msg nelems") opt_int(ev.in_nelems);
     else if (k == "Out msg nelems") opt_int(ev.out_nelems);
     else if (k == "Group size") opt_int(ev.group_size);
+    else if (k == "Seq") opt_int(ev.seq);
     else if (k == "Rank") opt_int(ev.nccl_rank);
     else if (k == "Process Group Name") e = read_str(x, ev.pg_name);
     else if (k == "Process Group Ranks") e = read_text(x, ev.pg_ranks);
