@@ -26,7 +26,9 @@ CommParts comm_parts(const std::vector<CollInstance>& instances) {
   CommParts p;
   for (const auto& in : instances)
     for (const auto& m : in.members) {
-      const std::int64_t w = std::clamp<std::int64_t>(in.wait(m), 0, m.dur());
+      // First-call setup (connection establishment, global_sync's first_call cause) is not
+      // transfer either: it waits with the rest, as comm_overlap's exposed_wait counts it.
+      const std::int64_t w = std::clamp<std::int64_t>(in.wait(m) + in.setup_ns, 0, m.dur());
       if (w > 0) p.wait[m.rank].push_back({m.start_ns, m.start_ns + w});
       if (m.start_ns + w < m.end_ns) p.transfer[m.rank].push_back({m.start_ns + w, m.end_ns});
     }
@@ -60,14 +62,14 @@ RankBuckets build_buckets(const RankActivity& a, Intervals wait, Intervals trans
   b.wait = intersect(rest, subtract(wait, transfer));
   b.transfer = subtract(rest, b.wait);
   Intervals used = unite(a.compute, a.comm_core);
-  auto take = [&used](const Intervals& v, Intervals& out) {
+  auto take = [&used](const Intervals& v, Intervals& out, bool last) {
     out = subtract(v, used);
-    used = unite(used, out);
+    if (!last && !out.empty()) used = unite(used, out);  // copies are few: skip the O(N) pass when none
   };
-  take(a.h2d, b.h2d);
-  take(a.d2h, b.d2h);
-  take(a.p2p, b.p2p);
-  take(a.d2d, b.d2d);
+  take(a.h2d, b.h2d, false);
+  take(a.d2h, b.d2h, false);
+  take(a.p2p, b.p2p, false);
+  take(a.d2d, b.d2d, true);
   b.api = std::move(api);
   b.api_starts = std::move(api_starts);
   return b;

@@ -5,8 +5,8 @@
 //   compute > comm transfer > comm wait > memcpy H2D > D2H > P2P > D2D (memsets and
 //   unknown-kind copies count as D2D) > host gaps (long, short) > idle.
 // comm = communication kernels + nccl_ops (not copies); comm wait = the front part of a
-// collective instance member, [start, start + wait) (collective_instances.h); the rest of
-// comm is transfer (first-call setup included). A gap (no GPU work) shorter than 1 ms is a
+// collective instance member, [start, start + wait + first-call setup) (collective_instances.h);
+// the rest of comm is transfer. A gap (no GPU work) shorter than 1 ms is a
 // short host gap (the GPU waits for the next launch); a gap >= 1 ms is a long host gap when
 // the host is in CUDA API calls for >= half of it or starts calls at >= 1 per 100 us of it
 // (launching, allocating, blocking copies), else idle (the host is elsewhere: Python, data

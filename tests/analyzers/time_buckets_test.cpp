@@ -172,11 +172,13 @@ TEST(StepPeriod, DetectedOnSynthWithStepsRemoved) {
   ASSERT_FALSE(row.at("detected_period").is_null());
   EXPECT_EQ(row.at("step_buckets").size(), p->windows.size());
   expect_buckets_sum(r, "detected");
-  // The detected step lasts what a marked step lasts (same program every step).
-  double marked = 0;
+  // The detected step lasts what a marked step lasts (same program every step; the median
+  // marked step, since the first one starts before the GPU has work and is shorter).
   AnalysisResult with_steps;
   analyze_comm_overlap(synth_run("", 4, 6), {}, with_steps);
-  marked = rank_row(with_steps, 0).at("step_time_ms");
+  std::vector<double> marked_steps;
+  for (const auto& sb : rank_row(with_steps, 0).at("step_buckets")) marked_steps.push_back(sb.at("step_time_ms"));
+  const double marked = median_of(marked_steps);
   EXPECT_NEAR(row.at("detected_period").at("mean_step_ms").get<double>(), marked, 0.05 * marked);
 }
 
