@@ -245,3 +245,15 @@ TEST(NewFindings, OtherInjectionsRaiseNoneOfTheNewKinds) {
       EXPECT_TRUE(of_kind(r, k).empty()) << inj << ": " << to_string(k);
   }
 }
+
+TEST(TimeBuckets, ReportsShowTheBuckets) {
+  const RunData& run = synth_run("memcpy_bound", 4, 6);
+  AnalysisResult r = analyze(run);
+  const std::string text = report_text(run, r), md = report_markdown(run, r), html = report_html(run, r);
+  EXPECT_NE(text.find("time buckets, % of step"), std::string::npos);
+  EXPECT_NE(text.find("     63.9"), std::string::npos) << text;  // H2D share of every rank
+  EXPECT_NE(md.find("## Time accounting"), std::string::npos);
+  EXPECT_NE(md.find("| 0 | 36.1 | 0.0 | 0.0 | 63.9 |"), std::string::npos) << md;
+  EXPECT_NE(html.find("<h2>Time accounting (% of step)</h2>"), std::string::npos);
+  EXPECT_NE(html.find("title=\"H2D 63.9 %\""), std::string::npos);
+}
