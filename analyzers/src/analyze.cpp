@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <algorithm>
+#include <cstdio>
+#include <set>
 
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/comm_rules.h"
@@ -20,7 +22,98 @@ void comm_vocabulary_health(const RunData& run, const AnalyzeOptions& opts, Anal
   if (auto line = unclassified_comm_line(u); !line.empty()) r.notes.push_back(line);
 }
 
+// The non-compute buckets a finding's fix shrinks (docs/ANALYZE-JSON.md, "Ranking").
+std::set<std::string> addressed(FindingKind k) {
+  switch (k) {
+    case FindingKind::ExposedComm:
+    case FindingKind::CommPrecision:
+    case FindingKind::LowBandwidth:
+    case FindingKind::PcieTopology:
+    case FindingKind::ColdExpertTraffic:
+    case FindingKind::GradCompression: return {"comm_transfer"};
+    case FindingKind::HotExperts: return {"comm_transfer", "comm_wait"};
+    case FindingKind::GlobalSync:
+    case FindingKind::Straggler:
+    case FindingKind::ExpertImbalance: return {"comm_wait"};
+    case FindingKind::MemcpyBound: return {"memcpy"};
+    case FindingKind::LaunchBound: return {"host_gap_short"};
+    case FindingKind::HostSync:
+    case FindingKind::GpuIdle: return {"host_gap_long", "idle"};
+  }
+  return {};
+}
+
+const char* why_none(const std::string& bucket) {
+  if (bucket == "comm_transfer")
+    return "the transfer is below exposed_comm's threshold (>= 5 % exposed on every rank), there is no link ceiling or "
+           "byte count for low_bandwidth, and no 32-bit all-to-all or exposed fp32 gradient all-reduce to compress";
+  if (bucket == "comm_wait")
+    return "the waits are not attributed to a late rank: global_sync needs collective instances aligned across ranks, "
+           "and straggler needs two or more ranks";
+  if (bucket == "memcpy") return "the copies stay under memcpy_bound's threshold (10 % of the step on a rank)";
+  if (bucket == "host_gap_short")
+    return "the GPU is busy >= 50 % of the step or the short gaps are few (launch_bound needs both)";
+  return "gpu_idle and host_sync judge gaps inside recorded steps; without steps the gaps may be start-up or "
+         "tear-down and are not sized";
+}
+
 }  // namespace
+
+void rank_by_accounting(AnalysisResult& r) {
+  // Most costly first (severity, then gain); ids are numbered per kind in the final order.
+  std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.severity != b.severity) return a.severity > b.severity;
+    return a.estimated_gain_pct > b.estimated_gain_pct;
+  });
+  auto it = r.metrics.find("per_rank");
+  if (it == r.metrics.end() || !it->is_array() || it->empty()) return;
+  // Mean share of each non-compute bucket over the ranks.
+  std::map<std::string, double> share;
+  double compute = 0;
+  int n = 0;
+  for (const auto& row : *it) {
+    const double step = row.value("step_time_ms", 0.0);
+    if (step <= 0 || !row.contains("buckets")) continue;
+    const auto& b = row["buckets"];
+    ++n;
+    compute += b.value("compute_ms", 0.0) / step;
+    share["comm_transfer"] += b.value("comm_transfer_ms", 0.0) / step;
+    share["comm_wait"] += b.value("comm_wait_ms", 0.0) / step;
+    share["memcpy"] += (b.value("memcpy_h2d_ms", 0.0) + b.value("memcpy_d2h_ms", 0.0) + b.value("memcpy_d2d_ms", 0.0) +
+                        b.value("memcpy_p2p_ms", 0.0)) / step;
+    share["host_gap_long"] += b.value("host_gap_long_ms", 0.0) / step;
+    share["host_gap_short"] += b.value("host_gap_short_ms", 0.0) / step;
+    share["idle"] += b.value("idle_ms", 0.0) / step;
+  }
+  if (n == 0) return;
+  nlohmann::json shares = nlohmann::json::object();
+  std::string largest;
+  for (auto& [k, v] : share) {
+    v /= n;
+    shares[k] = 100 * v;
+    if (largest.empty() || v > share[largest]) largest = k;
+  }
+  compute /= n;
+  auto& rk = r.metrics["ranking"] = {{"bucket_share_pct", shares}, {"compute_share_pct", 100 * compute}};
+  char buf[160];
+  if (share[largest] < 0.05) {
+    std::snprintf(buf, sizeof buf, "%.0f %% of the step is compute; no non-compute bucket reaches 5 %%", 100 * compute);
+    rk["largest_bucket"] = nullptr;
+    r.notes.push_back(std::string("ranking: ") + buf + ", so the findings keep severity order");
+    return;
+  }
+  rk["largest_bucket"] = largest;
+  std::stable_sort(r.findings.begin(), r.findings.end(), [&](const Finding& a, const Finding& b) {
+    return addressed(a.kind).count(largest) > addressed(b.kind).count(largest);
+  });
+  const bool any = !r.findings.empty() && addressed(r.findings.front().kind).count(largest);
+  rk["top_addresses_largest"] = any;
+  if (!any) {
+    std::snprintf(buf, sizeof buf, "the largest non-compute bucket is %s (%.0f %% of the step) and no finding addresses it: ",
+                  largest.c_str(), 100 * share[largest]);
+    r.notes.push_back(std::string("ranking: ") + buf + why_none(largest));
+  }
+}
 
 AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
   AnalysisResult r;
@@ -32,11 +125,8 @@ AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
   analyze_precision(run, opts, r);
   analyze_bandwidth(run, opts, r);
   comm_vocabulary_health(run, opts, r);
-  // Most costly first; ids numbered per kind in that order.
-  std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
-    if (a.severity != b.severity) return a.severity > b.severity;
-    return a.estimated_gain_pct > b.estimated_gain_pct;
-  });
+  analyze_time_buckets(run, opts, r);
+  rank_by_accounting(r);
   std::map<std::string, int> per_kind;
   for (auto& f : r.findings) f.id = std::string(to_string(f.kind)) + "-" + std::to_string(++per_kind[to_string(f.kind)]);
   return r;

@@ -16,6 +16,7 @@
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/steps.h"
 #include "rank_activity.h"
+#include "time_buckets.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -61,14 +62,18 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
   auto acts = build_rank_activity(run, cls);
   auto& per_rank = out.metrics["per_rank"] = nlohmann::json::array();
   auto& per_step = out.metrics["per_step"] = nlohmann::json::array();
-  if (run.kernels.empty() && run.nccl_ops.empty()) {
-    out.notes.push_back("not enough data: comm_overlap: the run has no GPU kernels or NCCL operations");
+  if (run.kernels.empty() && run.nccl_ops.empty() && run.memcpys.empty()) {
+    out.notes.push_back("not enough data: comm_overlap: the run has no GPU kernels, copies or NCCL operations");
     return;
   }
   // Per rank: the waiting part of each collective (its start until start + wait).
   std::map<int, Intervals> wait_iv;
+  const auto instances = collective_instances(run);
+  auto parts = comm_parts(instances);  // time buckets: pure wait vs transfer (time_buckets.h)
+  auto api = api_by_rank(run);
+  bool any_detected = false, any_no_api = false;
   // First-call setup (global_sync's first_call cause) is attributed the same way.
-  for (const auto& in : collective_instances(run))
+  for (const auto& in : instances)
     for (const auto& m : in.members)
       if (in.wait(m) + in.setup_ns > 0) wait_iv[m.rank].push_back({m.start_ns, m.start_ns + in.wait(m) + in.setup_ns});
   bool any_whole = false, any_comm = false;
@@ -88,7 +93,21 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
     normalize(wv);
     auto exposed_wait_iv = intersect(subtract(a.comm, a.compute), wv);
     std::int64_t tot_wait = 0;
+    auto& api_r = api[a.rank];
+    any_no_api |= api_r.second.empty();
+    const RankBuckets rb = build_buckets(a, std::move(parts.wait[a.rank]), std::move(parts.transfer[a.rank]),
+                                         std::move(api_r.first), std::move(api_r.second));
+    Buckets btot;
+    nlohmann::json step_buckets = nlohmann::json::array();
+    auto bucket_row = [&](std::int64_t step, std::int64_t s, std::int64_t e) {
+      auto bk = measure_buckets(a, rb, s, e);
+      auto row = bk.to_json();
+      row["step"] = step, row["start_ns"] = s, row["end_ns"] = e, row["step_time_ms"] = ms(bk.step);
+      step_buckets.push_back(std::move(row));
+      return bk;
+    };
     for (const auto& w : a.windows) {
+      btot += bucket_row(w.step, w.s, w.e);
       auto st = window_stats(a, w);
       auto ew = measure(exposed_wait_iv, w.s, w.e);
       tot_wait += ew;
@@ -112,6 +131,23 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
     }
     any_comm |= tot.comm_ns > 0;
     auto n = static_cast<double>(a.windows.size());
+    nlohmann::json detected = nullptr;
+    if (a.whole_run) {  // no steps: the repeating kernel sequence gives the per-step picture
+      if (auto dp = detect_step_period(run, a.rank)) {
+        any_detected = true;
+        step_buckets = nlohmann::json::array();
+        std::int64_t sum = 0;
+        for (std::size_t i = 0; i < dp->windows.size(); ++i) {
+          bucket_row(static_cast<std::int64_t>(i), dp->windows[i].s, dp->windows[i].e);
+          sum += dp->windows[i].e - dp->windows[i].s;
+        }
+        detected = {{"kernels_per_step", dp->kernels},
+                    {"steps", dp->windows.size()},
+                    {"mean_step_ms", ms(sum) / static_cast<double>(dp->windows.size())},
+                    {"anchor_kernel", dp->anchor},
+                    {"self_match", dp->match}};
+      }
+    }
     per_rank.push_back({{"rank", a.rank},
                         {"steps", a.whole_run ? 0 : static_cast<int>(a.windows.size())},
                         {"step_time_ms", ms(tot.step_ns) / n},
@@ -130,13 +166,26 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
                         {"whole_run", a.whole_run},
                         {"comm_kernels", a.comm_kernels},
                         {"nccl_ops", a.nccl_ops},
-                        {"peer_copies", a.peer_copies}});
+                        {"peer_copies", a.peer_copies},
+                        {"buckets", btot.to_json(n)},
+                        {"step_buckets", std::move(step_buckets)},
+                        {"host_gaps", {{"long_per_step", static_cast<double>(btot.long_gaps) / n},
+                                       {"short_per_step", static_cast<double>(btot.short_gaps) / n},
+                                       {"api_calls_recorded", !rb.api_starts.empty()}}},
+                        {"detected_period", detected}});
     rs.step = tot.step_ns;
     rs.comm = tot.comm_ns;
     rs.exposed = tot.exposed_ns - tot_wait;
     rs.wait = tot_wait;
     sums.push_back(std::move(rs));
   }
+  if (any_detected)
+    out.notes.push_back("steps: no steps recorded for some ranks; the step period was detected from the repeating "
+                        "kernel sequence (per_rank[].detected_period): step_buckets are per detected step, the "
+                        "per-rank means stay over the whole window");
+  if (any_no_api)
+    out.notes.push_back("time buckets: some ranks have no CUDA API calls recorded, so their gaps >= 1 ms count as idle "
+                        "(a host launch gap cannot be told apart)");
   const SteadySteps steady = steady_steps(run);
   out.metrics["comm_overlap"] = {
       {"windows", any_whole ? "whole run per rank (no steps recorded)" : "steps table"},

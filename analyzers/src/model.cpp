@@ -19,6 +19,9 @@ const char* to_string(FindingKind k) {
     case FindingKind::Straggler: return "straggler";
     case FindingKind::HostSync: return "host_sync";
     case FindingKind::GpuIdle: return "gpu_idle";
+    case FindingKind::MemcpyBound: return "memcpy_bound";
+    case FindingKind::LaunchBound: return "launch_bound";
+    case FindingKind::GradCompression: return "grad_compression";
   }
   return "unknown";
 }

@@ -113,13 +113,37 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
     step_keys.insert({r, s.step});
     wide_ns += static_cast<double>(detail::measure(wide_iv[r], s.start_ns, s.end_ns));
   }
+  // A rank with no steady steps (no steps table: torch.profiler without ProfilerStep, nsys)
+  // is sized on its window, first to last GPU work: the gain is a share of what was traced,
+  // never 0 for all-to-alls that fill it.
+  std::set<int> windowed;
+  for (int r : ranks)
+    if (!step_ns.count(r)) windowed.insert(r);
+  if (!windowed.empty()) {
+    std::map<int, std::pair<std::int64_t, std::int64_t>> win;
+    auto add = [&](RankId rk, std::int64_t s, std::int64_t e) {
+      int r = static_cast<int>(rk.value);
+      if (!windowed.count(r) || e <= s) return;
+      auto [it, fresh] = win.try_emplace(r, s, e);
+      if (!fresh) it->second.first = std::min(it->second.first, s), it->second.second = std::max(it->second.second, e);
+    };
+    for (const auto& k : run.kernels) add(k.rank, k.start_ns, k.end_ns());
+    for (const auto& m : run.memcpys) add(m.rank, m.start_ns, m.end_ns());
+    for (const auto& o : run.nccl_ops) add(o.rank, o.start_ns, o.end_ns);
+    for (const auto& [r, w] : win) {
+      step_ns[r] += static_cast<double>(w.second - w.first);
+      wide_ns += static_cast<double>(detail::measure(wide_iv[r], w.first, w.second));
+    }
+  }
   double total_step = 0;
   for (int r : ranks) total_step += step_ns[r];
   // Bytes per rank per step over all steps (the ops of warm-up steps included).
   std::set<std::pair<int, std::int64_t>> all_steps;
   for (const auto& s : run.steps)
     if (ranks.count(static_cast<int>(s.rank.value))) all_steps.insert({static_cast<int>(s.rank.value), s.step});
-  const double nsteps = ranks.empty() ? 0 : static_cast<double>(all_steps.size()) / static_cast<double>(ranks.size());
+  const double nsteps = ranks.empty() ? 0
+                                      : static_cast<double>(all_steps.size() + windowed.size()) /
+                                            static_cast<double>(ranks.size());
   const double saved_fraction = 1.0 - 16.0 / wide_bits;
   std::int64_t saved = static_cast<std::int64_t>(static_cast<double>(wide_bytes) * saved_fraction);
   double comm_share = total_step > 0 ? std::min(1.0, wide_ns / total_step) : 0;
@@ -143,11 +167,18 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
                 {"steps_used", steady.used()},
                 {"warmup", steady.rule_text},
                 {"share_of_step_time_pct", 100 * comm_share},
+                {"ranks_sized_on_whole_window", windowed.size()},
                 {"bytes_by_dtype", by_dtype}};
   f.estimated_gain_pct = gain;
   f.gain_basis = "the " + std::to_string(wide_bits) + "-bit all-to-alls (self-sends excluded) run during " +
                  std::to_string(static_cast<int>(100 * comm_share)) +
-                 " % of the steady-state step time on these ranks; assumes their time scales with bytes (bandwidth-bound) and is "
+                 (windowed.empty() ? std::string(" % of the steady-state step time on these ranks")
+                                   : windowed.size() == ranks.size()
+                                         ? std::string(" % of the traced window (no steps recorded: first to last GPU "
+                                                       "work per rank)")
+                                         : std::string(" % of the steady-state step time on these ranks (the whole "
+                                                       "traced window for ranks with no steps)")) +
+                 "; assumes their time scales with bytes (bandwidth-bound) and is "
                  "on the critical path (less where it already overlaps compute)";
   f.recommendation.text =
       "Send dispatch/combine activations in bf16 (cast before the all-to-all, back to the compute dtype after): "

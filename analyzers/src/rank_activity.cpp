@@ -113,6 +113,7 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     if (cls.is_comm(k.name)) {
       ++a.comm_kernels;
       a.comm.push_back(iv);
+      a.comm_core.push_back(iv);
     } else {
       a.compute.push_back(iv);
     }
@@ -125,16 +126,28 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     if (is_comm_memcpy(m)) {
       ++a.peer_copies;
       comm_extra[a.rank].push_back({m.start_ns, m.end_ns()});
+      a.p2p.push_back({m.start_ns, m.end_ns()}), a.p2p_bytes += m.bytes, a.p2p_dur += m.dur_ns;
+    } else if (m.kind == CopyKind::HtoD) {
+      a.h2d.push_back({m.start_ns, m.end_ns()}), a.h2d_bytes += m.bytes, a.h2d_dur += m.dur_ns;
+    } else if (m.kind == CopyKind::DtoH) {
+      a.d2h.push_back({m.start_ns, m.end_ns()}), a.d2h_bytes += m.bytes, a.d2h_dur += m.dur_ns;
+    } else {
+      a.d2d.push_back({m.start_ns, m.end_ns()}), a.d2d_bytes += m.bytes, a.d2d_dur += m.dur_ns;
     }
   }
   last_rank = -2;
-  for (const auto& m : run.memsets) busy_extra[cached(m.rank).rank].push_back({m.start_ns, m.end_ns()});
+  for (const auto& m : run.memsets) {
+    auto& a = cached(m.rank);
+    busy_extra[a.rank].push_back({m.start_ns, m.end_ns()});
+    a.d2d.push_back({m.start_ns, m.end_ns()});
+  }
   last_rank = -2;
   for (const auto& o : run.nccl_ops) {
     auto& a = cached(o.rank);
     ++a.nccl_ops;
     comm_extra[a.rank].push_back({o.start_ns, o.end_ns});
     busy_extra[a.rank].push_back({o.start_ns, o.end_ns});
+    a.comm_core.push_back({o.start_ns, o.end_ns});
   }
   const SteadySteps steady = steady_steps(run);
   for (const auto& s : run.steps)
@@ -148,6 +161,7 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     normalize(a.compute);
     normalize(a.comm);
     normalize(a.busy);
+    for (auto* v : {&a.comm_core, &a.h2d, &a.d2h, &a.d2d, &a.p2p}) normalize(*v);
     if (auto it = comm_extra.find(r); it != comm_extra.end()) {
       normalize(it->second);
       a.comm = unite(a.comm, it->second);

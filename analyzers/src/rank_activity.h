@@ -43,6 +43,12 @@ struct RankActivity {
   Intervals comm;      // communication kernels + nccl_ops + peer memcpys
   Intervals overlap;   // compute ∩ comm
   Intervals busy;      // any GPU work: kernels, memcpys, memsets, nccl_ops
+  // For the time buckets (time_buckets.h): communication without copies (comm kernels +
+  // nccl_ops), and copies by kind. Peer copies (is_comm_memcpy) are `p2p`; unknown-kind
+  // copies and memsets are device-memory writes and go with `d2d`.
+  Intervals comm_core, h2d, d2h, d2d, p2p;
+  std::int64_t h2d_bytes = 0, d2h_bytes = 0, d2d_bytes = 0, p2p_bytes = 0;
+  std::int64_t h2d_dur = 0, d2h_dur = 0, d2d_dur = 0, p2p_dur = 0;  // summed copy durations (overlaps counted twice)
   std::vector<Window> windows;  // steady steps of this rank (steps.h), or one window = first..last GPU work
   std::vector<Window> warmup_windows;  // the rank's warm-up steps (left out of `windows`)
   bool whole_run = false;       // true when the rank has no steps

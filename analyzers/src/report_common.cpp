@@ -45,6 +45,22 @@ std::string step_list(const std::set<std::int64_t>& steps) {
   return o;
 }
 
+std::vector<BucketShares> bucket_shares(const AnalysisResult& r) {
+  std::vector<BucketShares> out;
+  auto it = r.metrics.find("per_rank");
+  if (it == r.metrics.end() || !it->is_array()) return out;
+  for (const auto& row : *it) {
+    const double step = row.value("step_time_ms", 0.0);
+    if (!row.contains("buckets") || step <= 0) continue;
+    BucketShares b;
+    b.rank = row.value("rank", -1);
+    b.step_ms = step;
+    for (int i = 0; i < 10; ++i) b.pct[i] = 100 * row["buckets"].value(kBucketKeys[i], 0.0) / step;
+    out.push_back(b);
+  }
+  return out;
+}
+
 ReportSummary summarize(const AnalysisResult& r) {
   ReportSummary s;
   if (auto it = r.metrics.find("per_rank"); it != r.metrics.end() && it->is_array() && !it->empty()) {

@@ -129,6 +129,28 @@ std::string report_html(const RunData& run, const AnalysisResult& r) {
         << "</td><td>" << num(row.value("idle_ms", 0.0), 3) << "</td></tr>\n";
     o << "</table>\n";
   }
+  if (auto bs = bucket_shares(r); !bs.empty()) {  // one stacked bar per rank, then the numbers
+    static const char* colors[10] = {"#4c78a8", "#e45756", "#f58518", "#72b7b2", "#54a24b",
+                                     "#b279a2", "#ff9da6", "#9d755d", "#bab0ac", "#eeeeee"};
+    o << "<h2>Time accounting (% of step)</h2><p>";
+    for (int i = 0; i < 10; ++i)
+      o << "<span style=\"display:inline-block;width:10px;height:10px;background:" << colors[i] << "\"></span> "
+        << kBucketLabels[i] << " &nbsp;";
+    o << "</p><table><tr><th>rank</th><th style=\"width:420px\">step</th>";
+    for (const char* l : kBucketLabels) o << "<th>" << l << "</th>";
+    o << "</tr>\n";
+    for (const auto& b : bs) {
+      o << "<tr><td>" << b.rank << "</td><td><div style=\"display:flex;height:14px\">";
+      for (int i = 0; i < 10; ++i)
+        if (b.pct[i] > 0)
+          o << "<div title=\"" << kBucketLabels[i] << " " << num(b.pct[i], 1) << " %\" style=\"width:" << num(b.pct[i], 2)
+            << "%;background:" << colors[i] << "\"></div>";
+      o << "</div></td>";
+      for (double p : b.pct) o << "<td>" << num(p, 1) << "</td>";
+      o << "</tr>\n";
+    }
+    o << "</table>\n";
+  }
   o << "<h2>Findings and recommendations</h2>\n";
   if (r.findings.empty()) o << "<p>No findings.</p>\n";
   for (const auto& f : r.findings) {

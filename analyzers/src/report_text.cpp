@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Plain-text (CLI) and Markdown reports. Same sections as report.h describes.
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 #include <sstream>
@@ -67,6 +69,19 @@ std::string report_text(const RunData& run, const AnalysisResult& r) {
     }
     o << "(per-step means; comm% = communication time / step time)\n\n";
   }
+  if (auto bs = bucket_shares(r); !bs.empty()) {
+    o << "time buckets, % of step (docs/ANALYZE-JSON.md)\n rank";
+    for (const char* l : kBucketLabels) o << " " << std::string(9 - std::min<std::size_t>(9, std::strlen(l)), ' ') << l;
+    o << "\n";
+    for (const auto& b : bs) {
+      char line[32];
+      std::snprintf(line, sizeof line, "%5d", b.rank);
+      o << line;
+      for (double p : b.pct) std::snprintf(line, sizeof line, " %9.1f", p), o << line;
+      o << "\n";
+    }
+    o << "\n";
+  }
   if (r.findings.empty()) o << "No findings.\n";
   for (const auto& f : r.findings) {
     o << "[" << to_string(f.severity) << "] " << f.id << ": " << f.title << "\n";
@@ -108,6 +123,18 @@ std::string report_markdown(const RunData& run, const AnalysisResult& r) {
         << " | " << num(row.value("compute_ms", 0.0), 3) << " | " << num(row.value("comm_ms", 0.0), 3) << " | "
         << num(row.value("exposed_comm_ms", 0.0), 3) << " | " << num(row.value("overlap_pct", 0.0), 1) << " | "
         << num(100 * row.value("comm_ratio", 0.0), 1) << " | " << num(row.value("idle_ms", 0.0), 3) << " |\n";
+  }
+  if (auto bs = bucket_shares(r); !bs.empty()) {
+    o << "\n## Time accounting (% of step; docs/ANALYZE-JSON.md)\n\n| rank |";
+    for (const char* l : kBucketLabels) o << " " << l << " |";
+    o << "\n|---:|";
+    for (int i = 0; i < 10; ++i) o << "---:|";
+    o << "\n";
+    for (const auto& b : bs) {
+      o << "| " << b.rank << " |";
+      for (double p : b.pct) o << " " << num(p, 1) << " |";
+      o << "\n";
+    }
   }
   o << "\n## Findings\n";
   if (r.findings.empty()) o << "\nNo findings.\n";

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <vector>
 
 #include "moetune/analyzers/steps.h"
@@ -100,6 +101,92 @@ SteadySteps steady_steps(const RunData& run) {
                 std::to_string(drop - tenth) + " further leading step(s) slower than 1.5x the median step; " +
                 std::to_string(drop) + " of " + std::to_string(r.total) + " steps dropped";
   return r;
+}
+
+}  // namespace moetune::analyzers
+
+namespace moetune::analyzers {
+
+std::optional<DetectedPeriod> detect_step_period(const RunData& run, std::int64_t rank) {
+  auto lo = std::lower_bound(run.kernels.begin(), run.kernels.end(), rank,
+                             [](const KernelRow& k, std::int64_t r) { return k.rank.value < r; });
+  auto hi = std::upper_bound(lo, run.kernels.end(), rank,
+                             [](std::int64_t r, const KernelRow& k) { return r < k.rank.value; });
+  const auto n = static_cast<std::size_t>(hi - lo);
+  if (n < 8) return std::nullopt;
+  // Kernels of one rank arrive sorted by start (RunData); name ids index run.strings.
+  const std::size_t names = run.strings.size();
+  std::vector<std::int64_t> seq(n);
+  std::vector<std::uint32_t> count(names + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto id = lo[static_cast<std::ptrdiff_t>(i)].name.value;
+    seq[i] = (id >= 0 && static_cast<std::size_t>(id) < names) ? id : static_cast<std::int64_t>(names);
+    ++count[static_cast<std::size_t>(seq[i])];
+  }
+  // Positions of every name with >= 4 occurrences, grouped by name (counting sort).
+  std::vector<std::size_t> first(names + 2, 0);
+  for (std::size_t id = 0; id <= names; ++id) first[id + 1] = first[id] + (count[id] >= 4 ? count[id] : 0);
+  std::vector<std::size_t> pos(first[names + 1]), fill(first.begin(), first.end() - 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto id = static_cast<std::size_t>(seq[i]);
+    if (count[id] >= 4) pos[fill[id]++] = i;
+  }
+  struct Cand {
+    std::size_t id, d;
+  };
+  std::vector<Cand> cands;
+  std::vector<std::size_t> dist;
+  for (std::size_t id = 0; id < names; ++id) {
+    if (count[id] < 4) continue;
+    const std::size_t* p = pos.data() + first[id];
+    const std::size_t c = count[id];
+    if (2 * (p[c - 1] - p[0]) < n) continue;  // the repeats must span half of the kernels
+    dist.resize(c - 1);
+    for (std::size_t j = 0; j + 1 < c; ++j) dist[j] = p[j + 1] - p[j];
+    std::nth_element(dist.begin(), dist.begin() + static_cast<std::ptrdiff_t>(dist.size() / 2), dist.end());
+    const std::size_t d = dist[dist.size() / 2];
+    if (d < 2) continue;
+    const std::size_t tol = std::max<std::size_t>(2, d / 20);
+    std::size_t ok = 0;
+    for (auto x : dist) ok += (x + tol >= d && x <= d + tol);
+    if (10 * ok >= 9 * dist.size()) cands.push_back({id, d});
+  }
+  std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.d != b.d ? a.d > b.d : a.id < b.id; });
+  for (const auto& c : cands) {
+    const std::size_t* p = pos.data() + first[c.id];
+    const std::size_t cnt = count[c.id];
+    // Consecutive periods must hold the same kernels (as a multiset: the order of kernels on
+    // different streams may differ): mean overlap of up to 8 evenly spread window pairs.
+    const std::size_t pairs = std::min<std::size_t>(8, cnt - 2);
+    double match = 0;
+    std::vector<std::int64_t> wa, wb;
+    for (std::size_t k = 0; k < pairs; ++k) {
+      const std::size_t j = pairs > 1 ? (cnt - 3) * k / (pairs - 1) : 0;
+      wa.assign(seq.begin() + static_cast<std::ptrdiff_t>(p[j]), seq.begin() + static_cast<std::ptrdiff_t>(p[j + 1]));
+      wb.assign(seq.begin() + static_cast<std::ptrdiff_t>(p[j + 1]), seq.begin() + static_cast<std::ptrdiff_t>(p[j + 2]));
+      std::sort(wa.begin(), wa.end());
+      std::sort(wb.begin(), wb.end());
+      std::size_t common = 0;
+      for (std::size_t x = 0, y = 0; x < wa.size() && y < wb.size();) {
+        if (wa[x] == wb[y]) ++common, ++x, ++y;
+        else if (wa[x] < wb[y]) ++x;
+        else ++y;
+      }
+      match += static_cast<double>(common) / static_cast<double>(std::max(wa.size(), wb.size()));
+    }
+    match /= static_cast<double>(pairs);
+    if (match < 0.8) continue;
+    DetectedPeriod r;
+    r.kernels = static_cast<std::int64_t>(c.d);
+    r.anchor = run.strings[c.id];
+    r.match = match;
+    for (std::size_t j = 0; j + 1 < cnt; ++j) {
+      auto s = lo[static_cast<std::ptrdiff_t>(p[j])].start_ns, e = lo[static_cast<std::ptrdiff_t>(p[j + 1])].start_ns;
+      if (e > s) r.windows.push_back({s, e});
+    }
+    if (r.windows.size() >= 3) return r;
+  }
+  return std::nullopt;
 }
 
 }  // namespace moetune::analyzers

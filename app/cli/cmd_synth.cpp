@@ -68,7 +68,8 @@ const Register reg{"synth", [](CLI::App& app, int& exit_code) {
                                    "GPU groups, e.g. nvlink:8 | nvlink:4,pcie:2,net:2 | sxm-no-nvlink:4 (default nvlink:RANKS)");
                      c->add_option("--inject", a->o.inject,
                                    "comma list: tree_sync, fp32_dispatch, hot_experts_slow_rank, straggler[:R], "
-                                   "host_sync[:R], no_overlap, slow_link, gpu_idle[:R]");
+                                   "host_sync[:R], no_overlap, slow_link, gpu_idle[:R], memcpy_bound, launch_bound, "
+                                   "fp32_grad_allreduce");
                      c->callback([a, &exit_code] { run_synth(*a, exit_code); });
                    }};
 

@@ -177,6 +177,53 @@ TEST(Synth, NoOverlapPutsAllToAllOnTheComputeStream) {
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM nccl_ops WHERE func='AllToAll'"), 8 * 6 * 4);
 }
 
+// memcpy_bound: one 64 MiB H2D copy per rank and step on the compute stream at 12 GB/s,
+// launched by cudaMemcpyAsync; the step's first kernel waits for it.
+TEST(Synth, MemcpyBoundCopiesTheBatchEveryStep) {
+  auto r = open_run(make_run("mcpy", small("memcpy_bound")));
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM memcpys WHERE kind=1 AND bytes=67108864 AND stream=7"), 8 * 6);
+  EXPECT_NEAR(scalar(*r, "SELECT avg(bytes * 1.0 / dur_ns) FROM memcpys"), 12.0, 0.01);
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM api_calls a JOIN strings s ON s.id=a.name_id WHERE "
+                       "s.value='cudaMemcpyAsync'"),
+            8 * 6);
+  // no kernel on the compute stream runs while the copy does
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM memcpys m JOIN kernels k ON k.rank=m.rank AND k.stream=7 AND "
+                       "k.start_ns < m.start_ns + m.dur_ns AND k.start_ns + k.dur_ns > m.start_ns"),
+            0);
+  auto clean = open_run(make_run("mcpy_clean", small()));
+  EXPECT_EQ(scalar(*clean, "SELECT count(*) FROM memcpys"), 0);
+}
+
+// launch_bound: 80 us of host time before every launch: consecutive launches of a rank
+// start >= 80 us apart, and the GPU of rank 0 is busy under half of its steps.
+TEST(Synth, LaunchBoundSpacesLaunchesAndStarvesTheGpu) {
+  auto r = open_run(make_run("launch", small("launch_bound")));
+  EXPECT_GE(scalar(*r, "SELECT min(d) FROM (SELECT start_ns - lag(start_ns) OVER (PARTITION BY rank ORDER BY start_ns) "
+                       "d FROM api_calls) WHERE d IS NOT NULL"),
+            80000);
+  double busy = scalar(*r, "SELECT sum(dur_ns) FROM kernels WHERE rank=0 AND stream=7");
+  double steps = scalar(*r, "SELECT sum(end_ns - start_ns) FROM steps WHERE rank=0");
+  EXPECT_LT(busy / steps, 0.5);
+  auto clean = open_run(make_run("launch_clean", small()));
+  EXPECT_GT(scalar(*clean, "SELECT sum(dur_ns) FROM kernels WHERE rank=0 AND stream=7") /
+                scalar(*clean, "SELECT sum(end_ns - start_ns) FROM steps WHERE rank=0"),
+            0.8);
+}
+
+// fp32_grad_allreduce: the two gradient all-reduce buckets in Float (16 Mi elements, 64 MiB),
+// kernel ..._f32_RING_LL, both after the last backward kernel (exposed).
+TEST(Synth, Fp32GradAllReduceIsFloatAndAfterTheBackward) {
+  auto r = open_run(make_run("fp32ar", small("fp32_grad_allreduce")));
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM nccl_ops WHERE func='AllReduce' AND dtype='Float' AND bytes=67108864"),
+            8 * 6 * 2);
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM nccl_ops WHERE func='AllReduce' AND dtype<>'Float'"), 0);
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM strings WHERE value LIKE 'ncclDevKernel_AllReduce_Sum_f32_RING_LL%'"), 1);
+  // no compute kernel overlaps an all-reduce (nothing hides it)
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM nccl_ops o JOIN kernels k ON k.rank=o.rank AND k.stream=7 AND "
+                       "k.start_ns < o.end_ns AND k.start_ns + k.dur_ns > o.start_ns WHERE o.func='AllReduce'"),
+            0);
+}
+
 TEST(Synth, EventsTargetIsMetWithinTenPercent) {
   synth::Options o;
   o.ranks = 4, o.steps = 5, o.events = 200000;

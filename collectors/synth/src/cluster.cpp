@@ -71,13 +71,17 @@ Expected<Injections> parse_injections(const std::string& list, int ranks) {
       return {};
     };
     if (name == "tree_sync" || name == "fp32_dispatch" || name == "hot_experts_slow_rank" ||
-        name == "no_overlap" || name == "slow_link") {
+        name == "no_overlap" || name == "slow_link" || name == "memcpy_bound" || name == "launch_bound" ||
+        name == "fp32_grad_allreduce") {
       if (auto r = no_rank(); !r) return r.error();
       if (name == "tree_sync") inj.tree_sync = true;
       if (name == "fp32_dispatch") inj.fp32_dispatch = true;
       if (name == "hot_experts_slow_rank") inj.hot_experts_slow_rank = true;
       if (name == "no_overlap") inj.no_overlap = true;
       if (name == "slow_link") inj.slow_link = true;
+      if (name == "memcpy_bound") inj.memcpy_bound = true;
+      if (name == "launch_bound") inj.launch_bound = true;
+      if (name == "fp32_grad_allreduce") inj.fp32_grad_allreduce = true;
     } else if (name == "straggler") {
       inj.straggler = rank.value_or(std::min(1, ranks - 1));
     } else if (name == "host_sync") {
@@ -87,7 +91,7 @@ Expected<Injections> parse_injections(const std::string& list, int ranks) {
     } else {
       return Error{"--inject: unknown injection '" + name +
                    "' (tree_sync, fp32_dispatch, hot_experts_slow_rank, straggler[:R], host_sync[:R], "
-                   "no_overlap, slow_link, gpu_idle[:R])"};
+                   "no_overlap, slow_link, gpu_idle[:R], memcpy_bound, launch_bound, fp32_grad_allreduce)"};
     }
   }
   return inj;

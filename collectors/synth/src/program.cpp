@@ -18,6 +18,9 @@ constexpr std::int64_t kTreeSetupNs = 40'000'000;
 constexpr double kTreeSkewNs = 3'000'000;
 constexpr std::int64_t kHostSyncWorkNs = 3'000'000;
 constexpr std::int64_t kGpuIdleNs = 6'000'000;
+constexpr std::int64_t kBatchCopyBytes = 64LL << 20;  // memcpy_bound: input batch copied H2D every step
+constexpr double kBatchCopyGbps = 12.0;               // pageable-like rate (PCIe gen5 x16 raw: 63 GB/s)
+constexpr std::int64_t kLaunchOverheadNs = 80'000;    // launch_bound: host time before every launch
 
 std::string join(const std::vector<std::int64_t>& v) {
   std::string s;
@@ -52,6 +55,7 @@ Program::Program(const Options& o, const Injections& inj, const Cluster& c, cons
   a2a_eff_ = (inj.slow_link ? kSlowLinkEff : 1.0) * c.healthy_eff;
   type_size_ = inj.fp32_dispatch ? 4 : 2;
   dtype_ = inj.fp32_dispatch ? "Float" : "BFloat16";
+  if (inj.launch_bound) sim.set_launch_overhead(kLaunchOverheadNs);
   auto in = [&](const char* s) { return w.intern(s); };
   fwd_ = {{in("flash_fwd_kernel<Flash_fwd_kernel_traits<128, 128, 64, 4, false, false, cutlass::bfloat16_t, "
               "Flash_kernel_traits<128, 128, 64, 4, cutlass::bfloat16_t> >, false, true, false, false, true, true, "
@@ -101,8 +105,9 @@ Program::Program(const Options& o, const Injections& inj, const Cluster& c, cons
                   "(at::native::ADAM_MODE)0, false>, double*, double, double, double, double, double, bool, double*, "
                   "double*>(at::native::(anonymous namespace)::TensorListMetadata<4>)");
   sendrecv_ = in("ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)");
-  allreduce_ = in(inj.tree_sync ? "ncclDevKernel_AllReduce_Sum_bf16_TREE_LL(ncclDevKernelArgsStorage<4096ul>)"
-                                : "ncclDevKernel_AllReduce_Sum_bf16_RING_LL(ncclDevKernelArgsStorage<4096ul>)");
+  allreduce_ = in(inj.tree_sync             ? "ncclDevKernel_AllReduce_Sum_bf16_TREE_LL(ncclDevKernelArgsStorage<4096ul>)"
+                  : inj.fp32_grad_allreduce ? "ncclDevKernel_AllReduce_Sum_f32_RING_LL(ncclDevKernelArgsStorage<4096ul>)"
+                                            : "ncclDevKernel_AllReduce_Sum_bf16_RING_LL(ncclDevKernelArgsStorage<4096ul>)");
   ph_gate_ = in("gate");
   ph_dispatch_ = in("dispatch");
   ph_experts_ = in("experts");
@@ -254,13 +259,15 @@ void Program::backward(int s) {
   const std::int64_t elems = inj_.tree_sync ? 2 * kArElems : kArElems;
   CollOp op;
   op.func = "AllReduce", op.algo = inj_.tree_sync ? "Tree" : "Ring", op.proto = inj_.tree_sync ? "LL" : "Simple";
-  op.dtype = "BFloat16", op.comm = "dp", op.channels = c_.all_nvlink ? 24 : 4;
+  const std::int64_t esize = inj_.fp32_grad_allreduce ? 4 : 2;
+  op.dtype = inj_.fp32_grad_allreduce ? "Float" : "BFloat16", op.comm = "dp", op.channels = c_.all_nvlink ? 24 : 4;
   op.count.assign(n_, elems);
-  op.bytes.assign(n_, elems * 2);
-  double ar_ns = n_ > 1 ? elems * 2.0 * 2.0 * (n_ - 1) / n_ / (c_.healthy_eff * c_.ceiling) : 0;
+  op.bytes.assign(n_, elems * esize);
+  double ar_ns = n_ > 1 ? elems * static_cast<double>(esize) * 2.0 * (n_ - 1) / n_ / (c_.healthy_eff * c_.ceiling) : 0;
   Times ar_end(n_, 0);
   // overlapped buckets: each backward segment lasts >= 1.25 x the all-reduce it hides
-  const bool overlap = !inj_.tree_sync && !inj_.no_overlap;
+  // (fp32_grad_allreduce: both buckets after the whole backward, exposed)
+  const bool overlap = !inj_.tree_sync && !inj_.no_overlap && !inj_.fp32_grad_allreduce;
   double scale = 1.0;
   if (overlap && buckets > 0) {
     double mean = 0;
@@ -298,6 +305,7 @@ void Program::step(int s) {
   for (int r = 0; r < n_; ++r) start[r] = sim_.host_time(r);
   sim_.range_begin();
   if (inj_.gpu_idle) sim_.host_work(*inj_.gpu_idle, kGpuIdleNs);  // e.g. a data-loader stall
+  if (inj_.memcpy_bound) sim_.memcpy(kComputeStream, CopyKind::HtoD, kBatchCopyBytes, kBatchCopyGbps);
   for (int l = 0; l < o_.layers; ++l) layer(s, l);
   if (inj_.host_sync) {
     sim_.device_sync(*inj_.host_sync);

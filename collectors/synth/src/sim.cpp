@@ -15,6 +15,7 @@ Sim::Sim(Times tids, std::uint64_t seed, std::int64_t t0, TraceWriter& w, Summar
     : n_(static_cast<int>(tids.size())), tid_(std::move(tids)), seed_(seed), rng_(seed * 0x2545F4914F6CDD1DULL + 7), w_(w), sum_(sum) {
   launch_api_ = w.intern("cudaLaunchKernel");
   sync_api_ = w.intern("cudaDeviceSynchronize");
+  memcpy_api_ = w.intern("cudaMemcpyAsync");
   moe_domain_ = w.intern("moe");
   host_.assign(n_, t0);
   comp_free_.assign(n_, t0);
@@ -25,6 +26,7 @@ Sim::Sim(Times tids, std::uint64_t seed, std::int64_t t0, TraceWriter& w, Summar
 
 std::int64_t Sim::launch(int r, int stream, StringId api) {
   (void)stream;
+  host_[r] += launch_overhead_;
   std::int64_t start = std::max(host_[r], comp_free_[r] - kLaunchLeadNs);
   std::int64_t dur = 3000 + static_cast<std::int64_t>(rng_.uniform() * 1000);
   ApiCallRow a;
@@ -127,6 +129,25 @@ Times Sim::collective(int stream, StringId name, const CollOp& op, std::int64_t 
     w_.add(o);
     ++sum_.nccl_ops;
     (stream == kCommStream ? comm_free_[r] : comp_free_[r]) = end[r];
+  }
+  return end;
+}
+
+Times Sim::memcpy(int stream, CopyKind kind, std::int64_t bytes, double gbps) {
+  Times end(n_);
+  for (int r = 0; r < n_; ++r) {
+    std::int64_t api_end = launch(r, stream, memcpy_api_);
+    auto& free = stream == kCommStream ? comm_free_[r] : comp_free_[r];
+    MemcpyRow m;
+    m.rank = RankId(r);
+    m.stream = StreamId(stream);
+    m.start_ns = std::max(api_end + kLaunchLatencyNs, free);
+    m.dur_ns = static_cast<std::int64_t>(static_cast<double>(bytes) / gbps);
+    m.bytes = bytes;
+    m.kind = kind;
+    m.correlation = corr_[r];
+    w_.add(m);
+    free = end[r] = m.end_ns();
   }
   return end;
 }

@@ -64,6 +64,10 @@ class Sim {
                std::int64_t grid = 0, std::int64_t block = 0);
   // Collective: one kernel + one nccl_ops row per rank; all end at max(arrival) + transfer.
   Times collective(int stream, StringId name, const CollOp& op, std::int64_t transfer, const Times* dep = nullptr);
+  // One copy per rank on `stream` (cudaMemcpyAsync api row + memcpy row), `bytes` at `gbps`.
+  Times memcpy(int stream, CopyKind kind, std::int64_t bytes, double gbps);
+  // Host time spent before every launch (Python / framework overhead); 0 in a clean run.
+  void set_launch_overhead(std::int64_t ns) { launch_overhead_ = ns; }
   // cudaDeviceSynchronize on rank r: the host blocks until every stream of r is idle.
   void device_sync(int r);
   // NVTX ranges (moe domain) on the host thread, and marks.
@@ -80,7 +84,8 @@ class Sim {
   Rng rng_;
   TraceWriter& w_;
   Summary& sum_;
-  StringId launch_api_, sync_api_, moe_domain_;
+  StringId launch_api_, sync_api_, moe_domain_, memcpy_api_;
+  std::int64_t launch_overhead_ = 0;
   Times host_, comp_free_, comm_free_, corr_;
   std::vector<std::vector<std::int64_t>> open_;  // per rank: start times of open ranges
   std::vector<std::pair<std::string, std::int64_t>> comm_seq_;  // communicator -> next seq

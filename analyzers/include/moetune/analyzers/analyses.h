@@ -10,6 +10,13 @@ namespace moetune::analyzers {
 // comm_overlap.cpp: per rank and step: compute, comm, exposed comm, overlap %, idle
 // -> metrics.per_rank; finding exposed_comm.
 void analyze_comm_overlap(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out);
+// bucket_findings.cpp: from the time buckets (metrics.per_rank[].buckets, written by
+// analyze_comm_overlap, which must run first) and the copies / all-reduces of the run
+// -> memcpy_bound, launch_bound, grad_compression.
+void analyze_time_buckets(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out);
+// Orders findings so the top one addresses the largest non-compute bucket (analyze.cpp);
+// adds metrics.ranking and a note when no finding can address it.
+void rank_by_accounting(AnalysisResult& out);
 // global_sync.cpp: collective instances aligned across ranks -> finding global_sync.
 void analyze_global_sync(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out);
 // stragglers.cpp: compute skew, host syncs, GPU idle gaps -> straggler, host_sync, gpu_idle.

@@ -28,6 +28,9 @@ enum class FindingKind {
   Straggler,
   HostSync,
   GpuIdle,
+  MemcpyBound,     // host<->device / device copies dominate the step (time_buckets)
+  LaunchBound,     // GPU busy < half the step, many short launch gaps
+  GradCompression, // exposed fp32 gradient all-reduce on a slow link
 };
 const char* to_string(FindingKind k);  // "global_sync", "exposed_comm", ...
 

@@ -47,6 +47,20 @@ StepRatios step_ratios(const AnalysisResult& r);
 // "0, 1, 2" or "0-4" for a set of step numbers ("" when empty).
 std::string step_list(const std::set<std::int64_t>& steps);
 
+// Time accounting per rank (metrics.per_rank[].buckets, docs/ANALYZE-JSON.md) as % of the
+// step, in the order of kBucketKeys; empty when the analysis has no buckets.
+inline constexpr const char* kBucketKeys[10] = {
+    "compute_ms",    "comm_transfer_ms", "comm_wait_ms",     "memcpy_h2d_ms",     "memcpy_d2h_ms",
+    "memcpy_d2d_ms", "memcpy_p2p_ms",    "host_gap_long_ms", "host_gap_short_ms", "idle_ms"};
+inline constexpr const char* kBucketLabels[10] = {"compute", "comm xfer", "comm wait", "H2D",     "D2H",
+                                                  "D2D",     "P2P",       "gap>=1ms",  "gaps<1ms", "idle"};
+struct BucketShares {
+  int rank = -1;
+  double step_ms = 0;
+  double pct[10] = {};
+};
+std::vector<BucketShares> bucket_shares(const AnalysisResult& r);
+
 // Writes text to path (atomically: temp + rename). Error names the file.
 Expected<void> write_text_file(const std::filesystem::path& path, const std::string& text);
 

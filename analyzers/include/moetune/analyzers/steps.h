@@ -35,6 +35,27 @@ std::map<std::int64_t, std::int64_t> job_step_ns(const RunData& run);
 SteadySteps steady_steps(const RunData& run);
 // The `--warmup N` of a command line, or meta warmup_steps; empty when neither is there.
 std::optional<std::int64_t> marked_warmup(const RunData& run);
+// Step period of a rank with no steps table, detected from its kernel sequence (kernel
+// name ids in start order): the repeating unit is opened by an anchor kernel whose
+// occurrences are evenly spaced in kernel count (>= 90 % of the distances within
+// max(2, 5 %) of the median distance D), span >= half of the rank's kernels, and repeat
+// >= 3 times (>= 4 occurrences); consecutive periods must hold the same kernels (multiset
+// overlap >= 80 %, mean of up to 8 sampled pairs: kernels of different streams may
+// interleave differently). Of the anchors that qualify, the largest D wins (a step holds
+// repeating layers, so the layer period also qualifies; the step is the largest unit).
+// Windows are [anchor j, anchor j+1) in time. Empty when nothing repeats. Cost O(k) for
+// the rank's k kernels plus O(16 D log D) per tried anchor.
+struct DetectedPeriod {
+  std::int64_t kernels = 0;  // kernels per period (D)
+  std::string anchor;        // the kernel that opens each period
+  struct Span {
+    std::int64_t s = 0, e = 0;
+  };
+  std::vector<Span> windows;  // complete periods, in time order (>= 3)
+  double match = 0;           // mean multiset overlap of consecutive periods (0..1)
+};
+std::optional<DetectedPeriod> detect_step_period(const RunData& run, std::int64_t rank);
+
 // Median of a non-empty set (mean of the two middle values for even sizes).
 double median_of(std::vector<double> v);
 

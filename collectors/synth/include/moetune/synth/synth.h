@@ -18,6 +18,7 @@ namespace moetune::synth {
 struct Injections {
   bool tree_sync = false, fp32_dispatch = false, hot_experts_slow_rank = false;
   bool no_overlap = false, slow_link = false;
+  bool memcpy_bound = false, launch_bound = false, fp32_grad_allreduce = false;
   std::optional<int> straggler, host_sync, gpu_idle;
 };
 

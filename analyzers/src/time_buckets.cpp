@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// Time accounting per rank and step (time_buckets.h; definitions in docs/ANALYZE-JSON.md).
+#include "time_buckets.h"
+
+#include <algorithm>
+
+namespace moetune::analyzers::detail {
+
+Buckets& Buckets::operator+=(const Buckets& o) {
+  step += o.step, compute += o.compute, transfer += o.transfer, wait += o.wait;
+  h2d += o.h2d, d2h += o.d2h, d2d += o.d2d, p2p += o.p2p;
+  gap_long += o.gap_long, gap_short += o.gap_short, idle += o.idle;
+  long_gaps += o.long_gaps, short_gaps += o.short_gaps;
+  return *this;
+}
+
+nlohmann::json Buckets::to_json(double div) const {
+  auto v = [div](std::int64_t ns) { return div > 0 ? ms(ns) / div : 0.0; };
+  return {{"compute_ms", v(compute)},       {"comm_transfer_ms", v(transfer)}, {"comm_wait_ms", v(wait)},
+          {"memcpy_h2d_ms", v(h2d)},        {"memcpy_d2h_ms", v(d2h)},         {"memcpy_d2d_ms", v(d2d)},
+          {"memcpy_p2p_ms", v(p2p)},        {"host_gap_long_ms", v(gap_long)}, {"host_gap_short_ms", v(gap_short)},
+          {"idle_ms", v(idle)}};
+}
+
+CommParts comm_parts(const std::vector<CollInstance>& instances) {
+  CommParts p;
+  for (const auto& in : instances)
+    for (const auto& m : in.members) {
+      // First-call setup (connection establishment, global_sync's first_call cause) is not
+      // transfer either: it waits with the rest, as comm_overlap's exposed_wait counts it.
+      const std::int64_t w = std::clamp<std::int64_t>(in.wait(m) + in.setup_ns, 0, m.dur());
+      if (w > 0) p.wait[m.rank].push_back({m.start_ns, m.start_ns + w});
+      if (m.start_ns + w < m.end_ns) p.transfer[m.rank].push_back({m.start_ns + w, m.end_ns});
+    }
+  for (auto& [r, v] : p.wait) normalize(v);
+  for (auto& [r, v] : p.transfer) normalize(v);
+  return p;
+}
+
+std::map<int, std::pair<Intervals, std::vector<std::int64_t>>> api_by_rank(const RunData& run) {
+  std::map<int, std::pair<Intervals, std::vector<std::int64_t>>> out;
+  std::pair<Intervals, std::vector<std::int64_t>>* cur = nullptr;
+  std::int64_t cur_rank = -2;
+  for (const auto& c : run.api_calls) {
+    if (c.rank.value != cur_rank) cur = &out[static_cast<int>(c.rank.value)], cur_rank = c.rank.value;
+    cur->first.push_back({c.start_ns, c.end_ns()});
+    cur->second.push_back(c.start_ns);
+  }
+  for (auto& [r, v] : out) {
+    normalize(v.first);
+    if (!std::is_sorted(v.second.begin(), v.second.end())) std::sort(v.second.begin(), v.second.end());
+  }
+  return out;
+}
+
+RankBuckets build_buckets(const RankActivity& a, Intervals wait, Intervals transfer, Intervals api,
+                          std::vector<std::int64_t> api_starts) {
+  RankBuckets b;
+  // Communication with no compute under it, split at the instance boundaries: a span where
+  // one collective transfers while another waits is transfer (transfer > wait).
+  Intervals rest = subtract(a.comm_core, a.compute);
+  b.wait = intersect(rest, subtract(wait, transfer));
+  b.transfer = subtract(rest, b.wait);
+  Intervals used = unite(a.compute, a.comm_core);
+  auto take = [&used](const Intervals& v, Intervals& out, bool last) {
+    out = subtract(v, used);
+    if (!last && !out.empty()) used = unite(used, out);  // copies are few: skip the O(N) pass when none
+  };
+  take(a.h2d, b.h2d, false);
+  take(a.d2h, b.d2h, false);
+  take(a.p2p, b.p2p, false);
+  take(a.d2d, b.d2d, true);
+  b.api = std::move(api);
+  b.api_starts = std::move(api_starts);
+  return b;
+}
+
+Buckets measure_buckets(const RankActivity& a, const RankBuckets& b, std::int64_t s, std::int64_t e) {
+  Buckets r;
+  if (e <= s) return r;
+  r.step = e - s;
+  r.compute = measure(a.compute, s, e);
+  r.transfer = measure(b.transfer, s, e);
+  r.wait = measure(b.wait, s, e);
+  r.h2d = measure(b.h2d, s, e);
+  r.d2h = measure(b.d2h, s, e);
+  r.p2p = measure(b.p2p, s, e);
+  r.d2d = measure(b.d2d, s, e);
+  for (const auto& g : gaps(a.busy, s, e, 1)) {
+    const std::int64_t len = g.e - g.s;
+    if (len < kLongGapNs) {
+      r.gap_short += len, ++r.short_gaps;
+      continue;
+    }
+    const std::int64_t in_api = measure(b.api, g.s, g.e);
+    const auto calls = std::lower_bound(b.api_starts.begin(), b.api_starts.end(), g.e) -
+                       std::lower_bound(b.api_starts.begin(), b.api_starts.end(), g.s);
+    if (2 * in_api >= len || calls * 100'000 >= len) {
+      r.gap_long += len, ++r.long_gaps;
+    } else {
+      r.idle += len;
+    }
+  }
+  // The gaps are the complement of busy, and the GPU buckets partition busy: the sum is exact.
+  return r;
+}
+
+}  // namespace moetune::analyzers::detail
