@@ -146,7 +146,7 @@ Expected<TopoMatrix> parse_topo(const std::string& text) {
       fields = tok;
     }
     const std::size_t n = m.labels.size();
-    if (fields.size() < n + 1) return Error{"row " + tok[0] + " has " + std::to_string(fields.size() - 1) +
+    if (fields.size() < n + 1) return Error{"row " + tok[0] + " has " + std::to_string(fields.empty() ? 0 : fields.size() - 1) +
                                             " link columns, expected " + std::to_string(n)};
     std::vector<std::string> links(fields.begin() + 1, fields.begin() + 1 + static_cast<long>(n));
     for (const auto& c : links)
