@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/placement.h"
@@ -60,7 +61,7 @@ std::vector<double> rank_speed(const RunData& run, const RankLinks& links, int R
 std::optional<double> moe_phase_share(const RunData& run, int r) {
   double phase = 0, step = 0;
   for (const auto& s : run.steps)
-    if (s.rank.value == r) step += static_cast<double>(s.end_ns - s.start_ns);
+    if (s.rank.value == r) step += static_cast<double>(s.end_ns) - static_cast<double>(s.start_ns);
   for (const auto& n : run.nvtx) {
     if (n.rank.value != r) continue;
     const auto& t = run.str(n.name);
@@ -78,26 +79,66 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
                         "tokens per expert; see docs/CONVENTIONS-NVTX.md)");
     return;
   }
-  int L = 0, E = 0;
+  // Layer, expert and rank ids come from the file and index the load tables below: keep
+  // only rows whose ids are >= 0 and below dense_id_limit(distinct ids), so the tables
+  // follow the number of distinct ids, never one huge id (expert 2147483647, rank -1).
+  std::set<std::int64_t> layer_ids, expert_ids, rank_ids;
   for (const auto& r : run.routing) {
-    L = std::max(L, r.layer + 1);
-    E = std::max(E, r.expert + 1);
+    if (r.layer >= 0) layer_ids.insert(r.layer);
+    if (r.expert >= 0) expert_ids.insert(r.expert);
+    if (r.rank.value >= 0) rank_ids.insert(r.rank.value);
   }
-  for (const auto& p : run.placement) E = std::max(E, p.expert + 1);
+  for (const auto& p : run.placement) {
+    if (p.expert >= 0) expert_ids.insert(p.expert);
+    if (p.rank.value >= 0) rank_ids.insert(p.rank.value);
+  }
+  const std::int64_t lim_l = dense_id_limit(layer_ids.size()), lim_e = dense_id_limit(expert_ids.size()),
+                     lim_r = dense_id_limit(rank_ids.size());
+  auto ok = [](std::int64_t id, std::int64_t lim) { return id >= 0 && id < lim; };
+  std::vector<const ExpertRoutingRow*> routing;
+  std::vector<const ExpertPlacementRow*> placement;
+  routing.reserve(run.routing.size());
+  for (const auto& r : run.routing)
+    if (ok(r.layer, lim_l) && ok(r.expert, lim_e) && ok(r.rank.value, lim_r) && r.tokens >= 0) routing.push_back(&r);
+  for (const auto& p : run.placement)
+    if (ok(p.layer, lim_l) && ok(p.expert, lim_e) && ok(p.rank.value, lim_r)) placement.push_back(&p);
+  const std::size_t dropped = run.routing.size() - routing.size() + run.placement.size() - placement.size();
+  if (dropped > 0)
+    out.notes.push_back("experts: ignored " + std::to_string(dropped) +
+                        " expert_routing/expert_placement rows with a negative or out-of-range layer, expert or "
+                        "rank id (or negative tokens)");
+  if (routing.empty()) {
+    out.notes.push_back("not enough data: experts: no usable expert_routing rows");
+    return;
+  }
+  int L = 0, E = 0;
+  for (const auto* r : routing) {
+    L = std::max(L, r->layer + 1);
+    E = std::max(E, r->expert + 1);
+  }
+  for (const auto* p : placement) E = std::max(E, p->expert + 1);
   RankLinks links = RankLinks::build(run);
   int R = links.ranks();
-  for (const auto& r : run.routing) R = std::max(R, static_cast<int>(r.rank.value) + 1);
-  for (const auto& p : run.placement) R = std::max(R, static_cast<int>(p.rank.value) + 1);
+  for (const auto* r : routing) R = std::max(R, static_cast<int>(r->rank.value) + 1);
+  for (const auto* p : placement) R = std::max(R, static_cast<int>(p->rank.value) + 1);
   if (R < 2 || E < 2) {
     out.notes.push_back("not enough data: experts: need >= 2 ranks and >= 2 experts (have " + std::to_string(R) +
                         " ranks, " + std::to_string(E) + " experts)");
+    return;
+  }
+  constexpr double kMaxCells = 1 << 25;  // layers x ranks x experts doubles in the load tables (256 MB)
+  if (static_cast<double>(L) * R * E > kMaxCells) {
+    out.notes.push_back("not analysed: experts: " + std::to_string(L) + " layers x " + std::to_string(R) + " ranks x " +
+                        std::to_string(E) + " experts exceeds the analysis limit of " +
+                        std::to_string(static_cast<long long>(kMaxCells)) + " cells");
     return;
   }
   const auto Ls = static_cast<std::size_t>(L), Rs = static_cast<std::size_t>(R), Es = static_cast<std::size_t>(E);
 
   // tokens[layer][step] -> [src][expert]; then EMA over steps in order.
   std::vector<std::map<std::int64_t, std::vector<std::vector<double>>>> per_step(Ls);
-  for (const auto& r : run.routing) {
+  for (const auto* rp : routing) {
+    const auto& r = *rp;
     auto& m = per_step[static_cast<std::size_t>(r.layer)][r.step];
     if (m.empty()) m.assign(Rs, std::vector<double>(Es, 0.0));
     m[static_cast<std::size_t>(r.rank.value)][static_cast<std::size_t>(r.expert)] += static_cast<double>(r.tokens);
@@ -129,14 +170,14 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
   // Current placement: the recorded one, else the samples' default (expert e on rank e % R).
   std::string placement_basis = "recorded (expert_placement)";
   in.current = default_placement(L, E, R);
-  if (run.placement.empty()) {
+  if (placement.empty()) {
     placement_basis = "assumed expert e on rank e % R (no expert_placement rows)";
   } else {
     std::map<int, std::vector<std::vector<std::pair<int, int>>>> tmp;
-    for (const auto& p : run.placement) {
-      auto& ex = tmp[p.layer];
+    for (const auto* p : placement) {
+      auto& ex = tmp[p->layer];
       if (ex.empty()) ex.resize(Es);
-      ex[static_cast<std::size_t>(p.expert)].push_back({p.replica, static_cast<int>(p.rank.value)});
+      ex[static_cast<std::size_t>(p->expert)].push_back({p->replica, static_cast<int>(p->rank.value)});
     }
     for (auto& [layer, ex] : tmp) {
       bool complete = std::all_of(ex.begin(), ex.end(), [](const auto& v) { return !v.empty(); });

@@ -61,6 +61,13 @@ std::vector<ApiCallRow> load_api_calls(TraceReader& rd) {
       sorted = false;
   }
   if (sorted || max_rank < 0) return out;
+  auto by_rank_start = [](const ApiCallRow& a, const ApiCallRow& b) {
+    return a.rank != b.rank ? a.rank < b.rank : a.start_ns < b.start_ns;
+  };
+  if (max_rank > 4 * static_cast<std::int64_t>(out.size()) + 16) {  // sparse rank ids: no table sized by them
+    std::stable_sort(out.begin(), out.end(), by_rank_start);
+    return out;
+  }
   std::vector<std::size_t> first(static_cast<std::size_t>(max_rank) + 2, 0);
   for (const auto& a : out) ++first[static_cast<std::size_t>(std::max<std::int64_t>(a.rank.value, 0)) + 1];
   for (std::size_t i = 1; i < first.size(); ++i) first[i] += first[i - 1];
@@ -85,7 +92,7 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
   auto& rd = **r;
   RunData d;
   d.path = path;
-  auto second = TraceReader::open(path);
+  auto second = TraceReader::open(path, false);  // checked by the first open
   std::future<std::vector<ApiCallRow>> api;
   if (second) api = std::async(std::launch::async, [&second] { return load_api_calls(**second); });
   d.meta = rd.meta();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Placement plan file format (docs/PLACEMENT.md), EPLB layout, and plan evaluation.
 #include "moetune/analyzers/placement.h"
+#include "moetune/trace/safe_file.h"
 
 #include <algorithm>
 #include <fstream>
@@ -145,11 +146,8 @@ Expected<PlacementPlan> read_placement(const std::filesystem::path& file) {
 
 Expected<void> write_placement(const std::filesystem::path& file, const PlacementPlan& p) {
   if (auto v = validate(p); !v) return Error{file.string() + ": " + v.error().message};
-  std::ofstream out(file);
-  if (!out) return Error{file.string() + ": cannot write"};
-  out << to_json(p).dump(2) << "\n";
-  if (!out) return Error{file.string() + ": write failed"};
-  return {};
+  // Replaced, never written through: a symlink at `file` is replaced by the new file.
+  return write_file_safely(file, to_json(p).dump(2) + "\n", true);
 }
 
 PlacementPlan default_placement(int layers, int experts, int ranks) {

@@ -96,12 +96,20 @@ std::set<GpuKey> switch_gpus(const RunData& run, const std::vector<std::string>&
 }  // namespace
 
 int rank_count(const RunData& run) {
+  std::set<std::int64_t> ids;
+  auto count = [&](const auto& rows) {
+    ids.clear();
+    for (const auto& r : rows)
+      if (r.rank.value >= 0) ids.insert(r.rank.value);
+    const std::int64_t lim = dense_id_limit(ids.size());
+    std::int64_t n = 0;
+    for (auto id : ids)
+      if (id < lim) n = id + 1;
+    return static_cast<int>(n);
+  };
+  if (int n = count(run.ranks); n > 0) return n;
   int n = 0;
-  for (const auto& r : run.ranks) n = std::max(n, static_cast<int>(r.rank.value) + 1);
-  if (n > 0) return n;
-  for (const auto& o : run.nccl_ops) n = std::max(n, static_cast<int>(o.rank.value) + 1);
-  for (const auto& r : run.routing) n = std::max(n, static_cast<int>(r.rank.value) + 1);
-  for (const auto& p : run.placement) n = std::max(n, static_cast<int>(p.rank.value) + 1);
+  for (int m : {count(run.nccl_ops), count(run.routing), count(run.placement)}) n = std::max(n, m);
   return n;
 }
 
@@ -110,9 +118,8 @@ RankLinks RankLinks::build(const RunData& run) {
   L.n_ = rank_count(run);
   const auto n = static_cast<std::size_t>(L.n_);
   L.node_.assign(n, 0);
-  L.code_.assign(n * n, "");
-  L.bw_.assign(n * n, std::nullopt);
-  L.switched_.assign(n * n, 0);
+  L.peers_.assign(n, {});
+  L.switched_peers_.assign(n, 0);
   std::map<std::string, int> host_ids;
   std::vector<std::string> host(n);
   std::vector<int> device(n, -1), gen(n, 0), width(n, 0);
@@ -158,14 +165,23 @@ RankLinks RankLinks::build(const RunData& run) {
       sw = ka.first == kb.first && on_switch.count(ka) && on_switch.count(kb);
     }
     for (auto [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
-      auto k = static_cast<std::size_t>(x) * n + static_cast<std::size_t>(y);
-      L.code_[k] = t.link;
-      L.bw_[k] = bw;
-      L.switched_[k] = sw ? 1 : 0;
+      auto [it, fresh] = L.pairs_.try_emplace(static_cast<std::uint64_t>(x) * n + static_cast<std::uint64_t>(y));
+      if (fresh) L.peers_[static_cast<std::size_t>(x)].push_back(y);
+      it->second = Pair{t.link, bw, static_cast<char>(sw ? 1 : 0)};
     }
     if (bw) ++L.known_;
   }
+  for (std::size_t r = 0; r < n; ++r) {
+    std::sort(L.peers_[r].begin(), L.peers_[r].end());  // sums in rank order, as over a dense matrix
+    for (int o : L.peers_[r]) L.switched_peers_[r] += L.pair(static_cast<int>(r), o)->switched;
+  }
   return L;
+}
+
+const RankLinks::Pair* RankLinks::pair(int a, int b) const {
+  if (a < 0 || b < 0 || a >= n_ || b >= n_) return nullptr;
+  auto it = pairs_.find(static_cast<std::uint64_t>(a) * static_cast<std::uint64_t>(n_) + static_cast<std::uint64_t>(b));
+  return it == pairs_.end() ? nullptr : &it->second;
 }
 
 int RankLinks::node_of(int r) const {
@@ -178,13 +194,13 @@ int RankLinks::node_count() const {
 
 const std::string& RankLinks::link(int a, int b) const {
   static const std::string none;
-  if (a < 0 || b < 0 || a >= n_ || b >= n_) return none;
-  return code_[static_cast<std::size_t>(a) * static_cast<std::size_t>(n_) + static_cast<std::size_t>(b)];
+  const Pair* p = pair(a, b);
+  return p ? p->code : none;
 }
 
 std::optional<double> RankLinks::bandwidth(int a, int b) const {
-  if (a < 0 || b < 0 || a >= n_ || b >= n_) return std::nullopt;
-  return bw_[static_cast<std::size_t>(a) * static_cast<std::size_t>(n_) + static_cast<std::size_t>(b)];
+  const Pair* p = pair(a, b);
+  return p ? p->bw : std::nullopt;
 }
 
 std::optional<double> RankLinks::achievable(int a, int b) const {
@@ -194,18 +210,14 @@ std::optional<double> RankLinks::achievable(int a, int b) const {
 }
 
 links::Fabric RankLinks::fabric(int a, int b) const {
-  if (a < 0 || b < 0 || a >= n_ || b >= n_) return links::Fabric::PointToPoint;
-  return switched_[static_cast<std::size_t>(a) * static_cast<std::size_t>(n_) + static_cast<std::size_t>(b)]
-             ? links::Fabric::Switch
-             : links::Fabric::PointToPoint;
+  const Pair* p = pair(a, b);
+  return p && p->switched ? links::Fabric::Switch : links::Fabric::PointToPoint;
 }
 
 std::optional<double> RankLinks::peer_share(int a, int b) const {
   auto ach = achievable(a, b);
   if (!ach || fabric(a, b) != links::Fabric::Switch) return ach;
-  int peers = 0;
-  for (int o = 0; o < n_; ++o) peers += o != a && fabric(a, o) == links::Fabric::Switch;
-  return *ach / std::max(peers, 1);
+  return *ach / std::max(switched_peers_[static_cast<std::size_t>(a)], 1);
 }
 
 std::optional<RankLinks::Ceiling> RankLinks::slowest(const std::vector<int>& ranks) const {
@@ -229,9 +241,10 @@ std::optional<double> RankLinks::ceiling(const std::vector<int>& ranks) const {
 }
 
 double RankLinks::mean_bandwidth(int r) const {
+  if (r < 0 || r >= n_) return 0;
   double s = 0;
   int k = 0;
-  for (int o = 0; o < n_; ++o)
+  for (int o : peers_[static_cast<std::size_t>(r)])
     if (auto b = peer_share(r, o); o != r && b) {
       s += *b;
       ++k;

@@ -4,6 +4,7 @@
 
 #include "command.h"
 #include "moetune/import/import.h"
+#include "moetune/trace/safe_file.h"
 
 namespace moetune::cli {
 namespace {
@@ -16,6 +17,7 @@ struct ImportArgs {
 };
 
 void run_import(const ImportArgs& a, int& exit_code) {
+  install_temp_cleanup();  // Ctrl-C / SIGTERM removes the temporary output
   WriterOptions wo;
   wo.force = a.force;
   auto w = TraceWriter::create(a.out, wo);

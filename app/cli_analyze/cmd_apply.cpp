@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -23,8 +25,44 @@ namespace {
 struct ApplyArgs {
   std::string profile, out, placement_out;
   bool record = false, force = false, dry_run = false;
-  std::vector<std::string> cmd;
+  std::vector<std::string> cmd, allow_env;
 };
+
+std::string fs_basename(const std::string& p);
+
+// Variables that change which programs, libraries or startup scripts run: a profile may
+// not set them unless the user names them with --allow-env (issue 16). Our own CUDA
+// injection / NCCL plugin libraries (libmoetune*) are allowed.
+std::string env_refusal(const std::string& k, const std::string& v, const std::vector<std::string>& allow) {
+  if (k.empty() || !(std::isalpha(static_cast<unsigned char>(k[0])) || k[0] == '_') ||
+      !std::all_of(k.begin(), k.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+    return "is not a valid variable name";
+  if (std::find(allow.begin(), allow.end(), k) != allow.end()) return "";
+  static const char* const kLoaders[] = {"PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE",
+                                         "PYTHONINSPECT", "BASH_ENV", "ENV", "IFS", "SHELLOPTS", "PS4",
+                                         "PERL5LIB", "PERL5OPT", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "GCONV_PATH",
+                                         "HOSTALIASES", "TMPDIR", "HOME", "NCCL_NET_PLUGIN", "NCCL_TUNER_PLUGIN",
+                                         "CUDA_INJECTION64_PATH", "NCCL_PROFILER_PLUGIN"};
+  const bool ours = fs_basename(v).rfind("libmoetune", 0) == 0;
+  if ((k == "CUDA_INJECTION64_PATH" || k == "NCCL_PROFILER_PLUGIN") && ours) return "";
+  if (k.rfind("LD_", 0) == 0 || k.rfind("DYLD_", 0) == 0 ||
+      std::find(std::begin(kLoaders), std::end(kLoaders), k) != std::end(kLoaders))
+    return "changes which programs or libraries run";
+  return "";
+}
+
+// One word for a POSIX shell: '...' with ' written as '\'' ($(...), spaces, newlines stay literal).
+std::string shell_quote(const std::string& w) {
+  if (!w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || (c != 0 && std::strchr("_-./:=@,+%", c));
+      }))
+    return w;
+  std::string q = "'";
+  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string fs_basename(const std::string& p) { return std::filesystem::path(p).filename().string(); }
 
 std::string self_exe(const char* fallback) {
   std::error_code ec;
@@ -38,6 +76,10 @@ void run_apply(const ApplyArgs& a, int& exit_code) {
   if (!prof) throw InputError(prof.error().message);
   if (a.cmd.empty()) throw InputError("apply: no command given (moetune apply PROFILE -- CMD ...)");
   if (a.record && a.out.empty()) throw InputError("apply: --record needs -o AFTER.moetune");
+  for (const auto& [k, v] : prof->env)
+    if (auto why = env_refusal(k, v, a.allow_env); !why.empty())
+      throw InputError(a.profile + ": env " + k + " " + why + "; refused (pass --allow-env " + k +
+                       " to set it anyway)");
   std::vector<std::string> argv = a.cmd;
   for (const auto& f : prof->flags) argv.push_back(f);
   std::string placement;
@@ -47,8 +89,11 @@ void run_apply(const ApplyArgs& a, int& exit_code) {
       fs::path p = a.profile;
       placement = (p.parent_path() / (p.stem().string() + ".placement.json")).string();
     }
-    auto w = analyzers::write_placement(placement, *prof->placement);
-    if (!w) throw InputError(w.error().message);
+    if (a.dry_run) {
+      std::fprintf(stderr, "moetune apply: would write the placement plan to %s\n", placement.c_str());
+    } else if (auto w = analyzers::write_placement(placement, *prof->placement); !w) {
+      throw InputError(w.error().message);
+    }
   } else if (!prof->placement_file.empty()) {
     fs::path p = prof->placement_file;
     if (p.is_relative()) p = fs::path(a.profile).parent_path() / p;
@@ -66,9 +111,12 @@ void run_apply(const ApplyArgs& a, int& exit_code) {
     rec.push_back("--");
     argv.insert(argv.begin(), rec.begin(), rec.end());
   }
-  std::string shown;
-  for (const auto& [k, v] : prof->env) shown += k + "=" + v + " ";
-  for (const auto& s : argv) shown += s + " ";
+  std::string shown = prof->env.empty() ? "" : "env ";  // shell-quoted: safe to paste
+  for (const auto& [k, v] : prof->env) shown += shell_quote(k + "=" + v) + " ";
+  if (!prof->env.empty() && !argv.empty() && argv[0].find('=') != std::string::npos) shown += "-- ";
+  for (const auto& w : argv) shown += shell_quote(w) + " ";
+  if (!shown.empty()) shown.pop_back();
+  if (a.dry_run) std::printf("%s\n", shown.c_str());
   std::fprintf(stderr, "moetune apply: %s\n", shown.c_str());
   for (const auto& m : prof->manual)
     std::fprintf(stderr, "moetune apply: not applied (code change): %s\n", m.value("description", "").c_str());
@@ -105,7 +153,10 @@ const Register reg{"apply", [](CLI::App& app, int& exit_code) {
                      c->add_flag("--force", a->force, "with --record: overwrite OUT");
                      c->add_option("--placement-out", a->placement_out,
                                    "where to write the profile's placement plan (default PROFILE.placement.json)");
-                     c->add_flag("--dry-run", a->dry_run, "print what would run, run nothing");
+                     c->add_flag("--dry-run", a->dry_run,
+                                 "print the command (shell-quoted) on stdout; write and run nothing");
+                     c->add_option("--allow-env", a->allow_env,
+                                   "let the profile set this loader/path variable (PATH, LD_*, PYTHONPATH, ...)");
                      c->add_option("cmd", a->cmd, "command to run (after --)")->required();
                      c->callback([a, &exit_code] { run_apply(*a, exit_code); });
                    }};

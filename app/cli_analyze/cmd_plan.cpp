@@ -8,6 +8,7 @@
 #include "command.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/profile.h"
+#include "moetune/trace/safe_file.h"
 
 namespace moetune::cli {
 namespace {
@@ -19,16 +20,15 @@ struct PlanArgs {
 };
 
 void run_plan(const PlanArgs& a, int& exit_code) {
-  std::error_code ec;
-  if (!a.force && std::filesystem::exists(a.out, ec))
-    throw InputError(a.out + ": exists (pass --force to overwrite)");
+  if (auto c = check_output(a.out, a.force); !c) throw InputError(c.error().message);
   auto run = analyzers::RunData::load(a.run);
   if (!run) throw InputError(run.error().message);
   auto opts = a.opts;
   opts.comm_rules = load_comm_rules(a.comm_rules);
   auto res = analyzers::analyze(*run, opts);
   auto prof = analyzers::build_profile(res, a.run);
-  auto w = analyzers::write_profile(a.out, prof);
+  // Temporary + rename (--force) or link (exclusive create): never through a symlink at -o.
+  auto w = write_file_safely(a.out, analyzers::to_json(prof).dump(2) + "\n", a.force);
   if (!w) throw InputError(w.error().message);
   std::printf("wrote %s: %zu env, %zu flag words, placement %s, %zu manual changes, from %zu findings\n",
               a.out.c_str(), prof.env.size(), prof.flags.size(), prof.placement ? "yes" : "no", prof.manual.size(),

@@ -36,12 +36,17 @@ long parse_duration_ms(const std::string& s) {
   return static_cast<long>(ms);
 }
 
+// Sends `verb` to every endpoint; an endpoint that does not answer (or answers an error)
+// is an error of the command: "attach: ..." listing them, exit 2, after the others got it.
 void send_all(const std::vector<live::Endpoint>& eps, const char* verb, bool print) {
+  std::string failed;
   for (const auto& e : eps) {
     auto r = live::control_request(e.path, std::string(verb) + "\n");
-    if (!r) std::fprintf(stderr, "moetune: warning: %s\n", r.error().message.c_str());
+    if (r && !live::parse_status(*r)) r = Error{e.path.string() + ": " + *r};
+    if (!r) failed += (failed.empty() ? "" : "; ") + r.error().message;
     else if (print) std::printf("pid %-8ld %-6s %s\n", e.pid, e.component.c_str(), r->c_str());
   }
+  if (!failed.empty()) throw InputError(std::string("attach: ") + verb + " failed: " + failed);
 }
 
 std::uint64_t max_steps(const std::vector<live::Endpoint>& eps) {
@@ -74,6 +79,8 @@ void run_attach(const AttachArgs& a, int& exit_code) {
   if (!a.duration.empty() && (ms = parse_duration_ms(a.duration)) < 0)
     throw InputError("attach: --duration '" + a.duration + "': want e.g. 5s, 500ms, 2m");
   auto eps = live::list_endpoints(a.all ? -1 : a.pid);
+  if (eps.empty())
+    for (const auto& why : live::control_dir_problems()) throw InputError("attach: " + why);
   if (eps.empty()) {
     if (a.all) throw InputError("attach: no armed moetune process of this user (looked in " + dirs_text() + ")");
     throw InputError("attach: process " + std::to_string(a.pid) + " has no moetune control socket in " + dirs_text() +

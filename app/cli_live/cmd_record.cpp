@@ -9,15 +9,18 @@
 // with dlopen here before it is injected). A full disk while merging: one warning,
 // the per-process files are kept, no run file is left half-written.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 
 #include "command.h"
+#include "moetune/live/control.h"
 #include "moetune/live/merge.h"
 #include "moetune/live/rank_env.h"
 #include "record_support.h"
@@ -66,6 +69,42 @@ int run_child(const std::vector<std::string>& cmd, const std::vector<std::pair<s
   return 1;
 }
 
+// RUN.parts/ is moetune's only when it carries this marker (written when record made the
+// directory): stale parts are deleted, and the directory removed, only there. A symlink
+// at RUN.parts, or a directory someone else made that holds files, is not used: the job
+// runs without collectors after one warning (as with an unwritable directory).
+constexpr const char* kPartsMarker = ".moetune-parts";
+
+// Prepares `parts`; "" when usable, else why not (the job then runs uninstrumented).
+std::string claim_parts_dir(const fs::path& parts) {
+  std::error_code ec;
+  auto st = fs::symlink_status(parts, ec);
+  if (fs::is_symlink(st)) return "it is a symlink; moetune does not write or delete through one";
+  if (fs::exists(st) && !fs::is_directory(st)) return "it exists and is not a directory";
+  if (!fs::exists(st)) {
+    if (parts.has_parent_path()) fs::create_directories(parts.parent_path(), ec);
+    if (::mkdir(parts.c_str(), 0755) != 0) return std::strerror(errno);
+  } else if (!fs::exists(fs::symlink_status(parts / kPartsMarker, ec))) {
+    if (!fs::is_empty(parts, ec)) return "it exists and was not made by moetune record; remove it or choose another -o";
+  }
+  if (::access(parts.c_str(), W_OK) != 0) return std::strerror(errno);
+  std::ofstream(parts / kPartsMarker) << "made by moetune record; its *.moetune files are deleted by the next record\n";
+  for (const auto& e : fs::directory_iterator(parts, ec))  // stale parts of an earlier run (regular files only)
+    if (e.path().extension() == ".moetune" && fs::is_regular_file(e.symlink_status(ec))) fs::remove(e.path(), ec);
+  return "";
+}
+
+// Removes what record made in `parts` (the given files, the marker) and the directory
+// if it is then empty; anything else in it stays.
+void release_parts_dir(const fs::path& parts, const std::vector<fs::path>& made) {
+  std::error_code ec;
+  if (fs::is_symlink(fs::symlink_status(parts, ec))) return;
+  for (const auto& f : made)
+    if (fs::is_regular_file(fs::symlink_status(f, ec))) fs::remove(f, ec);
+  fs::remove(parts / kPartsMarker, ec);
+  fs::remove(parts, ec);  // only if empty
+}
+
 void run_record(const RecordArgs& a, int& exit_code) {
   if (a.cmd.empty()) throw InputError("record: no command given (moetune record -o RUN -- CMD ...)");
   std::string bad;
@@ -85,15 +124,12 @@ void run_record(const RecordArgs& a, int& exit_code) {
   for (const auto& c : a.cmd) command += (command.empty() ? "" : " ") + c;
 
   const fs::path parts = out.string() + ".parts";
-  fs::create_directories(parts, ec);
-  bool writable = !ec && ::access(parts.c_str(), W_OK) == 0;
-  if (!writable) {
+  if (auto why = claim_parts_dir(parts); !why.empty()) {
     std::fprintf(stderr, "moetune: warning: cannot write %s (%s); running the job without collectors\n",
-                 parts.c_str(), ec ? ec.message().c_str() : "permission denied");
+                 parts.c_str(), why.c_str());
     exit_code = run_child(a.cmd, {});
     return;
   }
-  for (const auto& old : live::find_parts(parts)) fs::remove(old, ec);  // stale parts of an earlier run
   auto libs = find_collector_libs();
   std::vector<std::pair<std::string, std::string>> env;
   auto has = [&](const char* w) { return ("," + a.what + ",").find(std::string(",") + w + ",") != std::string::npos; };
@@ -121,6 +157,9 @@ void run_record(const RecordArgs& a, int& exit_code) {
   env.emplace_back("MOETUNE_WHAT", a.what);
   env.emplace_back("MOETUNE_ARMED", a.armed ? "1" : "0");
 
+  if (a.armed)  // say it once here: the collectors cannot arm in a foreign or open directory
+    if (auto d = live::control_dir(); !d)
+      std::fprintf(stderr, "moetune: warning: %s; attach will not reach this job\n", d.error().message.c_str());
   exit_code = run_child(a.cmd, env);
   // From here on record writes (part recovery, the merged run). Past RLIMIT_FSIZE
   // (`ulimit -f`) SIGXFSZ would kill record and lose the job's exit status; ignored, the
@@ -135,6 +174,7 @@ void run_record(const RecordArgs& a, int& exit_code) {
   if (files.empty()) {
     std::fprintf(stderr, "moetune: warning: the job wrote no trace (no CUDA/NCCL use, or collectors disabled); %s not written\n",
                  out.c_str());
+    release_parts_dir(parts, {topo});
     return;
   }
   try {
@@ -143,7 +183,10 @@ void run_record(const RecordArgs& a, int& exit_code) {
     std::fprintf(stderr, "moetune: warning: %s; per-process files kept in %s\n", e.what(), parts.c_str());
     return;
   }
-  if (!a.keep_parts) fs::remove_all(parts, ec);
+  if (!a.keep_parts) {
+    files.push_back(topo);
+    release_parts_dir(parts, files);
+  }
 }
 
 const Register reg{"record", [](CLI::App& app, int& exit_code) {

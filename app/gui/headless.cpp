@@ -2,8 +2,10 @@
 #include "headless.h"
 
 #include <QApplication>
+#include <QBuffer>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QTabWidget>
 #include <algorithm>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include "moetune/ui/run_loader.h"
 #include "moetune/ui/timeline_view.h"
 #include "moetune/ui/zoom_state.h"
+#include "moetune/trace/safe_file.h"
 
 using moetune::ui::MainWindow;
 
@@ -53,8 +56,19 @@ int gui_screenshot(MainWindow& w, const QString& run, const QString& out, const 
     return 2;
   }
   for (int i = 0; i < 5; ++i) QApplication::processEvents();
-  if (!w.grab().save(out)) {
-    std::fprintf(stderr, "%s: cannot write\n", qPrintable(out));
+  // Encoded in memory, then written by write_file_safely (temporary + rename): a failed
+  // save leaves an existing file as it was, a symlink at OUT is replaced, not followed.
+  QByteArray bytes;
+  QBuffer buf(&bytes);
+  buf.open(QIODevice::WriteOnly);
+  const QByteArray fmt = QFileInfo(out).suffix().toLower().toLatin1();
+  if (!w.grab().save(&buf, fmt.isEmpty() ? "PNG" : fmt.constData())) {
+    std::fprintf(stderr, "%s: cannot write (no image format for \"%s\")\n", qPrintable(out), fmt.constData());
+    return 2;
+  }
+  if (auto r = moetune::write_file_safely(out.toStdString(), std::string_view(bytes.constData(), bytes.size()), true);
+      !r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 2;
   }
   std::printf("wrote %s\n", qPrintable(out));

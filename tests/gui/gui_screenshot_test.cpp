@@ -107,6 +107,40 @@ class GuiScreenshotTest : public QObject {
     const QString out = QString::fromLocal8Bit(p.readAll());
     QVERIFY2(out.contains(f), qPrintable(out));
   }
+  // Issue 16: the screenshot never writes through a symlink at OUT, and a failed save
+  // (a name with no image format) leaves an existing file as it was.
+  void screenshot_output_is_replaced_never_followed() {
+    const QString runf = moetune::test::make_synth_run(dir_, "shot.moetune", 2, 4, "");
+    QVERIFY(!runf.isEmpty());
+    const QString victim = dir_.filePath(QStringLiteral("victim.txt")), notes = dir_.filePath(QStringLiteral("notes.txt"));
+    for (const QString& f : {victim, notes}) {
+      QFile v(f);
+      QVERIFY(v.open(QIODevice::WriteOnly));
+      v.write("precious\n");
+    }
+    const QString link = dir_.filePath(QStringLiteral("shot.png"));
+    QVERIFY(QFile::link(victim, link));
+    auto shot = [&](const QString& out) {
+      QProcess p;
+      p.setProcessChannelMode(QProcess::MergedChannels);
+      QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+      env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+      p.setProcessEnvironment(env);
+      p.start(QStringLiteral(MOETUNE_GUI), {QStringLiteral("--screenshot"), out, runf});
+      p.waitForFinished(120000);
+      return p.exitCode();
+    };
+    QCOMPARE(shot(link), 0);
+    QVERIFY(!QFileInfo(link).isSymLink());
+    QCOMPARE(QImage(link).isNull(), false);
+    auto content = [](const QString& f) {
+      QFile v(f);
+      return v.open(QIODevice::ReadOnly) ? v.readAll() : QByteArray();
+    };
+    QCOMPARE(content(victim), QByteArray("precious\n"));
+    QCOMPARE(shot(notes), 2);
+    QCOMPARE(content(notes), QByteArray("precious\n"));
+  }
 };
 
 QTEST_GUILESS_MAIN(GuiScreenshotTest)  // the GUI runs in the child under Xvfb

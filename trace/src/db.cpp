@@ -123,5 +123,6 @@ bool Db::has_table(std::string_view name) {
 }
 
 std::string Db::last_error() const { return sqlite3_errmsg(db_); }
+int Db::last_errcode() const { return sqlite3_extended_errcode(db_) & 0xff; }
 
 }  // namespace moetune

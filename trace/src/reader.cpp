@@ -1,14 +1,70 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "moetune/trace/reader.h"
+#include "moetune/trace/writer.h"
 
+#include <climits>
 #include <cstdio>
 
+#include <sqlite3.h>
+
 #include <algorithm>
+#include <set>
 
 namespace moetune {
 
 namespace {
 const std::string kEmpty;
+
+// An int id (layer, expert, replica) from a 64-bit column: out of int range reads as -1
+// (invalid; analyzers skip negative ids) instead of wrapping to a plausible small id.
+int int_id(std::int64_t v) { return v < INT_MIN || v > INT_MAX ? -1 : static_cast<int>(v); }
+
+// PRAGMA user_version, telling a busy or locked file from one that is not a database.
+Expected<std::int64_t> user_version(Db& db) {
+  auto st = db.prepare("PRAGMA user_version");
+  if (st && st->step()) return st->i64(0);
+  switch (db.last_errcode()) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Error{"locked by another process (SQLite busy); try again when it has finished writing"};
+    case SQLITE_NOTADB: return Error{"not a moetune run (not an SQLite database)"};
+    case SQLITE_CORRUPT: return Error{"damaged store (SQLite reports the database disk image is malformed)"};
+    case SQLITE_IOERR: return Error{"read error (" + db.last_error() + ")"};
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM: return Error{"cannot open (" + db.last_error() + ")"};
+    default: return Error{"not a moetune run (" + db.last_error() + ")"};
+  }
+}
+
+// Every table and column of this version's schema (trace/schema.sql) must be present: a
+// dropped table or column would otherwise read as "no rows" and be analysed as data.
+Expected<void> check_schema(Db& db) {
+  static const std::map<std::string, std::set<std::string>> want = [] {
+    std::map<std::string, std::set<std::string>> m;
+    auto mem = Db::open(":memory:", Db::Mode::Create);
+    if (!mem || !(*mem)->exec(schema_sql())) return m;
+    auto tables = (*mem)->prepare("SELECT name FROM sqlite_master WHERE type='table'");
+    while (tables && tables->step()) m[tables->text(0)];
+    for (auto& [t, cols] : m) {
+      auto c = (*mem)->prepare("SELECT name FROM pragma_table_info(?)");
+      if (!c) continue;
+      c->bind(1, t);
+      while (c->step()) cols.insert(c->text(0));
+    }
+    return m;
+  }();
+  for (const auto& [t, cols] : want) {
+    auto c = db.prepare("SELECT name FROM pragma_table_info(?)");
+    if (!c) return Error{"cannot read the schema (" + db.last_error() + ")"};
+    c->bind(1, t);
+    std::set<std::string> have;
+    while (c->step()) have.insert(c->text(0));
+    if (have.empty()) return Error{"damaged store: table " + t + " is missing"};
+    for (const auto& col : cols)
+      if (!have.count(col)) return Error{"damaged store: column " + t + "." + col + " is missing"};
+  }
+  return {};
+}
 
 Severity severity_from(std::string_view s) {
   if (s == "error") return Severity::Error;
@@ -17,16 +73,19 @@ Severity severity_from(std::string_view s) {
 }
 }  // namespace
 
-Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::path& path) {
+Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::path& path, bool check) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return Error{path.string() + ": no such file"};
   if (std::filesystem::is_directory(path, ec)) return Error{path.string() + ": is a directory, not a run file"};
+  if (!std::filesystem::is_regular_file(path, ec))  // a FIFO would block the open
+    return Error{path.string() + ": not a regular file, not a run file"};
   auto db = Db::open(path, Db::Mode::ReadOnly);
   if (!db) return db.error();
   std::unique_ptr<TraceReader> r(new TraceReader());
   r->db_ = std::move(*db);
-  auto ver = r->db_->scalar("PRAGMA user_version");
-  if (!ver) return Error{path.string() + ": not a moetune run (not an SQLite database)"};
+  auto ver = user_version(*r->db_);
+  if (!ver) return Error{path.string() + ": " + ver.error().message};
+  if (*ver < 0) return Error{path.string() + ": not a moetune run (format version " + std::to_string(*ver) + ")"};
   if (!r->db_->has_table("meta") || !r->db_->has_table("kernels") || *ver == 0)
     return Error{path.string() + ": not a moetune run (no moetune schema)"};
   if (*ver > kFormatVersion)
@@ -35,15 +94,76 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
                  "); upgrade moetune"};
   // Older versions would be migrated here; version 1 is the first.
   r->version_ = static_cast<int>(*ver);
+  if (auto s = check_schema(*r->db_); !s) return Error{path.string() + ": " + s.error().message};
+  if (auto q = check ? r->check_integrity() : Expected<void>{}; !q)
+    return Error{path.string() + ": " + q.error().message};
   auto st = r->db_->prepare("SELECT id, value FROM strings ORDER BY id");
   if (!st) return st.error();
+  // Writers number strings densely from 0; a table whose largest id is far above its row
+  // count (a damaged or crafted file) is renumbered densely here, so memory follows the
+  // rows, never the largest id. Row name ids go through sid() either way.
+  std::vector<std::pair<std::int64_t, std::string>> rows;
+  std::int64_t max_id = -1;
   while (st->step()) {
     auto id = st->i64(0);
-    if (id < 0 || id > (1 << 28)) return Error{path.string() + ": corrupt strings table"};
-    if (static_cast<std::size_t>(id) >= r->strings_.size()) r->strings_.resize(id + 1);
-    r->strings_[id] = st->text(1);
+    if (id < 0) return Error{path.string() + ": corrupt strings table (negative id " + std::to_string(id) + ")"};
+    max_id = std::max(max_id, id);
+    rows.emplace_back(id, st->text(1));
+  }
+  if (max_id < 4 * static_cast<std::int64_t>(rows.size()) + 16) {
+    r->strings_.resize(static_cast<std::size_t>(max_id + 1));
+    for (auto& [id, v] : rows) r->strings_[static_cast<std::size_t>(id)] = std::move(v);
+  } else {
+    r->remap_strings_ = true;
+    for (auto& [id, v] : rows) {
+      r->string_ids_.emplace(id, static_cast<std::int64_t>(r->strings_.size()));
+      r->strings_.push_back(std::move(v));
+    }
   }
   return r;
+}
+
+// PRAGMA quick_check (every page and record format; not the index contents, which
+// integrity_check would also cross-check at several times the cost), then the cached row
+// counts of store.counts against the tables. A damaged page refuses the run; counts that
+// differ (rows deleted or added after the run was written) are recomputed and reported as
+// an error stat. Both are one pass over the file; skipped above kCheckMaxBytes.
+Expected<void> TraceReader::check_integrity() {
+  constexpr std::uintmax_t kCheckMaxBytes = 4ull << 30;
+  std::error_code ec;
+  auto size = std::filesystem::file_size(db_->path(), ec);
+  if (ec || size > kCheckMaxBytes) return {};
+  auto qc = db_->prepare("PRAGMA quick_check(3)");
+  if (!qc) return Error{"damaged store (" + db_->last_error() + ")"};
+  std::string problems;
+  while (qc->step()) {
+    auto line = qc->text(0);
+    if (line == "ok") break;
+    problems += (problems.empty() ? "" : "; ") + line;
+  }
+  if (problems.empty() && qc->rc() != SQLITE_ROW && qc->rc() != SQLITE_DONE)
+    problems = db_->last_errcode() == SQLITE_BUSY ? std::string() : db_->last_error();
+  if (!problems.empty()) return Error{"damaged store (PRAGMA quick_check: " + problems + ")"};
+  auto stored = meta_numbers("store.counts");
+  for (const auto& [t, cached] : stored) {
+    if (!std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }) ||
+        !db_->has_table(t))
+      continue;
+    auto n = db_->scalar("SELECT count(*) FROM " + t);
+    if (!n) continue;
+    verified_counts_[t] = *n;
+    if (*n != cached)
+      integrity_stats_.push_back({"store_count_mismatch", Severity::Error, *n - cached, std::nullopt,
+                                  t + ": the run's recorded count is " + std::to_string(cached) + ", the table holds " +
+                                      std::to_string(*n) + " rows (changed after it was written)"});
+  }
+  return {};
+}
+
+StringId TraceReader::sid(std::int64_t stored) const {
+  if (!remap_strings_) return StringId(stored);
+  auto it = string_ids_.find(stored);
+  return it == string_ids_.end() ? StringId() : StringId(it->second);
 }
 
 const std::string& TraceReader::str(StringId id) const {
@@ -92,6 +212,11 @@ std::vector<StatRow> TraceReader::stats() {
   if (!st) return out;
   while (st->step())
     out.push_back({st->text(0), severity_from(st->text_view(1)), st->i64(2), st->opt_i64(3), st->text(4)});
+  out.insert(out.end(), integrity_stats_.begin(), integrity_stats_.end());
+  if (clamped_ > 0)
+    out.push_back({"store_values_clamped", Severity::Error, clamped_, std::nullopt,
+                   "times outside +-2^61 ns, negative durations or ends before starts in the stored rows "
+                   "(clamped when read)"});
   return out;
 }
 
@@ -137,6 +262,10 @@ TableCounts TraceReader::counts() {
   auto stored = meta_numbers("store.counts");
   for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx", "nccl_ops", "steps", "expert_routing",
                         "expert_placement", "topology", "bench_results", "ranks"}) {
+    if (auto it = verified_counts_.find(t); it != verified_counts_.end()) {
+      c.by_table[t] = it->second;
+      continue;
+    }
     if (auto it = stored.find(t); it != stored.end()) {
       c.by_table[t] = it->second;
       continue;
@@ -166,9 +295,9 @@ std::int64_t TraceReader::max_dur(const char* table) {
   if (max_dur_.empty())  // recorded by the writer at finish(); missing tables are scanned below
     for (const auto& [t, v] : meta_numbers("store.max_dur_ns")) max_dur_[t] = v;
   auto it = max_dur_.find(table);
-  if (it != max_dur_.end()) return it->second;
+  if (it != max_dur_.end()) return std::clamp<std::int64_t>(it->second, 0, kTimeMax);  // meta may be damaged
   std::string col = std::string(table) == "nccl_ops" ? "end_ns - start_ns" : "dur_ns";
-  auto v = db_->scalar("SELECT max(" + col + ") FROM " + table).value_or(0);
+  auto v = std::clamp<std::int64_t>(db_->scalar("SELECT max(" + col + ") FROM " + table).value_or(0), 0, kTimeMax);
   max_dur_[table] = v;
   return v;
 }
@@ -187,14 +316,14 @@ std::string TraceReader::range_where(const char* table, RankId rank, std::int64_
   return w;
 }
 
-static KernelRow kernel_from(const Statement& st) {
+static KernelRow kernel_from(const TraceReader& rd, const Statement& st) {
   KernelRow k;
   k.id = st.i64(0);
   k.rank = RankId(st.i64(1));
   k.stream = StreamId(st.i64(2));
-  k.start_ns = st.i64(3);
-  k.dur_ns = st.i64(4);
-  k.name = StringId(st.i64(5));
+  k.start_ns = rd.time(st.i64(3));
+  k.dur_ns = rd.dur(st.i64(4));
+  k.name = rd.sid(st.i64(5));
   k.correlation = st.i64(6);
   k.grid = st.i64(7);
   k.block = st.i64(8);
@@ -206,14 +335,14 @@ std::vector<KernelRow> TraceReader::kernels(RankId rank, std::int64_t t0, std::i
   std::vector<KernelRow> out;
   auto st = db_->prepare(kKernelCols + range_where("kernels", rank, t0, t1, true));
   if (st)
-    while (st->step()) out.push_back(kernel_from(*st));
+    while (st->step()) out.push_back(kernel_from(*this, *st));
   return out;
 }
 
 void TraceReader::for_each_kernel(const std::function<void(const KernelRow&)>& fn) {
   auto st = db_->prepare(std::string(kKernelCols) + " ORDER BY rank, start_ns");
   if (st)
-    while (st->step()) fn(kernel_from(*st));
+    while (st->step()) fn(kernel_from(*this, *st));
 }
 
 std::vector<MemcpyRow> TraceReader::memcpys(RankId rank, std::int64_t t0, std::int64_t t1) {
@@ -227,8 +356,8 @@ std::vector<MemcpyRow> TraceReader::memcpys(RankId rank, std::int64_t t0, std::i
       m.id = st->i64(0);
       m.rank = RankId(st->i64(1));
       m.stream = StreamId(st->i64(2));
-      m.start_ns = st->i64(3);
-      m.dur_ns = st->i64(4);
+      m.start_ns = time(st->i64(3));
+      m.dur_ns = dur(st->i64(4));
       m.bytes = st->i64(5);
       m.kind = static_cast<CopyKind>(st->i64(6));
       m.src_device = static_cast<int>(st->i64(7));
@@ -249,8 +378,8 @@ std::vector<MemsetRow> TraceReader::memsets(RankId rank, std::int64_t t0, std::i
       m.id = st->i64(0);
       m.rank = RankId(st->i64(1));
       m.stream = StreamId(st->i64(2));
-      m.start_ns = st->i64(3);
-      m.dur_ns = st->i64(4);
+      m.start_ns = time(st->i64(3));
+      m.dur_ns = dur(st->i64(4));
       m.bytes = st->i64(5);
       m.correlation = st->i64(6);
       out.push_back(m);
@@ -259,14 +388,14 @@ std::vector<MemsetRow> TraceReader::memsets(RankId rank, std::int64_t t0, std::i
 }
 
 static constexpr const char* kApiCols = "SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls";
-static ApiCallRow api_call_from(const Statement& st) {
+static ApiCallRow api_call_from(const TraceReader& rd, const Statement& st) {
   ApiCallRow a;
   a.id = st.i64(0);
   a.rank = RankId(st.i64(1));
   a.tid = st.i64(2);
-  a.start_ns = st.i64(3);
-  a.dur_ns = st.i64(4);
-  a.name = StringId(st.i64(5));
+  a.start_ns = rd.time(st.i64(3));
+  a.dur_ns = rd.dur(st.i64(4));
+  a.name = rd.sid(st.i64(5));
   a.kind = static_cast<ApiKind>(st.i64(6));
   a.correlation = st.i64(7);
   return a;
@@ -276,14 +405,14 @@ std::vector<ApiCallRow> TraceReader::api_calls(RankId rank, std::int64_t t0, std
   std::vector<ApiCallRow> out;
   auto st = db_->prepare(kApiCols + range_where("api_calls", rank, t0, t1, true));
   if (st)
-    while (st->step()) out.push_back(api_call_from(*st));
+    while (st->step()) out.push_back(api_call_from(*this, *st));
   return out;
 }
 
 bool TraceReader::for_each_api_call_stored(const std::function<void(const ApiCallRow&)>& fn) {
   auto st = db_->prepare(kApiCols);
   if (!st) return false;
-  while (st->step()) fn(api_call_from(*st));
+  while (st->step()) fn(api_call_from(*this, *st));
   return true;
 }
 
@@ -297,10 +426,10 @@ std::vector<NvtxRow> TraceReader::nvtx(RankId rank, std::int64_t t0, std::int64_
       n.id = st->i64(0);
       n.rank = RankId(st->i64(1));
       n.tid = st->i64(2);
-      n.start_ns = st->i64(3);
-      n.dur_ns = st->i64(4);
-      n.name = StringId(st->i64(5));
-      n.domain = StringId(st->i64(6));
+      n.start_ns = time(st->i64(3));
+      n.dur_ns = dur(st->i64(4));
+      n.name = sid(st->i64(5));
+      n.domain = sid(st->i64(6));
       n.payload = st->opt_text(7);
       out.push_back(std::move(n));
     }
@@ -331,8 +460,9 @@ std::vector<NcclOpRow> TraceReader::nccl_ops(RankId rank, std::int64_t t0, std::
       o.root = static_cast<int>(st->i64(12));
       o.nranks = static_cast<int>(st->i64(13));
       o.enqueue_ns = st->opt_i64(14);
-      o.start_ns = st->i64(15);
-      o.end_ns = st->i64(16);
+      o.start_ns = time(st->i64(15));
+      o.end_ns = std::max(o.start_ns, time(st->i64(16)));
+      if (o.end_ns != st->i64(16)) ++clamped_;
       o.stream = st->i64(17);
       o.kernel_id = st->opt_i64(18);
       o.in_splits = st->opt_text(19);
@@ -351,7 +481,11 @@ std::vector<StepRow> TraceReader::steps(RankId rank) {
   sql += " ORDER BY rank, start_ns";
   auto st = db_->prepare(sql);
   if (st)
-    while (st->step()) out.push_back({RankId(st->i64(0)), st->i64(1), st->i64(2), st->i64(3), st->opt_i64(4)});
+    while (st->step()) {
+      const std::int64_t t0 = time(st->i64(2)), t1 = std::max(t0, time(st->i64(3)));
+      if (t1 != st->i64(3)) ++clamped_;
+      out.push_back({RankId(st->i64(0)), st->i64(1), t0, t1, st->opt_i64(4)});
+    }
   return out;
 }
 
@@ -361,8 +495,8 @@ std::vector<ExpertRoutingRow> TraceReader::expert_routing() {
       "SELECT step,layer,rank,expert,tokens,time_ns FROM expert_routing ORDER BY layer, step, rank, expert");
   if (st)
     while (st->step())
-      out.push_back({st->i64(0), static_cast<int>(st->i64(1)), RankId(st->i64(2)), static_cast<int>(st->i64(3)),
-                     st->i64(4), st->opt_i64(5)});
+      out.push_back({st->i64(0), int_id(st->i64(1)), RankId(st->i64(2)), int_id(st->i64(3)), st->i64(4),
+                     st->opt_i64(5)});
   return out;
 }
 
@@ -371,8 +505,7 @@ std::vector<ExpertPlacementRow> TraceReader::expert_placement() {
   auto st = db_->prepare("SELECT layer,expert,rank,replica FROM expert_placement ORDER BY layer, expert, replica");
   if (st)
     while (st->step())
-      out.push_back({static_cast<int>(st->i64(0)), static_cast<int>(st->i64(1)), RankId(st->i64(2)),
-                     static_cast<int>(st->i64(3))});
+      out.push_back({int_id(st->i64(0)), int_id(st->i64(1)), RankId(st->i64(2)), int_id(st->i64(3))});
   return out;
 }
 

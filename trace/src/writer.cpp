@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "moetune/trace/safe_file.h"
 #include "schema_sql.h"
 
 namespace moetune {
@@ -77,6 +78,7 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
   w->tmp_ = opts.atomic ? std::filesystem::path(path.string() + ".tmp-" + std::to_string(::getpid())) : path;
   if (!opts.atomic && opts.force) std::filesystem::remove(path, ec);
   std::filesystem::remove(w->tmp_, ec);
+  if (opts.atomic) register_temp(w->tmp_);  // removed on SIGINT/SIGTERM (install_temp_cleanup)
   auto db = Db::open(w->tmp_, Db::Mode::Create);
   if (!db) return Error{path.string() + ": cannot create: " + db.error().message};
   w->db_ = std::move(*db);
@@ -178,6 +180,7 @@ TraceWriter::~TraceWriter() {
       std::filesystem::remove(tmp_, ec);
       std::filesystem::remove(tmp_.string() + "-wal", ec);
       std::filesystem::remove(tmp_.string() + "-shm", ec);
+      unregister_temp(tmp_);
     }
   }
 }
@@ -504,14 +507,8 @@ Expected<void> TraceWriter::finish() {
   db_.reset();
   finished_ = true;
   if (bulk_file_) sync_file(tmp_);
-  if (opts_.atomic) {
-    std::error_code ec;
-    std::filesystem::rename(tmp_, final_, ec);
-    if (ec) {
-      std::filesystem::remove(tmp_, ec);
-      return Error{final_.string() + ": cannot move temporary into place: " + ec.message()};
-    }
-  }
+  // Without force: link(2), so an output created meanwhile (a second import) is not replaced.
+  if (opts_.atomic) return commit_temp(tmp_, final_, opts_.force);
   return {};
 }
 

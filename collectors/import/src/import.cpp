@@ -2,7 +2,12 @@
 #include "moetune/import/import.h"
 
 #include <cctype>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <fstream>
+
+#include "moetune/trace/safe_file.h"
 
 namespace moetune::import {
 
@@ -74,8 +79,16 @@ Expected<void> import_files(const std::vector<std::filesystem::path>& files, Tra
   std::string sources;
   for (const auto& f : files) {
     std::error_code ec;
-    if (!std::filesystem::exists(f, ec)) return Error{f.string() + ": no such file"};
-    if (std::filesystem::is_directory(f, ec)) return Error{f.string() + ": is a directory"};
+    // Type checked before any open: a FIFO with no writer would block the open forever.
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0)
+      return Error{errno == ENOENT ? f.string() + ": no such file" : describe_errno(f, "cannot read", errno)};
+    if (S_ISDIR(st.st_mode)) return Error{f.string() + ": is a directory"};
+    if (!S_ISREG(st.st_mode))
+      return Error{f.string() + ": not a regular file (" +
+                   (S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device") +
+                   "); import reads files"};
+
     if (std::filesystem::file_size(f, ec) == 0 && !ec) return Error{f.string() + ": empty file"};
     Format fmt = detect_format(f);
     Expected<void> r;

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -42,7 +43,12 @@ Expected<simdjson::padded_string> inflate_gzip(const std::filesystem::path& file
     if (isize > 0 && static_cast<std::uint64_t>(isize) <= static_cast<std::uint64_t>(in.size()) * 1032 + 1024)
       guess = isize;
   }
-  simdjson::padded_string out(guess);
+  // Cap on the inflated size (a gzip bomb must not take the machine's memory): 1 GiB or 64x
+  // the compressed size, whichever is larger; MOETUNE_MAX_INFLATE_BYTES overrides it.
+  std::uint64_t cap = std::max<std::uint64_t>(1ull << 30, static_cast<std::uint64_t>(in.size()) * 64);
+  if (const char* env = std::getenv("MOETUNE_MAX_INFLATE_BYTES"); env && std::strtoull(env, nullptr, 10) > 0)
+    cap = std::strtoull(env, nullptr, 10);
+  simdjson::padded_string out(std::min<std::uint64_t>(guess, cap));
   std::size_t used = 0;
 
   z_stream zs{};
@@ -52,12 +58,17 @@ Expected<simdjson::padded_string> inflate_gzip(const std::filesystem::path& file
   std::size_t fed = zs.avail_in;
   bool ended = false;
   for (;;) {
+    if (used >= cap) {
+      inflateEnd(&zs);
+      return fail(file, "gzip expands beyond " + std::to_string(cap) +
+                            " bytes (limit: 1 GiB or 64x the compressed size; set MOETUNE_MAX_INFLATE_BYTES to raise it)");
+    }
     if (used == out.size()) {  // grow
-      simdjson::padded_string bigger(out.size() * 2 + 4096);
+      simdjson::padded_string bigger(std::min<std::uint64_t>(out.size() * 2 + 4096, cap));
       std::memcpy(bigger.data(), out.data(), used);
       out = std::move(bigger);
     }
-    std::size_t room = std::min<std::size_t>(out.size() - used, std::numeric_limits<uInt>::max());
+    std::size_t room = std::min<std::size_t>({out.size() - used, std::numeric_limits<uInt>::max(), cap - used});
     zs.next_out = reinterpret_cast<Bytef*>(out.data() + used);
     zs.avail_out = static_cast<uInt>(room);
     int rc = inflate(&zs, Z_NO_FLUSH);

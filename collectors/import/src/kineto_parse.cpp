@@ -287,7 +287,9 @@ Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_s
   auto json_error = [&](error_code e) {
     std::string where;
     const char* loc = nullptr;
-    if (have_doc && !doc.current_location().get(loc) && loc >= begin && loc <= begin + json.size())
+    if (e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || e == simdjson::UNCLOSED_STRING)  // found at the start, is at the end
+      where = " at byte " + std::to_string(json.size()) + ", where the text ends (truncated file?)";
+    else if (have_doc && !doc.current_location().get(loc) && loc >= begin && loc <= begin + json.size())
       where = " near byte " + std::to_string(loc - begin);
     return Error{file.string() + ": invalid JSON (" + simdjson::error_message(e) + ")" + where};
   };

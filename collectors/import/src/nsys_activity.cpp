@@ -18,8 +18,6 @@ constexpr const char* kMemset = "CUPTI_ACTIVITY_KIND_MEMSET";
 constexpr const char* kRuntime = "CUPTI_ACTIVITY_KIND_RUNTIME";
 constexpr const char* kSync = "CUPTI_ACTIVITY_KIND_SYNCHRONIZATION";
 
-std::int64_t clamp_dur(std::int64_t start, std::int64_t end) { return end > start ? end - start : 0; }
-
 // Key of a launch: (pid, correlation id); correlation ids are per process.
 std::uint64_t launch_key(std::int64_t pid, std::int64_t corr) {
   return (static_cast<std::uint64_t>(pid) << 40) ^ static_cast<std::uint64_t>(corr);
@@ -49,12 +47,13 @@ bool read_kernels(NsysImport& im) {
     k.rank = *rank;
     k.stream = StreamId(st.i64(3));
     k.start_ns = im.t(st.i64(0));
-    k.dur_ns = clamp_dur(st.i64(0), st.i64(1));
+    k.dur_ns = im.dur(st.i64(0), st.i64(1));
     std::int64_t nid = st.opt_i64(5).value_or(-1);
     auto it = names.find(nid);
     if (it == names.end()) {
       const std::string& s = im.str(nid);
       it = names.emplace(nid, im.w.intern(s.empty() ? "<unknown kernel>" : s)).first;
+
     }
     k.name = it->second;
     k.correlation = st.opt_i64(4).value_or(0);
@@ -62,6 +61,7 @@ bool read_kernels(NsysImport& im) {
     k.block = pack_dim3(st.i64(9), st.i64(10), st.i64(11));
     im.w.add(k);
     const std::string& kname = im.str(nid);
+    if (kname.empty()) ++im.unknown_names;
     if (is_nccl_kernel(kname)) {
       CommKernel c;
       c.rank = k.rank;
@@ -99,7 +99,7 @@ bool read_copy_rows(NsysImport& im, const char* table, const std::string& extra,
     m.rank = *rank;
     m.stream = StreamId(st.i64(3));
     m.start_ns = im.t(st.i64(0));
-    m.dur_ns = clamp_dur(st.i64(0), st.i64(1));
+    m.dur_ns = im.dur(st.i64(0), st.i64(1));
     m.bytes = st.i64(4);
     m.correlation = st.opt_i64(5).value_or(0);
     more(m, st);
@@ -161,7 +161,7 @@ bool read_runtime(NsysImport& im, const std::unordered_set<std::uint64_t>& sync_
     a.rank = *rank;
     a.tid = tid_of(gtid);
     a.start_ns = im.t(st.i64(0));
-    a.dur_ns = clamp_dur(st.i64(0), st.i64(1));
+    a.dur_ns = im.dur(st.i64(0), st.i64(1));
     a.name = it->second.first;
     a.kind = it->second.second ? ApiKind::Driver : ApiKind::Runtime;
     a.correlation = st.opt_i64(3).value_or(0);
@@ -211,7 +211,7 @@ bool read_sync(NsysImport& im) {
     ApiCallRow a;
     a.rank = *rank;
     a.start_ns = im.t(st.i64(0));
-    a.dur_ns = clamp_dur(st.i64(0), st.i64(1));
+    a.dur_ns = im.dur(st.i64(0), st.i64(1));
     a.kind = ApiKind::Sync;
     a.correlation = st.opt_i64(3).value_or(0);
     auto lab = labels.find(st.i64(4));

@@ -91,7 +91,12 @@ void set_time_base(NsysImport& im) {
   std::int64_t sys_ns = sys.value_or(0);
   auto first = earliest_event(im);
   bool raw = sys_ns > 0 && first && *first >= sys_ns;
-  im.time_offset = raw ? *utc - sys_ns : *utc;
+  if (raw && __builtin_sub_overflow(*utc, sys_ns, &im.time_offset)) {
+    im.time_offset = 0;
+    ++im.time_overflows;
+  } else if (!raw) {
+    im.time_offset = *utc;
+  }
   const std::string key = "nsys." + im.file.filename().string();
   im.w.set_meta(key + ".session_start_utc_ns", std::to_string(*utc));
   im.w.set_meta(key + ".timestamps", raw ? "target clock" : "session-relative");
@@ -175,6 +180,17 @@ bool assign_ranks(NsysImport& im) {
     chosen[p.pid] = *r;
   }
   std::string host = host_name(im);
+  // The same export given twice would become two ranks with the same processes: refused.
+  const std::string session = std::to_string(
+      im.db.has_table("TARGET_INFO_SESSION_START_TIME")
+          ? im.db.scalar("SELECT utcEpochNs FROM TARGET_INFO_SESSION_START_TIME LIMIT 1").value_or(0)
+          : 0);
+  for (const auto& p : procs)
+    if (!im.ctx.claim_process("nsys|" + host + "|" + session + "|" + std::to_string(p.pid))) {
+      im.error = "process " + std::to_string(p.pid) + (host.empty() ? "" : " on " + host) +
+                 " of this session is already imported from another input file (the same export given twice?)";
+      return false;
+    }
   for (const auto& p : procs) {
     RankRow row;
     row.rank = chosen[p.pid];
@@ -212,7 +228,7 @@ Expected<void> import_nsys_impl(const std::filesystem::path& file, TraceWriter& 
   if (!is_nsys_export(**db))
     return Error{file.string() + ": SQLite file is not an nsys export (no StringIds/CUPTI tables)"};
 
-  NsysImport im{file, **db, w, ctx, {}, 0, {}, {}, {}, {}, {}, {}};
+  NsysImport im{file, **db, w, ctx, {}, 0, {}, {}, {}, {}, {}, 0, 0, 0, {}};
   std::uint64_t size = 0;
   std::error_code ec;
   size = std::filesystem::file_size(file, ec);
@@ -235,6 +251,22 @@ Expected<void> import_nsys_impl(const std::filesystem::path& file, TraceWriter& 
       w.add(StatRow{"nsys_rows_outside_ranks", Severity::Info, count, std::nullopt,
                     file.filename().string() + ": " + std::to_string(count) + " " + what +
                         " rows from processes that ran no kernels (not imported)"});
+  const std::string fname = file.filename().string();
+  if (!im.db.has_table("StringIds"))
+    w.add(StatRow{"nsys_no_string_ids", Severity::Error, 1, std::nullopt,
+                  fname + ": no StringIds table; kernel, API and NVTX names are unknown"});
+  if (im.unknown_names > 0)
+    w.add(StatRow{"nsys_unknown_kernel_names", Severity::Error, im.unknown_names, std::nullopt,
+                  fname + ": " + std::to_string(im.unknown_names) +
+                      " kernels name a string id the export does not hold (stored as <unknown kernel>)"});
+  if (im.clamped > 0)
+    w.add(StatRow{"nsys_negative_duration_clamped", Severity::Error, im.clamped, std::nullopt,
+                  fname + ": " + std::to_string(im.clamped) +
+                      " rows end before they start (or last beyond the time range); stored with duration 0"});
+  if (im.time_overflows > 0)
+    w.add(StatRow{"nsys_time_overflow", Severity::Error, im.time_overflows, std::nullopt,
+                  fname + ": " + std::to_string(im.time_overflows) +
+                      " timestamps overflow the run clock with the session offset; clamped to the time range"});
   if (im.rank_of_pid.empty())
     w.add(StatRow{"nsys_no_gpu_processes", Severity::Error, 1, std::nullopt,
                   file.filename().string() + ": no process ran CUDA kernels; nothing imported as a rank"});

@@ -9,6 +9,7 @@
 // kernels, their launch calls, NCCL NVTX ranges) are kept in memory.
 // Every SQL error (corrupt file) is remembered in `error` and ends the import.
 #pragma once
+#include <climits>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -63,7 +64,23 @@ struct NsysImport {
     if (it == rank_of_pid.end()) return std::nullopt;
     return it->second;
   }
-  std::int64_t t(std::int64_t raw) const { return raw + time_offset; }
+  // Export time -> run clock; a sum past INT64 saturates and is counted (time_overflows).
+  std::int64_t t(std::int64_t raw) {
+    std::int64_t out;
+    if (!__builtin_add_overflow(raw, time_offset, &out) && out <= INT64_MAX / 4 && out >= INT64_MIN / 4) return out;
+    ++time_overflows;  // the store's time range is +-INT64_MAX/4 (reader.h kTimeMin/kTimeMax)
+    return raw > 0 ? INT64_MAX / 4 : INT64_MIN / 4;
+  }
+  // end - start, 0 (counted in clamped) when end < start or the difference is out of range.
+  std::int64_t dur(std::int64_t start, std::int64_t end) {
+    std::int64_t d;
+    if (__builtin_sub_overflow(end, start, &d) || d < 0 || d > INT64_MAX / 4) {
+      ++clamped;
+      return 0;
+    }
+    return d;
+  }
+  std::int64_t time_overflows = 0, clamped = 0, unknown_names = 0;
   // Column expression: `col` if the table has it, else NULL (older/newer exports differ).
   std::string col(const std::string& table, const std::string& column, const char* fallback = "NULL");
   // Prepares sql; on failure records the error and returns an empty Statement.

@@ -188,7 +188,7 @@ bool import_nvtx(NsysImport& im) {
     std::optional<std::int64_t> end = st.opt_i64(1);
     if (type != kMark && !end) ++unterminated;
     r.start_ns = im.t(start);
-    r.dur_ns = (type == kMark || !end || *end < start) ? 0 : *end - start;
+    r.dur_ns = (type == kMark || !end) ? 0 : im.dur(start, *end);
     const std::string full_text = text;  // torch->name and ->fields point into it
     auto torch = split_torch_nvtx(full_text);
     if (torch) text = std::string(torch->name);

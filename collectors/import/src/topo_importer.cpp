@@ -151,7 +151,7 @@ Expected<TopoMatrix> parse_topo(const std::string& text) {
     if (!short_row.empty())
       return Error{"row " + short_row + " has " + std::to_string(short_have) +
                    " link columns, expected " + std::to_string(n)};
-    std::size_t have = std::min(fields.size() - 1, n);
+    std::size_t have = fields.empty() ? 0 : std::min(fields.size() - 1, n);
     while (have > 0 && fields[have].empty()) --have;  // trailing empty TAB fields of a cut line
     std::vector<std::string> links(fields.begin() + 1, fields.begin() + 1 + static_cast<long>(have));
     for (const auto& c : links)

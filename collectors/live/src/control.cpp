@@ -9,7 +9,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -64,8 +66,13 @@ Expected<std::filesystem::path> check_private(const std::filesystem::path& dir) 
   struct stat st{};
   if (::lstat(dir.c_str(), &st) != 0) return Error{dir.string() + ": " + std::strerror(errno)};
   if (!S_ISDIR(st.st_mode) || st.st_uid != ::getuid())
-    return Error{dir.string() + ": control directory is not a directory owned by this user"};
-  if ((st.st_mode & 077) != 0) return Error{dir.string() + ": control directory is accessible to others (want 0700)"};
+    return Error{dir.string() + ": control directory is not a directory owned by this user (owner uid " +
+                 std::to_string(st.st_uid) + "); remove it or set XDG_RUNTIME_DIR"};
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Error{dir.string() + ": control directory is accessible to others (mode " + mode + ", want 0700)"};
+  }
   return dir;
 }
 
@@ -125,60 +132,107 @@ void ControlServer::stop() {
     if (fd >= 0) ::close(fd), fd = -1;
 }
 
+// Serves up to kMaxConns connections at once from one poll loop. Each has one deadline
+// for its whole request (kRequestMs from accept), not per read: a client sending a byte
+// every 0.9 s is cut off after 1 s and never holds up the others.
 void ControlServer::loop() {
   // Block signals on this thread so the job's handlers run on its own threads.
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  constexpr int kMaxConns = 16, kRequestMs = 1000;
+  struct Conn {
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+    char buf[65];
+    std::size_t n = 0;
+  };
+  std::vector<Conn> conns;
+  auto finish = [&](std::size_t i) {
+    serve(conns[i].fd, conns[i].buf, conns[i].n);
+    ::close(conns[i].fd);
+    conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
+  };
   for (;;) {
-    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) {
+    std::vector<pollfd> p = {{wake_[0], POLLIN, 0},
+                             {listen_fd_, static_cast<short>(conns.size() < kMaxConns ? POLLIN : 0), 0}};
+    for (const auto& c : conns) p.push_back({c.fd, POLLIN, 0});
+    int timeout = -1;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& c : conns) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - now).count();
+      timeout = timeout < 0 ? static_cast<int>(std::max<long long>(left, 0))
+                            : std::min(timeout, static_cast<int>(std::max<long long>(left, 0)));
+    }
+    if (::poll(p.data(), p.size(), timeout) < 0) {
       if (errno == EINTR) continue;
       return;
     }
-    if (p[1].revents) return;
-    if (!(p[0].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    serve(fd);
-    ::close(fd);
+    if (p[0].revents) {
+      for (auto& c : conns) ::close(c.fd);
+      return;
+    }
+    // Reads (from the back, so erasing keeps the indices of the rest valid).
+    for (std::size_t i = conns.size(); i-- > 0;) {
+      auto& c = conns[i];
+      bool done = std::chrono::steady_clock::now() >= c.deadline;
+      if (p[i + 2].revents) {
+        ssize_t r = ::read(c.fd, c.buf + c.n, 64 - c.n);
+        if (r <= 0) done = true;
+        else {
+          for (ssize_t k = 0; k < r; ++k)
+            if (c.buf[c.n + static_cast<std::size_t>(k)] == '\n') done = true;
+          c.n += static_cast<std::size_t>(r);
+          if (c.n >= 64) done = true;
+        }
+      }
+      if (done) finish(i);
+    }
+    if (p[1].revents & POLLIN) {
+      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0) {
+        if (peer_allowed(fd)) {
+          conns.push_back(Conn{fd, std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestMs), {}, 0});
+        } else {
+          ::close(fd);
+        }
+      }
+    }
   }
 }
 
-void ControlServer::serve(int fd) {
+bool ControlServer::peer_allowed(int fd) {
   ucred cred{};
   socklen_t len = sizeof cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
-    ++refused_;
-    std::fprintf(stderr, "moetune: refused control connection from uid %u (pid %d) on %s\n",
-                 static_cast<unsigned>(cred.uid), static_cast<int>(cred.pid), path_.c_str());
-    return;
-  }
-  char buf[65];
-  std::size_t n = 0;
-  bool line_done = false;
-  while (n < 64 && !line_done) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 1000) <= 0) break;
-    ssize_t r = ::read(fd, buf + n, 64 - n);
-    if (r <= 0) break;
-    for (ssize_t i = 0; i < r; ++i)
-      if (buf[n + i] == '\n') line_done = true;
-    n += static_cast<std::size_t>(r);
-  }
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == ::getuid()) return true;
+  ++refused_;
+  std::fprintf(stderr, "moetune: refused control connection from uid %u (pid %d) on %s\n",
+               static_cast<unsigned>(cred.uid), static_cast<int>(cred.pid), path_.c_str());
+  return false;
+}
+
+void ControlServer::serve(int fd, const char* buf, std::size_t n) {
+  std::string_view sv(buf, n);
   std::string reply;
   std::optional<Verb> v;
-  if (line_done) {
-    std::string_view sv(buf, n);
-    v = parse_request(sv.substr(0, sv.find('\n') + 1));
-  }
+  if (auto nl = sv.find('\n'); nl != std::string_view::npos) v = parse_request(sv.substr(0, nl + 1));
   if (!v) {
     ++malformed_;
-    reply = "error malformed request (want start|stop|status and a newline, <= 64 bytes)\n";
+    reply = "error malformed request (want start|stop|status and a newline within 1 s, <= 64 bytes)\n";
   } else {
     reply = format_status(handler_(*v)) + "\n";
   }
-  (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+  (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+std::vector<std::string> control_dir_problems() {
+  std::vector<std::string> out;
+  for (const auto& d : control_dirs()) {
+    struct stat st {};
+    if (::lstat(d.c_str(), &st) != 0) continue;  // absent: nothing wrong
+    if (auto c = check_private(d); !c) out.push_back(c.error().message);
+  }
+  return out;
 }
 
 std::vector<Endpoint> list_endpoints(long pid) {

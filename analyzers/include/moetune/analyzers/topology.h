@@ -7,8 +7,11 @@
 // fabric (link_rates.h, Fabric): then the NV# rate is each GPU's port, shared by all its
 // peers, not a per-pair link. Used by the experts (traffic, planner) and bandwidth analyses.
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "moetune/analyzers/model.h"
@@ -53,14 +56,30 @@ class RankLinks {
   bool any_known() const { return known_ > 0; }
 
  private:
+  struct Pair {
+    std::string code;
+    std::optional<double> bw;
+    char switched = 0;  // 1 when the pair is on an NVSwitch fabric
+  };
+  const Pair* pair(int a, int b) const;
   int n_ = 0, known_ = 0;
   std::vector<int> node_;
-  std::vector<std::string> code_;              // n*n
-  std::vector<std::optional<double>> bw_;      // n*n
-  std::vector<char> switched_;                 // n*n: 1 when the pair is on an NVSwitch fabric
+  // Only the pairs the topology names (memory follows the rows, not ranks squared).
+  std::unordered_map<std::uint64_t, Pair> pairs_;  // key a * n + b
+  std::vector<std::vector<int>> peers_;            // per rank: ranks it has a pair with
+  std::vector<int> switched_peers_;                // per rank: how many of them are switched
 };
 
 // Number of ranks of a run: ranks rows, else the highest rank any row names + 1.
+// Rank ids < 0, or so far above the number of distinct ranks that they cannot be dense
+// (>= 4 x distinct + 16), are not counted: a table sized by them would follow one bad id.
 int rank_count(const RunData& run);
+
+// The bound ids read from a file must stay below to index a table: 4 x the number of
+// distinct ids + 16 (room for ids that recorded no rows), never above 1 << 20.
+inline std::int64_t dense_id_limit(std::size_t distinct) {
+  const auto lim = 4 * static_cast<std::int64_t>(std::min<std::size_t>(distinct, 1u << 20)) + 16;
+  return lim < (1 << 20) ? lim : (1 << 20);
+}
 
 }  // namespace moetune::analyzers

@@ -72,6 +72,8 @@ class Db {
   std::optional<std::int64_t> scalar(std::string_view sql);
   bool has_table(std::string_view name);
   std::string last_error() const;
+  // Primary sqlite result code of the last failed call (SQLITE_BUSY, SQLITE_NOTADB, ...).
+  int last_errcode() const;
   const std::filesystem::path& path() const { return path_; }
   sqlite3* handle() { return db_; }
 

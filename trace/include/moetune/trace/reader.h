@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // TraceReader: read access to a run file. Opens read-only, checks it is a moetune
-// store and refuses a newer format. Range queries use the (rank, start_ns) index:
+// store (every table and column of the schema, PRAGMA quick_check, cached counts vs the
+// tables; busy/locked told from corrupt) and refuses a negative or newer format. Range queries use the (rank, start_ns) index:
 // an event overlaps [t0, t1) if start < t1 and start + dur > t0; the lower bound on
 // start is t0 - (longest duration in the table), computed once per table.
-// Strings are loaded once into memory (they are few compared with events).
+// Strings are loaded once into memory (they are few compared with events); a sparse
+// strings table is renumbered densely (memory follows rows, not the largest id).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "moetune/trace/db.h"
@@ -32,13 +35,31 @@ struct TableCounts {
 
 class TraceReader {
  public:
-  static Expected<std::unique_ptr<TraceReader>> open(const std::filesystem::path& path);
+  // `check`: run PRAGMA quick_check and the cached-count check (one pass over the file);
+  // a second connection to a file already opened with checks may skip them.
+  static Expected<std::unique_ptr<TraceReader>> open(const std::filesystem::path& path, bool check = true);
 
   int format_version() const { return version_; }
   const std::filesystem::path& path() const { return db_->path(); }
   Db& db() { return *db_; }
 
   const std::string& str(StringId id) const;
+  // The in-memory id of a string id stored in a row (identity unless the strings table
+  // was sparse and renumbered on open; unknown ids give an invalid StringId).
+  StringId sid(std::int64_t stored) const;
+  // Stored times are read within [kTimeMin, kTimeMax] and durations within [0, kTimeMax]
+  // (so start + dur cannot overflow in an analysis); each change is counted and shown
+  // as the stat "store_values_clamped".
+  std::int64_t time(std::int64_t v) const {
+    if (v >= kTimeMin && v <= kTimeMax) return v;
+    ++clamped_;
+    return v < 0 ? kTimeMin : kTimeMax;
+  }
+  std::int64_t dur(std::int64_t v) const {
+    if (v >= 0 && v <= kTimeMax) return v;
+    ++clamped_;
+    return v < 0 ? 0 : kTimeMax;
+  }
   const std::vector<std::string>& strings() const { return strings_; }
   std::map<std::string, std::string> meta();
   std::vector<RankRow> ranks();
@@ -69,6 +90,7 @@ class TraceReader {
  private:
   TraceReader() = default;
   std::int64_t max_dur(const char* table);
+  Expected<void> check_integrity();
   // Facts TraceWriter::finish() stored in meta ("store.counts", "store.max_dur_ns", "store.time_range_ns").
   std::map<std::string, std::int64_t> meta_numbers(const char* key);
   std::optional<std::pair<std::int64_t, std::int64_t>> meta_numbers_pair(const char* key);
@@ -77,7 +99,12 @@ class TraceReader {
   std::unique_ptr<Db> db_;
   int version_ = 0;
   std::vector<std::string> strings_;
+  bool remap_strings_ = false;
+  std::unordered_map<std::int64_t, std::int64_t> string_ids_;  // stored id -> index, when renumbered
   std::map<std::string, std::int64_t> max_dur_;
+  std::map<std::string, std::int64_t> verified_counts_;  // count(*) per table, when checked on open
+  std::vector<StatRow> integrity_stats_;
+  mutable std::int64_t clamped_ = 0;  // values time()/dur() changed                 // what the open checks found (shown with stats())
 };
 
 }  // namespace moetune

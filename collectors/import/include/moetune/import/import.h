@@ -40,6 +40,9 @@ class ImportContext {
   // Expert placement is job-wide but every rank's file may report it: the first file to
   // report a layer's placement writes it, later ones return false here and skip it.
   bool claim_placement_layer(int layer) { return placement_layers_.insert(layer).second; }
+  // A process (e.g. "host/pid" of an nsys export) may come from one input file only: false
+  // when an earlier file already brought it (the same export given twice).
+  bool claim_process(const std::string& key) { return processes_.insert(key).second; }
   void report(std::uint64_t done, std::uint64_t total) const {
     if (opts_.progress) opts_.progress(done, total);
   }
@@ -48,6 +51,7 @@ class ImportContext {
   ImportOptions opts_;
   std::set<int> taken_;
   std::set<int> placement_layers_;
+  std::set<std::string> processes_;
 };
 
 // Per-format importers. Each returns an error that names the file and what is wrong.

@@ -13,8 +13,9 @@
 // Protocol (text, one request per connection):
 //   request : one line "start\n" | "stop\n" | "status\n" (at most 64 bytes incl. \n)
 //   reply   : one line "ok capturing=0|1 records=N dropped=N steps=N\n"
-//             or "error <reason>\n" (malformed: too long, no newline within 1 s,
-//             non-printable bytes, unknown verb).
+//             or "error <reason>\n" (malformed: too long, no newline within 1 s of
+//             connecting, non-printable bytes, unknown verb). Up to 16 connections
+//             are served at once, each with its own 1 s deadline.
 // No network listener exists; nothing but these three verbs is understood.
 #pragma once
 #include <atomic>
@@ -47,6 +48,9 @@ std::optional<CaptureStatus> parse_status(std::string_view reply);
 // The private socket directory servers listen in, created 0700 if missing. Error if
 // it is not ours or is accessible to others.
 Expected<std::filesystem::path> control_dir();
+// One line per control directory that exists but cannot be used (another owner, a
+// symlink, open to others); empty when all is well.
+std::vector<std::string> control_dir_problems();
 // Every directory clients search, in order ($XDG_RUNTIME_DIR/moetune if usable, then
 // /tmp/moetune-<uid>); none is created.
 std::vector<std::filesystem::path> control_dirs();
@@ -65,7 +69,8 @@ class ControlServer {
  private:
   ControlServer() = default;
   void loop();
-  void serve(int fd);
+  bool peer_allowed(int fd);
+  void serve(int fd, const char* buf, std::size_t n);
   int listen_fd_ = -1, wake_[2] = {-1, -1};
   std::filesystem::path path_;
   Handler handler_;

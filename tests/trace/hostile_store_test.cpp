@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+// Hostile stores (issue 16): tables sized by ids read from the file, damaged or
+// incomplete stores read as data. Synthetic stores written by TraceWriter, then damaged
+// with SQL as an attacker or a bad disk would.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "moetune/trace/reader.h"
+#include "moetune/trace/writer.h"
+
+namespace fs = std::filesystem;
+using namespace moetune;
+
+namespace {
+
+fs::path tmp_path(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("moetune_hostile_store_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d / name;
+}
+
+// Synthetic: 2 ranks, 20 kernels named gemm / nccl, one NCCL op, 2 steps.
+void write_small(const fs::path& p) {
+  auto w = TraceWriter::create(p, {.force = true});
+  ASSERT_TRUE(w) << w.error().message;
+  auto& wr = **w;
+  for (int r = 0; r < 2; ++r) {
+    RankRow row;
+    row.rank = RankId(r);
+    row.host = "h0";
+    wr.add(row);
+  }
+  auto gemm = wr.intern("gemm");
+  auto nccl = wr.intern("ncclDevKernel_AllReduce");
+  for (int i = 0; i < 20; ++i) {
+    KernelRow k;
+    k.rank = RankId(i % 2);
+    k.stream = StreamId(7);
+    k.start_ns = 1000 * i;
+    k.dur_ns = 500;
+    k.name = (i % 10 == 0) ? nccl : gemm;
+    wr.add(k);
+  }
+  NcclOpRow op;
+  op.rank = RankId(0);
+  op.func = "AllReduce";
+  op.start_ns = 0;
+  op.end_ns = 500;
+  wr.add(op);
+  wr.add(StepRow{RankId(0), 1, 0, 10000, std::nullopt});
+  wr.add(StepRow{RankId(1), 1, 0, 10000, std::nullopt});
+  ASSERT_TRUE(wr.finish());
+}
+
+void sql(const fs::path& p, const std::string& q) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, q.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "") << " in " << q;
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+}  // namespace
+
+TEST(HostileStore, SparseStringIdIsRenumberedNotSizedByTheId) {
+  auto p = tmp_path("sparse_strings.moetune");
+  write_small(p);
+  // One string id at 2^40 (the reader used to size its table by the largest id: 268435455
+  // -> ~8.6 GB; above 2^28 it refused the run as corrupt).
+  const std::string big = std::to_string(1LL << 40);
+  sql(p, "UPDATE kernels SET name_id = " + big + " WHERE name_id = (SELECT id FROM strings WHERE value = 'gemm');"
+         "UPDATE strings SET id = " + big + " WHERE value = 'gemm';");
+  auto r = TraceReader::open(p);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_LT((*r)->strings().size(), 16u);
+  int gemm = 0, nccl = 0;
+  for (const auto& k : (*r)->kernels()) {
+    gemm += (*r)->str(k.name) == "gemm";
+    nccl += (*r)->str(k.name) == "ncclDevKernel_AllReduce";
+  }
+  EXPECT_EQ(gemm, 18);
+  EXPECT_EQ(nccl, 2);
+}
+
+TEST(HostileStore, OutOfIntRangeLayerAndExpertReadAsInvalid) {
+  auto p = tmp_path("wide_ids.moetune");
+  write_small(p);
+  sql(p, "INSERT INTO expert_routing(step,layer,rank,expert,tokens) VALUES (0, 4294967296, 0, 4294967297, 5);"
+         "INSERT INTO expert_placement(layer,expert,rank,replica) VALUES (4294967296, 4294967298, 0, 0);");
+  auto r = TraceReader::open(p);
+  ASSERT_TRUE(r) << r.error().message;
+  auto routing = (*r)->expert_routing();
+  ASSERT_EQ(routing.size(), 1u);
+  EXPECT_EQ(routing[0].layer, -1);  // not 0 (a wrapped 2^32)
+  EXPECT_EQ(routing[0].expert, -1);
+  auto placement = (*r)->expert_placement();
+  ASSERT_EQ(placement.size(), 1u);
+  EXPECT_EQ(placement[0].layer, -1);
+  EXPECT_EQ(placement[0].expert, -1);
+}
+
+TEST(HostileStore, DroppedTableOrColumnIsRefused) {
+  for (const std::string& damage : {std::string("DROP TABLE steps"), std::string("DROP TABLE nccl_ops"),
+                                    std::string("ALTER TABLE kernels DROP COLUMN grid")}) {
+    auto p = tmp_path("dropped.moetune");
+    write_small(p);
+    sql(p, damage);
+    auto r = TraceReader::open(p);
+    ASSERT_FALSE(r) << damage;
+    EXPECT_NE(r.error().message.find(p.string() + ": damaged store"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(HostileStore, DeletedRowsAreCountedNotTheCachedCount) {
+  auto p = tmp_path("deleted.moetune");
+  write_small(p);
+  sql(p, "DELETE FROM kernels WHERE rank = 1");
+  auto r = TraceReader::open(p);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)->counts().get("kernels"), 10);
+  bool flagged = false;
+  for (const auto& s : (*r)->stats())
+    if (s.name == "store_count_mismatch" && s.severity == Severity::Error && s.value == -10) flagged = true;
+  EXPECT_TRUE(flagged);
+}
+
+TEST(HostileStore, NegativeFormatVersionIsRefused) {
+  auto p = tmp_path("negver.moetune");
+  write_small(p);
+  sql(p, "PRAGMA user_version = -1");
+  auto r = TraceReader::open(p);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("format version -1"), std::string::npos) << r.error().message;
+}
+
+TEST(HostileStore, DamagedPageIsRefusedByQuickCheck) {
+  auto p = tmp_path("damaged.moetune");
+  write_small(p);
+  // Overwrite the b-tree page header of the steps table's root page: the schema still
+  // reads, the table's rows do not.
+  std::int64_t page_size = 0, root = 0;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT (SELECT page_size FROM pragma_page_size), rootpage FROM sqlite_master "
+                           "WHERE name = 'steps'", -1, &st, nullptr);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    page_size = sqlite3_column_int64(st, 0);
+    root = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  ASSERT_GT(root, 1);
+  {
+    FILE* f = std::fopen(p.c_str(), "r+b");
+    ASSERT_TRUE(f);
+    std::fseek(f, static_cast<long>((root - 1) * page_size), SEEK_SET);
+    const char junk[] = "\x42\xff\xff\xff\xff\xff\xff\xff";
+    std::fwrite(junk, 1, sizeof junk - 1, f);
+    std::fclose(f);
+  }
+  auto r = TraceReader::open(p);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("damaged store"), std::string::npos) << r.error().message;
+}
+
+TEST(HostileStore, LockedStoreIsReportedAsLockedNotAsNotADatabase) {
+  auto p = tmp_path("locked.moetune");
+  write_small(p);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto r = TraceReader::open(p);  // waits the busy timeout, then says why
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("locked by another process"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find("not an SQLite database"), std::string::npos) << r.error().message;
+}
