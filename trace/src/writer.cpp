@@ -286,6 +286,18 @@ void TraceWriter::add(const NvtxRow& r) {
   row_done();
 }
 
+void TraceWriter::add_kernels(const std::vector<KernelRow>& rows) {
+  for (const auto& r : rows) add(r);
+}
+
+void TraceWriter::add_api_calls(const std::vector<ApiCallRow>& rows) {
+  for (const auto& r : rows) add(r);
+}
+
+void TraceWriter::add_nvtx(const std::vector<NvtxRow>& rows) {
+  for (const auto& r : rows) add(r);
+}
+
 void TraceWriter::drain_all() {
   drain_kernels();
   drain_rows(mbuf_, kBulkMemcpy);

@@ -3,6 +3,8 @@
 
 #include <fstream>
 
+#include "kineto_pipeline.h"
+
 namespace moetune::import {
 
 const char* to_string(Format f) {
@@ -67,6 +69,7 @@ int ImportContext::next_free_rank() const {
 Expected<void> import_files(const std::vector<std::filesystem::path>& files, TraceWriter& w,
                             const ImportOptions& opts) {
   ImportContext ctx(opts);
+  kineto::Prefetch kineto(files, opts);  // parses the Kineto files ahead, in parallel
   std::string sources;
   for (const auto& f : files) {
     std::error_code ec;
@@ -76,7 +79,7 @@ Expected<void> import_files(const std::vector<std::filesystem::path>& files, Tra
     Format fmt = detect_format(f);
     Expected<void> r;
     switch (fmt) {
-      case Format::Kineto: r = import_kineto(f, w, ctx); break;
+      case Format::Kineto: r = kineto.import(f, w, ctx); break;
       case Format::Nsys: r = import_nsys(f, w, ctx); break;
       case Format::NcclTests: r = import_nccl_tests(f, w, ctx); break;
       case Format::Topo: r = import_topo(f, w, ctx); break;

@@ -30,8 +30,7 @@ class JsonText {
 
 // Reads FILE (plain JSON or gzip, possibly several gzip members) into one padded
 // buffer for simdjson. Errors name the file: missing, empty, truncated gzip, corrupt gzip.
-// `progress` gets compressed bytes consumed / file size while inflating.
-Expected<JsonText> load_json(const std::filesystem::path& file, const ImportContext& ctx);
+Expected<JsonText> load_json(const std::filesystem::path& file);
 
 // Converts a JSON number token in microseconds ("123", "4458676983543.183", "-5.5",
 // "1e3") to integer nanoseconds, exactly for plain decimals (no double rounding),

@@ -97,7 +97,7 @@ Expected<simdjson::padded_string> inflate_gzip(const std::filesystem::path& file
 
 }  // namespace
 
-Expected<JsonText> load_json(const std::filesystem::path& file, const ImportContext&) {
+Expected<JsonText> load_json(const std::filesystem::path& file) {
   unsigned char magic[2] = {0, 0};
   std::streamsize got = 0;
   {

@@ -51,6 +51,10 @@ class TraceWriter {
   void add(const MemsetRow& r);
   void add(const ApiCallRow& r);
   void add(const NvtxRow& r);
+  // Many rows of one table, in order (same rows as add() of each; importers' batches).
+  void add_kernels(const std::vector<KernelRow>& rows);
+  void add_api_calls(const std::vector<ApiCallRow>& rows);
+  void add_nvtx(const std::vector<NvtxRow>& rows);
   // Returns the new nccl_ops.id.
   std::int64_t add(const NcclOpRow& r);
   void add(const ExpertRoutingRow& r);
