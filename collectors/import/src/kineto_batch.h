@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kineto_internal.h"
 #include "moetune/import/import.h"
 
 namespace moetune::import::kineto {
@@ -53,7 +54,8 @@ using BatchSink = std::function<bool(RowBatch&&)>;
 // is --rank (for files that name no rank). Returns the file's JSON error, else its
 // meta error (no or bad rank), like the sequential importer; claiming the rank is
 // apply_batch's job. Runs on any thread: touches no shared state.
-Expected<void> map_file(const std::filesystem::path& file, std::optional<int> rank_option, const BatchSink& sink);
+Expected<void> map_file(const std::filesystem::path& file, std::optional<int> rank_option, const BatchSink& sink,
+                        ParseScratch& scratch);
 
 // Writes one file's batches into the writer, in order. Claims the file's rank on the
 // first batch (through the context, on the writer's thread); after a failed claim the

@@ -51,6 +51,7 @@ struct Event {
 // `progress(bytes_done, bytes_total)` is called every few thousand events.
 // Returns the first JSON error as "FILE: invalid JSON (...) near byte N".
 Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_string_view json,
+                           simdjson::ondemand::parser& parser,
                            const std::function<Expected<void>(const TraceMeta&)>& on_meta,
                            const std::function<bool(const Event&)>& on_event,
                            const std::function<void(std::uint64_t, std::uint64_t)>& progress);

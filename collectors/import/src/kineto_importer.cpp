@@ -474,12 +474,17 @@ class Mapper {
 
 }  // namespace
 
-Expected<void> map_file(const std::filesystem::path& file, std::optional<int> rank_option, const BatchSink& sink) {
-  auto json = load_json(file);
+Expected<void> map_file(const std::filesystem::path& file, std::optional<int> rank_option, const BatchSink& sink,
+                        ParseScratch& scratch) {
+  struct Trim {  // whatever way this returns, big buffers are not kept
+    ParseScratch& s;
+    ~Trim() { s.trim(); }
+  } trim{scratch};
+  auto json = load_json(file, scratch);
   if (!json) return json.error();
   Mapper mapper(file, rank_option, sink);
   auto r = parse_trace(
-      file, json->view(), [&](const TraceMeta& m) { return mapper.start(m); },
+      file, json->view(), scratch.parser, [&](const TraceMeta& m) { return mapper.start(m); },
       [&](const Event& e) { return mapper.event(e); },
       [&](std::uint64_t done, std::uint64_t total) { mapper.progress(done, total); });
   if (!r) return r;

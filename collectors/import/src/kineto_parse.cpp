@@ -276,10 +276,10 @@ error_code read_distributed(od::value& v, std::optional<std::int64_t>& rank) {
 }  // namespace
 
 Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_string_view json,
+                           simdjson::ondemand::parser& parser,
                            const std::function<Expected<void>(const TraceMeta&)>& on_meta,
                            const std::function<bool(const Event&)>& on_event,
                            const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
-  od::parser parser;
   od::document doc;
   const char* begin = json.data();
   bool have_doc = false;  // current_location() is only defined on an iterated document

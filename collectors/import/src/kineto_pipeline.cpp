@@ -45,13 +45,14 @@ void BatchApplier::apply(RowBatch& b) {
 
 Expected<void> import_one(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
   BatchApplier ap(file, w, ctx);
+  ParseScratch scratch;
   // After a failed claim the file is still parsed to the end: a JSON error is reported
   // before a rank error, as ever.
   auto r = map_file(file, ctx.options().rank, [&](RowBatch&& b) {
     ap.apply(b);
     if (b.bytes_total) ctx.report(b.bytes_done, b.bytes_total);
     return true;
-  });
+  }, scratch);
   if (!r) return r;
   if (ap.error()) return *ap.error();
   return {};
@@ -116,6 +117,7 @@ Prefetch::~Prefetch() {
 }
 
 void Prefetch::work() {
+  ParseScratch scratch;  // this thread's buffers, reused for each of its files
   for (;;) {
     Slot* s = nullptr;
     {
@@ -134,7 +136,7 @@ void Prefetch::work() {
       s->queue.push_back(std::move(b));
       cv_.notify_all();
       return true;
-    });
+    }, scratch);
     {
       std::lock_guard l(mu_);
       s->result = std::move(r);
