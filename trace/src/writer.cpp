@@ -93,21 +93,7 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
                             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;";
   if (auto r = d.exec(pragmas); !r) return r.error();
   if (auto r = create_schema(d); !r) return r.error();
-  if (w->bulk_file_) {
-    // Secondary indexes are built once in finish() (create_schema again: CREATE INDEX IF
-    // NOT EXISTS), which sorts once instead of updating a B-tree per row.
-    std::vector<std::string> indexes;
-    {
-      auto st = d.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
-      if (!st) return st.error();
-      while (st->step()) indexes.push_back(st->text(0));
-    }
-    for (const auto& name : indexes) {
-      std::string q;
-      for (char c : name) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-      if (auto r = d.exec("DROP INDEX \"" + q + "\""); !r) return r.error();
-    }
-  }
+
 
   struct P {
     Statement* s;
@@ -287,6 +273,18 @@ void TraceWriter::add(const NvtxRow& r) {
   nbuf_.push_back(r);
   if (nbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(nbuf_, kBulkNvtx);
   row_done();
+}
+
+void TraceWriter::add_kernels(const std::vector<KernelRow>& rows) {
+  for (const auto& r : rows) add(r);
+}
+
+void TraceWriter::add_api_calls(const std::vector<ApiCallRow>& rows) {
+  for (const auto& r : rows) add(r);
+}
+
+void TraceWriter::add_nvtx(const std::vector<NvtxRow>& rows) {
+  for (const auto& r : rows) add(r);
 }
 
 void TraceWriter::drain_all() {
@@ -495,10 +493,6 @@ Expected<void> TraceWriter::finish() {
   if (finished_) return {};
   if (error_.empty()) write_summary();
   if (error_.empty()) drain_all();
-  if (bulk_file_ && error_.empty()) {  // the indexes dropped in create()
-    if (!in_tx_) (void)begin();
-    if (auto r = create_schema(*db_); !r) error_ = final_.string() + ": write failed: " + r.error().message;
-  }
   if (auto r = flush(); !r) return r;
   // A finished run leaves WAL mode so readers can open it read-only (even on read-only media)
   // without -wal/-shm side files.

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "moetune/trace/safe_file.h"
+#include "kineto_pipeline.h"
 
 namespace moetune::import {
 
@@ -76,6 +77,7 @@ int ImportContext::next_free_rank() const {
 Expected<void> import_files(const std::vector<std::filesystem::path>& files, TraceWriter& w,
                             const ImportOptions& opts) {
   ImportContext ctx(opts);
+  kineto::Prefetch kineto(files, opts);  // parses the Kineto files ahead, in parallel
   std::string sources;
   for (const auto& f : files) {
     std::error_code ec;
@@ -93,7 +95,7 @@ Expected<void> import_files(const std::vector<std::filesystem::path>& files, Tra
     Format fmt = detect_format(f);
     Expected<void> r;
     switch (fmt) {
-      case Format::Kineto: r = import_kineto(f, w, ctx); break;
+      case Format::Kineto: r = kineto.import(f, w, ctx); break;
       case Format::Nsys: r = import_nsys(f, w, ctx); break;
       case Format::NcclTests: r = import_nccl_tests(f, w, ctx); break;
       case Format::Topo: r = import_topo(f, w, ctx); break;

@@ -46,12 +46,14 @@ struct Event {
 };
 
 // Parses FILE's JSON: first the top-level facts (meta), then calls on_meta once
-// (which may fail, e.g. no rank), then on_event for each event in order.
+// (which may fail, e.g. no rank), then on_event for each event in order until it
+// returns false (the import was given up: the rest is not read).
 // `progress(bytes_done, bytes_total)` is called every few thousand events.
 // Returns the first JSON error as "FILE: invalid JSON (...) near byte N".
 Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_string_view json,
+                           simdjson::ondemand::parser& parser,
                            const std::function<Expected<void>(const TraceMeta&)>& on_meta,
-                           const std::function<void(const Event&)>& on_event,
+                           const std::function<bool(const Event&)>& on_event,
                            const std::function<void(std::uint64_t, std::uint64_t)>& progress);
 
 }  // namespace moetune::import::kineto

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Kineto / torch.profiler Chrome-trace importer: load (gzip) -> parse (kineto_parse.cpp)
-// -> map each event to store rows here.
+// -> map each event to store rows here, in RowBatches (kineto_batch.h) that
+// kineto_pipeline.cpp hands to the writer.
+#include <deque>
 #include <limits>
 #include <map>
 #include <set>
 #include <tuple>
 #include <unordered_map>
 
+#include "kineto_batch.h"
 #include "kineto_event.h"
 #include "moetune/trace/moe_text.h"
 
@@ -33,34 +36,49 @@ struct Flow {
   bool start;  // 's' (CPU side) or 'f' (GPU side)
 };
 
-// Maps Events to rows of one rank. Counts everything it skips or clamps; the counts
-// become `stats` rows in finish(). Interns strings through a local cache keyed by
-// views into the parse buffers (no allocation per event).
+// Rows per batch sent to the writer (bulk-table rows; the batch's memory is ~100 B a row).
+constexpr std::size_t kBatchEvents = 16384;
+
+// Maps Events to rows of one rank, sent to the sink in RowBatches. Counts everything it
+// skips or clamps; the counts become `stats` rows in finish(). Interns strings into a
+// file-local table keyed by views into the parse buffers (no allocation per event).
 class Mapper {
  public:
-  Mapper(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) : file_(file), w_(w), ctx_(ctx) {}
+  Mapper(const std::filesystem::path& file, std::optional<int> rank_option, const BatchSink& sink)
+      : file_(file), rank_option_(rank_option), sink_(sink) {}
 
-  Expected<void> start(const TraceMeta& meta, ImportContext& ctx) {
+  // Progress of the parse, carried by the next batch.
+  void progress(std::uint64_t done, std::uint64_t total) { done_ = done, total_ = total; }
+  bool stopped() const { return stopped_; }
+
+  Expected<void> start(const TraceMeta& meta) {
     meta_ = meta;
     std::optional<std::int64_t> rank = meta.rank;
     std::string how = "distributedInfo.rank";
     if (!rank) {
       if (auto r = rank_from_file_name(file_)) rank = *r, how = "file name";
     }
-    if (!rank && ctx.options().rank) rank = *ctx.options().rank, how = "--rank";
+    if (!rank && rank_option_) rank = *rank_option_, how = "--rank";
     if (!rank)
       return Error{file_.string() +
                    ": no rank in the trace (distributedInfo.rank) or the file name (rank-N, workerN); pass --rank N"};
     if (*rank < 0 || *rank > std::numeric_limits<int>::max())
       return Error{file_.string() + ": rank " + std::to_string(*rank) + " from " + how + " is out of range"};
-    auto claimed = ctx.claim_rank(static_cast<int>(*rank), file_);
-    if (!claimed) return claimed.error();
-    rank_ = *claimed;
+    rank_ = RankId(*rank);
+    cur_.claim_rank = static_cast<int>(*rank);
     base_ = meta.base_time_ns.value_or(0);
     return {};
   }
 
-  void event(const Event& e) {
+  // False once the sink stopped taking rows.
+  bool event(const Event& e) {
+    if (stopped_) return false;
+    event_rows(e);
+    if (cur_.events >= kBatchEvents) send();
+    return !stopped_;
+  }
+
+  void event_rows(const Event& e) {
     if (e.ph == "X") return complete(e);
     if ((e.ph == "s" || e.ph == "f") && (e.cat == "ac2g" || e.cat == "async_cpu_to_gpu")) {
       if (e.has_id && e.has_ts) flows_.push_back({e.pid, e.tid, e.ts_ns, e.id, e.ph == "s"});
@@ -76,7 +94,7 @@ class Mapper {
       auto it = launch_.find(nccl_corr_[i]);
       if (nccl_corr_[i] != 0 && it != launch_.end()) nccl_[i].enqueue_ns = it->second.second;
       attach_param_comms(nccl_[i], nccl_corr_[i]);
-      w_.add(nccl_[i]);
+      cur_.nccl.push_back(std::move(nccl_[i]));
     }
     RankRow r;
     r.rank = rank_;
@@ -94,7 +112,7 @@ class Mapper {
       if (props->cc_major >= 0 && props->cc_minor >= 0)
         r.compute_cap = std::to_string(props->cc_major) + "." + std::to_string(props->cc_minor);
     }
-    w_.add(r);
+    cur_.ranks.push_back(std::move(r));
     write_moe_rows();
     stat("relative_timestamps", Severity::Info, meta_.base_time_ns ? 0 : 1,
          "no baseTimeNanoseconds in the trace: ts taken as microseconds on the trace's own clock");
@@ -112,19 +130,41 @@ class Mapper {
          "NCCL kernels without metadata args that took it from the enclosing record_param_comms op");
     stat("kineto_uncorrelated", Severity::Info, uncorrelated_,
          "GPU activities / API calls with neither args.correlation nor an ac2g flow: correlation 0");
+    send();
   }
 
  private:
+  // File-local id of s (kineto_batch.h); the key views the file's own copy of the text.
   StringId intern(std::string_view s) {
     auto it = strings_.find(s);
     if (it != strings_.end()) return it->second;
-    StringId id = w_.intern(s);
-    strings_.emplace(s, id);
+    StringId id(static_cast<std::int64_t>(strings_.size()));
+    const std::string& kept = texts_.emplace_back(s);
+    strings_.emplace(kept, id);
+    cur_.strings.push_back(kept);
     return id;
   }
 
+  void send() {
+    if (stopped_ || cur_.empty()) return;
+    cur_.bytes_done = done_;
+    cur_.bytes_total = total_;
+    if (!sink_(std::move(cur_))) stopped_ = true;
+    cur_ = RowBatch();
+  }
+
+  void add(const KernelRow& k) {
+    cur_.kernels.push_back(k);
+    ++cur_.events;
+    ++kernels_;
+  }
+  void add(const MemcpyRow& m) { cur_.memcpys.push_back(m), ++cur_.events; }
+  void add(const MemsetRow& m) { cur_.memsets.push_back(m), ++cur_.events; }
+  void add(const ApiCallRow& a) { cur_.api_calls.push_back(a), ++cur_.events; }
+  void add(NvtxRow&& n) { cur_.nvtx.push_back(std::move(n)), ++cur_.events; }
+
   void stat(const char* name, Severity sev, std::int64_t n, const char* what) {
-    if (n > 0) w_.add(StatRow{name, sev, n, rank_.value, what});
+    if (n > 0) cur_.stats.push_back(StatRow{name, sev, n, rank_.value, what});
   }
 
   void complete(const Event& e) {
@@ -167,7 +207,7 @@ class Mapper {
         std::optional<NcclOpRow> op;
         if (!e.coll_name.empty() || is_nccl_kernel(e.name)) op = nccl_op(e, k);
         if (!e.correlation) return pend({Pending::Kernel, e.pid, e.tid, e.ts_ns, k, {}, {}, {}, op});
-        w_.add(k);
+        add(k);
         last_corr_ = k.correlation;
         if (op) add_nccl(*op);
       } else if (e.cat == "gpu_memcpy") {
@@ -180,7 +220,7 @@ class Mapper {
         m.kind = copy_kind_from_name(e.name);
         m.correlation = corr;
         if (!e.correlation) return pend({Pending::Memcpy, e.pid, e.tid, e.ts_ns, {}, m, {}, {}, {}});
-        w_.add(m);
+        add(m);
       } else {
         MemsetRow s;
         s.rank = rank_;
@@ -190,7 +230,7 @@ class Mapper {
         s.bytes = e.bytes.value_or(0);
         s.correlation = corr;
         if (!e.correlation) return pend({Pending::Memset, e.pid, e.tid, e.ts_ns, {}, {}, s, {}, {}});
-        w_.add(s);
+        add(s);
       }
       return;
     }
@@ -208,7 +248,7 @@ class Mapper {
       if (a.correlation != 0 && e.name.find("Launch") != std::string_view::npos)
         launch_.emplace(a.correlation, std::make_pair(e.tid, start));
       if (!e.correlation && e.cat != "cuda_sync") return pend({Pending::Api, e.pid, e.tid, e.ts_ns, {}, {}, {}, a, {}});
-      w_.add(a);
+      add(a);
       return;
     }
     if (!e.coll_name.empty() && e.name == "record_param_comms")
@@ -220,7 +260,7 @@ class Mapper {
     n.dur_ns = dur;
     n.name = intern(e.name);
     n.domain = intern(e.cat);
-    w_.add(n);
+    add(std::move(n));
     if (e.cat == "user_annotation") moe_annotation(e.name, start, dur);
     constexpr std::string_view kStep = "ProfilerStep#";
     if (e.cat != "gpu_user_annotation" && e.name.substr(0, kStep.size()) == kStep) {
@@ -248,18 +288,20 @@ class Mapper {
     } else if (auto ro = parse_moe_route(text)) {
       routes_.push_back({start, ro->layer, std::move(ro->tokens)});
     } else if (auto pl = parse_moe_placement(text)) {
-      if (ctx_.claim_placement_layer(pl->layer))
-        for (const auto& [expert, ranks] : pl->map)
-          for (std::size_t i = 0; i < ranks.size(); ++i)
-            w_.add(ExpertPlacementRow{pl->layer, expert, RankId(ranks[i]), static_cast<int>(i)});
+      RowBatch::Placement p{pl->layer, {}};
+      for (const auto& [expert, ranks] : pl->map)
+        for (std::size_t i = 0; i < ranks.size(); ++i)
+          p.rows.push_back(ExpertPlacementRow{pl->layer, expert, RankId(ranks[i]), static_cast<int>(i)});
+      cur_.placements.push_back(std::move(p));
     }
   }
 
   void write_moe_rows() {
     if (moe_steps_.empty()) {
-      for (const auto& [step, span] : steps_) w_.add(StepRow{rank_, step, span.first, span.second, std::nullopt});
+      for (const auto& [step, span] : steps_)
+        cur_.steps.push_back(StepRow{rank_, step, span.first, span.second, std::nullopt});
     } else {
-      for (const auto& [step, m] : moe_steps_) w_.add(StepRow{rank_, step, m.start, m.end, m.tokens});
+      for (const auto& [step, m] : moe_steps_) cur_.steps.push_back(StepRow{rank_, step, m.start, m.end, m.tokens});
     }
     // A route belongs to the step range that encloses it, else the last step started before it.
     std::int64_t unplaced = 0;
@@ -274,7 +316,7 @@ class Mapper {
         continue;
       }
       for (std::size_t e = 0; e < r.tokens.size(); ++e)
-        w_.add(ExpertRoutingRow{*step, r.layer, rank_, static_cast<int>(e), r.tokens[e], r.time});
+        cur_.routing.push_back(ExpertRoutingRow{*step, r.layer, rank_, static_cast<int>(e), r.tokens[e], r.time});
     }
     if (unplaced) stat("moe_routes_without_step", Severity::Error, unplaced, "moe.route marks outside any step range");
   }
@@ -364,7 +406,7 @@ class Mapper {
   // NCCL ops wait for the end of the file: their enqueue time is the start of the
   // launch call with the same correlation id, which may come later in the file.
   void add_nccl(NcclOpRow op) {
-    op.kernel_id = w_.last_kernel_id();
+    op.kernel_id = kernels_;  // the kernel just added: apply_batch adds the writer's base
     nccl_.push_back(std::move(op));
     nccl_corr_.push_back(last_corr_);
   }
@@ -382,19 +424,25 @@ class Mapper {
       switch (p.kind) {
         case Pending::Kernel:
           p.k.correlation = corr;
-          w_.add(p.k);
+          add(p.k);
           last_corr_ = corr;
           if (p.nccl) add_nccl(*p.nccl);
           break;
-        case Pending::Memcpy: p.m.correlation = corr; w_.add(p.m); break;
-        case Pending::Memset: p.s.correlation = corr; w_.add(p.s); break;
-        case Pending::Api: p.a.correlation = corr; w_.add(p.a); break;
+        case Pending::Memcpy: p.m.correlation = corr; add(p.m); break;
+        case Pending::Memset: p.s.correlation = corr; add(p.s); break;
+        case Pending::Api: p.a.correlation = corr; add(p.a); break;
       }
     }
   }
 
   std::filesystem::path file_;
-  TraceWriter& w_;
+  std::optional<int> rank_option_;
+  const BatchSink& sink_;
+  RowBatch cur_;
+  std::uint64_t done_ = 0, total_ = 0;
+  bool stopped_ = false;
+  std::int64_t kernels_ = 0;    // kernels sent so far (NCCL ops' kernel ordinal)
+  std::deque<std::string> texts_;  // the interned texts (stable addresses: keys of strings_)
   TraceMeta meta_;
   RankId rank_;
   std::int64_t base_ = 0, host_pid_ = 0;
@@ -411,7 +459,6 @@ class Mapper {
     std::vector<std::int64_t> tokens;
   };
   std::map<std::int64_t, MoeStepSpan> moe_steps_;
-  ImportContext& ctx_;
   std::vector<MoeRouteMark> routes_;
   std::vector<Flow> flows_;
   std::vector<Pending> pending_;
@@ -431,19 +478,24 @@ class Mapper {
 };
 
 }  // namespace
-}  // namespace kineto
 
-Expected<void> import_kineto(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
-  auto json = kineto::load_json(file, ctx);
+Expected<void> map_file(const std::filesystem::path& file, std::optional<int> rank_option, const BatchSink& sink,
+                        ParseScratch& scratch) {
+  struct Trim {  // whatever way this returns, big buffers are not kept
+    ParseScratch& s;
+    ~Trim() { s.trim(); }
+  } trim{scratch};
+  auto json = load_json(file, scratch);
   if (!json) return json.error();
-  kineto::Mapper mapper(file, w, ctx);
-  auto r = kineto::parse_trace(
-      file, json->view(), [&](const kineto::TraceMeta& m) { return mapper.start(m, ctx); },
-      [&](const kineto::Event& e) { mapper.event(e); },
-      [&](std::uint64_t done, std::uint64_t total) { ctx.report(done, total); });
+  Mapper mapper(file, rank_option, sink);
+  auto r = parse_trace(
+      file, json->view(), scratch.parser, [&](const TraceMeta& m) { return mapper.start(m); },
+      [&](const Event& e) { return mapper.event(e); },
+      [&](std::uint64_t done, std::uint64_t total) { mapper.progress(done, total); });
   if (!r) return r;
-  mapper.finish();
+  if (!mapper.stopped()) mapper.finish();
   return {};
 }
 
+}  // namespace kineto
 }  // namespace moetune::import

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,24 +15,39 @@
 
 namespace moetune::import::kineto {
 
-// The JSON text of one trace in simdjson's padded buffer (plain file read, or gzip
-// inflated); parse_trace takes a view of it.
+// Memory one parsing thread reuses from file to file: the text buffer of plain files
+// and simdjson's parser (structural index). Reused pages are not faulted in again
+// (page faults of fresh buffers were ~40 % of the import's system time); buffers
+// over kKeepBytes are given back after each file.
+struct ParseScratch {
+  static constexpr std::size_t kKeepBytes = std::size_t{256} << 20;
+  std::unique_ptr<char[]> text;  // size + simdjson::SIMDJSON_PADDING bytes
+  std::size_t text_cap = 0;
+  simdjson::ondemand::parser parser;
+  void trim();  // gives back what is over kKeepBytes
+};
+
+// The JSON text of one trace in a padded buffer: the scratch buffer (plain file) or
+// its own (gzip inflated); parse_trace takes a view of it.
 class JsonText {
  public:
   JsonText() = default;
-  explicit JsonText(simdjson::padded_string s) : owned_(std::move(s)) {}
+  explicit JsonText(simdjson::padded_string s) : owned_(std::move(s)), data_(owned_.data()), size_(owned_.size()) {}
+  JsonText(const char* data, std::size_t size) : data_(data), size_(size) {}
   simdjson::padded_string_view view() const {
-    return simdjson::padded_string_view(owned_.data(), owned_.size(), owned_.size() + simdjson::SIMDJSON_PADDING);
+    return simdjson::padded_string_view(data_, size_, size_ + simdjson::SIMDJSON_PADDING);
   }
 
  private:
   simdjson::padded_string owned_;
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 // Reads FILE (plain JSON or gzip, possibly several gzip members) into one padded
-// buffer for simdjson. Errors name the file: missing, empty, truncated gzip, corrupt gzip.
-// `progress` gets compressed bytes consumed / file size while inflating.
-Expected<JsonText> load_json(const std::filesystem::path& file, const ImportContext& ctx);
+// buffer for simdjson (plain files: scratch.text). Errors name the file: missing,
+// empty, truncated gzip, corrupt gzip.
+Expected<JsonText> load_json(const std::filesystem::path& file, ParseScratch& scratch);
 
 // Converts a JSON number token in microseconds ("123", "4458676983543.183", "-5.5",
 // "1e3") to integer nanoseconds, exactly for plain decimals (no double rounding),

@@ -4,7 +4,13 @@
 // SIGBUS in a mapping, and an import never crashes); gzip is inflated with zlib
 // straight into the padded buffer (sized from the gzip trailer when that is
 // plausible, grown by doubling otherwise).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include <cerrno>
+#include <new>
 
 #include <algorithm>
 #include <cstdlib>
@@ -108,7 +114,7 @@ Expected<simdjson::padded_string> inflate_gzip(const std::filesystem::path& file
 
 }  // namespace
 
-Expected<JsonText> load_json(const std::filesystem::path& file, const ImportContext&) {
+Expected<JsonText> load_json(const std::filesystem::path& file, ParseScratch& scratch) {
   unsigned char magic[2] = {0, 0};
   std::streamsize got = 0;
   {
@@ -125,9 +131,40 @@ Expected<JsonText> load_json(const std::filesystem::path& file, const ImportCont
     if (!text) return text.error();
     return JsonText(std::move(*text));
   }
-  simdjson::padded_string s;
-  if (simdjson::padded_string::load(file.string()).get(s) != simdjson::SUCCESS) return fail(file, "read error");
-  return JsonText(std::move(s));
+  // Plain file: read into the scratch buffer (grown when too small, kept otherwise).
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(file, "cannot open file");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+    ::close(fd);
+    return fail(file, "read error");
+  }
+  auto size = static_cast<std::size_t>(st.st_size);
+  if (scratch.text_cap < size) {
+    scratch.text.reset();  // the old buffer goes first: never two at once
+    scratch.text.reset(new (std::nothrow) char[size + simdjson::SIMDJSON_PADDING]);
+    scratch.text_cap = scratch.text ? size : 0;
+    if (!scratch.text) {
+      ::close(fd);
+      return fail(file, "out of memory reading the file");
+    }
+  }
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, scratch.text.get() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (done != size) return fail(file, "read error (file changed while reading?)");
+  std::memset(scratch.text.get() + size, 0, simdjson::SIMDJSON_PADDING);
+  return JsonText(scratch.text.get(), size);
+}
+
+void ParseScratch::trim() {
+  if (text_cap > kKeepBytes) text.reset(), text_cap = 0;
+  if (parser.capacity() > kKeepBytes) parser = simdjson::ondemand::parser();
 }
 
 }  // namespace moetune::import::kineto

@@ -277,10 +277,10 @@ error_code read_distributed(od::value& v, std::optional<std::int64_t>& rank) {
 }  // namespace
 
 Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_string_view json,
+                           simdjson::ondemand::parser& parser,
                            const std::function<Expected<void>(const TraceMeta&)>& on_meta,
-                           const std::function<void(const Event&)>& on_event,
+                           const std::function<bool(const Event&)>& on_event,
                            const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
-  od::parser parser;
   od::document doc;
   const char* begin = json.data();
   bool have_doc = false;  // current_location() is only defined on an iterated document
@@ -355,7 +355,7 @@ Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_s
       if (auto e = item.get(v)) return json_error(e);
       Event ev;
       if (auto e = read_event(v, ev)) return json_error(e);
-      if (meta_ok) on_event(ev);
+      if (meta_ok && !on_event(ev)) return {};  // given up: nothing more is wanted
       if ((++n & 0xFFFF) == 0 && progress) {
         const char* loc = nullptr;
         if (!doc.current_location().get(loc)) progress(static_cast<std::uint64_t>(loc - begin), json.size());

@@ -25,6 +25,9 @@ struct ImportOptions {
   std::optional<int> rank;  // --rank: rank for files that do not say which rank they are
   // Progress: bytes done / bytes total of the current file; may be empty.
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // Parser threads for Kineto files (0: one per core; 1: all on the calling thread).
+  // The rows are the same either way (kineto_pipeline.h).
+  unsigned threads = 0;
 };
 
 // Shared state across the files of one import: which ranks are taken.

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+// RunData::load: the big event tables (kernels, api_calls, nvtx, memcpys, memsets) are
+// read in pieces by a pool of threads (one per core, each with its own read-only
+// connection) in storage order: rowid ranges for the rowid tables, (rank, start_ns)
+// ranges of the primary key for kernels. No row goes through the (rank, start_ns)
+// indexes (a row lookup per row: 2-3x the cost of a scan). The caller's thread reads
+// the small tables meanwhile, then appends the pieces in order (each freed once
+// appended, so the peak is about one copy of the data) and sorts a rowid table by
+// (rank, start) only when it is not in that order already (stable: ties keep rowid
+// order, exactly what the index order gave).
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "moetune/analyzers/model.h"
+
+namespace moetune::analyzers {
+namespace {
+
+constexpr int kPiecesPerTable = 16;
+
+std::int64_t col(sqlite3_stmt* s, int i) { return sqlite3_column_int64(s, i); }
+
+// Row decoders, in the column order of the SELECT lists in load().
+void decode(sqlite3_stmt* s, KernelRow& k) {
+  k.id = col(s, 0), k.rank = RankId(col(s, 1)), k.stream = StreamId(col(s, 2)), k.start_ns = col(s, 3);
+  k.dur_ns = col(s, 4), k.name = StringId(col(s, 5)), k.correlation = col(s, 6), k.grid = col(s, 7);
+  k.block = col(s, 8);
+}
+void decode(sqlite3_stmt* s, ApiCallRow& a) {
+  a.id = col(s, 0), a.rank = RankId(col(s, 1)), a.tid = col(s, 2), a.start_ns = col(s, 3), a.dur_ns = col(s, 4);
+  a.name = StringId(col(s, 5)), a.kind = static_cast<ApiKind>(col(s, 6)), a.correlation = col(s, 7);
+}
+void decode(sqlite3_stmt* s, NvtxRow& n) {
+  n.id = col(s, 0), n.rank = RankId(col(s, 1)), n.tid = col(s, 2), n.start_ns = col(s, 3), n.dur_ns = col(s, 4);
+  n.name = StringId(col(s, 5)), n.domain = StringId(col(s, 6));
+  if (sqlite3_column_type(s, 7) != SQLITE_NULL)
+    n.payload = std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 7)),
+                            static_cast<std::size_t>(sqlite3_column_bytes(s, 7)));
+}
+void decode(sqlite3_stmt* s, MemcpyRow& m) {
+  m.id = col(s, 0), m.rank = RankId(col(s, 1)), m.stream = StreamId(col(s, 2)), m.start_ns = col(s, 3);
+  m.dur_ns = col(s, 4), m.bytes = col(s, 5), m.kind = static_cast<CopyKind>(col(s, 6));
+  m.src_device = static_cast<int>(col(s, 7)), m.dst_device = static_cast<int>(col(s, 8)), m.correlation = col(s, 9);
+}
+void decode(sqlite3_stmt* s, MemsetRow& m) {
+  m.id = col(s, 0), m.rank = RankId(col(s, 1)), m.stream = StreamId(col(s, 2)), m.start_ns = col(s, 3);
+  m.dur_ns = col(s, 4), m.bytes = col(s, 5), m.correlation = col(s, 6);
+}
+
+// One piece of one table: its SELECT, its rows once read.
+struct Piece {
+  std::string sql;
+  std::function<int(sqlite3_stmt*)> read_all;  // steps the statement, keeps the rows; last step's code
+  std::function<void()> append;                // moves the rows to RunData (caller's thread)
+  bool done = false;
+  std::string error;  // a read that failed part-way (corrupt file)
+};
+
+template <class Row>
+void add_pieces(std::vector<std::unique_ptr<Piece>>& pieces, std::vector<Row>& dest, const std::string& select,
+                const std::vector<std::string>& where) {
+  for (const auto& w : where) {
+    auto p = std::make_unique<Piece>();
+    auto rows = std::make_shared<std::vector<Row>>();
+    p->sql = select + w;
+    p->read_all = [rows](sqlite3_stmt* st) {
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) decode(st, rows->emplace_back());
+      return rc;
+    };
+    p->append = [rows, &dest] {
+      dest.insert(dest.end(), std::make_move_iterator(rows->begin()), std::make_move_iterator(rows->end()));
+      std::vector<Row>().swap(*rows);
+    };
+    pieces.push_back(std::move(p));
+  }
+}
+
+// kPiecesPerTable rowid ranges covering [min, max] rowid (storage order).
+std::vector<std::string> rowid_pieces(Db& db, const char* table) {
+  auto lo = db.scalar(std::string("SELECT min(rowid) FROM ") + table);
+  auto hi = db.scalar(std::string("SELECT max(rowid) FROM ") + table);
+  if (!lo || !hi) return {};
+  std::vector<std::string> out;
+  std::int64_t span = *hi - *lo + 1, step = std::max<std::int64_t>(1, span / kPiecesPerTable + 1);
+  for (std::int64_t a = *lo; a <= *hi; a += step)
+    out.push_back(" WHERE rowid >= " + std::to_string(a) + " AND rowid < " +
+                  std::to_string(a + std::min(step, *hi - a + 1)));
+  return out;
+}
+
+// Ranges of the kernels primary key (rank, start_ns): at each known rank, and inside
+// it at equal time steps (between the rank's first and last kernel start, two
+// primary-key lookups) so that there are about kPiecesPerTable pieces. The first and
+// last ranges are open, so ranks missing from `ranks` are read too.
+std::vector<std::string> kernel_pieces(Db& db, const std::vector<RankRow>& ranks) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> points;
+  std::int64_t slices = std::max<std::int64_t>(1, kPiecesPerTable / std::max<std::size_t>(1, ranks.size()));
+  for (const auto& r : ranks) {
+    points.emplace_back(r.rank.value, INT64_MIN);
+    if (slices < 2) continue;
+    std::string where = " FROM kernels WHERE rank = " + std::to_string(r.rank.value);
+    auto lo = db.scalar("SELECT min(start_ns)" + where), hi = db.scalar("SELECT max(start_ns)" + where);
+    if (!lo || !hi || *hi <= *lo) continue;
+    std::int64_t step = (*hi - *lo) / slices;  // both within int64 and hi > lo: no overflow
+    for (std::int64_t s = 1; s < slices && step > 0; ++s) points.emplace_back(r.rank.value, *lo + s * step);
+  }
+  std::sort(points.begin(), points.end());
+  points.erase(std::unique(points.begin(), points.end()), points.end());
+  auto key = [](const std::pair<std::int64_t, std::int64_t>& p) {
+    return "(" + std::to_string(p.first) + ", " + std::to_string(p.second) + ")";
+  };
+  std::vector<std::string> out;
+  if (points.empty()) return {" ORDER BY rank, start_ns, id"};
+  out.push_back(" WHERE (rank, start_ns) < " + key(points.front()));
+  for (std::size_t i = 0; i + 1 < points.size(); ++i)
+    out.push_back(" WHERE (rank, start_ns) >= " + key(points[i]) + " AND (rank, start_ns) < " + key(points[i + 1]));
+  out.push_back(" WHERE (rank, start_ns) >= " + key(points.back()));
+  for (auto& w : out) w += " ORDER BY rank, start_ns, id";
+  return out;
+}
+
+template <class Row>
+void sort_by_rank_start(std::vector<Row>& v) {
+  auto less = [](const Row& a, const Row& b) {
+    return a.rank != b.rank ? a.rank < b.rank : a.start_ns < b.start_ns;
+  };
+  if (!std::is_sorted(v.begin(), v.end(), less)) std::stable_sort(v.begin(), v.end(), less);
+}
+
+}  // namespace
+
+Expected<RunData> RunData::load(const std::filesystem::path& path) {
+  auto r = TraceReader::open(path);
+  if (!r) return r.error();
+  auto& rd = **r;
+  RunData d;
+  d.path = path;
+  d.ranks = rd.ranks();
+  auto counts = rd.counts();
+
+  std::vector<std::unique_ptr<Piece>> pieces;
+  add_pieces(pieces, d.kernels, "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels",
+             kernel_pieces(rd.db(), d.ranks));
+  add_pieces(pieces, d.api_calls, "SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls",
+             rowid_pieces(rd.db(), "api_calls"));
+  add_pieces(pieces, d.nvtx, "SELECT id,rank,tid,start_ns,dur_ns,name_id,domain_id,payload FROM nvtx",
+             rowid_pieces(rd.db(), "nvtx"));
+  add_pieces(pieces, d.memcpys,
+             "SELECT id,rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation FROM memcpys",
+             rowid_pieces(rd.db(), "memcpys"));
+  add_pieces(pieces, d.memsets, "SELECT id,rank,stream,start_ns,dur_ns,bytes,correlation FROM memsets",
+             rowid_pieces(rd.db(), "memsets"));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    auto db = Db::open(path, Db::Mode::ReadOnly);
+    for (std::size_t i; (i = next++) < pieces.size();) {
+      Piece& p = *pieces[i];
+      sqlite3_stmt* st = nullptr;
+      std::string error;
+      if (!db) {
+        error = db.error().message;
+      } else if (sqlite3_prepare_v2((*db)->handle(), p.sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+        if (p.read_all(st) != SQLITE_DONE) error = (*db)->last_error();
+      }  // a table that is not there reads as empty, as TraceReader's queries do
+      sqlite3_finalize(st);
+      std::lock_guard l(mu);
+      p.done = true;
+      p.error = std::move(error);
+      cv.notify_all();
+    }
+  };
+  unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
+
+  d.kernels.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, counts.get("kernels"))));
+  d.api_calls.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, counts.get("api_calls"))));
+  d.nvtx.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, counts.get("nvtx"))));
+  d.meta = rd.meta();
+  d.strings = rd.strings();
+  d.nccl_ops = rd.nccl_ops();
+  d.steps = rd.steps();
+  d.routing = rd.expert_routing();
+  d.placement = rd.expert_placement();
+  d.topology = rd.topology();
+  d.bench = rd.bench_results();
+
+  std::string error;
+  for (auto& p : pieces) {
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return p->done; });
+    l.unlock();
+    if (error.empty()) error = p->error;
+    p->append();
+  }
+  for (auto& t : pool) t.join();
+  if (!error.empty()) return Error{path.string() + ": cannot read the events: " + error};
+  // The pieces are decoded raw on the worker threads; the reader's checks apply here, on
+  // this thread: string ids renumbered when the strings table was sparse, times and
+  // durations clamped to the store range (counted in the stat store_values_clamped).
+  auto fix_row = [&rd](auto& row) {
+    row.start_ns = rd.time(row.start_ns);
+    row.dur_ns = rd.dur(row.dur_ns);
+  };
+  for (auto& k : d.kernels) fix_row(k), k.name = rd.sid(k.name.value);
+  for (auto& a : d.api_calls) fix_row(a), a.name = rd.sid(a.name.value);
+  for (auto& n : d.nvtx) fix_row(n), n.name = rd.sid(n.name.value), n.domain = rd.sid(n.domain.value);
+  for (auto& m : d.memcpys) fix_row(m);
+  for (auto& m : d.memsets) fix_row(m);
+  d.stats = rd.stats();
+  sort_by_rank_start(d.kernels);
+  sort_by_rank_start(d.api_calls);
+  sort_by_rank_start(d.nvtx);
+  sort_by_rank_start(d.memcpys);
+  sort_by_rank_start(d.memsets);
+  return d;
+}
+
+}  // namespace moetune::analyzers
