@@ -63,6 +63,19 @@ class LayerModel {
     if (cross_out) *cross_out = cross;
     return t;
   }
+  // Cost of `ex` with one more copy of expert e on rank r, from t/cross = rank_tokens(ex):
+  // only expert e's tokens move, so this is O(ranks), not O(ranks x experts).
+  Cost cost_with_replica(const Layer& ex, const std::vector<double>& t, double cross, int e, int r) const {
+    std::vector<double> t2 = t;
+    auto rs = ex[static_cast<std::size_t>(e)];
+    spread(e, rs, -1.0, t2, cross);
+    rs.push_back(r);
+    spread(e, rs, 1.0, t2, cross);
+    Cost c;
+    c.cross = cross;
+    for (int q = 0; q < in_.ranks; ++q) c.max_time = std::max(c.max_time, t2[static_cast<std::size_t>(q)] / speed(q));
+    return c;
+  }
   Cost cost(const Layer& ex) const {
     Cost c;
     auto t = rank_tokens(ex, &c.cross);
@@ -77,6 +90,27 @@ class LayerModel {
   }
 
  private:
+  // Adds sign x expert e's tokens from every source rank onto the copies `rs`, as rank_tokens does.
+  void spread(int e, const std::vector<int>& rs, double sign, std::vector<double>& t, double& cross) const {
+    const auto ei = static_cast<std::size_t>(e);
+    std::vector<int> near;
+    for (std::size_t s = 0; s < load_.size(); ++s) {
+      if (ei >= load_[s].size()) continue;
+      double v = load_[s][ei];
+      if (v <= 0) continue;
+      if (std::find(rs.begin(), rs.end(), static_cast<int>(s)) != rs.end()) {
+        t[s] += sign * v;
+        continue;
+      }
+      near.clear();
+      for (int r : rs)
+        if (node(r) == node(static_cast<int>(s))) near.push_back(r);
+      if (near.empty()) cross += sign * v;
+      const auto& tg = near.empty() ? rs : near;
+      for (int r : tg) t[static_cast<std::size_t>(r)] += sign * v / static_cast<double>(tg.size());
+    }
+  }
+
   const PlanInputs& in_;
   const std::vector<std::vector<double>>& load_;
 };
@@ -150,24 +184,27 @@ void add_replicas(const LayerModel& m, const PlanInputs& in, Layer& ex, int budg
       double lc = w[static_cast<std::size_t>(c)] / static_cast<double>(ex[static_cast<std::size_t>(c)].size());
       return la != lc ? la > lc : a < c;
     });
-    Layer best;
+    // Each trial adds one copy: its cost comes from this layout's per-rank tokens with
+    // only that expert's tokens redistributed (O(ranks) per trial; at 1024 ranks the full
+    // recount per trial was ranks^2 x experts and most of analyze's time).
+    double cross = 0;
+    const auto t = m.rank_tokens(ex, &cross);
+    int best_e = -1, best_r = -1;
     Cost best_cost = cur;
     for (std::size_t k = 0; k < order.size() && k < 4; ++k) {
       int e = order[k];
       for (int r = 0; r < in.ranks; ++r) {
         if (holds(ex[static_cast<std::size_t>(e)], r)) continue;
-        Layer trial = ex;
-        trial[static_cast<std::size_t>(e)].push_back(r);
-        Cost c = m.cost(trial);
+        Cost c = m.cost_with_replica(ex, t, cross, e, r);
         if (c.better_than(best_cost)) {
           best_cost = c;
-          best = std::move(trial);
+          best_e = e, best_r = r;
         }
       }
     }
-    if (best.empty()) break;
-    ex = std::move(best);
-    cur = best_cost;
+    if (best_e < 0) break;
+    ex[static_cast<std::size_t>(best_e)].push_back(best_r);
+    cur = m.cost(ex);
   }
 }
 

@@ -335,10 +335,10 @@ std::vector<NcclOpRow> TraceReader::nccl_ops(RankId rank, std::int64_t t0, std::
       o.end_ns = st->i64(16);
       o.stream = st->i64(17);
       o.kernel_id = st->opt_i64(18);
-      o.in_splits = st->opt_text(19);
-      o.out_splits = st->opt_text(20);
+      o.in_splits = list_at(*st, 19);
+      o.out_splits = list_at(*st, 20);
       o.pg_name = st->opt_text(21);
-      o.pg_ranks = st->opt_text(22);
+      o.pg_ranks = list_at(*st, 22);
       out.push_back(std::move(o));
     }
   return out;
