@@ -33,7 +33,8 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
     return Error{path.string() + ": format version " + std::to_string(*ver) +
                  " is newer than this moetune understands (" + std::to_string(kFormatVersion) +
                  "); upgrade moetune"};
-  // Older versions would be migrated here; version 1 is the first.
+  // Version 1 needs no migration: its nccl_ops list columns hold JSON text, which
+  // list_at() reads as such (version 2 stores ids into nccl_lists there).
   r->version_ = static_cast<int>(*ver);
   auto st = r->db_->prepare("SELECT id, value FROM strings ORDER BY id");
   if (!st) return st.error();
