@@ -140,6 +140,10 @@ RankLinks RankLinks::build(const RunData& run) {
     }
     if (bw) ++L.known_;
   }
+  // Switched peers per rank, counted once (peer_share is asked for every rank pair).
+  L.switched_peers_.assign(n, 0);
+  for (std::size_t a = 0; a < n; ++a)
+    for (std::size_t o = 0; o < n; ++o) L.switched_peers_[a] += o != a && L.switched_[a * n + o];
   return L;
 }
 
@@ -178,9 +182,7 @@ links::Fabric RankLinks::fabric(int a, int b) const {
 std::optional<double> RankLinks::peer_share(int a, int b) const {
   auto ach = achievable(a, b);
   if (!ach || fabric(a, b) != links::Fabric::Switch) return ach;
-  int peers = 0;
-  for (int o = 0; o < n_; ++o) peers += o != a && fabric(a, o) == links::Fabric::Switch;
-  return *ach / std::max(peers, 1);
+  return *ach / std::max(switched_peers_[static_cast<std::size_t>(a)], 1);
 }
 
 std::optional<RankLinks::Ceiling> RankLinks::slowest(const std::vector<int>& ranks) const {

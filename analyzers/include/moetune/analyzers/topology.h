@@ -58,6 +58,7 @@ class RankLinks {
   std::vector<std::string> code_;              // n*n
   std::vector<std::optional<double>> bw_;      // n*n
   std::vector<char> switched_;                 // n*n: 1 when the pair is on an NVSwitch fabric
+  std::vector<int> switched_peers_;            // n: switched peers of each rank
 };
 
 // Number of ranks of a run: ranks rows, else the highest rank any row names + 1.
