@@ -1,5 +1,8 @@
 -- SPDX-License-Identifier: Apache-2.0
--- moetune trace store, format version 1 (PRAGMA user_version = 1).
+-- moetune trace store, format version 2 (PRAGMA user_version = 2).
+-- Version 2 (this file): nccl_ops.in_splits/out_splits/pg_ranks hold an id into
+-- nccl_lists (compact, stored once per distinct list) instead of JSON text per op.
+-- Version 1 files (JSON text in those columns, no nccl_lists) are read as they are.
 --
 -- One SQLite file per run. Every time is an int64 in nanoseconds on ONE clock per run
 -- (CLOCK_REALTIME, i.e. ns since the Unix epoch; CUPTI's default). Durations are ns.
@@ -129,12 +132,22 @@ CREATE TABLE IF NOT EXISTS nccl_ops (
   end_ns      INTEGER NOT NULL,  -- GPU end, ns on the run clock
   stream      INTEGER,           -- CUDA stream id of the op's kernel
   kernel_id   INTEGER,           -- kernels.id of the op's kernel, NULL if none
-  in_splits   TEXT,              -- all-to-all input split sizes as JSON array, NULL if none
-  out_splits  TEXT,              -- all-to-all output split sizes as JSON array, NULL if none
+  in_splits   BLOB,              -- all-to-all input split sizes: INTEGER id -> nccl_lists, or the JSON array
+                                 -- as TEXT when it is not a plain list of integers; NULL if none
+  out_splits  BLOB,              -- all-to-all output split sizes, same encoding; NULL if none
   pg_name     TEXT,              -- process group name (PyTorch)
-  pg_ranks    TEXT               -- process group global ranks as JSON array
+  pg_ranks    BLOB               -- process group global ranks, same encoding as in_splits
 );
 CREATE INDEX IF NOT EXISTS nccl_ops_rank_start ON nccl_ops(rank, start_ns);
+
+-- Integer lists nccl_ops carry (split sizes per peer, group ranks), each distinct list
+-- stored once. data: one tag byte (1: the JSON text separates entries with ",", 2: with
+-- ", ") then the entries as unsigned LEB128 varints, where a 0 is followed by a varint
+-- n and stands for n + 1 zeros. A 1024-rank all-to-all list is ~1 KB here, ~5 KB as text.
+CREATE TABLE IF NOT EXISTS nccl_lists (
+  id    INTEGER PRIMARY KEY,  -- referenced by nccl_ops.in_splits/out_splits/pg_ranks
+  data  BLOB NOT NULL         -- encoded list (see above)
+);
 
 -- Tokens routed to each expert, reported by the application (NVTX `moe` domain) or imported.
 CREATE TABLE IF NOT EXISTS expert_routing (

@@ -34,15 +34,7 @@ bool is_alltoall(const std::string& f) { return comm::func_in_text(f) == "AllToA
 // nccl-tests bus factor (moetune/trace/comm_vocab.h); one rank: 1 (nothing crosses a link).
 double factor(const std::string& func, int n) { return n <= 1 ? 1.0 : comm::busbw_factor(func, n); }
 
-double split_sum(const std::optional<std::string>& s) {
-  if (!s) return 0;
-  auto j = nlohmann::json::parse(*s, nullptr, false);
-  double t = 0;
-  if (j.is_array())
-    for (const auto& v : j)
-      if (v.is_number()) t += v.get<double>();
-  return t;
-}
+double split_sum(const OpList& s) { return s.sum(); }  // compact lists: no text parsing
 
 struct Instance {
   std::string func, algo, proto;

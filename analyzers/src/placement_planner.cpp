@@ -63,6 +63,29 @@ class LayerModel {
     if (cross_out) *cross_out = cross;
     return t;
   }
+  // Cost of `ex` with one more copy of expert e on rank r, from t/cross = rank_tokens(ex):
+  // only expert e's tokens move, so this is O(ranks), not O(ranks x experts).
+  Cost cost_with_replica(const Layer& ex, const std::vector<double>& t, double cross, int e, int r) const {
+    auto rs = ex[static_cast<std::size_t>(e)];
+    rs.push_back(r);
+    return cost_with(ex, t, cross, e, rs);
+  }
+  // Cost of `ex` with expert e placed on `rs` (and expert f on `rf` when f >= 0), from
+  // t/cross = rank_tokens(ex): only those experts' tokens move (O(ranks) per trial).
+  Cost cost_with(const Layer& ex, const std::vector<double>& t, double cross, int e, const std::vector<int>& rs,
+                 int f = -1, const std::vector<int>* rf = nullptr) const {
+    std::vector<double> t2 = t;
+    spread(e, ex[static_cast<std::size_t>(e)], -1.0, t2, cross);
+    spread(e, rs, 1.0, t2, cross);
+    if (f >= 0 && rf) {
+      spread(f, ex[static_cast<std::size_t>(f)], -1.0, t2, cross);
+      spread(f, *rf, 1.0, t2, cross);
+    }
+    Cost c;
+    c.cross = cross;
+    for (int q = 0; q < in_.ranks; ++q) c.max_time = std::max(c.max_time, t2[static_cast<std::size_t>(q)] / speed(q));
+    return c;
+  }
   Cost cost(const Layer& ex) const {
     Cost c;
     auto t = rank_tokens(ex, &c.cross);
@@ -77,6 +100,27 @@ class LayerModel {
   }
 
  private:
+  // Adds sign x expert e's tokens from every source rank onto the copies `rs`, as rank_tokens does.
+  void spread(int e, const std::vector<int>& rs, double sign, std::vector<double>& t, double& cross) const {
+    const auto ei = static_cast<std::size_t>(e);
+    std::vector<int> near;
+    for (std::size_t s = 0; s < load_.size(); ++s) {
+      if (ei >= load_[s].size()) continue;
+      double v = load_[s][ei];
+      if (v <= 0) continue;
+      if (std::find(rs.begin(), rs.end(), static_cast<int>(s)) != rs.end()) {
+        t[s] += sign * v;
+        continue;
+      }
+      near.clear();
+      for (int r : rs)
+        if (node(r) == node(static_cast<int>(s))) near.push_back(r);
+      if (near.empty()) cross += sign * v;
+      const auto& tg = near.empty() ? rs : near;
+      for (int r : tg) t[static_cast<std::size_t>(r)] += sign * v / static_cast<double>(tg.size());
+    }
+  }
+
   const PlanInputs& in_;
   const std::vector<std::vector<double>>& load_;
 };
@@ -91,21 +135,26 @@ void improve_by_swaps(const LayerModel& m, const PlanInputs& in, Layer& ex, int 
   const long budget_evals = std::max<long>(64, 20'000'000L / std::max(1, in.ranks * in.experts));
   long evals = 0;
   for (int iter = 0; iter < 4 * in.experts && evals < budget_evals; ++iter) {
-    auto t = m.rank_tokens(ex, nullptr);
+    double cross = 0;
+    auto t = m.rank_tokens(ex, &cross);
     int slow = 0;
     for (int r = 1; r < in.ranks; ++r)
       if (t[static_cast<std::size_t>(r)] / m.speed(r) > t[static_cast<std::size_t>(slow)] / m.speed(slow)) slow = r;
     std::vector<int> count(static_cast<std::size_t>(in.ranks), 0);
     for (const auto& rs : ex)
       for (int r : rs) ++count[static_cast<std::size_t>(r)];
-    Layer best;
+    // Trials are costed incrementally (cost_with: only the moved experts' tokens are
+    // recounted); the full recount per trial made this ranks^2 x experts per iteration.
+    struct Move {
+      int e = -1, f = -1, q = -1;
+      std::size_t ie = 0, jf = 0;
+    } best;
     Cost best_cost = cur;
-    auto consider = [&](Layer&& trial) {
-      Cost c = m.cost(trial);
+    auto consider = [&](const Move& mv, const Cost& c) {
       ++evals;
       if (c.better_than(best_cost)) {
         best_cost = c;
-        best = std::move(trial);
+        best = mv;
       }
     };
     for (int e = 0; e < in.experts; ++e) {
@@ -113,11 +162,11 @@ void improve_by_swaps(const LayerModel& m, const PlanInputs& in, Layer& ex, int 
       auto pos_e = std::find(re.begin(), re.end(), slow);
       if (pos_e == re.end()) continue;
       const auto ie = static_cast<std::size_t>(pos_e - re.begin());
+      std::vector<int> new_re = re, new_rf;
       for (int q = 0; q < in.ranks; ++q) {  // move
         if (q == slow || holds(re, q) || count[static_cast<std::size_t>(q)] >= cap) continue;
-        Layer trial = ex;
-        trial[static_cast<std::size_t>(e)][ie] = q;
-        consider(std::move(trial));
+        new_re[ie] = q;
+        consider({e, -1, q, ie, 0}, m.cost_with(ex, t, cross, e, new_re));
       }
       for (int f = 0; f < in.experts; ++f) {  // swap with a copy of f on another rank
         const auto& rf = ex[static_cast<std::size_t>(f)];
@@ -125,16 +174,17 @@ void improve_by_swaps(const LayerModel& m, const PlanInputs& in, Layer& ex, int 
         for (std::size_t jf = 0; jf < rf.size(); ++jf) {
           int q = rf[jf];
           if (holds(re, q)) continue;
-          Layer trial = ex;
-          trial[static_cast<std::size_t>(e)][ie] = q;
-          trial[static_cast<std::size_t>(f)][jf] = slow;
-          consider(std::move(trial));
+          new_re[ie] = q;
+          new_rf = rf;
+          new_rf[jf] = slow;
+          consider({e, f, q, ie, jf}, m.cost_with(ex, t, cross, e, new_re, f, &new_rf));
         }
       }
     }
-    if (best.empty()) break;
-    ex = std::move(best);
-    cur = best_cost;
+    if (best.e < 0) break;
+    ex[static_cast<std::size_t>(best.e)][best.ie] = best.q;
+    if (best.f >= 0) ex[static_cast<std::size_t>(best.f)][best.jf] = slow;
+    cur = m.cost(ex);
   }
 }
 
@@ -150,24 +200,27 @@ void add_replicas(const LayerModel& m, const PlanInputs& in, Layer& ex, int budg
       double lc = w[static_cast<std::size_t>(c)] / static_cast<double>(ex[static_cast<std::size_t>(c)].size());
       return la != lc ? la > lc : a < c;
     });
-    Layer best;
+    // Each trial adds one copy: its cost comes from this layout's per-rank tokens with
+    // only that expert's tokens redistributed (O(ranks) per trial; at 1024 ranks the full
+    // recount per trial was ranks^2 x experts and most of analyze's time).
+    double cross = 0;
+    const auto t = m.rank_tokens(ex, &cross);
+    int best_e = -1, best_r = -1;
     Cost best_cost = cur;
     for (std::size_t k = 0; k < order.size() && k < 4; ++k) {
       int e = order[k];
       for (int r = 0; r < in.ranks; ++r) {
         if (holds(ex[static_cast<std::size_t>(e)], r)) continue;
-        Layer trial = ex;
-        trial[static_cast<std::size_t>(e)].push_back(r);
-        Cost c = m.cost(trial);
+        Cost c = m.cost_with_replica(ex, t, cross, e, r);
         if (c.better_than(best_cost)) {
           best_cost = c;
-          best = std::move(trial);
+          best_e = e, best_r = r;
         }
       }
     }
-    if (best.empty()) break;
-    ex = std::move(best);
-    cur = best_cost;
+    if (best_e < 0) break;
+    ex[static_cast<std::size_t>(best_e)].push_back(best_r);
+    cur = m.cost(ex);
   }
 }
 

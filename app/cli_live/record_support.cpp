@@ -73,12 +73,14 @@ std::string capture_topo_text() {
 }
 
 void write_merged(const std::vector<fs::path>& parts, const fs::path& topo_txt, const fs::path& out, bool force,
-                  const std::string& command, int exit_status) {
+                  const std::string& command, int exit_status, bool align_clocks) {
   WriterOptions o;
   o.force = force;
   auto w = TraceWriter::create(out, o);
   if (!w) throw InputError(w.error().message);
-  auto rep = live::merge_parts(parts, **w);
+  live::MergeOptions mo;
+  mo.align_clocks = align_clocks;
+  auto rep = live::merge_parts(parts, **w, mo);
   if (!rep) throw InputError(out.string() + ": " + rep.error().message);
   for (const auto& line : rep->warnings) std::fprintf(stderr, "moetune: warning: %s\n", line.c_str());
   std::error_code ec;
@@ -97,6 +99,14 @@ void write_merged(const std::vector<fs::path>& parts, const fs::path& topo_txt, 
   if (auto r = (*w)->finish(); !r) throw InputError(r.error().message);
   std::fprintf(stderr, "moetune: wrote %s (%d ranks, %d parts, %lld rows)\n", out.c_str(), rep->ranks,
                rep->parts_read, static_cast<long long>(rep->rows));
+  for (const auto& c : rep->clocks) {
+    if (c.reference) std::fprintf(stderr, "moetune: clock of host %s: reference\n", c.domain.c_str());
+    else if (!c.aligned) std::fprintf(stderr, "moetune: clock of host %s: not aligned (no shared collective)\n", c.domain.c_str());
+    else
+      std::fprintf(stderr, "moetune: clock of host %s: offset %+.0f ns, drift %+.3f ppm, bound +-%lld ns (%d instances, %d outliers)\n",
+                   c.domain.c_str(), c.map.offset_ns, c.map.drift * 1e6, static_cast<long long>(c.bound_ns), c.instances,
+                   c.rejected);
+  }
 }
 
 }  // namespace moetune::cli

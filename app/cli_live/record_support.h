@@ -25,8 +25,10 @@ bool collector_loads(const std::filesystem::path& lib, std::string& why);
 std::string capture_topo_text();
 
 // Merges `parts` (+ optional topo text file) into `out`; returns 0 or throws InputError.
-// Prints one summary line on stderr.
+// Prints one summary line on stderr (and one per host when clocks were aligned).
+// align_clocks=false keeps every host's times as recorded (merge --clocks keep).
 void write_merged(const std::vector<std::filesystem::path>& parts, const std::filesystem::path& topo_txt,
-                  const std::filesystem::path& out, bool force, const std::string& command, int exit_status);
+                  const std::filesystem::path& out, bool force, const std::string& command, int exit_status,
+                  bool align_clocks = true);
 
 }  // namespace moetune::cli

@@ -27,6 +27,10 @@ Statement& Statement::bind(int idx, std::string_view v) {
   sqlite3_bind_text(s_, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::bind_blob(int idx, std::string_view v) {
+  sqlite3_bind_blob(s_, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
 Statement& Statement::bind_null(int idx) {
   sqlite3_bind_null(s_, idx);
   return *this;
@@ -56,6 +60,7 @@ std::string_view Statement::text_view(int col) const {
 }
 std::string Statement::text(int col) const { return std::string(text_view(col)); }
 bool Statement::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+bool Statement::is_integer(int col) const { return sqlite3_column_type(s_, col) == SQLITE_INTEGER; }
 std::optional<std::int64_t> Statement::opt_i64(int col) const {
   if (is_null(col)) return std::nullopt;
   return i64(col);

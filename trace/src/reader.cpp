@@ -92,7 +92,8 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
     return Error{path.string() + ": format version " + std::to_string(*ver) +
                  " is newer than this moetune understands (" + std::to_string(kFormatVersion) +
                  "); upgrade moetune"};
-  // Older versions would be migrated here; version 1 is the first.
+  // Version 1 needs no migration: its nccl_ops list columns hold JSON text, which
+  // list_at() reads as such (version 2 stores ids into nccl_lists there).
   r->version_ = static_cast<int>(*ver);
   if (auto s = check_schema(*r->db_); !s) return Error{path.string() + ": " + s.error().message};
   if (auto q = check ? r->check_integrity() : Expected<void>{}; !q)
@@ -465,10 +466,10 @@ std::vector<NcclOpRow> TraceReader::nccl_ops(RankId rank, std::int64_t t0, std::
       if (o.end_ns != st->i64(16)) ++clamped_;
       o.stream = st->i64(17);
       o.kernel_id = st->opt_i64(18);
-      o.in_splits = st->opt_text(19);
-      o.out_splits = st->opt_text(20);
+      o.in_splits = list_at(*st, 19);
+      o.out_splits = list_at(*st, 20);
       o.pg_name = st->opt_text(21);
-      o.pg_ranks = st->opt_text(22);
+      o.pg_ranks = list_at(*st, 22);
       out.push_back(std::move(o));
     }
   return out;

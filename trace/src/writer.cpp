@@ -109,6 +109,7 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
        "INSERT INTO nccl_ops(rank,comm_hash,seq,func,algo,proto,channels,count,dtype,bytes,peer,root,nranks,"
        "enqueue_ns,start_ns,end_ns,stream,kernel_id,in_splits,out_splits,pg_name,pg_ranks) "
        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&w->s_list_, "INSERT INTO nccl_lists(id,data) VALUES(?,?)"},
       {&w->s_routing_,
        "INSERT INTO expert_routing(step,layer,rank,expert,tokens,time_ns) VALUES(?,?,?,?,?,?)"},
       {&w->s_placement_, "INSERT INTO expert_placement(layer,expert,rank,replica) VALUES(?,?,?,?)"},
@@ -175,7 +176,7 @@ TraceWriter::~TraceWriter() {
 // sqlite3_close_v2's zombie mode (close first, finalize later) leaked the whole
 // connection (~260 KB per writer, found by LeakSanitizer in fuzz_kineto).
 void TraceWriter::finalize_statements() {
-  for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_nccl_, &s_routing_, &s_placement_, &s_topo_, &s_step_,
+  for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_nccl_, &s_list_, &s_routing_, &s_placement_, &s_topo_, &s_step_,
                         &s_bench_, &s_stat_})
     *st = Statement();
   for (auto* set : {bulk_, one_})
@@ -360,7 +361,8 @@ void TraceWriter::drain_kernels() {
 std::int64_t TraceWriter::add(const NcclOpRow& r) {
   if (!in_tx_) (void)begin();
   note(kNccl, r.start_ns, r.end_ns);
-  check(s_nccl_.bind(1, r.rank.value)
+  const ListRef in = list_ref(r.in_splits), out = list_ref(r.out_splits), pg = list_ref(r.pg_ranks);
+  s_nccl_.bind(1, r.rank.value)
             .bind(2, r.comm_hash)
             .bind(3, r.seq)
             .bind(4, r.func)
@@ -378,11 +380,11 @@ std::int64_t TraceWriter::add(const NcclOpRow& r) {
             .bind(16, r.end_ns)
             .bind(17, r.stream)
             .bind(18, r.kernel_id)
-            .bind(19, r.in_splits)
-            .bind(20, r.out_splits)
-            .bind(21, r.pg_name)
-            .bind(22, r.pg_ranks)
-            .exec());
+            .bind(21, r.pg_name);
+  bind_list(19, in);
+  bind_list(20, out);
+  bind_list(22, pg);
+  check(s_nccl_.exec());
   row_done();
   return sqlite3_last_insert_rowid(db_->handle());
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "merge_internal.h"
 #include "moetune/trace/reader.h"
 
 namespace moetune::live {
@@ -44,7 +45,8 @@ void fill(RankRow& into, const RankRow& from) {
 
 }  // namespace
 
-Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& parts, TraceWriter& out) {
+Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& parts, TraceWriter& out,
+                                  const MergeOptions& opts) {
   MergeReport rep;
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> proc_rank;  // (host,pid) -> rank
   std::set<std::int64_t> taken;
@@ -80,6 +82,40 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       }
     open_parts.push_back({p, std::move(*rd), std::move(ranks)});
   }
+  // Clock domains (hosts) of every process; one clock map per domain (merge_clock.h).
+  std::vector<std::string> domains;
+  std::vector<std::map<std::int64_t, int>> part_domain(open_parts.size());  // part rank value -> domain
+  int reference = -1;
+  {
+    std::map<std::string, int> ids;
+    std::int64_t lowest = INT64_MAX;
+    for (std::size_t i = 0; i < open_parts.size(); ++i)
+      for (const auto& row : open_parts[i].rows) {
+        auto [it, fresh] = ids.emplace(clock_domain(row.host), static_cast<int>(domains.size()));
+        if (fresh) domains.push_back(it->first);
+        part_domain[i][row.rank.value] = it->second;
+        if (row.rank.value >= 0 && row.rank.value < lowest) lowest = row.rank.value, reference = it->second;
+      }
+    if (reference < 0 && !domains.empty()) reference = 0;
+  }
+  auto domain_at = [&](std::size_t part, std::int64_t rank_value) {
+    const auto& m = part_domain[part];
+    if (m.size() == 1) return m.begin()->second;
+    auto it = m.find(rank_value);
+    return it != m.end() ? it->second : (m.empty() ? 0 : m.begin()->second);
+  };
+  if (opts.align_clocks && domains.size() > 1) {
+    std::vector<CollEnd> ends;
+    for (std::size_t i = 0; i < open_parts.size(); ++i)
+      collect_ends(*open_parts[i].rd, [&](std::int64_t rank_value) { return domain_at(i, rank_value); }, ends);
+    rep.clocks = estimate_clocks(domains, reference, ends);
+  }
+  const ClockMap identity;
+  auto clock_at = [&](std::size_t part, std::int64_t rank_value) -> const ClockMap& {
+    if (rep.clocks.empty()) return identity;
+    return rep.clocks[static_cast<std::size_t>(domain_at(part, rank_value))].map;
+  };
+
   // NCCL kernels seen so far per run rank, to link nccl_ops.kernel_id (parts sort
   // "*.cupti.moetune" before "*.nccl.moetune", so a process's kernels come first).
   struct NcclKernel {
@@ -88,7 +124,8 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
   std::map<std::int64_t, std::vector<NcclKernel>> nccl_kernels;
   std::int64_t linked = 0;
   std::int64_t unranked_skipped = 0;
-  for (auto& part : open_parts) {
+  for (std::size_t pi = 0; pi < open_parts.size(); ++pi) {
+    auto& part = open_parts[pi];
     auto& r = *part.rd;
     // Resolve each process of the part to its run rank; rows carry the part's rank value.
     std::map<std::int64_t, std::int64_t> remap;  // part rank value -> run rank
@@ -135,8 +172,17 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       return RankId(it != remap.end() ? it->second : first);
     };
     auto S = [&](StringId id) { return out.intern(r.str(id)); };
+    // Times onto the run clock: the host's map (identity on the reference host / one host).
+    auto C = [&](RankId v) -> const ClockMap& { return clock_at(pi, v.value); };
+    auto shift = [](const ClockMap& c, std::int64_t& start, std::int64_t& dur) {
+      if (c.identity()) return;
+      const std::int64_t s = c.apply(start);
+      dur = c.apply(start + dur) - s;
+      start = s;
+    };
     r.for_each_kernel([&](const KernelRow& k) {
       KernelRow o = k;
+      shift(C(k.rank), o.start_ns, o.dur_ns);
       o.rank = M(k.rank);
       o.name = S(k.name);
       out.add(o);
@@ -146,11 +192,19 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
     });
     for (auto& [rk, ks] : nccl_kernels)
       std::sort(ks.begin(), ks.end(), [](const NcclKernel& a, const NcclKernel& b) { return a.start < b.start; });
-    for (auto m : r.memcpys()) m.rank = M(m.rank), out.add(m), ++rep.rows;
-    for (auto m : r.memsets()) m.rank = M(m.rank), out.add(m), ++rep.rows;
-    for (auto a : r.api_calls()) a.rank = M(a.rank), a.name = S(a.name), out.add(a), ++rep.rows;
-    for (auto n : r.nvtx()) n.rank = M(n.rank), n.name = S(n.name), n.domain = S(n.domain), out.add(n), ++rep.rows;
+    for (auto m : r.memcpys()) shift(C(m.rank), m.start_ns, m.dur_ns), m.rank = M(m.rank), out.add(m), ++rep.rows;
+    for (auto m : r.memsets()) shift(C(m.rank), m.start_ns, m.dur_ns), m.rank = M(m.rank), out.add(m), ++rep.rows;
+    for (auto a : r.api_calls())
+      shift(C(a.rank), a.start_ns, a.dur_ns), a.rank = M(a.rank), a.name = S(a.name), out.add(a), ++rep.rows;
+    for (auto n : r.nvtx())
+      shift(C(n.rank), n.start_ns, n.dur_ns), n.rank = M(n.rank), n.name = S(n.name), n.domain = S(n.domain),
+          out.add(n), ++rep.rows;
     for (auto n : r.nccl_ops()) {
+      if (const auto& c = C(n.rank); !c.identity()) {
+        if (n.enqueue_ns) n.enqueue_ns = c.apply(*n.enqueue_ns);
+        n.start_ns = c.apply(n.start_ns);
+        n.end_ns = c.apply(n.end_ns);
+      }
       n.rank = M(n.rank);
       n.kernel_id.reset();
       // The op's kernel: the NCCL kernel of its rank that contains the op's GPU interval.
@@ -165,12 +219,22 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       (void)out.add(n);
       ++rep.rows;
     }
-    for (auto s : r.steps()) s.rank = M(s.rank), out.add(s), ++rep.rows;
-    for (auto e : r.expert_routing()) e.rank = M(e.rank), out.add(e), ++rep.rows;
+    for (auto s : r.steps()) {
+      if (const auto& c = C(s.rank); !c.identity()) s.start_ns = c.apply(s.start_ns), s.end_ns = c.apply(s.end_ns);
+      s.rank = M(s.rank), out.add(s), ++rep.rows;
+    }
+    for (auto e : r.expert_routing()) {
+      if (e.time_ns) e.time_ns = C(e.rank).apply(*e.time_ns);
+      e.rank = M(e.rank), out.add(e), ++rep.rows;
+    }
     for (auto e : r.expert_placement()) out.add(e), ++rep.rows;
+    // A link may name a rank of another part (per-host parts of one job): kept as is.
+    auto TM = [&](std::int64_t v) {
+      return part.rows.size() > 1 && !remap.count(v) ? v : M(RankId(v)).value;
+    };
     for (auto t : r.topology()) {
-      if (t.rank_a) t.rank_a = M(RankId(*t.rank_a)).value;
-      if (t.rank_b) t.rank_b = M(RankId(*t.rank_b)).value;
+      if (t.rank_a) t.rank_a = TM(*t.rank_a);
+      if (t.rank_b) t.rank_b = TM(*t.rank_b);
       out.add(t);
       ++rep.rows;
     }
@@ -183,6 +247,7 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
     }
     ++rep.parts_read;
   }
+  if (!rep.clocks.empty()) write_clock_stats(rep.clocks, rank_rows, out);
   for (auto& [k, row] : rank_rows) out.add(row);
   rep.ranks = static_cast<int>(rank_rows.size());
   if (collisions)

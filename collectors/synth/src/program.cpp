@@ -180,8 +180,8 @@ CollOp Program::a2a_op(const std::vector<std::vector<std::int64_t>>& send, int c
     std::int64_t elems = total * o_.hidden;
     op.count.push_back(elems);
     op.bytes.push_back(elems * static_cast<std::int64_t>(type_size_));
-    op.in_splits.push_back("[" + join(in) + "]");
-    op.out_splits.push_back("[" + join(out) + "]");
+    op.in_splits.push_back(OpList::of(in));
+    op.out_splits.push_back(OpList::of(out));
   }
   return op;
 }

@@ -86,12 +86,11 @@ Times Sim::collective(int stream, StringId name, const CollOp& op, std::int64_t 
   std::uint64_t h = seed_ ^ 0xcbf29ce484222325ULL;
   for (char ch : op.comm) h = (h ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
   std::snprintf(comm_hash, sizeof comm_hash, "0x%016llx", static_cast<unsigned long long>(h));
-  std::string ranks_json = "[";
-  for (int r = 0; r < n_; ++r) {
-    if (r) ranks_json += ",";
-    ranks_json += std::to_string(r);
+  if (!ranks_list_) {  // [0, 1, ..., n-1], one copy shared by every op
+    std::vector<std::int64_t> all(static_cast<std::size_t>(n_));
+    for (int r = 0; r < n_; ++r) all[static_cast<std::size_t>(r)] = r;
+    ranks_list_ = OpList::of(all);
   }
-  ranks_json += "]";
   for (int r = 0; r < n_; ++r) {
     // the last rank to arrive ends the op; others finish within a few us of each other
     end[r] = done + static_cast<std::int64_t>(rng_.uniform() * std::min(2000.0, 0.01 * static_cast<double>(transfer)));
@@ -125,7 +124,7 @@ Times Sim::collective(int stream, StringId name, const CollOp& op, std::int64_t 
     o.kernel_id = w_.last_kernel_id();
     if (!op.in_splits.empty()) o.in_splits = op.in_splits[r], o.out_splits = op.out_splits[r];
     o.pg_name = op.comm;
-    o.pg_ranks = ranks_json;
+    o.pg_ranks = ranks_list_;
     w_.add(o);
     ++sum_.nccl_ops;
     (stream == kCommStream ? comm_free_[r] : comp_free_[r]) = end[r];

@@ -44,7 +44,7 @@ struct CollOp {
   std::string func, algo, proto, dtype, comm;
   int channels = 0;
   std::vector<std::int64_t> count, bytes;                  // per rank
-  std::vector<std::optional<std::string>> in_splits, out_splits;  // per rank (AllToAll)
+  std::vector<OpList> in_splits, out_splits;  // per rank (AllToAll)
 };
 
 class Sim {
@@ -89,6 +89,7 @@ class Sim {
   Times host_, comp_free_, comm_free_, corr_;
   std::vector<std::vector<std::int64_t>> open_;  // per rank: start times of open ranges
   std::vector<std::pair<std::string, std::int64_t>> comm_seq_;  // communicator -> next seq
+  OpList ranks_list_;  // pg_ranks of every op (all ranks)
 };
 
 }  // namespace moetune::synth

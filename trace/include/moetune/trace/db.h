@@ -32,6 +32,7 @@ class Statement {
   Statement& bind(int idx, const char* v) { return bind(idx, std::string_view(v)); }
   Statement& bind(int idx, const std::string& v) { return bind(idx, std::string_view(v)); }
   Statement& bind_null(int idx);
+  Statement& bind_blob(int idx, std::string_view bytes);
   template <class T>
   Statement& bind(int idx, const std::optional<T>& v) {
     return v ? bind(idx, *v) : bind_null(idx);
@@ -48,6 +49,7 @@ class Statement {
   std::string text(int col) const;
   std::string_view text_view(int col) const;
   bool is_null(int col) const;
+  bool is_integer(int col) const;
   std::optional<std::int64_t> opt_i64(int col) const;
   std::optional<std::string> opt_text(int col) const;
   int rc() const { return rc_; }

@@ -96,6 +96,12 @@ class TraceReader {
   std::optional<std::pair<std::int64_t, std::int64_t>> meta_numbers_pair(const char* key);
   std::string range_where(const char* table, RankId rank, std::int64_t t0, std::int64_t t1, bool has_dur);
 
+  // nccl_ops list column `col` of the current row (op_list.h): an id into nccl_lists
+  // (format 2, shared per distinct list through lists_), TEXT (format 1 / verbatim) or NULL.
+  OpList list_at(const Statement& st, int col);
+  std::unordered_map<std::int64_t, OpList> lists_;
+  std::optional<Statement> list_query_;
+
   std::unique_ptr<Db> db_;
   int version_ = 0;
   std::vector<std::string> strings_;

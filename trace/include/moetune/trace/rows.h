@@ -7,10 +7,11 @@
 #include <string>
 
 #include "moetune/trace/ids.h"
+#include "moetune/trace/op_list.h"
 
 namespace moetune {
 
-inline constexpr int kFormatVersion = 1;
+inline constexpr int kFormatVersion = 2;
 
 struct RankRow {
   RankId rank;
@@ -102,7 +103,9 @@ struct NcclOpRow {
   std::int64_t start_ns = 0, end_ns = 0;
   std::int64_t stream = 0;
   std::optional<std::int64_t> kernel_id;
-  std::optional<std::string> in_splits, out_splits, pg_name, pg_ranks;
+  OpList in_splits, out_splits;  // JSON arrays (op_list.h): per-peer split sizes (all-to-all)
+  std::optional<std::string> pg_name;
+  OpList pg_ranks;  // JSON array of the group's global ranks (shared by the group's ops)
   std::int64_t dur_ns() const { return end_ns - start_ns; }
 };
 

@@ -106,6 +106,15 @@ class TraceWriter {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, StringId, StrHash, std::equal_to<>> strings_;
+  // nccl_ops lists (op_list.h): each distinct compact list is stored once in nccl_lists.
+  struct ListRef {
+    std::int64_t id = 0;        // nccl_lists.id, 0: not compact
+    const OpList* list = nullptr;  // null: no list
+  };
+  ListRef list_ref(const OpList& l);
+  void bind_list(int idx, const ListRef& ref);
+  std::unordered_map<std::string, std::int64_t> lists_;
+  Statement s_list_;
   Statement s_meta_, s_rank_, s_string_, s_nccl_, s_routing_, s_placement_, s_topo_, s_step_, s_bench_, s_stat_;
   // Per-table row counts, time range and longest duration of what add() stored, written
   // to meta ("store.counts", "store.time_range_ns", "store.max_dur_ns") by finish() so

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "moetune/trace/op_list.h"
+
+#include <cstdlib>
+
+namespace moetune {
+
+namespace {
+constexpr char kUnset = -1;
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+// Reads one varint at pos; false at the end or on a truncated varint.
+bool get_varint(std::string_view in, std::size_t& pos, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; pos < in.size() && shift < 64; shift += 7) {
+    auto b = static_cast<unsigned char>(in[pos++]);
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+// Entries: a non-zero value is its varint; a run of n zeros is 0 then varint(n - 1).
+void encode_values(std::string& out, const std::vector<std::int64_t>& v) {
+  for (std::size_t i = 0; i < v.size();) {
+    if (v[i] != 0) {
+      put_varint(out, static_cast<std::uint64_t>(v[i++]));
+      continue;
+    }
+    std::size_t j = i;
+    while (j < v.size() && v[j] == 0) ++j;
+    put_varint(out, 0);
+    put_varint(out, j - i - 1);
+    i = j;
+  }
+}
+
+template <class Fn>
+void for_each_value(std::string_view payload, Fn&& fn) {
+  std::size_t pos = 0;
+  std::uint64_t v = 0, run = 0;
+  while (pos < payload.size() && get_varint(payload, pos, v)) {
+    if (v != 0) {
+      fn(static_cast<std::int64_t>(v));
+      continue;
+    }
+    if (!get_varint(payload, pos, run)) return;
+    for (std::uint64_t k = 0; k <= run; ++k) fn(0);
+  }
+}
+
+// "[a,b,c]" / "[a, b, c]" with plain non-negative integers (no leading zeros, at most 18
+// digits) and one separator style throughout; anything else returns false.
+bool parse_plain(std::string_view s, std::vector<std::int64_t>& out, char& style) {
+  if (s.size() < 2 || s.front() != '[' || s.back() != ']') return false;
+  style = kUnset;
+  std::size_t i = 1;
+  const std::size_t end = s.size() - 1;
+  if (i == end) {
+    style = 1;
+    return true;
+  }
+  for (;;) {
+    std::size_t d = i;
+    std::int64_t v = 0;
+    while (i < end && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+    const std::size_t digits = i - d;
+    if (digits == 0 || digits > 18 || (digits > 1 && s[d] == '0')) return false;
+    out.push_back(v);
+    if (i == end) break;
+    if (s[i] != ',') return false;
+    ++i;
+    char st = 1;
+    if (i < end && s[i] == ' ') ++i, st = 2;
+    if (style == kUnset) style = st;
+    else if (style != st) return false;
+  }
+  if (style == kUnset) style = 1;
+  return true;
+}
+
+}  // namespace
+
+void OpList::assign(std::string_view json) {
+  std::vector<std::int64_t> v;
+  char style = 0;
+  auto s = std::make_shared<std::string>();
+  if (parse_plain(json, v, style)) {
+    *s += style;
+    encode_values(*s, v);
+  } else {
+    *s += kRaw;
+    s->append(json);
+  }
+  data_ = std::move(s);
+}
+
+OpList OpList::of(const std::vector<std::int64_t>& values) {
+  OpList l;
+  auto s = std::make_shared<std::string>();
+  bool plain = true;
+  for (auto v : values) plain = plain && v >= 0;
+  if (plain) {
+    *s += kComma;
+    encode_values(*s, values);
+  } else {
+    *s += kRaw;
+    *s += '[';
+    for (std::size_t i = 0; i < values.size(); ++i) *s += (i ? "," : "") + std::to_string(values[i]);
+    *s += ']';
+  }
+  l.data_ = std::move(s);
+  return l;
+}
+
+OpList OpList::from_encoded(std::string bytes) {
+  OpList l;
+  if (bytes.empty() || static_cast<unsigned char>(bytes[0]) > kCommaSpace) bytes.insert(bytes.begin(), kRaw);
+  l.data_ = std::make_shared<const std::string>(std::move(bytes));
+  return l;
+}
+
+const std::string& OpList::encoded() const {
+  static const std::string kNone;
+  return data_ ? *data_ : kNone;
+}
+
+std::string OpList::text() const {
+  if (!data_ || data_->empty()) return {};
+  std::string_view payload(*data_);
+  payload.remove_prefix(1);
+  if ((*data_)[0] == kRaw) return std::string(payload);
+  const char* sep = (*data_)[0] == kCommaSpace ? ", " : ",";
+  std::string out = "[";
+  bool first = true;
+  for_each_value(payload, [&](std::int64_t v) {
+    if (!first) out += sep;
+    first = false;
+    out += std::to_string(v);
+  });
+  out += ']';
+  return out;
+}
+
+std::vector<std::int64_t> OpList::values() const {
+  std::vector<std::int64_t> out;
+  if (compact()) for_each_value(std::string_view(*data_).substr(1), [&](std::int64_t v) { out.push_back(v); });
+  return out;
+}
+
+std::size_t OpList::size() const {
+  std::size_t n = 0;
+  if (compact()) for_each_value(std::string_view(*data_).substr(1), [&](std::int64_t) { ++n; });
+  return n;
+}
+
+double OpList::sum() const {
+  if (!data_ || data_->empty()) return 0;
+  if (compact()) {
+    double t = 0;
+    for_each_value(std::string_view(*data_).substr(1), [&](std::int64_t v) { t += static_cast<double>(v); });
+    return t;
+  }
+  // Verbatim text: add up the numbers in it ("[1.5, 2e3]").
+  std::string s = data_->substr(1);
+  double t = 0;
+  const char* p = s.c_str();
+  while (*p) {
+    if ((*p >= '0' && *p <= '9') || *p == '-' || *p == '.') {
+      char* end = nullptr;
+      double v = std::strtod(p, &end);
+      if (end == p) {
+        ++p;
+        continue;
+      }
+      t += v;
+      p = end;
+    } else {
+      ++p;
+    }
+  }
+  return t;
+}
+
+}  // namespace moetune

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// TraceReader: the nccl_ops list columns (in_splits, out_splits, pg_ranks). Format 2
+// stores an id into nccl_lists; every op holding that id gets the same shared OpList, so
+// a 1024-rank run keeps one copy of each distinct list in memory. Format 1 files hold
+// the JSON text in the column itself (read and compacted per op).
+#include "moetune/trace/reader.h"
+
+namespace moetune {
+
+OpList TraceReader::list_at(const Statement& st, int col) {
+  if (st.is_null(col)) return {};
+  if (!st.is_integer(col)) return OpList(st.text_view(col));
+  const std::int64_t id = st.i64(col);
+  if (auto it = lists_.find(id); it != lists_.end()) return it->second;
+  if (!list_query_) {
+    auto q = db_->prepare("SELECT data FROM nccl_lists WHERE id = ?");
+    if (!q) return {};
+    list_query_.emplace(std::move(*q));
+  }
+  OpList l;
+  list_query_->bind(1, id);
+  if (list_query_->step()) l = OpList::from_encoded(std::string(list_query_->text_view(0)));
+  list_query_->reset();
+  lists_.emplace(id, l);
+  return l;
+}
+
+}  // namespace moetune
