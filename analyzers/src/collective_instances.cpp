@@ -40,7 +40,7 @@ void derive(CollInstance& inst) {
 }
 
 // Instances aligned by id: one member per rank (duplicates: a rank recorded the op twice).
-void finish_ids(std::map<Key, CollInstance>& groups, std::vector<CollInstance>& out) {
+void finish_ids(std::map<Key, CollInstance>& groups, std::vector<CollInstance>& out, AlignStats& st) {
   for (auto& [k, inst] : groups) {
     if (inst.members.size() < 2) continue;
     std::sort(inst.members.begin(), inst.members.end(), [](const Member& a, const Member& b) { return a.rank < b.rank; });
@@ -50,6 +50,9 @@ void finish_ids(std::map<Key, CollInstance>& groups, std::vector<CollInstance>& 
     if (inst.members.size() < 2) continue;
     inst.by_id = true;
     derive(inst);
+    std::int64_t first_end = inst.members.front().end_ns;
+    for (const auto& m : inst.members) first_end = std::min(first_end, m.end_ns);
+    if (!is_p2p(inst.func) && inst.last_arrival >= first_end) ++st.id_without_overlap;  // kept: the id is what was recorded
     out.push_back(std::move(inst));
   }
 }
@@ -220,13 +223,14 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
         }
         if (peer < 0) continue;
         int src = o->func == "Send" ? rank : peer, dst = o->func == "Send" ? peer : rank;
+        c.dir = o->func == "Send" ? 1 : -1;
         order.add(label + "|p2p|" + std::to_string(src) + ">" + std::to_string(dst), label, true, std::move(c));
         continue;
       }
       std::string fam = is_p2p(o->func) ? "p2p" : o->func;
       order.add(label + "|" + fam, label, same_count_func(o->func), std::move(c));
     }
-    finish_ids(groups, out);
+    finish_ids(groups, out, st);
     st.by_id = static_cast<std::int64_t>(out.size());
   } else {
     st.source = "kernel names";

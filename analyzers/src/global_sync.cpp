@@ -161,7 +161,8 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
                                 {"aligned_by_id", stats.by_id},
                                 {"aligned_by_order", stats.by_order},
                                 {"refused", stats.refused},
-                                {"refused_count_mismatch", stats.refused_size}};
+                                {"refused_count_mismatch", stats.refused_size},
+                                {"by_id_without_time_overlap", stats.id_without_overlap}};
   if (insts.empty()) {
     out.notes.push_back(run.nccl_ops.empty() && run.kernels.empty()
                             ? "not enough data: global_sync: no collectives in the run"
