@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "anaa_helpers.h"
 #include "moetune/import/import.h"
@@ -317,4 +318,24 @@ TEST(SyncAlign, SmallSendMayFinishBeforeItsReceiveStarts) {
   EXPECT_EQ(gs_metrics(r).at("aligned_by_order").get<int>(), 3);
   EXPECT_EQ(gs_metrics(r).at("refused").get<int>(), 1);
   EXPECT_NEAR(rank_wait_ms(r, 1), 3 * 0.010, 1e-9);  // 30 us receive vs 20 us send
+}
+
+// The recorded 4x H200 runs carry the NCCL plugin's communicator and sequence numbers:
+// everything aligns by id (48 exchange rounds: 1 all-reduce + 47 all-to-all rounds of
+// grouped send/recv), nothing by order, nothing refused, and the findings stay those of
+// the stragglers analysis (rank 3 and rank 0 named there; no global_sync finding).
+TEST(SyncAlignReal, RecordedFixturesAlignById) {
+  for (const char* name : {"h200x4_moe_nccl.moetune", "h200x4_moe_nccl_v2.moetune"}) {
+    auto run = RunData::load(std::filesystem::path(MOETUNE_TEST_DATA) / "recorded" / name);
+    ASSERT_TRUE(run) << name;
+    auto r = analyze(*run);
+    const auto& m = gs_metrics(r);
+    EXPECT_EQ(m.at("aligned_by_id").get<int>(), 48) << name;
+    EXPECT_EQ(m.at("aligned_by_order").get<int>(), 0) << name;
+    EXPECT_EQ(m.at("refused").get<int>(), 0) << name;
+    EXPECT_TRUE(of_kind(r, FindingKind::GlobalSync).empty()) << name;
+    std::set<int> stragglers;
+    for (const auto* f : of_kind(r, FindingKind::Straggler)) stragglers.insert(f->ranks.begin(), f->ranks.end());
+    EXPECT_EQ(stragglers, (std::set<int>{0, 3})) << name;
+  }
 }
