@@ -196,9 +196,11 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
         stream_uses.emplace_back(static_cast<int>(o->rank.value), o->stream, o->start_ns);
     StreamLabels streams;
     streams.build(stream_uses);
+    std::set<int> with_calls;
     for (const auto* o : ops) {
       if (is_self_send(*o)) continue;  // a local copy: no other rank takes part, nobody waits
       int rank = static_cast<int>(o->rank.value);
+      with_calls.insert(rank);
       std::string comm = comm_of(*o);
       if (o->comm_hash && o->seq >= 0) {
         Key key{comm, "", o->seq};
@@ -231,6 +233,7 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
       order.add(label + "|" + fam, label, same_count_func(o->func), std::move(c));
     }
     finish_ids(groups, out, st);
+    st.ranks = static_cast<std::int64_t>(with_calls.size());
     st.by_id = static_cast<std::int64_t>(out.size());
   } else {
     st.source = "kernel names";
@@ -247,6 +250,9 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
     for (const auto* k : ks) stream_uses.emplace_back(static_cast<int>(k->rank.value), k->stream.value, k->start_ns);
     StreamLabels streams;
     streams.build(stream_uses);
+    std::set<int> with_calls;
+    for (const auto* k : ks) with_calls.insert(static_cast<int>(k->rank.value));
+    st.ranks = static_cast<std::int64_t>(with_calls.size());
     for (const auto* k : ks) {
       const auto& fi = *info[static_cast<std::size_t>(k->name.value)];
       int rank = static_cast<int>(k->rank.value);

@@ -60,6 +60,7 @@ struct AlignStats {
   std::int64_t refused = 0;      // calls (one rank's op or kernel) that matched no other rank
   std::int64_t refused_size = 0; // of those: time-overlapping but element counts differ
   std::int64_t groups = 0;       // (communicator or stream, function) sequences aligned by order
+  std::int64_t ranks = 0;        // ranks with NCCL calls
   std::int64_t id_without_overlap = 0;  // by-id collectives whose members share no instant
                                         // (clocks of different hosts apart, or an id that is
                                         // itself a launch count that slipped); kept as recorded
