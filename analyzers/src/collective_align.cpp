@@ -39,8 +39,22 @@ std::vector<std::vector<const AlignCall*>> align_by_order(const std::vector<std:
       const AlignCall& x = calls[j];
       const AlignCall& ref = *c.mem.front();
       bool overlap = x.start_ns < c.ce && c.cs < x.end_ns;
+      // A send and its receive: causal only (see collective_instances.h).
+      bool directed = x.dir != 0 && ref.dir != 0 && x.dir != ref.dir && c.mem.size() == 1;
+      const AlignCall* recv = directed ? (x.dir < 0 ? &x : &ref) : nullptr;
+      if (directed) overlap = recv->end_ns > (x.dir > 0 ? x : ref).start_ns;
       bool fam = same_family(x.func, ref.func);
       bool count_ok = !check_count || x.count <= 0 || ref.count <= 0 || x.count == ref.count;
+      if (directed && !overlap) {  // the receive ended before this send: it has no partner here or later
+        if (recv == &x) {
+          next.push_back({{&x}, x.start_ns, x.end_ns});
+          ++j;
+        } else {
+          next.push_back(std::move(c));
+          ++i;
+        }
+        continue;
+      }
       if (overlap && fam && count_ok) {
         c.mem.push_back(&x);
         c.cs = std::max(c.cs, x.start_ns);

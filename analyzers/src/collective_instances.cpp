@@ -40,7 +40,7 @@ void derive(CollInstance& inst) {
 }
 
 // Instances aligned by id: one member per rank (duplicates: a rank recorded the op twice).
-void finish_ids(std::map<Key, CollInstance>& groups, std::vector<CollInstance>& out) {
+void finish_ids(std::map<Key, CollInstance>& groups, std::vector<CollInstance>& out, AlignStats& st) {
   for (auto& [k, inst] : groups) {
     if (inst.members.size() < 2) continue;
     std::sort(inst.members.begin(), inst.members.end(), [](const Member& a, const Member& b) { return a.rank < b.rank; });
@@ -50,6 +50,9 @@ void finish_ids(std::map<Key, CollInstance>& groups, std::vector<CollInstance>& 
     if (inst.members.size() < 2) continue;
     inst.by_id = true;
     derive(inst);
+    std::int64_t first_end = inst.members.front().end_ns;
+    for (const auto& m : inst.members) first_end = std::min(first_end, m.end_ns);
+    if (!is_p2p(inst.func) && inst.last_arrival >= first_end) ++st.id_without_overlap;  // kept: the id is what was recorded
     out.push_back(std::move(inst));
   }
 }
@@ -193,9 +196,11 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
         stream_uses.emplace_back(static_cast<int>(o->rank.value), o->stream, o->start_ns);
     StreamLabels streams;
     streams.build(stream_uses);
+    std::set<int> with_calls;
     for (const auto* o : ops) {
       if (is_self_send(*o)) continue;  // a local copy: no other rank takes part, nobody waits
       int rank = static_cast<int>(o->rank.value);
+      with_calls.insert(rank);
       std::string comm = comm_of(*o);
       if (o->comm_hash && o->seq >= 0) {
         Key key{comm, "", o->seq};
@@ -220,13 +225,15 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
         }
         if (peer < 0) continue;
         int src = o->func == "Send" ? rank : peer, dst = o->func == "Send" ? peer : rank;
+        c.dir = o->func == "Send" ? 1 : -1;
         order.add(label + "|p2p|" + std::to_string(src) + ">" + std::to_string(dst), label, true, std::move(c));
         continue;
       }
       std::string fam = is_p2p(o->func) ? "p2p" : o->func;
       order.add(label + "|" + fam, label, same_count_func(o->func), std::move(c));
     }
-    finish_ids(groups, out);
+    finish_ids(groups, out, st);
+    st.ranks = static_cast<std::int64_t>(with_calls.size());
     st.by_id = static_cast<std::int64_t>(out.size());
   } else {
     st.source = "kernel names";
@@ -243,6 +250,9 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
     for (const auto* k : ks) stream_uses.emplace_back(static_cast<int>(k->rank.value), k->stream.value, k->start_ns);
     StreamLabels streams;
     streams.build(stream_uses);
+    std::set<int> with_calls;
+    for (const auto* k : ks) with_calls.insert(static_cast<int>(k->rank.value));
+    st.ranks = static_cast<std::int64_t>(with_calls.size());
     for (const auto* k : ks) {
       const auto& fi = *info[static_cast<std::size_t>(k->name.value)];
       int rank = static_cast<int>(k->rank.value);

@@ -12,7 +12,9 @@
 //    (a collective's calls all run at once: from each rank's arrival to the common end).
 //    A call that overlaps no call of another rank is refused (not aligned); the matching
 //    re-synchronises after a call that is missing on one rank. Point-to-point calls with a
-//    known peer pair sender and receiver by (direction, order).
+//    known peer pair sender and receiver by (direction, order); a small send may finish
+//    before its receive starts (NCCL copies it into the peer's buffer), so such a pair
+//    only has to be causal: the receive ends after the send starts.
 // Cost: O(ops log ops).
 #pragma once
 #include <cstdint>
@@ -58,6 +60,10 @@ struct AlignStats {
   std::int64_t refused = 0;      // calls (one rank's op or kernel) that matched no other rank
   std::int64_t refused_size = 0; // of those: time-overlapping but element counts differ
   std::int64_t groups = 0;       // (communicator or stream, function) sequences aligned by order
+  std::int64_t ranks = 0;        // ranks with NCCL calls
+  std::int64_t id_without_overlap = 0;  // by-id collectives whose members share no instant
+                                        // (clocks of different hosts apart, or an id that is
+                                        // itself a launch count that slipped); kept as recorded
 };
 
 // Instances seen by at least two ranks, in time order of their first arrival.
@@ -71,6 +77,7 @@ struct AlignCall {
   std::int64_t start_ns = 0, end_ns = 0;
   std::int64_t count = 0;  // elements (0 unknown)
   std::string func, algo;
+  int dir = 0;  // point-to-point with a known peer: +1 send, -1 receive; 0 otherwise
 };
 
 // Checked launch-order alignment of one sequence group: `per_rank[i]` holds one rank's

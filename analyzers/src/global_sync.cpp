@@ -161,13 +161,17 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
                                 {"aligned_by_id", stats.by_id},
                                 {"aligned_by_order", stats.by_order},
                                 {"refused", stats.refused},
-                                {"refused_count_mismatch", stats.refused_size}};
+                                {"refused_count_mismatch", stats.refused_size},
+                                {"by_id_without_time_overlap", stats.id_without_overlap}};
   if (insts.empty()) {
     out.notes.push_back(run.nccl_ops.empty() && run.kernels.empty()
                             ? "not enough data: global_sync: no collectives in the run"
-                            : "not enough data: global_sync: no collective seen by two or more ranks (one rank, no "
-                              "NCCL calls, or no call that matches another rank's in function, size and time: " +
-                                  std::to_string(stats.refused) + " refused)");
+                        : stats.ranks < 2
+                            ? "not enough data: global_sync: " + std::to_string(stats.ranks) +
+                                  " rank(s) with NCCL calls; aligning needs two or more"
+                            : "not enough data: global_sync: no collective seen by two or more ranks: none of the " +
+                                  std::to_string(stats.refused) +
+                                  " NCCL calls matches another rank's in function, size and time");
     return;
   }
   out.notes.push_back("global_sync: aligned " + std::to_string(stats.by_id + stats.by_order) +

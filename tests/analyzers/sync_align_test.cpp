@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "anaa_helpers.h"
 #include "moetune/import/import.h"
@@ -286,4 +287,55 @@ TEST(SyncAlign, KinetoSeqAlignsById) {
   EXPECT_EQ(gs_metrics(r).at("aligned_by_id").get<int>(), 2);
   EXPECT_EQ(gs_metrics(r).at("aligned_by_order").get<int>(), 0);
   EXPECT_NEAR(rank_wait_ms(r, 0), 2 * 0.1, 1e-9);  // rank 1 arrives 100 us later, same end
+}
+
+TEST(SyncAlign, SmallSendMayFinishBeforeItsReceiveStarts) {
+  // Rank 0 sends 3 small messages to rank 1; each send completes at once (copied into the
+  // peer's buffer) and rank 1 posts its receive later: no overlap, still a pair (causal:
+  // the receive ends after the send started). Rank 1 also has a stray receive that ended
+  // before any send started: refused.
+  Builder b;
+  b.rank(0), b.rank(1);
+  auto op = [&](int r, const char* func, int peer, std::int64_t s, std::int64_t e) {
+    NcclOpRow o;
+    o.rank = RankId(r);
+    o.func = func;
+    o.peer = peer;
+    o.comm_hash = "pp";
+    o.count = 256;
+    o.start_ns = s, o.end_ns = e;
+    b.d.nccl_ops.push_back(o);
+  };
+  op(1, "Recv", 0, 0, 50'000);
+  for (int i = 1; i <= 3; ++i) {
+    std::int64_t t = i * 10'000'000;
+    op(0, "Send", 1, t, t + 20'000);
+    op(1, "Recv", 0, t + 2'000'000, t + 2'030'000);
+  }
+  auto run = b.done();
+  AnalysisResult r;
+  analyze_global_sync(run, {}, r);
+  EXPECT_EQ(gs_metrics(r).at("aligned_by_order").get<int>(), 3);
+  EXPECT_EQ(gs_metrics(r).at("refused").get<int>(), 1);
+  EXPECT_NEAR(rank_wait_ms(r, 1), 3 * 0.010, 1e-9);  // 30 us receive vs 20 us send
+}
+
+// The recorded 4x H200 runs carry the NCCL plugin's communicator and sequence numbers:
+// everything aligns by id (48 exchange rounds: 1 all-reduce + 47 all-to-all rounds of
+// grouped send/recv), nothing by order, nothing refused, and the findings stay those of
+// the stragglers analysis (rank 3 and rank 0 named there; no global_sync finding).
+TEST(SyncAlignReal, RecordedFixturesAlignById) {
+  for (const char* name : {"h200x4_moe_nccl.moetune", "h200x4_moe_nccl_v2.moetune"}) {
+    auto run = RunData::load(std::filesystem::path(MOETUNE_TEST_DATA) / "recorded" / name);
+    ASSERT_TRUE(run) << name;
+    auto r = analyze(*run);
+    const auto& m = gs_metrics(r);
+    EXPECT_EQ(m.at("aligned_by_id").get<int>(), 48) << name;
+    EXPECT_EQ(m.at("aligned_by_order").get<int>(), 0) << name;
+    EXPECT_EQ(m.at("refused").get<int>(), 0) << name;
+    EXPECT_TRUE(of_kind(r, FindingKind::GlobalSync).empty()) << name;
+    std::set<int> stragglers;
+    for (const auto* f : of_kind(r, FindingKind::Straggler)) stragglers.insert(f->ranks.begin(), f->ranks.end());
+    EXPECT_EQ(stragglers, (std::set<int>{0, 3})) << name;
+  }
 }
