@@ -31,7 +31,7 @@ double peak_rss_mib() {
 bool load(MainWindow& w, const QString& run) {
   w.set_quiet_errors(true);
   w.open(run);
-  if (!w.loader()->wait(600000)) {
+  if (!w.wait_loaded(600000)) {  // a raw trace is imported first
     std::fprintf(stderr, "%s: timed out loading\n", qPrintable(run));
     return false;
   }

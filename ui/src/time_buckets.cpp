@@ -97,21 +97,45 @@ void apply_plot_palette(QCustomPlot* p, const QPalette& pal) {
   QColor grid = pal.color(QPalette::Mid);
   grid.setAlpha(90);
   p->setBackground(bg);
-  for (QCPAxis* a : p->axisRect()->axes()) {
+  auto style = [&](QCPAxis* a) {
     a->setBasePen(QPen(fg));
     a->setTickPen(QPen(fg));
     a->setSubTickPen(QPen(fg));
     a->setTickLabelColor(fg);
     a->setLabelColor(fg);
     a->grid()->setPen(QPen(grid, 0, Qt::DotLine));
+  };
+  for (QCPAxisRect* r : p->axisRects())
+    for (QCPAxis* a : r->axes()) style(a);
+  for (QCPLayoutElement* e : p->plotLayout()->elements(true)) {
+    if (auto* cs = qobject_cast<QCPColorScale*>(e)) style(cs->axis());
+    if (auto* t = qobject_cast<QCPTextElement*>(e)) t->setTextColor(fg);
   }
   if (p->legend) {
     p->legend->setBrush(QBrush(bg));
     p->legend->setTextColor(fg);
     p->legend->setBorderPen(QPen(pal.color(QPalette::Mid)));
   }
-  for (int i = 0; i < p->plotLayout()->elementCount(); ++i)
-    if (auto* t = qobject_cast<QCPTextElement*>(p->plotLayout()->elementAt(i))) t->setTextColor(fg);
+}
+
+namespace {
+class PaletteFollower : public QObject {
+ public:
+  using QObject::QObject;
+  bool eventFilter(QObject* o, QEvent* e) override {
+    if (e->type() == QEvent::PaletteChange) {
+      auto* p = static_cast<QCustomPlot*>(o);
+      apply_plot_palette(p, p->palette());
+      p->replot(QCustomPlot::rpQueuedReplot);
+    }
+    return false;
+  }
+};
+}  // namespace
+
+void follow_palette(QCustomPlot* plot) {
+  apply_plot_palette(plot, plot->palette());
+  plot->installEventFilter(new PaletteFollower(plot));
 }
 
 TimeBucketsView::TimeBucketsView(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(this)), note_(new QLabel(this)) {

@@ -82,5 +82,7 @@ class TimeBucketsView : public QWidget {
 
 // Follows the palette (dark mode): background, axes, grid, legend and text colours.
 void apply_plot_palette(QCustomPlot* plot, const QPalette& pal);
+// Applies the plot's palette now and again whenever it changes (an event filter).
+void follow_palette(QCustomPlot* plot);
 
 }  // namespace moetune::ui
