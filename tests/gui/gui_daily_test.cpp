@@ -216,11 +216,12 @@ class GuiDailyTest : public QObject {
     // Fallback: what per_rank had before the buckets.
     nlohmann::json old;
     old["per_rank"] = {{{"rank", 0}, {"step_time_ms", 10.0}, {"compute_ms", 6.0}, {"comm_ms", 3.0},
-                        {"exposed_comm_ms", 1.5}, {"idle_ms", 2.0}}};
+                        {"exposed_comm_ms", 1.5}, {"exposed_wait_ms", 0.5}, {"idle_ms", 2.0}}};
     TimeBuckets f = buckets_from_metrics(old);
     QVERIFY(!f.from_analyzer);
     QCOMPARE(f.ranks[0].ms[kCompute], 6.0);
-    QCOMPARE(f.ranks[0].ms[kCommExposed], 1.5);
+    QCOMPARE(f.ranks[0].ms[kCommExposed], 1.0);
+    QCOMPARE(f.ranks[0].ms[kCommWait], 0.5);
     QCOMPARE(f.ranks[0].ms[kOther], 0.5);
     QCOMPARE(f.ranks[0].step_ms, 10.0);
 

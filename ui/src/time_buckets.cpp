@@ -46,6 +46,13 @@ bool read_buckets(const nlohmann::json& o, RankBuckets& rb) {
 
 const BucketInfo& bucket_info(int b) { return kInfo[std::clamp(b, 0, kBucketCount - 1)]; }
 
+const std::array<int, kBucketCount>& bucket_display_order() {
+  static const std::array<int, kBucketCount> order = {kCompute,     kCommTransfer, kCommExposed, kCommWait,
+                                                      kMemcpyH2D,   kMemcpyD2H,    kMemcpyD2D,   kMemcpyP2P,
+                                                      kHostGapLong, kHostGapShort, kIdle,        kOther};
+  return order;
+}
+
 std::vector<LaneKind> bucket_lane_kinds(int b) {
   switch (b) {
     case kCompute: return {LaneKind::Compute};
@@ -77,10 +84,13 @@ TimeBuckets buckets_from_metrics(const nlohmann::json& metrics, std::optional<st
       all_analyzer = false;
       rb.ms = {};
       rb.ms[kCompute] = std::max(0.0, num(row, "compute_ms"));
-      rb.ms[kCommExposed] = std::max(0.0, num(row, "exposed_comm_ms"));
+      // exposed comm includes waiting for other ranks; exposed_wait_ms (when known) is that wait
+      const double wait = std::max(0.0, num(row, "exposed_wait_ms"));
+      rb.ms[kCommWait] = wait;
+      rb.ms[kCommExposed] = std::max(0.0, num(row, "exposed_comm_ms") - wait);
       rb.ms[kIdle] = std::max(0.0, num(row, "idle_ms"));
       const double step_ms = num(row, "step_time_ms");
-      const double sum = rb.ms[kCompute] + rb.ms[kCommExposed] + rb.ms[kIdle];
+      const double sum = rb.ms[kCompute] + rb.ms[kCommWait] + rb.ms[kCommExposed] + rb.ms[kIdle];
       rb.ms[kOther] = std::max(0.0, step_ms - sum);
       rb.step_ms = std::max(step_ms, sum);
     }
@@ -144,8 +154,13 @@ TimeBucketsView::TimeBucketsView(QWidget* parent) : QWidget(parent), plot_(new Q
   v->addWidget(plot_, 1);
   note_->setWordWrap(true);
   plot_->setMinimumHeight(160);
+  // the legend in a row under the bars, so it never covers them
   plot_->legend->setVisible(true);
-  plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  plot_->axisRect()->insetLayout()->take(plot_->legend);
+  plot_->plotLayout()->addElement(1, 0, plot_->legend);
+  plot_->plotLayout()->setRowStretchFactor(1, 0.001);
+  plot_->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  plot_->legend->setWrap(6);
   connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {
     const auto [rank, bucket] = bucket_at(e->position());
     if (rank >= 0) emit bucketClicked(rank, bucket);
@@ -176,8 +191,8 @@ void TimeBucketsView::rebuild() {
   }
   QString what = b_->step ? tr("Step %1").arg(*b_->step) : tr("Mean per step");
   if (!b_->from_analyzer)
-    what += tr(" · from compute / exposed comm / idle metrics (this analysis has no transfer/wait/memcpy/host-gap "
-               "buckets)");
+    what += tr(" · from the compute / exposed comm / wait / idle metrics (this analysis has no transfer, memcpy or "
+               "host-gap buckets)");
   note_->setText(what + tr(" · click a segment to highlight its lanes in the timeline"));
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
   const int n = int(b_->ranks.size());
@@ -187,7 +202,7 @@ void TimeBucketsView::rebuild() {
     max_ms = std::max(max_ms, b_->ranks[std::size_t(i)].step_ms);
   }
   QCPBars* below = nullptr;
-  for (int b = 0; b < kBucketCount; ++b) {
+  for (int b : bucket_display_order()) {
     QVector<double> keys, vals;
     bool any = false;
     for (int i = 0; i < n; ++i) {
@@ -224,7 +239,7 @@ std::pair<int, int> TimeBucketsView::bucket_at(QPointF px) const {
   const double v = plot_->xAxis->pixelToCoord(px.x());
   const RankBuckets& rb = b_->ranks[std::size_t(i)];
   double acc = 0;
-  for (int b = 0; b < kBucketCount; ++b) {
+  for (int b : bucket_display_order()) {
     const double w = rb.ms[std::size_t(b)];
     if (w <= 0) continue;
     if (v >= acc && v < acc + w) return {rb.rank, b};

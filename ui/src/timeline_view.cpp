@@ -89,8 +89,16 @@ void TimelineView::set_collapsed(int rank, bool c) {
 void TimelineView::set_buckets(std::shared_ptr<const TimeBuckets> b) {
   buckets_ = std::move(b);
   bucket_scale_ms_ = 0;
-  if (buckets_)
-    for (const auto& r : buckets_->ranks) bucket_scale_ms_ = std::max(bucket_scale_ms_, r.step_ms);
+  bucket_of_rank_.clear();
+  if (buckets_) {
+    for (std::size_t i = 0; i < buckets_->ranks.size(); ++i) {
+      const auto& r = buckets_->ranks[i];
+      bucket_scale_ms_ = std::max(bucket_scale_ms_, r.step_ms);
+      if (r.rank < 0 || r.rank > 1'000'000) continue;
+      if (bucket_of_rank_.size() <= std::size_t(r.rank)) bucket_of_rank_.resize(std::size_t(r.rank) + 1, -1);
+      bucket_of_rank_[std::size_t(r.rank)] = int(i);
+    }
+  }
   update();
 }
 
@@ -104,10 +112,9 @@ void TimelineView::set_bucket_selection(int rank, int bucket) {
 }
 
 const RankBuckets* TimelineView::buckets_of(int rank) const {
-  if (!buckets_) return nullptr;
-  for (const auto& r : buckets_->ranks)
-    if (r.rank == rank) return &r;
-  return nullptr;
+  if (!buckets_ || rank < 0 || std::size_t(rank) >= bucket_of_rank_.size() || bucket_of_rank_[std::size_t(rank)] < 0)
+    return nullptr;
+  return &buckets_->ranks[std::size_t(bucket_of_rank_[std::size_t(rank)])];
 }
 
 QRect TimelineView::bucket_bar_rect(int row_y) const {
@@ -125,7 +132,7 @@ std::pair<int, int> TimelineView::bucket_at(QPoint pt) const {
   const QRect bar = bucket_bar_rect(r->y);
   if (!rb || bar.width() <= 0 || pt.x() < bar.left() || pt.x() > bar.right()) return {-1, -1};
   double x = bar.left();
-  for (int b = 0; b < kBucketCount; ++b) {
+  for (int b : bucket_display_order()) {
     const double w = rb->ms[std::size_t(b)] / bucket_scale_ms_ * bar.width();
     if (w > 0 && pt.x() >= x && pt.x() < x + w) return {rank, b};
     x += w;
@@ -231,7 +238,7 @@ void TimelineView::paintEvent(QPaintEvent*) {
         const QRect bar = bucket_bar_rect(r.y);
         if (bar.width() > 20) {
           double x = bar.left();
-          for (int b = 0; b < kBucketCount; ++b) {
+          for (int b : bucket_display_order()) {
             const double w = rb->ms[std::size_t(b)] / bucket_scale_ms_ * bar.width();
             if (w <= 0) continue;
             const QRectF seg(x, bar.top(), w, bar.height());

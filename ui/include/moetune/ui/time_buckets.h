@@ -5,8 +5,9 @@
 // The analyzers give metrics.per_rank[].buckets with the keys of kBuckets (ms per step,
 // summing to step_time_ms) and may give metrics.per_rank[].step_buckets (one object per
 // step with the same keys plus "step"). Metrics without buckets (older analyzers) fall
-// back to what per_rank has: compute_ms, exposed_comm_ms (shown as "comm exposed", the
-// transfer/wait split unknown), idle_ms and the rest of step_time_ms as "other".
+// back to what per_rank has: compute_ms, exposed_wait_ms as "comm wait", the rest of
+// exposed_comm_ms as "comm exposed" (transfer not split further), idle_ms and the rest of
+// step_time_ms as "other".
 // TimeBucketsView draws the stacked bars (QCustomPlot, one row per rank); clicking a
 // segment emits bucketClicked(rank, bucket).
 #pragma once
@@ -37,6 +38,9 @@ enum Bucket : int {
   kHostGapShort, kIdle, kCommExposed, kOther, kBucketCount
 };
 const BucketInfo& bucket_info(int b);
+// The order segments are stacked in (left to right): work, communication, copies, host
+// gaps, then time without work.
+const std::array<int, kBucketCount>& bucket_display_order();
 // The timeline lanes whose spans make up bucket b (empty for idle / other).
 std::vector<LaneKind> bucket_lane_kinds(int b);
 

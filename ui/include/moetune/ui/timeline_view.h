@@ -97,6 +97,7 @@ class TimelineView : public QWidget {
   std::int64_t search_from_ = INT64_MIN;
   std::shared_ptr<const TimeBuckets> buckets_;
   double bucket_scale_ms_ = 0;  // longest rank step: the full bar width
+  std::vector<int> bucket_of_rank_;  // rank -> index in buckets_->ranks (-1 none): O(1) per header
   int sel_rank_ = -1, sel_bucket_ = -1;
   std::uint32_t sel_kinds_ = 0;  // bit per LaneKind of the selected bucket
 };
