@@ -21,6 +21,7 @@
 #include "moetune/analyzers/evidence_format.h"
 #include "moetune/analyzers/report.h"
 #include "moetune/import/import.h"
+#include "moetune/ui/event_text.h"
 #include "moetune/ui/findings_model.h"
 #include "moetune/ui/main_window.h"
 #include "moetune/ui/run_loader.h"
@@ -186,6 +187,15 @@ class GuiDailyTest : public QObject {
     bool negative_tid = false;
     for (const auto& a : data->api_calls) negative_tid = negative_tid || a.tid < 0;
     QVERIFY2(negative_tid, "the HTA rank-0 trace has a negative tid (-549452224): the ordinal case is not tested");
+    // the event details name the thread too
+    LoadedRun lr;
+    lr.data = std::move(*data);
+    lr.timeline = TimelineData::build(lr.data);
+    bool named_detail = false;
+    for (std::size_t l = 0; l < lr.timeline.lanes.size() && !named_detail; ++l)
+      if (lr.timeline.lanes[l].kind == LaneKind::Api && lr.timeline.lanes[l].label.find("pt_main_thread") != std::string::npos)
+        named_detail = event_details_html(lr, {int(l), 0}).contains(QStringLiteral("pt_main_thread (tid "));
+    QVERIFY(named_detail);
     QCOMPARE(QString::fromLatin1(fold_noun(LaneKind::Compute)), QStringLiteral("kernels"));
     QCOMPARE(QString::fromLatin1(fold_noun(LaneKind::Nvtx)), QStringLiteral("ranges"));
   }
