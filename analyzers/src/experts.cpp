@@ -10,6 +10,7 @@
 #include <set>
 
 #include "moetune/analyzers/analyses.h"
+#include "moetune/analyzers/evidence_format.h"
 #include "moetune/analyzers/placement.h"
 #include "moetune/analyzers/topology.h"
 
@@ -293,8 +294,8 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
                 {"placement_basis", placement_basis}, {"plan", to_json(ev_plan)}, {"eplb_greedy", to_json(ev_eplb)},
                 {"current", to_json(ev_cur)}};
   f.estimated_gain_pct = std::max(0.0, 100.0 * time_gain * (share ? *share : 1.0));
-  f.gain_basis = "busiest rank's expert tokens/speed drop from " + std::to_string(ev_cur.max_rank_time) + " to " +
-                 std::to_string(ev_plan.max_rank_time) + " per step under the plan; assumes MoE layer time scales with it" +
+  f.gain_basis = "busiest rank's expert tokens/speed drop from " + format_number(ev_cur.max_rank_time) + " to " +
+                 format_number(ev_plan.max_rank_time) + " per step under the plan; assumes MoE layer time scales with it" +
                  (share ? ", MoE phases are " + std::to_string(static_cast<int>(100 * *share)) + " % of the step"
                         : " (MoE phase share of the step unknown: gain is of the MoE layer time)");
   Fix fix{"placement", {{"file", "placement.json"}, {"plan", to_json(plan)}}};
@@ -325,8 +326,8 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
     f.title = std::to_string(static_cast<int>(ev_cur.cross_node_pct)) +
               " % of routed tokens cross nodes while cold experts hold fast slots";
     f.estimated_gain_pct = 0;  // traffic gain only; its time effect depends on overlap
-    f.gain_basis = "cross-node tokens per step drop from " + std::to_string(ev_cur.cross_node_tokens) + " to " +
-                   std::to_string(ev_plan.cross_node_tokens) + "; step-time effect not estimated";
+    f.gain_basis = "cross-node tokens per step drop from " + format_number(ev_cur.cross_node_tokens) + " to " +
+                   format_number(ev_plan.cross_node_tokens) + "; step-time effect not estimated";
     out.findings.push_back(f);
   }
 }

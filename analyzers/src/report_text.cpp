@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "moetune/analyzers/evidence_format.h"
 #include "moetune/analyzers/report.h"
 
 namespace moetune::analyzers {
@@ -89,6 +90,7 @@ std::string report_text(const RunData& run, const AnalysisResult& r) {
     o << "    estimated gain: " << num(f.estimated_gain_pct, 1) << "% (" << f.gain_basis << ")\n";
     o << "    recommendation: " << f.recommendation.text << "\n";
     for (const auto& fx : f.recommendation.fixes) o << "      fix: " << fix_text(fx) << "\n";
+    if (!f.evidence.empty()) o << "    evidence:\n" << evidence_text(f.evidence, "      ");
     o << "\n";
   }
   for (const auto& n : r.notes) o << "note: " << n << "\n";

@@ -34,7 +34,7 @@ double peak_rss_mib() {
 bool load(MainWindow& w, const QString& run) {
   w.set_quiet_errors(true);
   w.open(run);
-  if (!w.loader()->wait(600000)) {
+  if (!w.wait_loaded(600000)) {  // a raw trace is imported first
     std::fprintf(stderr, "%s: timed out loading\n", qPrintable(run));
     return false;
   }
@@ -47,13 +47,24 @@ bool load(MainWindow& w, const QString& run) {
 
 }  // namespace
 
-int gui_screenshot(MainWindow& w, const QString& run, const QString& out, const QString& view) {
+int gui_screenshot(MainWindow& w, const QString& run, const QString& out, const QString& view, const QString& range) {
   w.resize(1600, 1000);
   w.show();
   if (!load(w, run)) return 2;
   if (!w.show_view(view)) {
     std::fprintf(stderr, "moetune-gui: unknown view '%s'\n", qPrintable(view));
     return 2;
+  }
+  if (!range.isEmpty()) {
+    const QStringList ab = range.split(QLatin1Char(':'));
+    bool ok_a = false, ok_b = false;
+    const double a = ab.value(0).toDouble(&ok_a), b = ab.value(1).toDouble(&ok_b);
+    if (ab.size() != 2 || !ok_a || !ok_b || b <= a) {
+      std::fprintf(stderr, "moetune-gui: --range wants A:B in ms from the run start, A < B (got '%s')\n", qPrintable(range));
+      return 2;
+    }
+    const std::int64_t t0 = w.zoom()->begin();
+    w.zoom()->set_view(t0 + std::int64_t(a * 1e6), t0 + std::int64_t(b * 1e6));
   }
   for (int i = 0; i < 5; ++i) QApplication::processEvents();
   // Encoded in memory, then written by write_file_safely (temporary + rename): a failed

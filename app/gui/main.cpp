@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // moetune-gui [RUN.moetune]: no argument opens the bundled demo run.
-//   --screenshot OUT.png [--view timeline|findings|experts|replay|plots|topology|health] RUN
+//   --screenshot OUT.png [--view timeline|findings|time|experts|replay|plots|topology|health] [--range A:B] RUN
 //   --bench-render RUN
 //   --comm-rules FILE: user communication rules (docs/COMM-RULES.md) for the timeline and analyses
 #include <QApplication>
@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   cli.addOption(shot);
   cli.addOption(view);
   cli.addOption(bench);
+  QCommandLineOption range(QStringLiteral("range"), QStringLiteral("For --screenshot: show A..B ms from the run start."),
+                           QStringLiteral("A:B"));
+  cli.addOption(range);
   cli.addPositionalArgument(QStringLiteral("run"), QStringLiteral("Run file (.moetune); default: the demo run"));
   cli.process(app);
   if (cli.isSet(rules)) {
@@ -54,7 +57,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "moetune-gui: --screenshot needs a RUN\n");
       return 2;
     }
-    return gui_screenshot(w, run, cli.value(shot), cli.value(view));
+    return gui_screenshot(w, run, cli.value(shot), cli.value(view), cli.value(range));
   }
   w.show();
   if (!run.isEmpty()) w.open(run);

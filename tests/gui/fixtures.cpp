@@ -5,6 +5,19 @@
 
 #include "moetune/synth/synth.h"
 
+namespace {
+// Every GUI test keeps its settings (recent files, window layout) and import caches in a
+// temporary folder, never in the user's: set before QApplication reads them.
+struct TempSettings {
+  QTemporaryDir dir;
+  TempSettings() {
+    if (!dir.isValid()) return;
+    qputenv("XDG_CONFIG_HOME", dir.filePath(QStringLiteral("config")).toUtf8());
+    qputenv("XDG_CACHE_HOME", dir.filePath(QStringLiteral("cache")).toUtf8());
+  }
+} temp_settings;
+}  // namespace
+
 namespace moetune::test {
 
 QString make_synth_run(const QTemporaryDir& dir, const std::string& name, int ranks, int steps,

@@ -90,6 +90,22 @@ class GuiScreenshotTest : public QObject {
         QFile::copy(png, qEnvironmentVariable("MOETUNE_KEEP_SCREENSHOTS") + QLatin1Char('/') + QFileInfo(png).fileName());
     }
   }
+  // A raw nsys export given straight to moetune-gui: imported into a cache beside it,
+  // then shown (the Time tab with the per-rank buckets).
+  void raw_trace_opened_directly() {
+    const QString raw = dir_.filePath(QStringLiteral("raw_2gpu.sqlite"));
+    QVERIFY(QFile::copy(QStringLiteral(MOETUNE_SHARED_DATA "/external/nsys/nsys_ai_mfu_2gpu_before.sqlite"), raw));
+    const QString png = dir_.filePath(QStringLiteral("raw_2gpu_time.png"));
+    QString log;
+    QVERIFY2(run(qEnvironmentVariable("XVFB_RUN", QStringLiteral("xvfb-run")),
+                 {QStringLiteral("-a"), QStringLiteral("-s"), QStringLiteral("-screen 0 1920x1200x24"),
+                  QStringLiteral(MOETUNE_GUI), QStringLiteral("--screenshot"), png, QStringLiteral("--view"),
+                  QStringLiteral("time"), raw},
+                 &log),
+             qPrintable(log));
+    QVERIFY(QFileInfo::exists(raw + QStringLiteral(".moetune")));
+    check_image(png);
+  }
   void bad_input_exits_2() {
     const QString f = dir_.filePath(QStringLiteral("junk.moetune"));
     QFile j(f);

@@ -11,6 +11,11 @@ QString row(const QString& k, const QString& v) {
   return QStringLiteral("<tr><td><b>") + k + QStringLiteral("</b></td><td>") + v.toHtmlEscaped() +
          QStringLiteral("</td></tr>");
 }
+// "pt_main_thread (tid 2919752)": the trace's thread name where it has one.
+QString thread_text(const analyzers::RunData& d, int rank, std::int64_t tid) {
+  const std::string name = thread_name(d, rank, tid);
+  return name.empty() ? QString::number(tid) : qs(name) + QStringLiteral(" (tid ") + QString::number(tid) + QLatin1Char(')');
+}
 }  // namespace
 
 QString format_duration(std::int64_t ns) {
@@ -80,7 +85,7 @@ QString event_details_html(const LoadedRun& run, EventRef ref) {
     case EventSource::Nvtx: {
       const auto& n = d.nvtx[e.ref];
       h += row(QStringLiteral("domain"), qs(d.str(n.domain)));
-      h += row(QStringLiteral("thread"), QString::number(n.tid));
+      h += row(QStringLiteral("thread"), thread_text(d, l.rank, n.tid));
       if (n.payload) h += row(QStringLiteral("payload"), qs(*n.payload));
       break;
     }
@@ -98,7 +103,7 @@ QString event_details_html(const LoadedRun& run, EventRef ref) {
     }
     case EventSource::Api: {
       const auto& a = d.api_calls[e.ref];
-      h += row(QStringLiteral("thread"), QString::number(a.tid));
+      h += row(QStringLiteral("thread"), thread_text(d, l.rank, a.tid));
       h += row(QStringLiteral("kind"), a.kind == ApiKind::Sync ? QStringLiteral("synchronisation")
                                        : a.kind == ApiKind::Driver ? QStringLiteral("driver") : QStringLiteral("runtime"));
       if (a.correlation) {

@@ -4,29 +4,9 @@
 #include <QBrush>
 #include <QColor>
 
+#include "moetune/analyzers/evidence_format.h"
+
 namespace moetune::ui {
-
-namespace {
-// Evidence for reading: floats to 4 significant digits (the JSON keeps full precision).
-nlohmann::json rounded(const nlohmann::json& j) {
-  if (j.is_number_float()) {
-    const double v = j.get<double>();
-    return QString::number(v, 'g', 4).toDouble();
-  }
-  if (j.is_array()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& e : j) out.push_back(rounded(e));
-    return out;
-  }
-  if (j.is_object()) {
-    nlohmann::json out = nlohmann::json::object();
-    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = rounded(it.value());
-    return out;
-  }
-  return j;
-}
-}  // namespace
-
 
 void FindingsModel::set_result(std::shared_ptr<const analyzers::AnalysisResult> r) {
   beginResetModel();
@@ -93,14 +73,23 @@ QVariant FindingsModel::headerData(int section, Qt::Orientation o, int role) con
   }
 }
 
-QString finding_details_html(const analyzers::Finding& f) {
+QString finding_details_html(const analyzers::Finding& f, bool show_raw) {
   auto esc = [](const std::string& s) { return QString::fromStdString(s).toHtmlEscaped(); };
   QString h = QStringLiteral("<h3>") + esc(f.title) + QStringLiteral("</h3><p><b>") +
               QLatin1String(to_string(f.severity)) + QStringLiteral("</b> · ") + QLatin1String(to_string(f.kind)) +
               QStringLiteral(" · estimated gain ") + QString::number(f.estimated_gain_pct, 'f', 1) +
               QStringLiteral(" %</p>");
   if (!f.gain_basis.empty()) h += QStringLiteral("<p><i>") + esc(f.gain_basis) + QStringLiteral("</i></p>");
-  h += QStringLiteral("<h4>Evidence</h4><pre>") + esc(rounded(f.evidence).dump(1)) + QStringLiteral("</pre>");
+  h += QStringLiteral("<h4>Evidence</h4><table cellspacing=\"0\" cellpadding=\"2\">");
+  for (const auto& row : analyzers::evidence_rows(f.evidence))
+    h += QStringLiteral("<tr><td>") + esc(row.label) + QStringLiteral("</td><td align=\"right\"><b>") + esc(row.value) +
+         QStringLiteral("</b></td></tr>");
+  h += QStringLiteral("</table>");
+  if (show_raw)
+    h += QStringLiteral("<p><a href=\"#hide-json\">Hide raw JSON</a></p><pre>") + esc(f.evidence.dump(1)) +
+         QStringLiteral("</pre>");
+  else
+    h += QStringLiteral("<p><a href=\"#raw-json\">Raw JSON</a></p>");
   h += QStringLiteral("<h4>Recommendation</h4><p>") + esc(f.recommendation.text) + QStringLiteral("</p><ul>");
   for (const auto& fx : f.recommendation.fixes)
     h += QStringLiteral("<li><b>") + esc(fx.type) + QStringLiteral("</b> <code>") + esc(fx.body.dump()) +

@@ -5,7 +5,10 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
+#include <QCloseEvent>
 #include <QDragEnterEvent>
+#include <QElapsedTimer>
+#include <QThread>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -19,6 +22,7 @@
 #include <QPdfWriter>
 #include <QProgressBar>
 #include <QSettings>
+#include <QScrollBar>
 #include <QSlider>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
@@ -42,7 +46,9 @@
 #include "moetune/ui/replay_controller.h"
 #include "moetune/ui/report_qt.h"
 #include "moetune/ui/run_loader.h"
+#include "moetune/ui/time_buckets.h"
 #include "moetune/ui/timeline_view.h"
+#include "moetune/ui/trace_import.h"
 #include "moetune/ui/zoom_state.h"
 #ifdef MOETUNE_UI_HAS_CHROME_EXPORT
 #include "moetune/synth/chrome_export.h"
@@ -67,7 +73,8 @@ MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent),
       zoom_(new ZoomState(this)),
       loader_(new RunLoader(this)),
-      replay_(new ReplayController(zoom_, this)) {
+      replay_(new ReplayController(zoom_, this)),
+      importer_(new TraceImporter(this)) {
   setWindowTitle(QStringLiteral("moetune"));
   setAcceptDrops(true);
   resize(1500, 950);
@@ -104,7 +111,15 @@ MainWindow::MainWindow(QWidget* parent)
   findings_view_->setWordWrap(true);
   findings_view_->verticalHeader()->hide();
   finding_detail_ = new QTextBrowser;
-  auto* fsplit = new QSplitter(Qt::Horizontal);
+  finding_detail_->setOpenLinks(false);  // "#raw-json" / "#hide-json" toggle the evidence JSON
+  connect(finding_detail_, &QTextBrowser::anchorClicked, this, [this](const QUrl& u) {
+    const auto* f = findings_->finding(shown_finding_);
+    if (!f) return;
+    const int pos = finding_detail_->verticalScrollBar()->value();
+    finding_detail_->setHtml(finding_details_html(*f, u.fragment() == QLatin1String("raw-json")));
+    finding_detail_->verticalScrollBar()->setValue(pos);
+  });
+  auto* fsplit = findings_split_ = new QSplitter(Qt::Horizontal);
   fsplit->addWidget(findings_view_);
   fsplit->addWidget(finding_detail_);
   fsplit->setStretchFactor(0, 3);
@@ -116,16 +131,18 @@ MainWindow::MainWindow(QWidget* parent)
   experts_ = new ExpertsPanel(zoom_);
   topology_ = new TopologyPanel;
   health_ = new HealthPanel;
+  time_view_ = new TimeBucketsView;
 
   tabs_ = new QTabWidget;
   tabs_->addTab(event_detail_, tr("Details"));
   tabs_->addTab(fsplit, tr("Findings"));
+  tabs_->addTab(time_view_, tr("Time"));
   tabs_->addTab(plots_, tr("Plots"));
   tabs_->addTab(experts_, tr("Experts"));
   tabs_->addTab(topology_, tr("Topology"));
   tabs_->addTab(health_, tr("Trace health"));
 
-  auto* split = new QSplitter(Qt::Vertical);
+  auto* split = main_split_ = new QSplitter(Qt::Vertical);
   split->addWidget(top);
   split->addWidget(tabs_);
   split->setStretchFactor(0, 3);
@@ -145,6 +162,16 @@ MainWindow::MainWindow(QWidget* parent)
   cancel_load_->hide();
   statusBar()->addPermanentWidget(load_bar_);
   statusBar()->addPermanentWidget(cancel_load_);
+  connect(importer_, &TraceImporter::progress, this, [this](int pm, const QString& what) {
+    load_bar_->setRange(0, 1000);
+    load_bar_->setValue(pm);
+    load_bar_->show();
+    statusBar()->showMessage(what, 4000);
+  });
+  connect(importer_, &TraceImporter::failed, this, [this](const QString& m) {
+    load_bar_->hide();
+    on_failed(m);
+  });
   connect(cancel_load_, &QToolButton::clicked, this, [this] {
     loader_->cancel();
     statusBar()->showMessage(tr("Loading cancelled: showing what was loaded"), 5000);
@@ -195,10 +222,103 @@ MainWindow::MainWindow(QWidget* parent)
     experts_->set_result(r);
     health_->set_result(r);
     tabs_->setTabText(1, tr("Findings (%1)").arg(r->findings.size()));
+    update_buckets();
   });
+  connect(zoom_, &ZoomState::stepChanged, this, [this] { update_buckets(); });
+  auto bucket_clicked = [this](int rank, int bucket) {
+    timeline_->set_bucket_selection(rank, bucket);
+    const auto kinds = bucket_lane_kinds(bucket);
+    statusBar()->showMessage(kinds.empty() ? tr("rank %1 · %2: no spans (time without GPU or host work)")
+                                                 .arg(rank).arg(QLatin1String(bucket_info(bucket).label))
+                                           : tr("rank %1 · %2: its lanes are highlighted in the timeline")
+                                                 .arg(rank).arg(QLatin1String(bucket_info(bucket).label)),
+                             5000);
+  };
+  connect(time_view_, &TimeBucketsView::bucketClicked, this, bucket_clicked);
+  connect(timeline_, &TimelineView::bucketClicked, this, bucket_clicked);
+  restore_settings();
 }
 
-MainWindow::~MainWindow() { loader_->cancel(); }
+void MainWindow::update_buckets() {
+  if (!result_) {
+    timeline_->set_buckets(nullptr);
+    time_view_->set_buckets(nullptr);
+    return;
+  }
+  const std::int64_t step = zoom_->current_step();
+  auto b = std::make_shared<const TimeBuckets>(
+      buckets_from_metrics(result_->metrics, step >= 0 ? std::optional<std::int64_t>(step) : std::nullopt));
+  timeline_->set_buckets(b);
+  time_view_->set_buckets(b);
+}
+
+void MainWindow::save_settings() const {
+  QSettings s(QStringLiteral("moetune"), QStringLiteral("moetune-gui"));
+  s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  s.setValue(QStringLiteral("window/main_splitter"), main_split_->saveState());
+  s.setValue(QStringLiteral("window/findings_splitter"), findings_split_->saveState());
+  s.setValue(QStringLiteral("window/tab"), tabs_->currentIndex());
+}
+
+void MainWindow::restore_settings() {
+  QSettings s(QStringLiteral("moetune"), QStringLiteral("moetune-gui"));
+  if (s.contains(QStringLiteral("window/geometry"))) restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+  if (s.contains(QStringLiteral("window/main_splitter")))
+    main_split_->restoreState(s.value(QStringLiteral("window/main_splitter")).toByteArray());
+  if (s.contains(QStringLiteral("window/findings_splitter")))
+    findings_split_->restoreState(s.value(QStringLiteral("window/findings_splitter")).toByteArray());
+  const int tab = s.value(QStringLiteral("window/tab"), 0).toInt();
+  if (tab >= 0 && tab < tabs_->count()) tabs_->setCurrentIndex(tab);
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+  save_settings();
+  QMainWindow::closeEvent(e);
+}
+
+void MainWindow::changeEvent(QEvent* e) {
+  // The timeline and overview read the palette when they paint; plots re-theme themselves.
+  if (e->type() == QEvent::PaletteChange) timeline_->update();
+  QMainWindow::changeEvent(e);
+}
+
+QList<QPair<QString, QString>> MainWindow::shortcut_list() {
+  auto k = [](QKeySequence::StandardKey key) { return QKeySequence(key).toString(QKeySequence::NativeText); };
+  return {
+      {k(QKeySequence::Open), tr("Open a run, a Kineto JSON(.gz), an nsys .sqlite or a folder of rank files")},
+      {k(QKeySequence::Find), tr("Search events by name (Enter: next match)")},
+      {QStringLiteral("Home / 0"), tr("Show the whole run")},
+      {QStringLiteral("+ / = / W"), tr("Zoom in (timeline focused)")},
+      {QStringLiteral("- / S"), tr("Zoom out")},
+      {QStringLiteral("← → / A D"), tr("Pan left / right")},
+      {QStringLiteral("↑ ↓"), tr("Scroll lanes")},
+      {tr("Wheel"), tr("Zoom at the cursor (Shift+wheel: scroll lanes)")},
+      {tr("Left drag"), tr("Pan")},
+      {tr("Right drag / Shift+left drag"), tr("Zoom to the selected time range")},
+      {tr("Click a rank header"), tr("Collapse / expand its lanes; click its time bar to highlight a bucket's lanes")},
+      {tr("Space"), tr("Play / pause the step replay")},
+      {QStringLiteral("F1"), tr("This list")},
+      {k(QKeySequence::Quit), tr("Quit")},
+  };
+}
+
+void MainWindow::show_shortcuts() {
+  QString h = QStringLiteral("<table cellpadding=\"3\">");
+  for (const auto& [keys, what] : shortcut_list())
+    h += QStringLiteral("<tr><td><b>") + keys.toHtmlEscaped() + QStringLiteral("</b></td><td>") + what.toHtmlEscaped() +
+         QStringLiteral("</td></tr>");
+  h += QStringLiteral("</table>");
+  auto* box = new QMessageBox(QMessageBox::NoIcon, tr("Keyboard shortcuts"), h, QMessageBox::Close, this);
+  box->setTextFormat(Qt::RichText);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->setObjectName(QStringLiteral("shortcuts"));
+  box->open();
+}
+
+MainWindow::~MainWindow() {
+  save_settings();
+  loader_->cancel();
+}
 
 void MainWindow::show_run(std::shared_ptr<const LoadedRun> r, bool keep_view) {
   const std::int64_t v0 = zoom_->t0(), v1 = zoom_->t1();
@@ -332,7 +452,9 @@ void MainWindow::update_step_label() {
 void MainWindow::build_menus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
-    const QString p = QFileDialog::getOpenFileName(this, tr("Open run"), QString(), tr("moetune runs (*.moetune);;All files (*)"));
+    const QString p = QFileDialog::getOpenFileName(
+        this, tr("Open run or trace"), QString(),
+        tr("Runs and traces (*.moetune *.json *.json.gz *.sqlite);;moetune runs (*.moetune);;All files (*)"));
     if (!p.isEmpty()) open(p);
   });
   recent_menu_ = file->addMenu(tr("Open &recent"));
@@ -402,6 +524,14 @@ void MainWindow::build_menus() {
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(tr("Reset zoom"), QKeySequence(Qt::Key_Home), this, [this] { zoom_->reset_view(); });
   view->addAction(tr("Find"), QKeySequence::Find, this, [this] { search_->setFocus(); search_->selectAll(); });
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Keyboard shortcuts"), QKeySequence(Qt::Key_F1), this, [this] { show_shortcuts(); });
+  help->addAction(tr("&About moetune"), this, [this] {
+    QMessageBox::about(this, tr("About moetune"),
+                       tr("<b>moetune</b>: a profiler-driven tuning advisor for Mixture-of-Experts GPU jobs.<br>"
+                          "Opens moetune runs, Kineto JSON(.gz) traces, nsys SQLite exports and folders of rank "
+                          "files."));
+  });
 }
 
 void MainWindow::add_recent(const QString& path) {
@@ -425,9 +555,45 @@ void MainWindow::rebuild_recent_menu() {
 void MainWindow::open(const QString& path) {
   last_error_.clear();
   if (!live_dir_.isEmpty()) stop_live();
+  const std::filesystem::path p = path.toStdString();
+  switch (classify_open_path(p)) {
+    case OpenKind::NsysReport:
+      on_failed(path + tr(": an Nsight Systems report; export it first: nsys export --type sqlite -o %1.sqlite %2")
+                           .arg(QFileInfo(path).completeBaseName(), path));
+      return;
+    case OpenKind::RawTrace: {
+      loader_->cancel();
+      disconnect(importer_, &TraceImporter::done, this, nullptr);
+      connect(importer_, &TraceImporter::done, this, [this, path](const QString& cache, bool reused) {
+        statusBar()->showMessage(reused ? tr("Opening the cached import %1").arg(cache)
+                                        : tr("Imported into %1").arg(cache), 5000);
+        load_run_file(cache, path);
+      }, Qt::SingleShotConnection);
+      importer_->start(path);
+      return;
+    }
+    case OpenKind::Run: case OpenKind::Missing: break;
+  }
+  load_run_file(path, path);
+}
+
+void MainWindow::load_run_file(const QString& path, const QString& recent_as) {
   loader_->load(path);
-  connect(loader_, &RunLoader::summaryReady, this, [this, path] { add_recent(QFileInfo(path).absoluteFilePath()); },
-          Qt::SingleShotConnection);
+  connect(loader_, &RunLoader::summaryReady, this,
+          [this, recent_as] { add_recent(QFileInfo(recent_as).absoluteFilePath()); }, Qt::SingleShotConnection);
+}
+
+bool MainWindow::wait_loaded(int timeout_ms) {
+  QElapsedTimer t;
+  t.start();
+  // An import first (its done/failed signal starts the load), then the load.
+  while (importer_->busy() && t.elapsed() < timeout_ms) {
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    if (importer_->busy()) QThread::msleep(2);
+  }
+  QCoreApplication::processEvents();
+  if (importer_->busy()) return false;
+  return loader_->wait(int(std::max<qint64>(1, timeout_ms - t.elapsed())));
 }
 
 void MainWindow::on_failed(const QString& msg) {
@@ -449,7 +615,10 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
 
 void MainWindow::dropEvent(QDropEvent* e) {
   const auto urls = e->mimeData()->urls();
-  if (!urls.isEmpty() && urls.first().isLocalFile()) open(urls.first().toLocalFile());
+  if (!urls.isEmpty() && urls.first().isLocalFile()) {
+    e->acceptProposedAction();
+    open(urls.first().toLocalFile());
+  }
 }
 
 bool MainWindow::show_view(const QString& v) {
@@ -459,6 +628,7 @@ bool MainWindow::show_view(const QString& v) {
     if (findings_->rowCount() > 0) findings_view_->selectRow(0);
     return true;
   }
+  if (v == QLatin1String("time")) { tabs_->setCurrentWidget(time_view_); return true; }
   if (v == QLatin1String("plots")) { tabs_->setCurrentWidget(plots_); return true; }
   if (v == QLatin1String("experts")) { tabs_->setCurrentWidget(experts_); return true; }
   if (v == QLatin1String("topology")) { tabs_->setCurrentWidget(topology_); return true; }
@@ -477,6 +647,7 @@ bool MainWindow::show_view(const QString& v) {
 void MainWindow::select_finding(int row) {
   const auto* f = findings_->finding(row);
   if (!f) return;
+  shown_finding_ = row;
   finding_detail_->setHtml(finding_details_html(*f));
   zoom_->set_highlighted_ranks(std::set<int>(f->ranks.begin(), f->ranks.end()));
   if (!f->time_ranges.empty()) {

@@ -55,8 +55,8 @@ void OverviewStrip::recount() {
 
 void OverviewStrip::paintEvent(QPaintEvent*) {
   QPainter p(this);
-  p.fillRect(rect(), QColor(245, 245, 245));
-  p.setPen(Qt::darkGray);
+  p.fillRect(rect(), palette().color(QPalette::AlternateBase));
+  p.setPen(palette().color(QPalette::PlaceholderText));
   p.drawText(QRect(4, 0, TimelineView::kLabelWidth - 8, height()), Qt::AlignVCenter, tr("overview"));
   if (!run_) return;
   const int x0 = TimelineView::kLabelWidth;

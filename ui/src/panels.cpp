@@ -12,6 +12,7 @@
 #include "moetune/ui/event_text.h"
 #include "moetune/ui/plot_builders.h"
 #include "moetune/ui/run_loader.h"
+#include "moetune/ui/time_buckets.h"
 #include "moetune/ui/zoom_state.h"
 
 namespace moetune::ui {
@@ -21,6 +22,7 @@ QCustomPlot* make_plot(QWidget* parent) {
   auto* p = new QCustomPlot(parent);
   p->setMinimumHeight(160);
   p->setNoAntialiasingOnDrag(true);
+  follow_palette(p);  // dark mode: axes, text and background from the palette
   return p;
 }
 }  // namespace
@@ -45,10 +47,12 @@ void PlotsPanel::set_run(std::shared_ptr<const LoadedRun> run) {
     if (!n.isEmpty()) notes << n;
   notes_->setText(notes.join(QStringLiteral(" · ")));
   build_comm_ratio_plot(ratio_, analyzers::AnalysisResult{});
+  for (QCustomPlot* p : {step_, ratio_, busbw_}) apply_plot_palette(p, p->palette());
 }
 
 void PlotsPanel::set_result(std::shared_ptr<const analyzers::AnalysisResult> r) {
   const QString n = build_comm_ratio_plot(ratio_, *r);
+  apply_plot_palette(ratio_, ratio_->palette());
   if (!n.isEmpty()) notes_->setText(notes_->text() + QStringLiteral(" · ") + n);
   if (zoom_->current_step() >= 0) on_step(zoom_->current_step());
 }
@@ -91,6 +95,7 @@ void ExpertsPanel::rebuild() {
   if (!run_) return;
   const int layer = layer_->count() ? layer_->currentData().toInt() : 0;
   note_->setText(build_expert_heatmap(map_, run_->data, result_.get(), layer));
+  apply_plot_palette(map_, map_->palette());
   if (zoom_->current_step() >= 0 && !run_->data.routing.empty()) set_plot_marker(map_, double(zoom_->current_step()));
 }
 

@@ -30,6 +30,42 @@ constexpr int kMaxNvtxDepth = 4;
 // The one communication vocabulary (moetune/trace/comm_vocab.h), with moetune-gui --comm-rules.
 bool is_comm_kernel(const std::string& name) { return comm::classify_kernel(name) != comm::Kind::None; }
 
+// "thread 2919752 (pt_main_thread)" (Kineto's form) -> "pt_main_thread".
+std::string clean_thread_name(const std::string& n) {
+  const auto open = n.rfind('(');
+  if (n.starts_with("thread ") && open != std::string::npos && n.back() == ')' && open + 2 < n.size())
+    return n.substr(open + 1, n.size() - open - 2);
+  return n;
+}
+
+// An id shown as is when it looks like one people know (an OS thread id, a stream
+// number), else the lane's ordinal on its rank: never a negative or raw huge number.
+std::string id_text(std::int64_t id, int ordinal, std::int64_t max_plain) {
+  return id >= 0 && id <= max_plain ? std::to_string(id) : "#" + std::to_string(ordinal + 1);
+}
+
+std::string lane_label(const analyzers::RunData& run, const Lane& l, int ordinal) {
+  switch (l.kind) {
+    case LaneKind::Compute: return "stream " + id_text(l.stream, ordinal, 1'000'000);
+    case LaneKind::Comm: return "comm kernels";
+    case LaneKind::Memcpy: return "memcpy / memset";
+    case LaneKind::NcclOp: return "NCCL ops";
+    case LaneKind::Step: return "steps";
+    case LaneKind::Nvtx: {
+      const std::int64_t dom = l.stream / kMaxNvtxDepth, depth = l.stream % kMaxNvtxDepth;
+      std::string name = dom > 0 && std::size_t(dom) < run.strings.size() ? run.strings[std::size_t(dom)] : "";
+      if (name.empty() || name == "default") name = "NVTX";
+      return depth == 0 ? name : name + " \u00b7 " + std::to_string(depth + 1);
+    }
+    case LaneKind::Api: {
+      const std::string name = thread_name(run, l.rank, l.stream);
+      if (!name.empty()) return "api \u00b7 " + name;
+      return "api thread " + id_text(l.stream, ordinal, 4'194'304);  // Linux pid_max limit
+    }
+  }
+  return to_string(l.kind);
+}
+
 // Collects lanes per rank in a fixed order while events stream in.
 class Builder {
  public:
@@ -69,6 +105,7 @@ class Builder {
       if (!r.gpu_name.empty()) lab += " · " + r.gpu_name;
       rank_label[int(r.rank.value)] = lab;
     }
+    std::map<std::pair<int, int>, int> ordinal;  // lanes of one kind on one rank so far
     std::vector<std::pair<std::tuple<int, int, std::int64_t>, std::size_t>> order(index_.begin(), index_.end());
     std::sort(order.begin(), order.end());
     d_.t_begin = INT64_MAX;
@@ -96,13 +133,7 @@ class Builder {
         for (const auto& e : l.events) d_.t_end = std::max(d_.t_end, e.end());
       }
       d_.event_count += l.events.size();
-      const char* what = to_string(l.kind);
-      switch (l.kind) {
-        case LaneKind::Compute: l.label = "stream " + std::to_string(l.stream); break;
-        case LaneKind::Nvtx: l.label = "nvtx " + std::to_string(l.stream); break;
-        case LaneKind::Api: l.label = "api tid " + std::to_string(l.stream); break;
-        default: l.label = what; break;
-      }
+      l.label = lane_label(run, l, ordinal[{l.rank, int(l.kind)}]++);
       if (d_.groups.empty() || d_.groups.back().rank != l.rank) {
         LaneGroup g;
         g.rank = l.rank;
@@ -125,6 +156,23 @@ class Builder {
 };
 
 }  // namespace
+
+std::string thread_name(const analyzers::RunData& run, int rank, std::int64_t tid) {
+  auto it = run.meta.find("thread_name." + std::to_string(rank) + "." + std::to_string(tid));
+  return it == run.meta.end() ? std::string() : clean_thread_name(it->second);
+}
+
+const char* fold_noun(LaneKind k) {
+  switch (k) {
+    case LaneKind::Compute: case LaneKind::Comm: return "kernels";
+    case LaneKind::Memcpy: return "copies";
+    case LaneKind::Nvtx: return "ranges";
+    case LaneKind::NcclOp: return "ops";
+    case LaneKind::Step: return "steps";
+    case LaneKind::Api: return "calls";
+  }
+  return "events";
+}
 
 TimelineData TimelineData::build(const analyzers::RunData& run) {
   TimelineData d;
@@ -162,7 +210,7 @@ TimelineData TimelineData::build(const analyzers::RunData& run) {
   // NVTX: depth by a stack of open range ends, per rank (input is sorted by rank, start).
   {
     int cur_rank = INT32_MIN;
-    std::vector<std::int64_t> open;
+    std::map<std::int64_t, std::vector<std::int64_t>> open_by_domain;
     std::vector<std::size_t> order(run.nvtx.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t c) {
@@ -172,11 +220,14 @@ TimelineData TimelineData::build(const analyzers::RunData& run) {
     });
     for (std::size_t i : order) {
       const auto& n = run.nvtx[i];
-      if (int(n.rank.value) != cur_rank) { cur_rank = int(n.rank.value); open.clear(); }
+      if (int(n.rank.value) != cur_rank) { cur_rank = int(n.rank.value); open_by_domain.clear(); }
+      // One lane set per domain (labelled with its name), depth by the domain's own stack.
+      const std::int64_t dom = std::max<std::int64_t>(n.domain.value, 0);
+      auto& open = open_by_domain[dom];
       while (!open.empty() && open.back() <= n.start_ns) open.pop_back();
       const int depth = std::min<int>(int(open.size()), kMaxNvtxDepth - 1);
       open.push_back(n.end_ns());
-      Lane& l = b.lane(cur_rank, LaneKind::Nvtx, depth, EventSource::Nvtx);
+      Lane& l = b.lane(cur_rank, LaneKind::Nvtx, dom * kMaxNvtxDepth + depth, EventSource::Nvtx);
       b.add(l, n.start_ns, n.dur_ns, static_cast<std::uint32_t>(std::max<std::int64_t>(n.name.value, 0)), i);
     }
   }

@@ -8,6 +8,7 @@
 #include <QWheelEvent>
 #include <cmath>
 
+#include "moetune/analyzers/evidence_format.h"
 #include "moetune/ui/run_loader.h"
 #include "moetune/ui/zoom_state.h"
 
@@ -85,6 +86,60 @@ void TimelineView::set_collapsed(int rank, bool c) {
   update();
 }
 
+void TimelineView::set_buckets(std::shared_ptr<const TimeBuckets> b) {
+  buckets_ = std::move(b);
+  bucket_scale_ms_ = 0;
+  bucket_of_rank_.clear();
+  if (buckets_) {
+    for (std::size_t i = 0; i < buckets_->ranks.size(); ++i) {
+      const auto& r = buckets_->ranks[i];
+      bucket_scale_ms_ = std::max(bucket_scale_ms_, r.step_ms);
+      if (r.rank < 0 || r.rank > 1'000'000) continue;
+      if (bucket_of_rank_.size() <= std::size_t(r.rank)) bucket_of_rank_.resize(std::size_t(r.rank) + 1, -1);
+      bucket_of_rank_[std::size_t(r.rank)] = int(i);
+    }
+  }
+  update();
+}
+
+void TimelineView::set_bucket_selection(int rank, int bucket) {
+  sel_rank_ = rank;
+  sel_bucket_ = rank < 0 ? -1 : bucket;
+  sel_kinds_ = 0;
+  if (rank >= 0)
+    for (LaneKind k : bucket_lane_kinds(bucket)) sel_kinds_ |= 1u << unsigned(k);
+  update();
+}
+
+const RankBuckets* TimelineView::buckets_of(int rank) const {
+  if (!buckets_ || rank < 0 || std::size_t(rank) >= bucket_of_rank_.size() || bucket_of_rank_[std::size_t(rank)] < 0)
+    return nullptr;
+  return &buckets_->ranks[std::size_t(bucket_of_rank_[std::size_t(rank)])];
+}
+
+QRect TimelineView::bucket_bar_rect(int row_y) const {
+  const int right = width() - vscroll_->width();
+  const int x0 = std::max(kLabelWidth + 200, right - kBucketBarWidth - 84);
+  return QRect(x0, kRulerHeight - vscroll_->value() + row_y + 4, std::max(0, right - 84 - x0), kHeaderHeight - 8);
+}
+
+std::pair<int, int> TimelineView::bucket_at(QPoint pt) const {
+  if (!run_ || bucket_scale_ms_ <= 0) return {-1, -1};
+  const Row* r = row_at(pt.y());
+  if (!r || r->lane >= 0) return {-1, -1};
+  const int rank = run_->timeline.groups[std::size_t(r->group)].rank;
+  const RankBuckets* rb = buckets_of(rank);
+  const QRect bar = bucket_bar_rect(r->y);
+  if (!rb || bar.width() <= 0 || pt.x() < bar.left() || pt.x() > bar.right()) return {-1, -1};
+  double x = bar.left();
+  for (int b : bucket_display_order()) {
+    const double w = rb->ms[std::size_t(b)] / bucket_scale_ms_ * bar.width();
+    if (w > 0 && pt.x() >= x && pt.x() < x + w) return {rank, b};
+    x += w;
+  }
+  return {-1, -1};
+}
+
 TimeMapper TimelineView::mapper() const {
   TimeMapper m;
   m.set_range(zoom_->t0(), zoom_->t1());
@@ -128,8 +183,8 @@ const TimelineView::Row* TimelineView::row_at(int y) const {
 }
 
 void TimelineView::paint_ruler(QPainter& p, const TimeMapper& m) {
-  p.fillRect(QRect(0, 0, width(), kRulerHeight), QColor(235, 235, 235));
-  p.setPen(QColor(90, 90, 90));
+  p.fillRect(QRect(0, 0, width(), kRulerHeight), palette().color(QPalette::Button));
+  p.setPen(palette().color(QPalette::ButtonText));
   const std::int64_t step = tick_step(m.ns_per_px(), 90);
   const std::int64_t base = run_ ? run_->timeline.t_begin : 0;
   std::int64_t first = m.t0 - base;
@@ -145,11 +200,18 @@ void TimelineView::paint_ruler(QPainter& p, const TimeMapper& m) {
 
 void TimelineView::paintEvent(QPaintEvent*) {
   QPainter p(this);
-  p.fillRect(rect(), Qt::white);
+  // Colours follow the palette (light or dark system theme); event hues stay the same.
+  const QPalette& pal = palette();
+  const bool dark = pal.color(QPalette::Base).lightness() < 128;
+  p.fillRect(rect(), pal.color(QPalette::Base));
+  // rank headers: the base colour tinted towards the highlight, readable in either theme
+  const QColor base = pal.color(QPalette::Base), hi = pal.color(QPalette::Highlight);
+  const QColor header_bg = QColor::fromRgbF(0.82f * base.redF() + 0.18f * hi.redF(), 0.82f * base.greenF() + 0.18f * hi.greenF(),
+                                            0.82f * base.blueF() + 0.18f * hi.blueF());
   const TimeMapper m = mapper();
   last_items_ = last_folded_ = 0;
   if (!run_) {
-    p.setPen(Qt::darkGray);
+    p.setPen(pal.color(QPalette::PlaceholderText));
     p.drawText(rect(), Qt::AlignCenter, tr("No run loaded: File › Open, or drop a .moetune file here"));
     return;
   }
@@ -167,15 +229,42 @@ void TimelineView::paintEvent(QPaintEvent*) {
     const LaneGroup& g = tl.groups[std::size_t(r.group)];
     const bool lit = hl.count(g.rank) > 0;
     if (r.lane < 0) {
-      p.fillRect(QRect(0, y, right, r.h), lit ? QColor(255, 236, 179) : QColor(222, 228, 238));
-      p.setPen(Qt::black);
+      p.fillRect(QRect(0, y, right, r.h), lit ? (dark ? QColor(110, 90, 30) : QColor(255, 236, 179)) : header_bg);
+      p.setPen(pal.color(QPalette::Text));
       const QString arrow = collapsed_.count(g.rank) ? QStringLiteral("▸ ") : QStringLiteral("▾ ");
       p.drawText(QRect(4, y, right - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft, arrow + QString::fromStdString(g.label));
+      // Where the rank's step time goes: one stacked bar, same scale for all ranks.
+      if (const RankBuckets* rb = bucket_scale_ms_ > 0 ? buckets_of(g.rank) : nullptr) {
+        const QRect bar = bucket_bar_rect(r.y);
+        if (bar.width() > 20) {
+          double x = bar.left();
+          for (int b : bucket_display_order()) {
+            const double w = rb->ms[std::size_t(b)] / bucket_scale_ms_ * bar.width();
+            if (w <= 0) continue;
+            const QRectF seg(x, bar.top(), w, bar.height());
+            p.fillRect(seg, QColor::fromRgb(bucket_info(b).rgb));
+            if (g.rank == sel_rank_ && b == sel_bucket_) {
+              p.setPen(QPen(pal.color(QPalette::Text), 1.5));
+              p.drawRect(seg);
+            }
+            x += w;
+          }
+          p.setPen(pal.color(QPalette::Text));
+          p.drawText(QRect(bar.right() + 6, y, 78, r.h), Qt::AlignVCenter | Qt::AlignLeft,
+                     QString::fromStdString(analyzers::format_number(rb->step_ms)) + QStringLiteral(" ms"));
+        }
+      }
       continue;
     }
     const Lane& lane = tl.lanes[std::size_t(r.lane)];
-    if (lit) p.fillRect(QRect(kLabelWidth, y, right - kLabelWidth, r.h), QColor(255, 248, 225));
-    p.setPen(QColor(60, 60, 60));
+    if (lit) p.fillRect(QRect(kLabelWidth, y, right - kLabelWidth, r.h), dark ? QColor(70, 60, 30) : QColor(255, 248, 225));
+    const bool bucket_lane = sel_kinds_ && g.rank == sel_rank_ && (sel_kinds_ >> unsigned(lane.kind) & 1u);
+    if (bucket_lane) {
+      QColor c = QColor::fromRgb(bucket_info(sel_bucket_).rgb);
+      c.setAlpha(dark ? 90 : 60);
+      p.fillRect(QRect(0, y, right, r.h), c);
+    }
+    p.setPen(pal.color(QPalette::Text));
     p.drawText(QRect(14, y, kLabelWidth - 18, r.h), Qt::AlignVCenter | Qt::AlignLeft, QString::fromStdString(lane.label));
     items_.clear();
     TimelineData::fold(lane, m, kFoldPx, items_);
@@ -186,16 +275,20 @@ void TimelineView::paintEvent(QPaintEvent*) {
       if (it.count > 1) {
         last_folded_ += it.count;
         p.fillRect(box, lane_color(lane.kind).darker(140));
-        if (box.width() > 40) {
-          p.setPen(Qt::white);
-          p.drawText(box, Qt::AlignCenter, QString::number(it.count));
+        if (box.width() > 24) {  // "335 kernels", or the count alone where that does not fit
+          QString t = QString::number(it.count) + QLatin1Char(' ') + QLatin1String(fold_noun(lane.kind));
+          if (fm.horizontalAdvance(t) > box.width() - 4) t = QString::number(it.count);
+          if (fm.horizontalAdvance(t) <= box.width() - 4) {
+            p.setPen(Qt::white);
+            p.drawText(box, Qt::AlignCenter, t);
+          }
         }
         continue;
       }
       const LaneEvent& e = lane.events[it.first];
       p.fillRect(box, event_color(lane.kind, e.name));
       if (selected_.lane == r.lane && selected_.index == std::int64_t(it.first)) {
-        p.setPen(QPen(Qt::black, 2));
+        p.setPen(QPen(pal.color(QPalette::Text), 2));
         p.drawRect(box);
       }
       if (box.width() > 30) {
@@ -205,11 +298,11 @@ void TimelineView::paintEvent(QPaintEvent*) {
       }
     }
     p.setClipping(false);
-    p.setPen(QColor(235, 235, 235));
+    p.setPen(pal.color(QPalette::Midlight));
     p.drawLine(kLabelWidth, y + r.h - 1, right, y + r.h - 1);
   }
   p.setClipping(false);
-  p.setPen(QColor(180, 180, 180));
+  p.setPen(pal.color(QPalette::Mid));
   p.drawLine(kLabelWidth - 1, kRulerHeight, kLabelWidth - 1, height());
   paint_ruler(p, m);
   if (zoom_->cursor() != INT64_MIN) {
@@ -249,6 +342,11 @@ void TimelineView::wheelEvent(QWheelEvent* e) {
 
 void TimelineView::mousePressEvent(QMouseEvent* e) {
   press_ = last_ = e->pos();
+  if (const auto [rank, bucket] = bucket_at(e->pos()); rank >= 0) {
+    set_bucket_selection(rank, bucket);
+    emit bucketClicked(rank, bucket);
+    return;
+  }
   if (e->pos().x() < kLabelWidth) {
     const Row* r = row_at(e->pos().y());
     if (r && r->lane < 0 && run_) {
@@ -275,6 +373,18 @@ void TimelineView::mouseMoveEvent(QMouseEvent* e) {
     update();
     return;
   }
+  if (const auto [rank, b] = bucket_at(e->pos()); rank >= 0) {
+    const RankBuckets* rb = buckets_of(rank);
+    const double v = rb->ms[std::size_t(b)];
+    QToolTip::showText(e->globalPosition().toPoint(),
+                       tr("rank %1 · %2: %3 ms per step (%4 %)")
+                           .arg(rank)
+                           .arg(QLatin1String(bucket_info(b).label))
+                           .arg(QString::fromStdString(analyzers::format_number(v)))
+                           .arg(rb->step_ms > 0 ? QString::number(100 * v / rb->step_ms, 'f', 1) : QStringLiteral("?")),
+                       this);
+    return;
+  }
   const EventRef h = hit(e->pos());
   if (h.lane != hovered_.lane || h.index != hovered_.index) {
     hovered_ = h;
@@ -285,6 +395,7 @@ void TimelineView::mouseMoveEvent(QMouseEvent* e) {
 }
 
 void TimelineView::mouseReleaseEvent(QMouseEvent* e) {
+  if (drag_ == Drag::None && bucket_at(press_).first >= 0) return;  // a bucket click, handled on press
   const bool moved = (e->pos() - press_).manhattanLength() > 3;
   if (drag_ == Drag::Select && moved) {
     const TimeMapper m = mapper();

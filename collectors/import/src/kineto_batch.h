@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kineto_internal.h"
@@ -38,12 +39,13 @@ struct RowBatch {
   };
   std::vector<Placement> placements;
   std::vector<StatRow> stats;
+  std::vector<std::pair<std::string, std::string>> meta;  // meta rows (thread names for lane labels)
   std::uint64_t bytes_done = 0, bytes_total = 0;  // progress of the parse when the batch was sent
   std::size_t events = 0;                         // rows of the bulk tables, for the batch size
 
   bool empty() const {
     return !claim_rank && strings.empty() && events == 0 && nccl.empty() && ranks.empty() && steps.empty() &&
-           routing.empty() && placements.empty() && stats.empty();
+           routing.empty() && placements.empty() && stats.empty() && meta.empty();
   }
 };
 

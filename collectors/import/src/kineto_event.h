@@ -43,6 +43,7 @@ struct Event {
   // NCCL metadata args
   std::string_view coll_name, dtype, pg_name, in_split, out_split, pg_ranks;
   std::optional<std::int64_t> in_nelems, out_nelems, group_size, nccl_rank, seq;
+  std::string_view arg_name;  // args.name of metadata events (thread_name, process_name)
 };
 
 // Parses FILE's JSON: first the top-level facts (meta), then calls on_meta once

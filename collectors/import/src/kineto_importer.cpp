@@ -84,7 +84,11 @@ class Mapper {
       if (e.has_id && e.has_ts) flows_.push_back({e.pid, e.tid, e.ts_ns, e.id, e.ph == "s"});
       return;
     }
-    if (e.ph == "M") return;  // process/thread names and sort order: nothing to store
+    if (e.ph == "M") {  // thread names (for lane labels); sort order and stream names: nothing to store
+      if (e.name == "thread_name" && !e.arg_name.empty() && !e.arg_name.starts_with("stream "))
+        thread_names_[e.tid] = std::string(e.arg_name);
+      return;
+    }
     ++ignored_;
   }
 
@@ -113,6 +117,8 @@ class Mapper {
         r.compute_cap = std::to_string(props->cc_major) + "." + std::to_string(props->cc_minor);
     }
     cur_.ranks.push_back(std::move(r));
+    for (const auto& [tid, name] : thread_names_)  // read by the GUI's lane labels
+      cur_.meta.emplace_back("thread_name." + std::to_string(rank_.value) + "." + std::to_string(tid), name);
     write_moe_rows();
     stat("relative_timestamps", Severity::Info, meta_.base_time_ns ? 0 : 1,
          "no baseTimeNanoseconds in the trace: ts taken as microseconds on the trace's own clock");
@@ -447,6 +453,7 @@ class Mapper {
   RankId rank_;
   std::int64_t base_ = 0, host_pid_ = 0;
   std::optional<std::int64_t> device_;
+  std::map<std::int64_t, std::string> thread_names_;  // tid -> thread_name metadata
   std::unordered_map<std::string_view, StringId> strings_;
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> steps_;
   struct MoeStepSpan {

@@ -189,6 +189,7 @@ error_code read_args(od::value& v, Event& ev) {
     else if (k == "Rank") opt_int(ev.nccl_rank);
     else if (k == "Process Group Name") e = read_str(x, ev.pg_name);
     else if (k == "Process Group Ranks") e = read_text(x, ev.pg_ranks);
+    else if (k == "name") e = read_str(x, ev.arg_name);
     else if (k == "In split size") e = read_text(x, ev.in_split);
     else if (k == "Out split size") e = read_text(x, ev.out_split);
     return e;

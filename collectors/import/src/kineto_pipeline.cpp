@@ -41,6 +41,7 @@ void BatchApplier::apply(RowBatch& b) {
   for (const auto& s : b.steps) w_.add(s);
   for (const auto& r : b.routing) w_.add(r);
   for (const auto& s : b.stats) w_.add(s);
+  for (const auto& [k, v] : b.meta) w_.set_meta(k, v);
 }
 
 Expected<void> import_one(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {

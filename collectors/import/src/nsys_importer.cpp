@@ -214,6 +214,22 @@ bool is_nsys_export(Db& db) {
   return false;
 }
 
+// Thread names (ThreadNames) of the rank processes as meta "thread_name.RANK.TID",
+// read by the GUI's lane labels. An export without the table has none.
+void import_thread_names(NsysImport& im) {
+  if (!im.db.has_table("ThreadNames")) return;
+  const std::string t = "ThreadNames";
+  Statement st = im.prepare("SELECT " + im.col(t, "globalTid", "0") + ", " + im.col(t, "nameId", "0") + " FROM " + t);
+  if (!st) return;
+  while (st.step()) {
+    const std::int64_t gtid = st.i64(0);
+    const auto rank = im.rank(pid_of(gtid));
+    const std::string& name = im.str(st.i64(1));
+    if (rank && !name.empty())
+      im.w.set_meta("thread_name." + std::to_string(rank->value) + "." + std::to_string(tid_of(gtid)), name);
+  }
+}
+
 }  // namespace
 }  // namespace nsys_detail
 
@@ -242,6 +258,7 @@ Expected<void> import_nsys_impl(const std::filesystem::path& file, TraceWriter& 
     ok = ok && import_nvtx(im);
     if (ok) ctx.report(size * 9 / 10, size);
     ok = ok && import_nccl(im);
+    if (ok) import_thread_names(im);
   }
   if (!ok || !im.error.empty())
     return Error{file.string() + ": corrupt or unreadable nsys export: " +

@@ -29,7 +29,10 @@ class FindingsModel : public QAbstractTableModel {
   std::shared_ptr<const analyzers::AnalysisResult> result_;
 };
 
-// The detail pane text: evidence, recommendation with fixes, the gain and its basis.
-QString finding_details_html(const analyzers::Finding& f);
+// The detail pane text: the evidence as a table (labelled values with units, see
+// analyzers/evidence_format.h), the recommendation with fixes, the gain and its basis.
+// With show_raw the evidence JSON follows the table; a link "#raw-json" / "#hide-json"
+// toggles it (the pane handles the click).
+QString finding_details_html(const analyzers::Finding& f, bool show_raw = false);
 
 }  // namespace moetune::ui

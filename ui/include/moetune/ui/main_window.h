@@ -21,6 +21,7 @@ class QTextBrowser;
 class QToolButton;
 class QMenu;
 class QProgressBar;
+class QSplitter;
 
 namespace moetune::ui {
 
@@ -35,6 +36,8 @@ class ReplayController;
 class RunLoader;
 class TimelineView;
 class TopologyPanel;
+class TimeBucketsView;
+class TraceImporter;
 class ZoomState;
 
 class MainWindow : public QMainWindow {
@@ -43,7 +46,17 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(QWidget* parent = nullptr);
   ~MainWindow() override;
 
+  // A run (.moetune), or a raw trace (Kineto JSON(.gz), nsys .sqlite, a directory of
+  // rank files) imported first into a cache run beside it (see trace_import.h).
   void open(const QString& path);
+  // Processes events until an import and the load after it are done (tests, headless).
+  bool wait_loaded(int timeout_ms);
+  // Window geometry, splitters and the current tab in QSettings (restored on construction,
+  // saved on close and destruction).
+  void save_settings() const;
+  void restore_settings();
+  // The shortcuts the Help menu lists, as (keys, what) pairs.
+  static QList<QPair<QString, QString>> shortcut_list();
   // "timeline", "findings", "experts", "replay", "plots", "topology", "health"
   bool show_view(const QString& view);
   void select_finding(int row);  // row of the findings model
@@ -67,11 +80,17 @@ class MainWindow : public QMainWindow {
   ReplayController* replay() const { return replay_; }
   FindingsModel* findings() const { return findings_; }
   QTableView* findings_view() const { return findings_view_; }
+  QTextBrowser* finding_detail() const { return finding_detail_; }
   QTabWidget* tabs() const { return tabs_; }
+  TimeBucketsView* time_view() const { return time_view_; }
+  TraceImporter* importer() const { return importer_; }
+  QSplitter* main_splitter() const { return main_split_; }
 
  protected:
   void dragEnterEvent(QDragEnterEvent* e) override;
   void dropEvent(QDropEvent* e) override;
+  void closeEvent(QCloseEvent* e) override;
+  void changeEvent(QEvent* e) override;
 
  private:
   void build_menus();
@@ -82,6 +101,9 @@ class MainWindow : public QMainWindow {
   void update_step_label();
   void show_run(std::shared_ptr<const LoadedRun> r, bool keep_view);
   void update_status();
+  void update_buckets();
+  void load_run_file(const QString& path, const QString& recent_as);
+  void show_shortcuts();
 
   ZoomState* zoom_;
   RunLoader* loader_;
@@ -92,11 +114,16 @@ class MainWindow : public QMainWindow {
   QSortFilterProxyModel* findings_proxy_;
   QTableView* findings_view_;
   QTextBrowser* finding_detail_;
+  int shown_finding_ = -1;
   QTextBrowser* event_detail_;
   PlotsPanel* plots_;
   ExpertsPanel* experts_;
   TopologyPanel* topology_;
   HealthPanel* health_;
+  TimeBucketsView* time_view_;
+  TraceImporter* importer_;
+  QSplitter* main_split_ = nullptr;
+  QSplitter* findings_split_ = nullptr;
   QTabWidget* tabs_;
   QLineEdit* search_;
   QLabel* status_;

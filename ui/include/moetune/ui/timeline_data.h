@@ -2,8 +2,9 @@
 // TimelineData: the events of a run laid out for drawing, built once off the GUI
 // thread from RunData and immutable afterwards. One lane group per rank: compute
 // streams (non-NCCL kernels, one lane per stream), comm (NCCL kernels), memcpy/memset,
-// NVTX (one lane per nesting depth, max kMaxNvtxDepth), NCCL ops, steps, host API calls
-// (one lane per thread).
+// NVTX (per domain, one lane per nesting depth, max kMaxNvtxDepth), NCCL ops, steps, host
+// API calls (one lane per thread). Lanes are labelled with the trace's names: NVTX domain,
+// thread name, stream number; an id that is negative or huge becomes an ordinal.
 // Each lane holds 24-byte events sorted by start plus its longest duration, so the
 // events overlapping [t0, t1) start at or after t0 - max_dur (one binary search).
 // fold() is the level-of-detail pass: it walks the visible range and folds every
@@ -24,6 +25,13 @@ namespace moetune::ui {
 
 enum class LaneKind : std::uint8_t { Compute, Comm, Memcpy, Nvtx, NcclOp, Step, Api };
 const char* to_string(LaneKind k);
+
+// What a folded run of a lane's events is called: "kernels", "ranges", "copies", "calls"...
+const char* fold_noun(LaneKind k);
+
+// The trace's name of a host thread (nsys ThreadNames, Kineto thread_name metadata,
+// stored as meta "thread_name.RANK.TID"); "" when the trace has none.
+std::string thread_name(const analyzers::RunData& run, int rank, std::int64_t tid);
 
 // Where an event came from: index into the RunData vector named by `source`.
 enum class EventSource : std::uint8_t { Kernel, Memcpy, Memset, Nvtx, NcclOp, Step, Api };

@@ -4,7 +4,9 @@
 // then painted (so a frame costs O(width x lanes x log n), not O(events)). Wheel zooms
 // at the cursor (shift+wheel scrolls lanes), left drag pans, right drag or shift+left
 // drag selects a time range to zoom to, keys: +/- or W/S zoom, arrows or A/D pan,
-// Home resets. Rank headers collapse their lane group on click.
+// Home resets. Rank headers collapse their lane group on click; each header carries a
+// stacked bar of the rank's time buckets (set_buckets, same scale for every rank):
+// clicking a segment emits bucketClicked and highlights the lanes of that bucket.
 #pragma once
 #include <QWidget>
 #include <memory>
@@ -13,6 +15,7 @@
 
 #include "moetune/ui/event_text.h"
 #include "moetune/ui/timeline_data.h"
+#include "moetune/ui/time_buckets.h"
 
 class QScrollBar;
 
@@ -36,6 +39,14 @@ class TimelineView : public QWidget {
   // the last match (or the view start) across lanes, selects it and zooms to it.
   bool find_next(const QString& text);
   void set_collapsed(int rank, bool collapsed);
+  // Time buckets per rank for the header bars (null: none drawn).
+  void set_buckets(std::shared_ptr<const TimeBuckets> b);
+  // Highlights the lanes of `bucket` on `rank` (bucket_lane_kinds); rank < 0 clears.
+  void set_bucket_selection(int rank, int bucket);
+  std::pair<int, int> bucket_selection() const { return {sel_rank_, sel_bucket_}; }
+  // The header bar's (rank, bucket) under widget point p, or {-1, -1}.
+  std::pair<int, int> bucket_at(QPoint p) const;
+  static constexpr int kBucketBarWidth = 220;
 
   // Stats of the last paint (tests, bench).
   std::size_t last_item_count() const { return last_items_; }
@@ -46,6 +57,7 @@ class TimelineView : public QWidget {
  signals:
   void eventSelected(moetune::ui::EventRef ref);
   void eventHovered(moetune::ui::EventRef ref);
+  void bucketClicked(int rank, int bucket);
 
  protected:
   void paintEvent(QPaintEvent*) override;
@@ -67,6 +79,8 @@ class TimelineView : public QWidget {
   const Row* row_at(int y) const;
   EventRef hit(QPoint p) const;
   void paint_ruler(class QPainter& p, const TimeMapper& m);
+  QRect bucket_bar_rect(int row_y) const;  // in widget coordinates, for a header row at content y
+  const RankBuckets* buckets_of(int rank) const;
 
   ZoomState* zoom_;
   std::shared_ptr<const LoadedRun> run_;
@@ -81,6 +95,11 @@ class TimelineView : public QWidget {
   enum class Drag { None, Pan, Select } drag_ = Drag::None;
   QPoint press_, last_;
   std::int64_t search_from_ = INT64_MIN;
+  std::shared_ptr<const TimeBuckets> buckets_;
+  double bucket_scale_ms_ = 0;  // longest rank step: the full bar width
+  std::vector<int> bucket_of_rank_;  // rank -> index in buckets_->ranks (-1 none): O(1) per header
+  int sel_rank_ = -1, sel_bucket_ = -1;
+  std::uint32_t sel_kinds_ = 0;  // bit per LaneKind of the selected bucket
 };
 
 }  // namespace moetune::ui
