@@ -16,7 +16,7 @@ namespace moetune::live {
 // (not Send/Recv: a point-to-point op ends when its own transfer does) keyed by
 // (comm_hash, seq), else by (communicator, func, n-th call on the rank); a part without
 // nccl_ops gives its NCCL collective kernels keyed by (kernel name, n-th launch).
-// Keys carry the part's run-independent rank-free identity so parts of one job match.
+// Keys name the instance without the rank, so the same instance matches across parts.
 void collect_ends(TraceReader& part, const std::function<int(std::int64_t)>& domain_of_rank,
                   std::vector<CollEnd>& ends);
 
