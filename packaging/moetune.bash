@@ -19,13 +19,13 @@ _moetune() {
   done
   if [[ -z $sub ]]; then
     local subs
-    subs=$("${words[0]}" --help 2>/dev/null | awk '/^SUBCOMMANDS:/{on=1;next} on&&/^ +[a-z]/{print $1}')
+    subs=$("${words[0]}" --help 2>/dev/null | awk '/^(SUBCOMMANDS|Subcommands):/{on=1;next} on&&/^ +[a-z]/{print $1}')
     COMPREPLY=($(compgen -W "$subs --help --version" -- "$cur"))
     return
   fi
   case $prev in
     --format) COMPREPLY=($(compgen -W "json md html pdf png chrome" -- "$cur")); return ;;
-    --target) COMPREPLY=($(compgen -W "generic moe_nccl torch_moe megatron deepspeed vllm sglang" -- "$cur")); return ;;
+    --target) COMPREPLY=($(compgen -W "generic samples megatron deepspeed vllm sglang as-is" -- "$cur")); return ;;
   esac
   if [[ $cur == -* ]]; then
     local opts

@@ -113,7 +113,9 @@ std::string report_html(const RunData& run, const AnalysisResult& r, const HtmlO
     o << "<p>Estimated gain <b>" << num(f.estimated_gain_pct, 1) << "%</b> <span class=\"muted\">(" << esc(f.gain_basis)
       << ")</span>. Ranks:";
     for (std::size_t i = 0; i < f.ranks.size() && i < 16; ++i) o << " " << f.ranks[i];
-    o << "</p><details><summary>evidence</summary><pre>" << esc(f.evidence.dump(2)) << "</pre></details></div>\n";
+    o << "</p>";
+    if (opts.evidence) o << "<details><summary>evidence</summary><pre>" << esc(f.evidence.dump(2)) << "</pre></details>";
+    o << "</div>\n";
   }
   const auto plots = report_plots(run, r);
   const StepRatios sr = step_ratios(r);

@@ -69,6 +69,12 @@ int write_report(const QCommandLineParser& cli, const Options& o) {
     return 2;
   }
   const auto result = moetune::analyzers::analyze(*data);
+  // Rendering makes its own QApplication on the offscreen platform (report_qt.h); its
+  // "XDG_RUNTIME_DIR not set" chatter on a headless node is not the user's problem.
+  qInstallMessageHandler([](QtMsgType type, const QMessageLogContext&, const QString& msg) {
+    if (type != QtDebugMsg && type != QtInfoMsg && !msg.contains(QLatin1String("XDG_RUNTIME_DIR")))
+      std::fprintf(stderr, "moetune-gui: %s\n", qPrintable(msg));
+  });
   auto r = moetune::ui::render_report_qt(*data, result, format, out);
   if (!r) {
     std::fprintf(stderr, "moetune-gui: %s\n", r.error().message.c_str());
@@ -94,8 +100,20 @@ int main(int argc, char** argv) {
     cli.process(core);  // prints help / version and exits
     return 0;
   }
-  if (has_arg(argc, argv, {"--report"}) && std::getenv("QT_QPA_PLATFORM") == nullptr)
-    ::setenv("QT_QPA_PLATFORM", "offscreen", 1);
+  if (has_arg(argc, argv, {"--report"})) {
+    // No window: arguments, run and analysis first (bad input is one line, exit 2), then
+    // the plots on the offscreen platform unless QT_QPA_PLATFORM says otherwise.
+    if (std::getenv("QT_QPA_PLATFORM") == nullptr) ::setenv("QT_QPA_PLATFORM", "offscreen", 1);
+    QStringList args;
+    for (int i = 0; i < argc; ++i) args << QString::fromLocal8Bit(argv[i]);
+    QCommandLineParser cli;
+    opts.add_to(cli);
+    if (!cli.parse(args)) {
+      std::fprintf(stderr, "moetune-gui: %s\n", qPrintable(cli.errorText()));
+      return 2;
+    }
+    return write_report(cli, opts);
+  }
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("moetune-gui"));
   QApplication::setApplicationVersion(QStringLiteral(MOETUNE_VERSION));
@@ -103,7 +121,6 @@ int main(int argc, char** argv) {
   QCommandLineParser cli;
   opts.add_to(cli);
   cli.process(app);
-  if (cli.isSet(opts.report)) return write_report(cli, opts);
 
   moetune::ui::MainWindow w;
   if (cli.isSet(opts.bench)) return gui_bench_render(w, cli.value(opts.bench), since_start.elapsed());

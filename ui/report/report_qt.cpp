@@ -83,6 +83,7 @@ Expected<void> render_report_qt(const analyzers::RunData& run, const analyzers::
   // URIs for HTML, document resources for the PDF layout (QTextDocument draws no SVG).
   analyzers::HtmlOptions opts;
   opts.svg = false;
+  opts.evidence = format == "html";  // a PDF page cannot fold it away
   for (const auto& im : imgs)
     opts.plot_images[im.id] = format == "html" ? png_data_uri(im.img).toStdString() : im.id + ".png";
   const QString html = QString::fromStdString(analyzers::report_html(run, result, opts));

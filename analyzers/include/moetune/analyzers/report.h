@@ -29,6 +29,7 @@ std::string report_markdown(const RunData& run, const AnalysisResult& r);
 struct HtmlOptions {
   std::map<std::string, std::string> plot_images;
   bool svg = true;
+  bool evidence = true;  // each finding's evidence JSON in a <details> block (not for print)
 };
 std::string report_html(const RunData& run, const AnalysisResult& r, const HtmlOptions& opts = {});
 
