@@ -73,7 +73,7 @@ std::string line_plot(const std::vector<Series>& series, const LineSpec& spec) {
   auto px = [&](double x) { return L + (W - L - R) * (x - xmin) / (xmax - xmin); };
   auto py = [&](double y) { return T + (H - T - B) * (1 - y / ymax); };
   std::ostringstream o;
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+  o << "<svg width=\"" << W << "\" height=\"" << H
     << "\" role=\"img\" aria-label=\"" << esc(spec.aria) << "\" font-family=\"sans-serif\">";
   o << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"#444\"/>";
   o << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B << "\" stroke=\"#444\"/>";
@@ -148,7 +148,7 @@ std::string heatmap(const ExpertHeat& h) {
   const double H = T + B + ch * h.experts;
   const std::set<int> hot(h.hot.begin(), h.hot.end()), cold(h.cold.begin(), h.cold.end());
   std::ostringstream o;
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << num(H, 0)
+  o << "<svg width=\"" << W << "\" height=\"" << num(H, 0)
     << "\" role=\"img\" aria-label=\"expert load layer " << h.layer << "\" font-family=\"sans-serif\">";
   for (const auto& [k, v] : cell)
     o << "<rect x=\"" << num(L + cw * k.first) << "\" y=\"" << num(T + ch * k.second) << "\" width=\"" << num(cw + 0.3)
