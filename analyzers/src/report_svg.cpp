@@ -49,6 +49,7 @@ const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 struct LineSpec {
   std::string aria, xlabel, ylabel;
   bool log2x = false;      // x is bytes, plotted on log2
+  bool steps = false;      // x is a step number: the ends read "step A" / "step B"
   double yscale = 1;       // multiply y before plotting (100 for ratios)
   std::string ysuffix;     // "%" for ratios
   double ceiling = 0;      // dashed horizontal line (0: none)
@@ -87,9 +88,14 @@ std::string line_plot(const std::vector<Series>& series, const LineSpec& spec) {
     double x = xmin + (xmax - xmin) * t / std::max(1, xticks - 1);
     if (spec.log2x) x = std::round(x);
     else x = std::round(x);
-    if (x < xmin || x > xmax) continue;
+    if (x < xmin || x > xmax || (spec.steps && (t == 0 || t == xticks - 1))) continue;
     o << "<text x=\"" << num(px(x)) << "\" y=\"" << H - B + 14 << "\" font-size=\"11\" text-anchor=\"middle\">"
       << (spec.log2x ? bytes_label(std::ldexp(1.0, int(x))) : num(x, 0)) << "</text>";
+  }
+  if (spec.steps) {  // the first and last step plotted, named
+    o << "<text x=\"" << L << "\" y=\"" << H - B + 14 << "\" font-size=\"11\">step " << num(std::ceil(xmin), 0)
+      << "</text><text x=\"" << W - R << "\" y=\"" << H - B + 14 << "\" font-size=\"11\" text-anchor=\"end\">step "
+      << num(std::floor(xmax), 0) << "</text>";
   }
   o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 6 << "\" font-size=\"12\" text-anchor=\"middle\">"
     << esc(spec.xlabel) << "</text>";
@@ -135,7 +141,14 @@ std::string heat_color(double t) {
 }
 
 // Experts (rows) x steps (columns, at most 120: consecutive steps summed per column).
-std::string heatmap(const ExpertHeat& h) {
+std::string heatmap(ExpertHeat h, const std::set<std::int64_t>& skip) {
+  if (!skip.empty()) {  // warm-up steps are not plotted (as in every step plot)
+    for (auto it = h.tokens.begin(); it != h.tokens.end();) it = skip.count(it->first.first) ? h.tokens.erase(it) : std::next(it);
+    if (!h.tokens.empty()) {
+      h.step_min = h.tokens.begin()->first.first;
+      h.step_max = h.tokens.rbegin()->first.first;
+    }
+  }
   if (h.tokens.empty()) return "";
   const std::int64_t steps = h.step_max - h.step_min + 1;
   const std::int64_t per_col = (steps + 119) / 120;
@@ -173,10 +186,22 @@ std::string heatmap(const ExpertHeat& h) {
 }  // namespace
 
 std::string plot_svg(const PlotSpec& p, const RunData& run, const AnalysisResult& r) {
-  if (p.id == "step_time")
-    return line_plot(step_time_series(run), {"step time per step", "step", "step time (ms)", false, 1, "", 0, ""});
+  const StepRatios sr = step_ratios(r);
+  // Warm-up steps are left out of the step plots whenever the comm-ratio plot leaves them
+  // out (two or more steady steps; report.h StepRatios::plotted).
+  const std::set<std::int64_t> skip = sr.plotted().size() < sr.ratio.size() ? sr.warmup : std::set<std::int64_t>{};
+  if (p.id == "step_time") {
+    auto series = step_time_series(run);
+    for (auto& s : series) {
+      Series kept;
+      kept.name = s.name;
+      for (std::size_t i = 0; i < s.x.size(); ++i)
+        if (!skip.count(std::int64_t(s.x[i]))) kept.x.push_back(s.x[i]), kept.y.push_back(s.y[i]);
+      s = std::move(kept);
+    }
+    return line_plot(series, {"step time per step", "step", "step time (ms)", false, true, 1, "", 0, ""});
+  }
   if (p.id == "comm_ratio") {
-    const StepRatios sr = step_ratios(r);
     std::vector<Series> s;
     for (int k : sr.ranks) {
       Series one;
@@ -185,18 +210,18 @@ std::string plot_svg(const PlotSpec& p, const RunData& run, const AnalysisResult
         if (auto it = row.find(k); it != row.end()) one.x.push_back(double(step)), one.y.push_back(it->second);
       s.push_back(std::move(one));
     }
-    return line_plot(s, {"communication ratio per step", "step", "comm ratio", false, 100, "%", 0, ""});
+    return line_plot(s, {"communication ratio per step", "step", "comm ratio", false, true, 100, "%", 0, ""});
   }
   if (p.id == "busbw") {
     const BusBw b = busbw_series(run);
     auto named = b.by_func;
     for (auto& s : named) s.name += " (median)";
-    return line_plot(named, {"bus bandwidth per collective", "message size", "bus bandwidth (GB/s)", true, 1, "",
+    return line_plot(named, {"bus bandwidth per collective", "message size", "bus bandwidth (GB/s)", true, false, 1, "",
                              b.ceiling_gbps,
                              b.ceiling_gbps > 0 ? "link ceiling " + b.ceiling_link + " " + num(b.ceiling_gbps, 0) + " GB/s"
                                                 : std::string()});
   }
-  if (p.layer >= 0) return heatmap(expert_heat(run, &r, p.layer));
+  if (p.layer >= 0) return heatmap(expert_heat(run, &r, p.layer), skip);
   return "";
 }
 
