@@ -26,6 +26,8 @@ if [[ $coll == 1 ]]; then
 fi
 if grep -Eiq 'moetune-gui|qt6|qcustomplot' "$scratch/cli.list"; then fail "the CLI package carries GUI files"; fi
 [[ $(dpkg-deb -f "$cli" Package) == moetune ]] || fail "CLI package name"
+built=$("$build/app/moetune" --version | awk '{print $2}' | tr '-' '~')
+[[ $(dpkg-deb -f "$cli" Version) == "$built" ]] || fail "package version $(dpkg-deb -f "$cli" Version) is not the binaries' $built"
 if dpkg-deb -f "$cli" Depends | grep -Eiq 'qt|qcustomplot'; then fail "the CLI package depends on Qt"; fi
 grep -q 'Apache' <(dpkg-deb --fsys-tarfile "$cli" | tar -xO ./usr/share/doc/moetune/copyright) || fail "CLI copyright is not Apache-2.0"
 dpkg-deb -x "$cli" "$scratch/root" || fail "dpkg-deb -x $cli"
