@@ -34,9 +34,9 @@ def _nvtx_ok(torch):
 
 def _profiling(torch):
     try:
-        return bool(torch.autograd._profiler_enabled())
+        return bool(torch.autograd._profiler_enabled())  # torch.profiler (Kineto) or the legacy one
     except Exception:
-        return False
+        return True  # cannot tell: record_function is cheap when nothing records
 
 
 class _Range:
