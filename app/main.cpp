@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "command.h"
+#include "moetune/version.h"
 
 namespace moetune::cli {
 bool stderr_is_tty() { return ::isatty(2) == 1; }
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   using namespace moetune::cli;
   CLI::App app{"moetune: profiler-driven tuning advisor for Mixture-of-Experts jobs"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("moetune 0.1.0"));
+  app.set_version_flag("--version", std::string("moetune " MOETUNE_VERSION));
   int exit_code = 0;
   auto& entries = registry();
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });

@@ -110,6 +110,7 @@ nlohmann::json to_json(const Profile& p) {
   else j["placement"] = nullptr;
   j["manual"] = p.manual;
   if (!p.skipped.empty()) j["skipped"] = p.skipped;
+  j["targets"] = targets_json(p);  // informative: read back by nobody, rendered again by apply
   return j;
 }
 

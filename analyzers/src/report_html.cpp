@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Self-contained HTML report without Qt: inline CSS, an inline SVG line plot of the
-// communication ratio per step (one line per rank), tables, findings as cards.
-// Everything user-provided (names, paths, evidence) is HTML-escaped.
+// Self-contained HTML report without Qt: inline CSS, the report model's plots as inline
+// SVG (report_svg.cpp) or as images the caller supplies (the GUI's PNGs for PDF),
+// tables, findings as cards. The one HTML renderer: the CLI writes it as is and
+// moetune-gui --report lays it out as PDF. Everything user-provided (names, paths,
+// evidence) is HTML-escaped.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -9,6 +11,7 @@
 #include <sstream>
 
 #include "moetune/analyzers/report.h"
+#include "moetune/analyzers/report_model.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -43,48 +46,6 @@ margin:1em 0;border-radius:4px}.critical{border-left-color:#b00020}.high{border-
 code,pre{background:#f6f6f6;padding:1px 4px}pre{padding:.5em;overflow-x:auto;font-size:85%}.muted{color:#666}
 .big{font-size:120%})";
 
-const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-
-// SVG plot: x = step index, y = comm ratio %, one polyline per rank.
-std::string comm_plot(const std::map<std::int64_t, std::map<int, double>>& m, const std::set<int>& ranks) {
-  if (m.size() < 2) return "";
-  const double W = 900, H = 260, L = 50, B = 30, T = 10, R = 120;
-  double ymax = 0;
-  for (const auto& [s, row] : m)
-    for (const auto& [k, v] : row) ymax = std::max(ymax, 100 * v);
-  ymax = ymax <= 0 ? 1 : std::min(100.0, ymax * 1.1);
-  std::vector<std::int64_t> steps;
-  for (const auto& [s, row] : m) steps.push_back(s);
-  auto x = [&](std::size_t i) { return L + (W - L - R) * static_cast<double>(i) / static_cast<double>(steps.size() - 1); };
-  auto y = [&](double v) { return T + (H - T - B) * (1 - 100 * v / ymax); };
-  std::ostringstream o;
-  o << "<svg width=\"" << W << "\" height=\"" << H << "\" role=\"img\" aria-label=\"communication ratio per step\">";
-  o << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"#444\"/>";
-  o << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B << "\" stroke=\"#444\"/>";
-  for (int t = 0; t <= 4; ++t) {
-    double v = ymax * t / 4;
-    o << "<text x=\"" << L - 5 << "\" y=\"" << y(v / 100) + 4 << "\" font-size=\"11\" text-anchor=\"end\">" << num(v, 0)
-      << "%</text>";
-  }
-  o << "<text x=\"" << L << "\" y=\"" << H - 8 << "\" font-size=\"11\">step " << steps.front() << "</text>";
-  o << "<text x=\"" << W - R << "\" y=\"" << H - 8 << "\" font-size=\"11\" text-anchor=\"end\">step " << steps.back()
-    << "</text>";
-  int ci = 0;
-  for (int k : ranks) {
-    const char* c = kColors[ci++ % 10];
-    o << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"1.5\" points=\"";
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      auto it = m.at(steps[i]).find(k);
-      if (it != m.at(steps[i]).end()) o << num(x(i), 1) << "," << num(y(it->second), 1) << " ";
-    }
-    o << "\"/><text x=\"" << W - R + 8 << "\" y=\"" << T + 12 * ci << "\" font-size=\"11\" fill=\"" << c << "\">rank " << k
-      << "</text>";
-  }
-  o << "</svg>";
-  return o.str();
-}
-
 std::string fix_html(const Fix& f) {
   std::string s = "<code>" + esc(f.type) + "</code> ";
   const auto& b = f.body;
@@ -98,7 +59,7 @@ std::string fix_html(const Fix& f) {
 
 }  // namespace
 
-std::string report_html(const RunData& run, const AnalysisResult& r) {
+std::string report_html(const RunData& run, const AnalysisResult& r, const HtmlOptions& opts) {
   std::ostringstream o;
   auto s = summarize(r);
   bool synthetic = run.meta.count("synthetic") && run.meta.at("synthetic") == "1";
@@ -118,6 +79,15 @@ std::string report_html(const RunData& run, const AnalysisResult& r) {
     o << "<p>Mean step time <b>" << num(s.step_time_ms, 3) << " ms</b>. Communication is " << num(100 * s.comm_ratio, 1)
       << "% of the step; " << num(s.overlap_pct, 1) << "% of it overlaps computation and " << num(s.exposed_comm_ms, 3)
       << " ms per step is exposed. GPU idle " << num(s.idle_ms, 3) << " ms per step.</p>\n";
+  if (!run.ranks.empty()) {
+    o << "<h2>Ranks</h2><table><tr><th>rank</th><th>host</th><th>GPU</th><th>source</th></tr>\n";
+    for (const auto& k : run.ranks)
+      o << "<tr><td>" << k.rank.value << "</td><td>" << esc(k.host) << "</td><td>" << esc(k.gpu_name) << "</td><td>"
+        << esc(k.source) << "</td></tr>\n";
+    o << "</table>\n";
+  }
+  o << "<p class=\"muted\">kernels " << run.kernels.size() << ", NCCL ops " << run.nccl_ops.size() << ", NVTX ranges "
+    << run.nvtx.size() << ", steps " << run.steps.size() << ", routing rows " << run.routing.size() << "</p>\n";
   if (auto it = r.metrics.find("per_rank"); it != r.metrics.end() && it->is_array() && !it->empty()) {
     o << "<h2>Per rank (means per step)</h2><table><tr><th>rank</th><th>steps</th><th>step ms</th><th>compute ms</th>"
          "<th>comm ms</th><th>exposed comm ms</th><th>overlap %</th><th>comm ratio %</th><th>idle ms</th></tr>\n";
@@ -151,7 +121,7 @@ std::string report_html(const RunData& run, const AnalysisResult& r) {
     }
     o << "</table>\n";
   }
-  o << "<h2>Findings and recommendations</h2>\n";
+  o << "<h2>Findings and recommendations (" << r.findings.size() << ")</h2>\n";
   if (r.findings.empty()) o << "<p>No findings.</p>\n";
   for (const auto& f : r.findings) {
     o << "<div class=\"card " << to_string(f.severity) << "\"><div><span class=\"sev\">" << to_string(f.severity)
@@ -165,16 +135,28 @@ std::string report_html(const RunData& run, const AnalysisResult& r) {
     o << "<p>Estimated gain <b>" << num(f.estimated_gain_pct, 1) << "%</b> <span class=\"muted\">(" << esc(f.gain_basis)
       << ")</span>. Ranks:";
     for (std::size_t i = 0; i < f.ranks.size() && i < 16; ++i) o << " " << f.ranks[i];
-    o << "</p><details><summary>evidence</summary><pre>" << esc(f.evidence.dump(2)) << "</pre></details></div>\n";
+    o << "</p>";
+    if (opts.evidence) o << "<details><summary>evidence</summary><pre>" << esc(f.evidence.dump(2)) << "</pre></details>";
+    o << "</div>\n";
   }
+  const auto plots = report_plots(run, r);
   const StepRatios sr = step_ratios(r);
-  if (!sr.ratio.empty()) {
-    const auto plotted = sr.plotted();
-    o << "<h2>Communication ratio per step</h2>\n";
-    if (plotted.size() < sr.ratio.size())
+  if (!plots.empty() || !sr.ratio.empty()) o << "<h2>Plots</h2>\n";
+  auto draw = [&](const PlotSpec& p) {
+    if (auto img = opts.plot_images.find(p.id); img != opts.plot_images.end())
+      o << "<p><img src=\"" << esc(img->second) << "\" width=\"800\" alt=\"" << esc(p.title) << "\"></p>\n";
+    else if (opts.svg)
+      o << plot_svg(p, run, r) << "\n";
+  };
+  // Communication ratio per step: the plot of the steady steps (when there are two or
+  // more) and the table of every step, warm-up rows marked.
+  auto comm_section = [&](const PlotSpec* p) {
+    o << "<h3>Communication ratio per step</h3>\n";
+    if (sr.plotted().size() < sr.ratio.size())
       o << "<p class=\"muted\">Warm-up steps " << step_list(sr.warmup)
         << " are not plotted and not in the per-rank means; the table lists them, marked.</p>\n";
-    o << comm_plot(plotted, sr.ranks) << "\n<table><tr><th>step</th>";
+    if (p) draw(*p);
+    o << "<table><tr><th>step</th>";
     for (int k : sr.ranks) o << "<th>rank " << k << "</th>";
     o << "</tr>\n";
     for (const auto& [step, row] : sr.ratio) {
@@ -182,6 +164,29 @@ std::string report_html(const RunData& run, const AnalysisResult& r) {
       o << (warm ? "<tr class=\"muted\">" : "<tr>") << "<td>"
         << (step < 0 ? std::string("whole run") : std::to_string(step) + (warm ? " (warm-up)" : "")) << "</td>";
       for (int k : sr.ranks) o << "<td>" << (row.count(k) ? num(100 * row.at(k), 1) + "%" : std::string()) << "</td>";
+      o << "</tr>\n";
+    }
+    o << "</table>\n";
+  };
+  bool comm_done = false;
+  for (const auto& p : plots) {
+    if (p.id == "comm_ratio") {
+      comm_section(&p);
+      comm_done = true;
+      continue;
+    }
+    o << "<h3>" << esc(p.title) << "</h3>\n";
+    draw(p);
+  }
+  if (!comm_done && !sr.ratio.empty()) comm_section(nullptr);
+  const LinkMatrix t = link_matrix(run);
+  if (!t.names.empty()) {
+    o << "<h2>Topology</h2><table><tr><th></th>";
+    for (const auto& n : t.names) o << "<th>" << esc(n) << "</th>";
+    o << "</tr>\n";
+    for (std::size_t i = 0; i < t.names.size(); ++i) {
+      o << "<tr><th>" << esc(t.names[i]) << "</th>";
+      for (std::size_t j = 0; j < t.names.size(); ++j) o << "<td>" << esc(t.code[i][j]) << "</td>";
       o << "</tr>\n";
     }
     o << "</table>\n";

@@ -9,6 +9,7 @@
 
 #include "moetune/analyzers/evidence_format.h"
 #include "moetune/analyzers/report.h"
+#include "moetune/analyzers/report_model.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -117,6 +118,11 @@ std::string report_markdown(const RunData& run, const AnalysisResult& r) {
     o << " Most costly: **" << r.findings.front().title << "** (estimated gain "
       << num(r.findings.front().estimated_gain_pct, 1) << "%).";
   o << "\n";
+  if (!run.ranks.empty()) {
+    o << "\n## Ranks\n\n| rank | host | GPU | source |\n|---:|---|---|---|\n";
+    for (const auto& k : run.ranks)
+      o << "| " << k.rank.value << " | " << k.host << " | " << k.gpu_name << " | " << k.source << " |\n";
+  }
   if (const auto* pr = per_rank(r)) {
     o << "\n## Per rank (means per step)\n\n| rank | steps | step ms | compute ms | comm ms | exposed comm ms | overlap % | "
          "comm ratio % | idle ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -167,6 +173,18 @@ std::string report_markdown(const RunData& run, const AnalysisResult& r) {
       o << "| " << (step < 0 ? std::string("whole run") : std::to_string(step) + (sr.warmup.count(step) ? " (warm-up)" : ""))
         << " |";
       for (int k : sr.ranks) o << " " << (row.count(k) ? num(100 * row.at(k), 1) : std::string("")) << " |";
+      o << "\n";
+    }
+  }
+  if (const LinkMatrix t = link_matrix(run); !t.names.empty()) {
+    o << "\n## Topology\n\n|  |";
+    for (const auto& n : t.names) o << " " << n << " |";
+    o << "\n|---|";
+    for (std::size_t i = 0; i < t.names.size(); ++i) o << "---|";
+    o << "\n";
+    for (std::size_t i = 0; i < t.names.size(); ++i) {
+      o << "| " << t.names[i] << " |";
+      for (std::size_t j = 0; j < t.names.size(); ++j) o << " " << t.code[i][j] << " |";
       o << "\n";
     }
   }

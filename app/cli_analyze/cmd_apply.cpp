@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // moetune apply PROFILE.json [--record -o AFTER.moetune] -- CMD ...
-// Runs CMD with the profile's env added, its flags appended and its placement written
-// to a file passed as `--placement FILE`; the exit status of CMD is passed through
+// Runs CMD with the profile's env added and its fixes rendered for CMD's framework
+// (--target, else detected: our samples get --comm-dtype / --overlap-chunks /
+// --placement FILE, Megatron-LM, vLLM, SGLang their own options, DeepSpeed config keys
+// printed, anything else no option at all; see profile.h "targets"); the exit status of CMD is passed through
 // (128 + signal when it was killed). --record runs it under `moetune record` (this same
 // binary). A malformed profile or unknown fix type: one line, exit 2.
 #include <sys/wait.h>
@@ -23,7 +25,7 @@ namespace moetune::cli {
 namespace {
 
 struct ApplyArgs {
-  std::string profile, out, placement_out;
+  std::string profile, out, placement_out, target;
   bool record = false, force = false, dry_run = false;
   std::vector<std::string> cmd, allow_env;
 };
@@ -64,6 +66,22 @@ std::string shell_quote(const std::string& w) {
 
 std::string fs_basename(const std::string& p) { return std::filesystem::path(p).filename().string(); }
 
+// The profile rendered for the job's target (--target, else detected from the command):
+// appends the options that target takes, prints its config keys and manual steps.
+void append_target_knobs(std::vector<std::string>& argv, const analyzers::Profile& prof, const std::string& wanted,
+                         const std::string& placement) {
+  const std::string target = wanted.empty() ? analyzers::detect_target(argv) : wanted;
+  const auto k = analyzers::render_knobs(prof, target, placement, argv);
+  argv.insert(argv.end(), k.args.begin(), k.args.end());
+  std::string args;
+  for (const auto& s : k.args) args += " " + s;
+  std::fprintf(stderr, "moetune apply: target %s (%s):%s\n", target.c_str(), wanted.empty() ? "detected" : "--target",
+               args.empty() ? " no options added" : args.c_str());
+  for (const auto& c : k.config) std::fprintf(stderr, "moetune apply: set by hand (config): %s\n", c.c_str());
+  for (const auto& m : k.manual) std::fprintf(stderr, "moetune apply: not applied (no option in %s): %s\n", target.c_str(), m.c_str());
+  for (const auto& m : k.kept) std::fprintf(stderr, "moetune apply: kept yours: %s\n", m.c_str());
+}
+
 std::string self_exe(const char* fallback) {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -81,7 +99,6 @@ void run_apply(const ApplyArgs& a, int& exit_code) {
       throw InputError(a.profile + ": env " + k + " " + why + "; refused (pass --allow-env " + k +
                        " to set it anyway)");
   std::vector<std::string> argv = a.cmd;
-  for (const auto& f : prof->flags) argv.push_back(f);
   std::string placement;
   if (prof->placement) {
     placement = a.placement_out;
@@ -101,10 +118,7 @@ void run_apply(const ApplyArgs& a, int& exit_code) {
     if (!check) throw InputError(a.profile + ": placement: " + check.error().message);
     placement = p.string();
   }
-  if (!placement.empty()) {
-    argv.push_back("--placement");
-    argv.push_back(placement);
-  }
+  append_target_knobs(argv, *prof, a.target, placement);
   if (a.record) {
     std::vector<std::string> rec{self_exe("moetune"), "record", "-o", a.out};
     if (a.force) rec.push_back("--force");
@@ -157,6 +171,10 @@ const Register reg{"apply", [](CLI::App& app, int& exit_code) {
                                  "print the command (shell-quoted) on stdout; write and run nothing");
                      c->add_option("--allow-env", a->allow_env,
                                    "let the profile set this loader/path variable (PATH, LD_*, PYTHONPATH, ...)");
+                     c->add_option("--target", a->target,
+                                   "the job's framework (default: detected from CMD, else generic): options the "
+                                   "profile adds in its own language; generic adds none")
+                         ->check(CLI::IsMember(analyzers::profile_targets()));
                      c->add_option("cmd", a->cmd, "command to run (after --)")->required();
                      c->callback([a, &exit_code] { run_apply(*a, exit_code); });
                    }};

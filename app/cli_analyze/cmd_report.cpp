@@ -1,70 +1,82 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune report RUN --format json|md|html|pdf -o FILE [--force].
-// json and md always; html without Qt is a self-contained page built by the
-// analyzers library; with the Qt report library (MOETUNE_HAS_QT_REPORT) html and
-// pdf carry QCustomPlot plots. pdf without Qt: exit 2.
-#include <algorithm>
+// moetune report RUN --format json|md|html|pdf|png -o FILE [--force] [--comm-rules FILE].
+// json, md and html come from the analyzers (no Qt: html carries SVG plots). pdf and
+// png plots are the GUI binary's (moetune-gui --report, QCustomPlot): when moetune-gui
+// is installed beside moetune it is run for them, else one line says to use it (exit 2).
+// Files are written through trace/safe_file (temporary, checked, renamed; no symlinks).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "command.h"
 #include "moetune/analyzers/model.h"
 #include "moetune/analyzers/report.h"
 #include "moetune/trace/safe_file.h"
-#ifdef MOETUNE_HAS_QT_REPORT
-#include "moetune/ui/report_qt.h"
-#endif
 
 namespace moetune::cli {
 namespace {
 
-#ifdef MOETUNE_HAS_QT_REPORT
-// True when the file at `p` ends with `tail` within its last 64 bytes: a PDF or HTML
-// renderer that hit a full disk leaves a file without its trailer.
-bool ends_with_tail(const std::filesystem::path& p, const std::string& tail) {
-  std::ifstream in(p, std::ios::binary | std::ios::ate);
-  if (!in) return false;
-  const auto size = static_cast<std::streamoff>(in.tellg());
-  const std::streamoff n = std::min<std::streamoff>(size, 64);
-  std::string last(static_cast<std::size_t>(n), '\0');
-  in.seekg(size - n);
-  in.read(last.data(), n);
-  return in && last.find(tail) != std::string::npos;
+namespace fs = std::filesystem;
+
+// moetune-gui next to this binary (installed layout) or in the build tree's app/gui/.
+fs::path gui_beside() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const auto& p : {exe.parent_path() / "moetune-gui", exe.parent_path() / "gui" / "moetune-gui"})
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  return {};
 }
-#endif
+
+// Runs moetune-gui --report for the Qt formats; returns its exit status.
+int report_with_gui(const std::string& path, const std::string& format, const std::string& out) {
+  const fs::path gui = gui_beside();
+  if (gui.empty())
+    throw InputError(out + ": --format " + format + " is drawn by the GUI binary: run `moetune-gui --report " + path +
+                     " --format " + format + " -o " + out + "` (package moetune-gui)");
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw InputError(out + ": cannot start " + gui.string());
+  if (pid == 0) {
+    const std::string g = gui.string();
+    const char* argv[] = {g.c_str(), "--report", path.c_str(), "--format", format.c_str(), "-o", out.c_str(), nullptr};
+    ::execv(g.c_str(), const_cast<char* const*>(argv));
+    std::fprintf(stderr, "moetune: %s: cannot run\n", g.c_str());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
 
 void run_report(const std::string& path, const std::string& format, const std::string& out, const std::string& rules,
-                bool force,
-                int& exit_code) {
-  if (format != "json" && format != "md" && format != "html" && format != "pdf")
-    throw InputError("--format " + format + ": expected json, md, html or pdf");
-#ifndef MOETUNE_HAS_QT_REPORT
-  if (format == "pdf") throw InputError(out + ": pdf needs the Qt build (moetune built with the Qt report library)");
-#endif
+                bool force, int& exit_code) {
   analyzers::AnalyzeOptions opts;
   opts.comm_rules = load_comm_rules(rules);
-  if (auto c = check_output(out, force); !c) throw InputError(c.error().message);
+  if (out != "-")
+    if (auto c = check_output(out, force); !c) throw InputError(c.error().message);
+  if (format == "pdf" || format == "png") {
+    if (out == "-") throw InputError("-o -: " + format + " goes to a file (stdout takes json, md or html)");
+    exit_code = report_with_gui(path, format, out);
+    return;
+  }
   auto run = analyzers::RunData::load(path);
   if (!run) throw InputError(run.error().message);
   auto result = analyzers::analyze(*run, opts);
-#ifdef MOETUNE_HAS_QT_REPORT
-  if (format == "html" || format == "pdf") {
-    // Rendered into a temporary next to OUT, checked complete, then put in place.
-    auto tmp = TempFile::create(out);
-    if (!tmp) throw InputError(tmp.error().message);
-    auto r = ui::render_report_qt(*run, result, format, tmp->path());
-    if (!r) throw InputError(r.error().message);
-    if (!ends_with_tail(tmp->path(), format == "pdf" ? "%%EOF" : "</html>"))
-      throw InputError(out + ": write failed (the " + format + " file is incomplete; disk full?)");
-    if (auto c = tmp->commit(force); !c) throw InputError(c.error().message);
-    std::fprintf(stderr, "wrote %s (%s, %zu findings)\n", out.c_str(), format.c_str(), result.findings.size());
-    exit_code = 0;
-    return;
-  }
-#endif
   std::string text = format == "json" ? analyzers::to_json(result).dump(2) + "\n"
                      : format == "md" ? analyzers::report_markdown(*run, result)
                                       : analyzers::report_html(*run, result);
+  if (out == "-") {  // -o -: the report on stdout (json, md, html)
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+      throw InputError("stdout: write failed");
+    exit_code = 0;
+    return;
+  }
   auto w = write_file_safely(out, text, force);
   if (!w) throw InputError(w.error().message);
   std::fprintf(stderr, "wrote %s (%s, %zu findings)\n", out.c_str(), format.c_str(), result.findings.size());
@@ -77,10 +89,12 @@ const Register reg{"report", [](CLI::App& app, int& exit_code) {
                      auto out = std::make_shared<std::string>();
                      auto rules = std::make_shared<std::string>();
                      auto force = std::make_shared<bool>(false);
-                     auto* c = app.add_subcommand("report", "Write the analysis as a report (json, md, html, pdf)");
+                     auto* c = app.add_subcommand("report", "Write the analysis as a report (json, md, html; pdf/png via moetune-gui)");
                      c->add_option("run", *path, "run file (.moetune)")->required();
-                     c->add_option("--format", *format, "json, md, html or pdf (default html)");
-                     c->add_option("-o,--output", *out, "output file")->required();
+                     c->add_option("--format", *format, "report format (pdf and png plots: moetune-gui)")
+                         ->check(CLI::IsMember({"json", "md", "html", "pdf", "png"}))
+                         ->default_str("html");
+                     c->add_option("-o,--output", *out, "output file (png: a directory; - for stdout: json, md, html)")->required();
                      c->add_option("--comm-rules", *rules, kCommRulesHelp);
                      c->add_flag("--force", *force, "overwrite an existing output file");
                      c->callback([path, format, out, rules, force, &exit_code] {

@@ -105,6 +105,21 @@ void release_parts_dir(const fs::path& parts, const std::vector<fs::path>& made)
   fs::remove(parts, ec);  // only if empty
 }
 
+// NCCL loads one profiler plugin (NCCL_PROFILER_PLUGIN); it cannot chain two. When the
+// environment already names another one (NCCL Inspector, a site plugin), record keeps it,
+// says so in one line and records without NCCL events (collectors/live/README.md).
+bool keep_foreign_nccl_plugin(const fs::path& ours) {
+  const char* v = std::getenv("NCCL_PROFILER_PLUGIN");
+  if (!v || !*v) return false;
+  std::error_code ec;
+  if (!ours.empty() && fs::exists(v, ec) && fs::equivalent(v, ours, ec)) return false;  // ours already
+  std::fprintf(stderr,
+               "moetune: NCCL_PROFILER_PLUGIN is already set (%s): kept; no NCCL capture by moetune (NCCL loads one "
+               "profiler plugin; unset it to record NCCL)\n",
+               v);
+  return true;
+}
+
 void run_record(const RecordArgs& a, int& exit_code) {
   if (a.cmd.empty()) throw InputError("record: no command given (moetune record -o RUN -- CMD ...)");
   std::string bad;
@@ -151,8 +166,11 @@ void run_record(const RecordArgs& a, int& exit_code) {
     env.emplace_back("CUDA_INJECTION64_PATH", libs.cupti.string());
     if (has("nvtx")) env.emplace_back("NVTX_INJECTION64_PATH", libs.cupti.string());
   }
-  if (has("nccl") && usable(libs.nccl, "libmoetune_nccl.so", "NCCL"))
+  if (has("nccl") && keep_foreign_nccl_plugin(libs.nccl)) {
+    // the job's own profiler plugin (e.g. NCCL Inspector) stays: see keep_foreign_nccl_plugin
+  } else if (has("nccl") && usable(libs.nccl, "libmoetune_nccl.so", "NCCL")) {
     env.emplace_back("NCCL_PROFILER_PLUGIN", libs.nccl.string());
+  }
   env.emplace_back("MOETUNE_OUTPUT", (fs::absolute(parts) / "r%r-%h-%p").string());
   env.emplace_back("MOETUNE_WHAT", a.what);
   env.emplace_back("MOETUNE_ARMED", a.armed ? "1" : "0");

@@ -4,9 +4,10 @@
 
 Run with torchrun (one process per rank), e.g.
   torchrun --nproc-per-node 2 samples/torch_moe/torch_moe.py --experts 8 --skew 1.2
-Same knobs and output conventions as moe_nccl (samples/README.md). NVTX: torch.cuda.nvtx cannot
-name a domain, so ranges go to the default domain with the prefix "moe:" ("moe:step 3 tokens=2048",
-"moe:gate", ...); marks keep their self-identifying text ("moe.route layer=L tokens=...").
+Same knobs and output conventions as moe_nccl (samples/README.md). Steps, phases, routing and
+placement are marked with the moetune Python helper (python/moetune, docs/PYTORCH.md): NVTX for
+`moetune record` and record_function ranges under --torch-profiler, with the routing counts taken
+off the GPU without a host sync.
 Bad input: one line on stderr, exit 2.
 """
 import argparse
@@ -41,6 +42,8 @@ def parse_args(argv):
     a("--no-marks", action="store_true",
       help="emit no moetune NVTX/record_function text (steps, phases, routing): a plain user job")
     o = p.parse_args(argv)
+    if o.no_marks:  # the moetune helper emits nothing (python/moetune: MOETUNE_DISABLE)
+        os.environ["MOETUNE_DISABLE"] = "1"
     if o.experts < 1 or o.experts > 1024: bad("--experts must be in 1..1024")
     if not 1 <= o.top_k <= min(8, o.experts): bad(f"--top-k must be in 1..min(8, experts={o.experts})")
     if min(o.hidden, o.ffn, o.tokens, o.layers, o.steps) < 1 or o.warmup < 0:
@@ -99,37 +102,16 @@ def main():
         os.environ.setdefault("NCCL_HOSTID", f"moe-node{rank}")
     import torch
     import torch.distributed as dist
+    try:
+        import moetune
+    except ImportError:  # run from the source tree: the helper lives in python/
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+        import moetune
     if not torch.cuda.is_available(): print("torch_moe: no CUDA device", file=sys.stderr); sys.exit(1)
     dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
     torch.cuda.set_device(dev)
     torch.backends.cuda.matmul.allow_tf32 = False
     dist.init_process_group("nccl", rank=rank, world_size=nranks, device_id=dev)
-    class Marks:
-        """NVTX ranges/marks; under --torch-profiler also record_function ranges with the same
-        text, so the Kineto trace carries steps, phases and routing (marks = zero-length ranges)."""
-        def __init__(self):
-            self.stack, self.prof = [], False
-
-        def range_push(self, msg):
-            if o.no_marks: return
-            torch.cuda.nvtx.range_push(msg)
-            if self.prof:
-                r = torch.autograd.profiler.record_function(msg); r.__enter__(); self.stack.append(r)
-
-        def range_pop(self):
-            if o.no_marks: return
-            torch.cuda.nvtx.range_pop()
-            if self.prof and self.stack:
-                self.stack.pop().__exit__(None, None, None)
-
-        def mark(self, msg):
-            if o.no_marks: return
-            torch.cuda.nvtx.mark(msg)
-            if self.prof:
-                with torch.autograd.profiler.record_function(msg):
-                    pass
-
-    nvtx = Marks()
     H, F, E, T, K, C, R = o.hidden, o.ffn, o.experts, o.tokens, o.top_k, o.overlap_chunks, nranks
     cdt = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[o.comm_dtype]
 
@@ -162,7 +144,7 @@ def main():
         ncop.append(torch.tensor([len(c) for c in copies[l]], device=dev))
         placement_msgs.append(f"moe.placement layer={l} map=" +
                               ",".join(f"{e}:" + "|".join(map(str, copies[l][e])) for e in range(E)))
-        nvtx.mark(placement_msgs[-1])
+        moetune.placement(l, copies[l])
     grad = torch.rand(o.layers * (H * E + 4 * H * H), device=dev) if o.grad_allreduce else None
 
     def ffn(l, li, x):
@@ -174,70 +156,64 @@ def main():
         return y
 
     def layer(l, x, routed):
-        nvtx.range_push("moe:gate")
-        logits = x @ gates[l] + biases[l]
-        probs = torch.softmax(logits, dim=-1)
-        w, idx = torch.topk(probs, K, dim=-1)
-        w = w / w.sum(-1, keepdim=True)
-        e_flat = idx.reshape(-1)
-        onehot = torch.nn.functional.one_hot(e_flat, E)
-        nth = (torch.cumsum(onehot, 0) - 1).gather(1, e_flat[:, None]).squeeze(1)  # n-th slot of its expert
-        rr = ctab[l][e_flat, (nth + rank) % ncop[l][e_flat]]
-        dest = torch.where(fixed[l][e_flat] >= 0, fixed[l][e_flat], rr)
-        chunk = ((torch.arange(T * K, device=dev) // K + 1) * C - 1) // T  # as moe_nccl: t in [T*c/C, T*(c+1)/C)
-        key = (chunk * R + dest) * E + e_flat
-        order = torch.argsort(key, stable=True)
-        counts = torch.bincount(key, minlength=C * R * E).view(C, R, E)
-        tpe = torch.bincount(e_flat, minlength=E)
-        routed += tpe
-        nvtx.mark(f"moe.route layer={l} tokens=" + ",".join(map(str, tpe.tolist())))
-        nvtx.range_pop()
-        nvtx.range_push("moe:dispatch")
-        send_c = counts.permute(1, 0, 2).contiguous()  # [dest][chunk][expert]
-        recv_c = torch.empty_like(send_c)
-        dist.all_to_all_single(recv_c, send_c)
-        recv_c = recv_c.permute(1, 0, 2).cpu()  # [chunk][src][expert]
-        send_rows = counts.sum(2).cpu()         # [chunk][dest]
-        send_buf = x[order // K].to(cdt)
-        s_off = [0] + torch.cumsum(send_rows.sum(1), 0).tolist()
-        recv_bufs, works = [], []
-        for c in range(C):
-            rb = send_buf.new_empty((int(recv_c[c].sum()), H))
-            works.append(dist.all_to_all_single(rb, send_buf[s_off[c]:s_off[c + 1]], recv_c[c].sum(1).tolist(),
-                                                send_rows[c].tolist(), async_op=True))
-            recv_bufs.append(rb)
-        nvtx.range_pop()
+        with moetune.phase("gate"):
+            logits = x @ gates[l] + biases[l]
+            probs = torch.softmax(logits, dim=-1)
+            w, idx = torch.topk(probs, K, dim=-1)
+            w = w / w.sum(-1, keepdim=True)
+            e_flat = idx.reshape(-1)
+            onehot = torch.nn.functional.one_hot(e_flat, E)
+            nth = (torch.cumsum(onehot, 0) - 1).gather(1, e_flat[:, None]).squeeze(1)  # n-th slot of its expert
+            rr = ctab[l][e_flat, (nth + rank) % ncop[l][e_flat]]
+            dest = torch.where(fixed[l][e_flat] >= 0, fixed[l][e_flat], rr)
+            chunk = ((torch.arange(T * K, device=dev) // K + 1) * C - 1) // T  # as moe_nccl: t in [T*c/C, T*(c+1)/C)
+            key = (chunk * R + dest) * E + e_flat
+            order = torch.argsort(key, stable=True)
+            counts = torch.bincount(key, minlength=C * R * E).view(C, R, E)
+            tpe = torch.bincount(e_flat, minlength=E)
+            routed += tpe
+            moetune.route(l, tpe)  # async copy to pinned memory + event: no host sync here
+        with moetune.phase("dispatch"):
+            send_c = counts.permute(1, 0, 2).contiguous()  # [dest][chunk][expert]
+            recv_c = torch.empty_like(send_c)
+            dist.all_to_all_single(recv_c, send_c)
+            recv_c = recv_c.permute(1, 0, 2).cpu()  # [chunk][src][expert]
+            send_rows = counts.sum(2).cpu()         # [chunk][dest]
+            send_buf = x[order // K].to(cdt)
+            s_off = [0] + torch.cumsum(send_rows.sum(1), 0).tolist()
+            recv_bufs, works = [], []
+            for c in range(C):
+                rb = send_buf.new_empty((int(recv_c[c].sum()), H))
+                works.append(dist.all_to_all_single(rb, send_buf[s_off[c]:s_off[c + 1]], recv_c[c].sum(1).tolist(),
+                                                    send_rows[c].tolist(), async_op=True))
+                recv_bufs.append(rb)
         comb_bufs, cworks = [], []
         for c in range(C):
-            nvtx.range_push("moe:experts")
-            works[c].wait()
-            rb = recv_bufs[c].float()
-            # rows are (src, expert)-ordered; group by expert, run each local FFN, put back.
-            e_of_row = torch.repeat_interleave(torch.arange(E).repeat(R), recv_c[c].reshape(-1)).to(dev)
-            out = torch.empty_like(rb)
-            for li, e in enumerate(local[l]):
-                rows = (e_of_row == e).nonzero().squeeze(1)
-                if rows.numel(): out[rows] = ffn(l, li, rb[rows])
-            nvtx.range_pop()
-            nvtx.range_push("moe:combine")
-            cb = send_buf.new_empty((s_off[c + 1] - s_off[c], H))
-            cworks.append(dist.all_to_all_single(cb, out.to(cdt), send_rows[c].tolist(), recv_c[c].sum(1).tolist(),
-                                                 async_op=True))
-            comb_bufs.append(cb)
-            nvtx.range_pop()
-        nvtx.range_push("moe:combine")
-        for wk in cworks: wk.wait()
-        back = torch.empty((T * K, H), device=dev)
-        back[order] = torch.cat(comb_bufs).float()
-        y = x + (back.view(T, K, H) * w[..., None]).sum(1)
-        nvtx.range_pop()
+            with moetune.phase("experts"):
+                works[c].wait()
+                rb = recv_bufs[c].float()
+                # rows are (src, expert)-ordered; group by expert, run each local FFN, put back.
+                e_of_row = torch.repeat_interleave(torch.arange(E).repeat(R), recv_c[c].reshape(-1)).to(dev)
+                out = torch.empty_like(rb)
+                for li, e in enumerate(local[l]):
+                    rows = (e_of_row == e).nonzero().squeeze(1)
+                    if rows.numel(): out[rows] = ffn(l, li, rb[rows])
+            with moetune.phase("combine"):
+                cb = send_buf.new_empty((s_off[c + 1] - s_off[c], H))
+                cworks.append(dist.all_to_all_single(cb, out.to(cdt), send_rows[c].tolist(), recv_c[c].sum(1).tolist(),
+                                                     async_op=True))
+                comb_bufs.append(cb)
+        with moetune.phase("combine"):
+            for wk in cworks: wk.wait()
+            back = torch.empty((T * K, H), device=dev)
+            back[order] = torch.cat(comb_bufs).float()
+            y = x + (back.view(T, K, H) * w[..., None]).sum(1)
         return y
 
     prof, prof_warm = None, max(0, min(o.warmup, 2))
     if o.torch_profiler:
         from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
         os.makedirs(o.torch_profiler, exist_ok=True)
-        nvtx.prof = True
         prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], record_shapes=True,
                        schedule=schedule(wait=0, warmup=prof_warm, active=min(o.steps, 3), repeat=1),
                        on_trace_ready=tensorboard_trace_handler(o.torch_profiler, worker_name=f"rank{rank}",
@@ -249,22 +225,21 @@ def main():
     for s in range(o.warmup + o.steps):
         torch.cuda.synchronize()
         t0 = time.perf_counter()
-        nvtx.range_push(f"moe:step {s} tokens={T}")
-        if prof and s == prof_warm and not o.no_marks:  # first recorded step: the placement once more, for Kineto
-            for msg in placement_msgs:
-                with torch.autograd.profiler.record_function(msg):
-                    pass
-        y = x_in
-        for l in range(o.layers):
-            y = layer(l, y, routed)
-        if grad is not None:
-            nvtx.range_push("moe:allreduce")
-            dist.all_reduce(grad, op=dist.ReduceOp.AVG)
-            nvtx.range_pop()
-        torch.cuda.synchronize()
-        nvtx.range_pop()
+        with moetune.step(s, tokens=T):
+            if prof and s == prof_warm and not o.no_marks:  # first recorded step: the placement once more, for Kineto
+                for msg in placement_msgs:
+                    with torch.autograd.profiler.record_function(msg):
+                        pass
+            y = x_in
+            for l in range(o.layers):
+                y = layer(l, y, routed)
+            if grad is not None:
+                with moetune.phase("allreduce"):
+                    dist.all_reduce(grad, op=dist.ReduceOp.AVG)
+            torch.cuda.synchronize()
         if s >= o.warmup: times.append((time.perf_counter() - t0) * 1e3)
         if prof: prof.step()
+    moetune.flush()  # routes whose counts are still in flight (none after the last synchronize)
     if prof: prof.stop()
     t = torch.tensor(times, device=dev)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)  # the job's step = the slowest rank's

@@ -70,7 +70,7 @@ TEST(ApplyCli, RunsCommandWithEnvFlagsPlacementAndPassesExitStatus) {
     "env":{"NCCL_MAX_P2P_NCHANNELS":"32"},"flags":["--comm-dtype","bf16"],
     "placement":{"experts":2,"ranks":2,"layers":{"0":{"0":[1],"1":[0,1]}}}})");
   auto placement = anab::tmpdir() / "apply_ok.placement.json";
-  auto r = anab::run(cli() + " apply " + prof.string() + " --placement-out " + placement.string() +
+  auto r = anab::run(cli() + " apply " + prof.string() + " --target samples --placement-out " + placement.string() +
                      " -- sh -c 'echo \"args:$*\"; echo \"env:$NCCL_MAX_P2P_NCHANNELS\"; exit 3' sh");
   EXPECT_EQ(r.rc, 3) << r.out;
   EXPECT_NE(r.out.find("args:--comm-dtype bf16 --placement " + placement.string()), std::string::npos) << r.out;
@@ -102,7 +102,7 @@ TEST(ApplyCli, PlanThenApplyOnASynthRun) {
   auto prof = anab::tmpdir() / "fp32.profile.json";
   auto p = anab::run(cli() + " plan " + run.string() + " -o " + prof.string() + " --force");
   ASSERT_EQ(p.rc, 0) << p.out;
-  auto r = anab::run(cli() + " apply " + prof.string() + " -- sh -c 'echo \"args:$*\"' sh");
+  auto r = anab::run(cli() + " apply " + prof.string() + " --target samples -- sh -c 'echo \"args:$*\"' sh");
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("args:--comm-dtype bf16"), std::string::npos) << r.out;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Report layout: renders the Qt report (moetune_report_qt) of a synth run with injected
+// Report layout: renders the Qt front end of the report (moetune_report_qt: the analyzers'
+// HTML with QCustomPlot PNGs) of a synth run with injected
 // pathologies as PDF and HTML and checks the PDF's structure with poppler-utils:
 // more than one page, the section titles in order, every finding's title, and as many
 // images as the HTML report embeds plots (each plot made it into the PDF).
@@ -66,9 +67,11 @@ class GuiReportTest : public QObject {
     const QString text = flat(run_tool(pdftotext, {pdf, QStringLiteral("-")}, &ok));
     QVERIFY(ok);
     qsizetype at = -1;
-    const QStringList sections = {QStringLiteral("moetune report"), QStringLiteral("Ranks"), QStringLiteral("Per rank"),
-                                  QStringLiteral("Findings (%1)").arg(result.findings.size()), QStringLiteral("Plots"),
-                                  QStringLiteral("Topology")};
+    // the analyzers' one HTML renderer, laid out by Qt with QCustomPlot PNGs
+    const QStringList sections = {QStringLiteral("moetune report"), QStringLiteral("Summary"), QStringLiteral("Ranks"),
+                                  QStringLiteral("Per rank"),
+                                  QStringLiteral("Findings and recommendations (%1)").arg(result.findings.size()),
+                                  QStringLiteral("Plots"), QStringLiteral("Topology"), QStringLiteral("Trace health")};
     for (const QString& s : sections) {  // present, and in this order
       const qsizetype i = text.indexOf(s, at + 1);
       QVERIFY2(i > at, qPrintable(QStringLiteral("section '%1' missing or out of order").arg(s)));

@@ -97,11 +97,17 @@ std::optional<MoeStep> parse_profiler_step(std::string_view text) {
 
 std::optional<MoeRoute> parse_moe_route(std::string_view text) {
   auto w = words(text);
-  if (w.size() != 3 || w[0] != "moe.route") return std::nullopt;
+  if ((w.size() != 3 && w.size() != 4) || w[0] != "moe.route") return std::nullopt;
   auto layer = value_of(w[1], "layer");
-  auto tokens = value_of(w[2], "tokens");
+  auto tokens = value_of(w.back(), "tokens");
   if (!layer || !tokens) return std::nullopt;
   MoeRoute r;
+  if (w.size() == 4) {  // optional step=S between layer and tokens
+    auto sv = value_of(w[2], "step");
+    auto s = sv ? whole_number<std::int64_t>(*sv) : std::nullopt;
+    if (!s) return std::nullopt;
+    r.step = *s;
+  }
   auto l = whole_number<int>(*layer);
   if (!l) return std::nullopt;
   r.layer = *l;

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+// QCustomPlot drawings of the report model (analyzers/report_model.h): the GUI panels
+// and the PDF report (moetune-gui --report) draw the same series the HTML report draws
+// as SVG.
 #include "moetune/ui/qcp.h"  // first: see qcp.h
 
 #include <algorithm>
@@ -6,6 +9,7 @@
 #include <set>
 
 #include "moetune/trace/comm_vocab.h"
+#include "moetune/analyzers/report_model.h"
 #include "moetune/ui/plot_builders.h"
 
 namespace moetune::ui {
@@ -42,9 +46,6 @@ void integer_step_axis(QCustomPlot* p) {
   t->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
   p->xAxis->setTicker(t);
 }
-
-// nccl-tests bus factor from the one vocabulary (moetune/trace/comm_vocab.h); one rank: 1.
-double busbw_factor(const std::string& func, int n) { return n <= 1 ? 1.0 : comm::busbw_factor(func, n); }
 
 }  // namespace
 
@@ -160,44 +161,25 @@ QString build_busbw_plot(QCustomPlot* p, const analyzers::RunData& run) {
   p->yAxis->setLabel(QStringLiteral("bus bandwidth (GB/s)"));
   p->xAxis->setScaleType(QCPAxis::stLogarithmic);
   p->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  const int nranks_run = std::max<int>(1, int(run.ranks.size()));
-  // func -> size bucket (log2) -> busbw samples
-  std::map<std::string, std::map<int, std::vector<double>>> samples;
-  for (const auto& o : run.nccl_ops) {
-    const auto dur = o.end_ns - o.start_ns;
-    if (dur <= 0 || o.bytes <= 0) continue;
-    const double algbw = double(o.bytes) / double(dur);  // bytes/ns == GB/s
-    const int n = o.nranks > 0 ? o.nranks : nranks_run;
-    int bucket = 0;
-    for (auto b = o.bytes; b > 1; b >>= 1) ++bucket;
-    samples[o.func][bucket].push_back(algbw * busbw_factor(o.func, n));
-  }
-  if (samples.empty()) {
+  const analyzers::BusBw bw = analyzers::busbw_series(run);  // the report model's series
+  if (bw.by_func.empty()) {
     note(p, QStringLiteral("no NCCL ops with sizes and durations in this run"));
     p->replot();
     return QStringLiteral("no nccl ops");
   }
   int i = 0;
   double ymax = 0;
-  for (auto& [func, buckets] : samples) {
-    QVector<double> x, y;
-    for (auto& [b, v] : buckets) {
-      std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
-      x.push_back(std::ldexp(1.0, b));
-      y.push_back(v[v.size() / 2]);
-      ymax = std::max(ymax, y.back());
-    }
+  for (const auto& s : bw.by_func) {
+    QVector<double> x(s.x.begin(), s.x.end()), y(s.y.begin(), s.y.end());
+    for (double v : s.y) ymax = std::max(ymax, v);
     auto* g = p->addGraph();
-    g->setName(qs(func) + QStringLiteral(" (median)"));
+    g->setName(qs(s.name) + QStringLiteral(" (median)"));
     g->setPen(QPen(rank_color(i++), 1.5));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
     g->setData(x, y, true);
   }
-  double ceiling = 0;
-  QString link;
-  for (const auto& t : run.topology) {
-    if (t.bandwidth_gbps && *t.bandwidth_gbps > ceiling) { ceiling = *t.bandwidth_gbps; link = qs(t.link); }
-  }
+  const double ceiling = bw.ceiling_gbps;
+  const QString link = qs(bw.ceiling_link);
   p->legend->setVisible(true);
   p->rescaleAxes();
   if (ceiling > 0) {
@@ -219,29 +201,17 @@ QString build_busbw_plot(QCustomPlot* p, const analyzers::RunData& run) {
   return ceiling > 0 ? QString() : QStringLiteral("no link ceiling (topology has no bandwidth)");
 }
 
-std::vector<int> expert_layers(const analyzers::RunData& run) {
-  std::set<int> s;
-  for (const auto& r : run.routing) s.insert(r.layer);
-  return {s.begin(), s.end()};
-}
+std::vector<int> expert_layers(const analyzers::RunData& run) { return analyzers::expert_layers(run); }
 
 QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, const analyzers::AnalysisResult* result,
                              int layer) {
   reset(p);
   p->xAxis->setLabel(QStringLiteral("step"));
   p->yAxis->setLabel(QStringLiteral("expert (layer ") + QString::number(layer) + QStringLiteral(")"));
-  std::map<std::pair<std::int64_t, int>, double> cells;
-  std::map<int, double> total;
-  std::int64_t smin = INT64_MAX, smax = INT64_MIN;
-  int emax = -1;
-  for (const auto& r : run.routing) {
-    if (r.layer != layer) continue;
-    cells[{r.step, r.expert}] += double(r.tokens);
-    total[r.expert] += double(r.tokens);
-    smin = std::min(smin, r.step);
-    smax = std::max(smax, r.step);
-    emax = std::max(emax, r.expert);
-  }
+  const analyzers::ExpertHeat heat = analyzers::expert_heat(run, result, layer);  // the report model's cells
+  const auto& cells = heat.tokens;
+  const std::int64_t smin = heat.step_min, smax = heat.step_max;
+  const int emax = heat.experts - 1;
   if (cells.empty()) {
     note(p, QStringLiteral("no expert routing data in this run"));
     p->replot();
@@ -266,32 +236,8 @@ QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, cons
   map->setColorScale(scale);  // before the gradient and range: the scale owns both
   map->setGradient(QCPColorGradient::gpThermal);
   map->rescaleDataRange(true);
-  // hot / cold: analyzer metrics when present, else top/bottom 3 by total tokens.
-  std::set<int> hot, cold;
-  auto pick = [&](const nlohmann::json& arr, std::set<int>& out) {
-    if (!arr.is_array()) return;
-    for (const auto& e : arr) {
-      if (e.is_number_integer()) out.insert(e.get<int>());
-      else if (e.is_object() && e.contains("expert") && e.value("layer", layer) == layer) out.insert(e.value("expert", -1));
-    }
-  };
-  if (result && result->metrics.contains("experts")) {
-    const auto& ex = result->metrics["experts"];
-    if (ex.is_object()) {
-      if (ex.contains("hot")) pick(ex["hot"], hot);
-      if (ex.contains("cold")) pick(ex["cold"], cold);
-    }
-  }
-  const bool from_metrics = !hot.empty() || !cold.empty();
-  if (!from_metrics) {
-    std::vector<std::pair<double, int>> order;
-    for (auto [e, t] : total) order.push_back({t, e});
-    std::sort(order.begin(), order.end());
-    for (std::size_t i = 0; i < std::min<std::size_t>(3, order.size()); ++i) {
-      cold.insert(order[i].second);
-      hot.insert(order[order.size() - 1 - i].second);
-    }
-  }
+  const std::set<int> hot(heat.hot.begin(), heat.hot.end()), cold(heat.cold.begin(), heat.cold.end());
+  const bool from_metrics = heat.hot_from_metrics;
   // placement overlay: the ranks each expert lives on, in the tick label
   std::map<int, QStringList> placed;
   for (const auto& pl : run.placement)
@@ -325,20 +271,8 @@ QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, cons
 }
 
 TopoMatrix topology_matrix(const analyzers::RunData& run) {
-  TopoMatrix m;
-  std::map<std::string, int> idx;
-  auto id = [&](const std::string& n) {
-    auto [it, fresh] = idx.try_emplace(n, int(m.names.size()));
-    if (fresh) m.names.push_back(n);
-    return it->second;
-  };
-  for (const auto& t : run.topology) { id(t.a); id(t.b); }
-  m.code.assign(m.names.size(), std::vector<std::string>(m.names.size()));
-  for (const auto& t : run.topology) {
-    m.code[std::size_t(idx[t.a])][std::size_t(idx[t.b])] = t.link;
-    if (m.code[std::size_t(idx[t.b])][std::size_t(idx[t.a])].empty()) m.code[std::size_t(idx[t.b])][std::size_t(idx[t.a])] = t.link;
-  }
-  return m;
+  const analyzers::LinkMatrix l = analyzers::link_matrix(run);
+  return TopoMatrix{l.names, l.code};
 }
 
 void set_plot_marker(QCustomPlot* p, double x) {

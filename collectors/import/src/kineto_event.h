@@ -26,6 +26,10 @@ struct TraceMeta {
   std::optional<std::int64_t> rank;          // "distributedInfo": {"rank": N}
   std::vector<DeviceProps> devices;          // "deviceProperties"
   bool has_events = false;                   // "traceEvents" is an array
+  // The top level is the events array itself: the legacy autograd-profiler export of a
+  // PyTorch built without Kineto (e.g. Debian's python3-torch). Its events have no
+  // "cat": record_function ranges named moe:/moe./ProfilerStep# read as user_annotation.
+  bool legacy_array = false;
 };
 
 // One traceEvents entry, only the fields the importer uses. String views point into

@@ -292,7 +292,7 @@ class Mapper {
     if (auto st = parse_moe_step(text)) {
       moe_steps_[st->step] = {start, start + dur, st->tokens};
     } else if (auto ro = parse_moe_route(text)) {
-      routes_.push_back({start, ro->layer, std::move(ro->tokens)});
+      routes_.push_back({start, ro->layer, std::move(ro->tokens), ro->step});
     } else if (auto pl = parse_moe_placement(text)) {
       RowBatch::Placement p{pl->layer, {}};
       for (const auto& [expert, ranks] : pl->map)
@@ -312,8 +312,9 @@ class Mapper {
     // A route belongs to the step range that encloses it, else the last step started before it.
     std::int64_t unplaced = 0;
     for (const auto& r : routes_) {
-      std::optional<std::int64_t> step;
+      std::optional<std::int64_t> step = r.step;  // a step=S in the text wins
       for (const auto& [n, m] : moe_steps_) {
+        if (r.step) break;
         if (m.start <= r.time) step = n;
         if (m.start <= r.time && r.time < m.end) break;
       }
@@ -464,6 +465,7 @@ class Mapper {
     std::int64_t time = 0;
     int layer = 0;
     std::vector<std::int64_t> tokens;
+    std::optional<std::int64_t> step;  // step=S of the mark text
   };
   std::map<std::int64_t, MoeStepSpan> moe_steps_;
   std::vector<MoeRouteMark> routes_;

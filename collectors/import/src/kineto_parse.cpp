@@ -302,8 +302,11 @@ Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_s
   {
     od::json_type t;
     if (auto e = doc.type().get(t)) return json_error(e);
-    if (t != od::json_type::object)
+    if (t == od::json_type::array) meta.has_events = meta.legacy_array = true;
+    else if (t != od::json_type::object)
       return Error{file.string() + ": not a Kineto trace (top level is not a JSON object with traceEvents)"};
+  }
+  if (!meta.legacy_array) {
     od::object root;
     if (auto e = doc.get_object().get(root)) return json_error(e);
     for (auto f : root) {
@@ -339,28 +342,42 @@ Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_s
 
   // Pass 2: the events.
   doc.rewind();
-  od::object root;
-  if (auto e = doc.get_object().get(root)) return json_error(e);
   std::uint64_t n = 0;
-  for (auto f : root) {
-    if (auto e = f.error()) return json_error(e);
-    od::raw_json_string rk;
-    if (auto e = f.key().get(rk)) return json_error(e);
-    if (key_text(rk) != "traceEvents") continue;
-    od::value x;
-    if (auto e = f.value().get(x)) return json_error(e);
-    od::array events;
-    if (auto e = x.get_array().get(events)) return json_error(e);
+  auto walk = [&](od::array& events) -> Expected<void> {
     for (auto item : events) {
       od::value v;
       if (auto e = item.get(v)) return json_error(e);
       Event ev;
       if (auto e = read_event(v, ev)) return json_error(e);
+      if (meta.legacy_array && ev.cat.empty()) {
+        const bool moe = ev.name.substr(0, 4) == "moe:" || ev.name.substr(0, 4) == "moe.";
+        ev.cat = moe || ev.name.substr(0, 13) == "ProfilerStep#" ? "user_annotation" : "cpu_op";
+      }
       if (meta_ok && !on_event(ev)) return {};  // given up: nothing more is wanted
       if ((++n & 0xFFFF) == 0 && progress) {
         const char* loc = nullptr;
         if (!doc.current_location().get(loc)) progress(static_cast<std::uint64_t>(loc - begin), json.size());
       }
+    }
+    return {};
+  };
+  if (meta.legacy_array) {
+    od::array events;
+    if (auto e = doc.get_array().get(events)) return json_error(e);
+    if (auto w = walk(events); !w) return w;
+  } else {
+    od::object root;
+    if (auto e = doc.get_object().get(root)) return json_error(e);
+    for (auto f : root) {
+      if (auto e = f.error()) return json_error(e);
+      od::raw_json_string rk;
+      if (auto e = f.key().get(rk)) return json_error(e);
+      if (key_text(rk) != "traceEvents") continue;
+      od::value x;
+      if (auto e = f.value().get(x)) return json_error(e);
+      od::array events;
+      if (auto e = x.get_array().get(events)) return json_error(e);
+      if (auto w = walk(events); !w) return w;
     }
   }
   if (!meta_ok) return meta_ok;

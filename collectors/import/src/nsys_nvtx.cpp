@@ -246,9 +246,9 @@ bool import_nvtx(NsysImport& im) {
         continue;
       }
       // Innermost enclosing step on this thread, else the last step that started.
-      std::int64_t step = -1;
+      std::int64_t step = route->step.value_or(-1);  // a step=S in the text wins
       const auto& v = steps[*rank];
-      for (auto it = v.rbegin(); it != v.rend(); ++it)
+      for (auto it = v.rbegin(); step < 0 && it != v.rend(); ++it)
         if (it->tid == r.tid && it->start <= r.start_ns && it->end >= r.start_ns) {
           step = it->step;
           break;

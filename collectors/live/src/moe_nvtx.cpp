@@ -70,9 +70,13 @@ void MarkerDecoder::instant(std::int64_t tid, std::int64_t t, std::string_view n
       ++malformed_;
       return;
     }
-    std::int64_t step = -1;
-    if (auto s = step_stack_.find(tid); s != step_stack_.end() && !s->second.empty()) step = s->second.back();
-    else if (auto l = last_step_.find(tid); l != last_step_.end()) step = l->second;
+    std::int64_t step = r->step.value_or(-1);  // a step=S in the text wins over the enclosing range
+    if (step >= 0) {
+    } else if (auto s = step_stack_.find(tid); s != step_stack_.end() && !s->second.empty()) {
+      step = s->second.back();
+    } else if (auto l = last_step_.find(tid); l != last_step_.end()) {
+      step = l->second;
+    }
     for (std::size_t e = 0; e < r->tokens.size(); ++e)
       w.add(ExpertRoutingRow{step, r->layer, rank_, static_cast<int>(e), r->tokens[e], t});
   } else if (name.substr(0, 14) == "moe.placement ") {

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "moetune/synth/chrome_export.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <unistd.h>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,10 +16,11 @@
 namespace moetune::synth {
 namespace {
 
-// Buffered output with the few JSON primitives the exporter needs.
+// Buffered output with the few JSON primitives the exporter needs; to a FILE or, for
+// .gz, through zlib (one 1 MiB buffer either way: memory does not grow with the run).
 class Out {
  public:
-  explicit Out(std::FILE* f) : f_(f) { buf_.reserve(1 << 20); }
+  explicit Out(std::FILE* f, gzFile gz = nullptr) : f_(f), gz_(gz) { buf_.reserve(1 << 20); }
   ~Out() { flush(); }
   void raw(std::string_view s) {
     buf_.append(s);
@@ -54,7 +58,11 @@ class Out {
     buf_ += '"';
   }
   void flush() {
-    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) failed_ = true;
+    if (!buf_.empty()) {
+      const bool ok = gz_ ? gzwrite(gz_, buf_.data(), static_cast<unsigned>(buf_.size())) == static_cast<int>(buf_.size())
+                          : std::fwrite(buf_.data(), 1, buf_.size(), f_) == buf_.size();
+      if (!ok) failed_ = true;
+    }
     written_ += static_cast<std::int64_t>(buf_.size());
     buf_.clear();
   }
@@ -63,12 +71,13 @@ class Out {
 
  private:
   std::FILE* f_;
+  gzFile gz_;
   std::string buf_;
   bool failed_ = false;
   std::int64_t written_ = 0;
 };
 
-enum class Kind : std::uint8_t { Kernel, Memcpy, Memset, Api, Nvtx, Nccl, Step };
+enum class Kind : std::uint8_t { Kernel, Memcpy, Memset, Api, Nvtx, Nccl, Step, Finding };
 
 struct Ev {
   std::int64_t start, dur;
@@ -150,7 +159,8 @@ class RankWriter {
   RankWriter(TraceReader& r, Out& o, ChromeExportStats& st, bool& first, std::int64_t base, std::int64_t& next_tid)
       : r_(r), o_(o), st_(st), first_(first), base_(base), next_tid_(next_tid) {}
 
-  void write(const RankRow& rank, std::int64_t pid, bool flows) {
+  void write(const RankRow& rank, std::int64_t pid, bool flows, const std::vector<ChromeAnnotation>& ann) {
+    ann_ = &ann;
     RankId id = rank.rank;
     pid_ = pid;
     device_ = rank.device;
@@ -182,6 +192,9 @@ class RankWriter {
       if (!nccl_[i].kernel_id) add(named_group("nccl ops"), nccl_[i].start_ns, nccl_[i].dur_ns(), Kind::Nccl, i);
     for (std::size_t i = 0; i < steps_.size(); ++i)
       add(named_group("steps"), steps_[i].start_ns, steps_[i].end_ns - steps_[i].start_ns, Kind::Step, i);
+    for (std::size_t i = 0; i < ann.size(); ++i)
+      if (ann[i].rank == id.value)
+        add(named_group("moetune findings"), ann[i].start_ns, ann[i].end_ns - ann[i].start_ns, Kind::Finding, i);
     kernel_tid_.assign(kernels_.size(), 0);
     api_tid_.assign(apis_.size(), 0);
     for (auto& [key, g] : groups_) emit(g);
@@ -367,6 +380,12 @@ class RankWriter {
         if (s.tokens) kv("tokens", *s.tokens);
         break;
       }
+      case Kind::Finding: {
+        const auto& a = (*ann_)[e.index];
+        head("moetune_finding", a.name, tid, a.start_ns, a.end_ns - a.start_ns);
+        o_.raw(a.args);
+        break;
+      }
     }
     o_.raw("}}");
   }
@@ -398,6 +417,7 @@ class RankWriter {
   bool& first_;
   std::int64_t base_, pid_ = 0, device_ = -1, sort_ = 0;
   std::int64_t& next_tid_;
+  const std::vector<ChromeAnnotation>* ann_ = nullptr;
   std::vector<KernelRow> kernels_;
   std::vector<MemcpyRow> memcpys_;
   std::vector<MemsetRow> memsets_;
@@ -420,15 +440,25 @@ Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem:
     if (it == ranks.end()) return Error{r.path().string() + ": no rank " + std::to_string(*opts.rank) + " in the run"};
     ranks = {*it};
   }
+  const bool to_stdout = out == "-";
+  const std::string ext = out.extension().string();
+  const bool gz = !to_stdout && (ext == ".gz" || ext == ".GZ");
   auto tmp = out;
   tmp += ".tmp";
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(to_stdout ? stdout : std::fopen(tmp.c_str(), "wb"),
+                                                   to_stdout ? +[](std::FILE*) { return 0; } : &std::fclose);
   if (!f) return Error{out.string() + ": cannot write the output file"};
+  gzFile gzf = nullptr;
+  if (gz) {
+    gzf = gzdopen(dup(fileno(f.get())), "wb6");
+    if (!gzf) return Error{out.string() + ": cannot start gzip compression"};
+    gzbuffer(gzf, 1 << 18);
+  }
   auto [t0, t1] = r.time_range();
   (void)t1;
   ChromeExportStats st;
   {
-    Out o(f.get());
+    Out o(f.get(), gzf);
     o.raw("{\"schemaVersion\":1,\"displayTimeUnit\":\"ns\",\"baseTimeNanoseconds\":");
     o.num(t0);
     if (opts.rank) {
@@ -459,12 +489,16 @@ Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem:
     std::int64_t next_tid = 1'000'000'000;
     for (const auto& k : ranks) {
       RankWriter w(r, o, st, first, t0, next_tid);
-      w.write(k, opts.rank ? k.pid : k.rank.value, opts.flows);
+      w.write(k, opts.rank ? k.pid : k.rank.value, opts.flows, opts.annotations);
     }
     o.raw("\n]}\n");
     o.flush();
-    st.bytes = o.written();
-    if (o.failed()) {
+    st.bytes = o.written();  // uncompressed JSON bytes
+    bool failed = o.failed();
+    if (gzf && gzclose(gzf) != Z_OK) failed = true;
+    if (to_stdout) return failed || std::fflush(stdout) != 0 ? Expected<ChromeExportStats>(Error{"stdout: write failed"})
+                                                           : Expected<ChromeExportStats>(st);
+    if (failed) {
       f.reset();
       std::error_code ec;
       std::filesystem::remove(tmp, ec);  // never leave a partial file behind

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reports of one analysis, without Qt: plain text (the CLI's analyze output),
-// Markdown, and a self-contained HTML page (inline CSS and SVG plot, no external
-// assets). Each has the same sections: summary, per-rank table, findings with
-// recommendation / fixes / gain and its basis, communication ratio per step,
-// notes ("not enough data: ...") and trace health. Cost: linear in findings and
+// Markdown, and a self-contained HTML page (inline CSS and SVG plots, no external
+// assets). One report model (report_model.h), one HTML renderer: the GUI binary's PDF
+// (moetune-gui --report) lays out this same HTML with its plots as PNGs. Sections:
+// summary, ranks, per-rank table, findings with recommendation / fixes / gain and its
+// basis, plots (step time, communication ratio per step, bus bandwidth, expert load),
+// topology, notes ("not enough data: ...") and trace health. Cost: linear in findings and
 // steps x ranks; independent of the number of events.
 #pragma once
 #include <cstdint>
@@ -21,7 +23,15 @@ std::optional<FindingSeverity> parse_severity(const std::string& s);  // "low"..
 
 std::string report_text(const RunData& run, const AnalysisResult& r);
 std::string report_markdown(const RunData& run, const AnalysisResult& r);
-std::string report_html(const RunData& run, const AnalysisResult& r);
+// HTML options: plot_images maps a plot id of report_plots() (report_model.h) to an
+// image src the caller made (the GUI's PNGs for PDF); plots without one are inline SVG
+// (svg) or left out (!svg, for layout engines without SVG such as QTextDocument).
+struct HtmlOptions {
+  std::map<std::string, std::string> plot_images;
+  bool svg = true;
+  bool evidence = true;  // each finding's evidence JSON in a <details> block (not for print)
+};
+std::string report_html(const RunData& run, const AnalysisResult& r, const HtmlOptions& opts = {});
 
 // Headline numbers shared by the reports (means over ranks of metrics.per_rank).
 struct ReportSummary {

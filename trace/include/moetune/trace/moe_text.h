@@ -20,6 +20,10 @@ struct MoeStep {
 struct MoeRoute {
   int layer = 0;
   std::vector<std::int64_t> tokens;  // tokens sent to expert i
+  // "step=S" when the mark names its step (the PyTorch helper emits routes once their
+  // counts have landed on the host, possibly after the step range closed); else the
+  // enclosing step range decides.
+  std::optional<std::int64_t> step;
 };
 struct MoePlacement {
   int layer = 0;
@@ -28,7 +32,7 @@ struct MoePlacement {
 
 std::optional<MoeStep> parse_moe_step(std::string_view text);       // "step N" / "step N tokens=T"
 std::optional<MoeStep> parse_profiler_step(std::string_view text);  // "ProfilerStep#N"
-std::optional<MoeRoute> parse_moe_route(std::string_view text);     // "moe.route layer=L tokens=a,b,..."
+std::optional<MoeRoute> parse_moe_route(std::string_view text);     // "moe.route layer=L [step=S] tokens=a,b,..."
 std::optional<MoePlacement> parse_moe_placement(std::string_view text);  // "moe.placement layer=L map=E:R|R2,..."
 
 // PyTorch's emit_nvtx names ranges "aten::mul, seq = 45328, op_id = 990726". Splits such a

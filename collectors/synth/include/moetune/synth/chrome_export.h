@@ -7,15 +7,26 @@
 // stream, device, grid, block) and, for NCCL kernels, the Kineto NCCL metadata
 // (Collective name, msg nelems, dtype, Group size, split sizes, algo, proto, seq), so the
 // file re-imports with the Kineto importer. Streaming writer; memory = one rank's events.
+// `out` ending in ".gz" is gzip-compressed while it streams (zlib); "-" writes to stdout.
+// Annotations (the analysis' findings) go on a "moetune findings" track of their rank.
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "moetune/trace/reader.h"
 #include "moetune/trace/result.h"
 
 namespace moetune::synth {
+
+// One annotation: a complete event on the rank's "moetune findings" track.
+struct ChromeAnnotation {
+  std::int64_t rank = 0, start_ns = 0, end_ns = 0;
+  std::string name;
+  std::string args;  // JSON object members without braces ("\"id\":\"x\",..."), or ""
+};
 
 struct ChromeExportOptions {
   // Only this rank, in Kineto's per-rank layout (distributedInfo.rank, deviceProperties),
@@ -24,6 +35,7 @@ struct ChromeExportOptions {
   // Also write ac2g flow events (s at the launching API call, f at the kernel) so Perfetto
   // draws launch arrows; off by default (it adds two events per kernel).
   bool flows = false;
+  std::vector<ChromeAnnotation> annotations;
 };
 
 struct ChromeExportStats {
