@@ -143,6 +143,10 @@ void run_apply(const ApplyArgs& a, int& exit_code) {
   if (pid < 0) throw InputError(std::string("apply: fork failed: ") + std::strerror(errno));
   if (pid == 0) {
     for (const auto& [k, v] : prof->env) ::setenv(k.c_str(), v.c_str(), 1);
+    if (a.record) {  // the recorded run names its profile: `moetune diff` prints predicted vs measured
+      std::error_code ec;
+      ::setenv("MOETUNE_PROFILE", fs::absolute(a.profile, ec).c_str(), 1);
+    }
     std::vector<char*> cargv;
     for (auto& s : argv) cargv.push_back(s.data());
     cargv.push_back(nullptr);

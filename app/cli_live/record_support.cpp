@@ -95,6 +95,7 @@ void write_merged(const std::vector<fs::path>& parts, const fs::path& topo_txt, 
                         "nvidia-smi topo -m text kept in meta 'nvidia_smi_topo' only (" + r.error().message + ")"});
   }
   if (!command.empty()) (*w)->set_meta("command", command);
+  if (const char* prof = std::getenv("MOETUNE_PROFILE"); prof && *prof) (*w)->set_meta("profile", prof);
   if (exit_status >= 0) (*w)->set_meta("exit_status", std::to_string(exit_status));
   if (auto r = (*w)->finish(); !r) throw InputError(r.error().message);
   std::fprintf(stderr, "moetune: wrote %s (%d ranks, %d parts, %lld rows)\n", out.c_str(), rep->ranks,

@@ -12,9 +12,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
 
 #include "headless.h"
 #include "moetune/trace/comm_vocab.h"
+#include "moetune/trace/safe_file.h"
 #include "moetune/analyzers/model.h"
 #include "moetune/ui/main_window.h"
 #include "moetune/ui/report_qt.h"
@@ -59,6 +63,18 @@ bool has_arg(int argc, char** argv, std::initializer_list<const char*> names) {
   return false;
 }
 
+// True when the file at `p` ends with `tail` within its last 64 bytes.
+bool ends_with(const std::filesystem::path& p, const std::string& tail) {
+  std::ifstream in(p, std::ios::binary | std::ios::ate);
+  if (!in) return false;
+  const auto size = static_cast<std::streamoff>(in.tellg());
+  const std::streamoff n = std::min<std::streamoff>(size, 64);
+  std::string last(static_cast<std::size_t>(n), '\0');
+  in.seekg(size - n);
+  in.read(last.data(), n);
+  return in && last.find(tail) != std::string::npos;
+}
+
 int write_report(const QCommandLineParser& cli, const Options& o) {
   const std::string run = cli.value(o.report).toStdString(), format = cli.value(o.format).toStdString(),
                     out = cli.value(o.output).toStdString();
@@ -82,10 +98,22 @@ int write_report(const QCommandLineParser& cli, const Options& o) {
     if (type != QtDebugMsg && type != QtInfoMsg && !msg.contains(QLatin1String("XDG_RUNTIME_DIR")))
       std::fprintf(stderr, "moetune-gui: %s\n", qPrintable(msg));
   });
-  auto r = moetune::ui::render_report_qt(*data, result, format, out);
-  if (!r) {
-    std::fprintf(stderr, "moetune-gui: %s\n", r.error().message.c_str());
+  auto fail = [](const std::string& m) {
+    std::fprintf(stderr, "moetune-gui: %s\n", m.c_str());
     return 2;
+  };
+  if (format == "png") {  // a directory of plots
+    if (auto r = moetune::ui::render_report_qt(*data, result, format, out); !r) return fail(r.error().message);
+  } else {
+    // Rendered into a temporary next to OUT (trace/safe_file.h), checked complete (a
+    // renderer that hit a full disk leaves no trailer), then put in place; OUT is replaced
+    // (`moetune report` has refused it already unless --force).
+    auto tmp = moetune::TempFile::create(out);
+    if (!tmp) return fail(tmp.error().message);
+    if (auto r = moetune::ui::render_report_qt(*data, result, format, tmp->path()); !r) return fail(r.error().message);
+    if (!ends_with(tmp->path(), format == "pdf" ? "%%EOF" : "</html>"))
+      return fail(out + ": write failed (the " + format + " file is incomplete; disk full?)");
+    if (auto c = tmp->commit(true); !c) return fail(c.error().message);
   }
   std::fprintf(stderr, "wrote %s (%s, %zu findings)\n", out.c_str(), format.c_str(), result.findings.size());
   return 0;

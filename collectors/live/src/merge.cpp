@@ -239,7 +239,7 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       ++rep.rows;
     }
     auto meta = r.meta();
-    for (const char* key : {"nvidia_smi_topo", "exit_status", "command"})
+    for (const char* key : {"nvidia_smi_topo", "exit_status", "command", "profile"})
       if (meta.count(key)) out.set_meta(key, meta[key]);
     for (auto s : r.stats()) {
       if (s.rank) s.rank = M(RankId(*s.rank)).value;
