@@ -85,12 +85,27 @@ RunSummary summarize(const RunData& run, const AnalysisResult& r) {
   return s;
 }
 
-nlohmann::json predicted_vs_measured(const RunSummary& a, const RunSummary& b,
-                                     const std::vector<std::string>& applied) {
+bool profile_applies(const Profile& p, const Finding& f) {
+  for (const auto& fx : f.recommendation.fixes) {
+    if (fx.body.value("optional", false)) continue;
+    const std::string name = fx.body.value("name", "");
+    if (fx.type == "env") {
+      auto it = p.env.find(name);
+      if (it != p.env.end() && it->second == fx.body.value("value", std::string())) return true;
+    } else if (fx.type == "flag") {
+      if (std::find(p.flags.begin(), p.flags.end(), name) != p.flags.end()) return true;
+    } else if (fx.type == "placement") {
+      if (p.placement || !p.placement_file.empty()) return true;
+    }
+  }
+  return false;
+}
+
+nlohmann::json predicted_vs_measured(const RunSummary& a, const RunSummary& b, const Profile& profile) {
   nlohmann::json fixes = nlohmann::json::array();
   double keep = 1.0;  // product of (1 - g) over the estimated fixes
   int estimated = 0;
-  for (const auto& id : applied) {
+  for (const auto& id : profile.findings) {
     const Finding* f = nullptr;
     for (const auto& x : a.findings)
       if (x.id == id) f = &x;
@@ -99,6 +114,12 @@ nlohmann::json predicted_vs_measured(const RunSummary& a, const RunSummary& b,
       continue;
     }
     nlohmann::json row{{"finding", id}, {"kind", to_string(f->kind)}, {"title", f->title}, {"basis", f->gain_basis}};
+    if (!profile_applies(profile, *f)) {
+      row["status"] = "not applied (a code change the profile only describes)";
+      row["predicted_gain_pct"] = nullptr;
+      fixes.push_back(std::move(row));
+      continue;
+    }
     if (f->estimated_gain_pct > 0) {
       row["predicted_gain_pct"] = f->estimated_gain_pct;
       keep *= std::max(0.0, 1.0 - f->estimated_gain_pct / 100.0);
@@ -122,7 +143,7 @@ nlohmann::json predicted_vs_measured(const RunSummary& a, const RunSummary& b,
   return j;
 }
 
-nlohmann::json diff_runs(const RunSummary& a, const RunSummary& b, const std::vector<std::string>* applied) {
+nlohmann::json diff_runs(const RunSummary& a, const RunSummary& b, const Profile* applied) {
   nlohmann::json j{{"format_version", 1}};
   if (applied) j["predicted_vs_measured"] = predicted_vs_measured(a, b, *applied);
   j["step_time_ms"] = change(a.step_time_ms, b.step_time_ms);

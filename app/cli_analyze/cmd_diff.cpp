@@ -28,7 +28,7 @@ void print_row(const char* name, const nlohmann::json& c, const char* unit, doub
 
 // The finding ids a profile applied: from --profile, else from the after run's meta "profile"
 // (written by `moetune apply --record`) when that file still exists.
-std::optional<std::vector<std::string>> applied_findings(const std::string& profile_arg, const analyzers::RunData& after) {
+std::optional<analyzers::Profile> applied_profile(const std::string& profile_arg, const analyzers::RunData& after) {
   std::string path = profile_arg;
   if (path.empty()) {
     auto it = after.meta.find("profile");
@@ -37,13 +37,13 @@ std::optional<std::vector<std::string>> applied_findings(const std::string& prof
   }
   auto p = analyzers::read_profile(path);
   if (!p) throw InputError(p.error().message);
-  return p->findings;
+  return *p;
 }
 
 void print_predictions(const nlohmann::json& pm) {
   std::printf("predicted vs measured (step-time gain of the applied fixes)\n");
   for (const auto& f : pm["fixes"]) {
-    if (!f.contains("kind")) {
+    if (f.contains("status")) {
       std::printf("  %-24s %s\n", f["finding"].get<std::string>().c_str(), f["status"].get<std::string>().c_str());
       continue;
     }
@@ -66,7 +66,7 @@ void run_diff(const std::string& before, const std::string& after, const std::st
   if (!a) throw InputError(a.error().message);
   auto b = analyzers::RunData::load(after);
   if (!b) throw InputError(b.error().message);
-  const auto applied = applied_findings(profile, *b);
+  const auto applied = applied_profile(profile, *b);
   auto ra = analyzers::analyze(*a, opts), rb = analyzers::analyze(*b, opts);
   auto d = analyzers::diff_runs(analyzers::summarize(*a, ra), analyzers::summarize(*b, rb),
                                 applied ? &*applied : nullptr);

@@ -67,24 +67,36 @@ TEST(DiffRuns, PredictedNextToMeasured) {
   f1.kind = FindingKind::CommPrecision;
   f1.estimated_gain_pct = 20;
   f1.gain_basis = "bytes halved";
+  f1.recommendation.fixes.push_back({"flag", {{"name", "--comm-dtype"}, {"value", "bf16"}}});
   Finding f2 = f1;
   f2.id = "hot_experts-1";
   f2.kind = FindingKind::HotExperts;
   f2.estimated_gain_pct = 25;
+  f2.recommendation.fixes = {{"placement", {{"file", "placement.json"}}}};
   Finding f3 = f1;
   f3.id = "cold_expert_traffic-1";
   f3.kind = FindingKind::ColdExpertTraffic;
   f3.estimated_gain_pct = 0;
-  ra.findings = {f1, f2, f3};
-  const std::vector<std::string> applied{"comm_precision-1", "hot_experts-1", "cold_expert_traffic-1", "gone-9"};
+  Finding f4 = f1;  // code-only advice: described by the profile, not applied
+  f4.id = "straggler-1";
+  f4.kind = FindingKind::Straggler;
+  f4.estimated_gain_pct = 10;
+  f4.recommendation.fixes = {{"code", {{"description", "rebalance"}}}};
+  ra.findings = {f1, f2, f3, f4};
+  Profile applied;
+  applied.flags = {"--comm-dtype", "bf16"};
+  applied.placement_file = "placement.json";
+  applied.findings = {"comm_precision-1", "hot_experts-1", "cold_expert_traffic-1", "gone-9", "straggler-1"};
   auto d = diff_runs(summarize(a, ra), summarize(b, {}), &applied);
   const auto& pm = d["predicted_vs_measured"];
   EXPECT_NEAR(pm["predicted_gain_pct"].get<double>(), 100.0 * (1 - 0.8 * 0.75), 1e-9);
   EXPECT_NEAR(pm["measured_gain_pct"].get<double>(), 40.0, 1e-9);
   EXPECT_NEAR(pm["error_points"].get<double>(), 0.0, 1e-9);
-  ASSERT_EQ(pm["fixes"].size(), 4u);
-  EXPECT_TRUE(pm["fixes"][2]["predicted_gain_pct"].is_null());
+  ASSERT_EQ(pm["fixes"].size(), 5u);
+  EXPECT_TRUE(pm["fixes"][2]["predicted_gain_pct"].is_null());  // applied (its flag is in the profile) but not sized
   EXPECT_EQ(pm["fixes"][3]["status"], "not in the before run's analysis");
+  EXPECT_TRUE(pm["fixes"][4]["predicted_gain_pct"].is_null());  // code-only: left out of the prediction
+  EXPECT_NE(pm["fixes"][4]["status"].get<std::string>().find("not applied"), std::string::npos);
   // Without a profile there is no prediction section.
   EXPECT_FALSE(diff_runs(summarize(a, ra), summarize(b, {})).contains("predicted_vs_measured"));
 }

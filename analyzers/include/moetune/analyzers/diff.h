@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "moetune/analyzers/model.h"
+#include "moetune/analyzers/profile.h"
 
 namespace moetune::analyzers {
 
@@ -31,17 +32,20 @@ struct RunSummary {
   std::vector<Finding> findings;
 };
 RunSummary summarize(const RunData& run, const AnalysisResult& r);
-// The diff document (the --json output). With `applied` (the finding ids a tuning profile
-// took its fixes from, profile.h), the document also carries "predicted_vs_measured": each
-// applied finding's estimated gain from the before run next to the measured step-time gain.
-nlohmann::json diff_runs(const RunSummary& before, const RunSummary& after,
-                         const std::vector<std::string>* applied = nullptr);
+// The diff document (the --json output). With `applied` (the tuning profile that was
+// applied, profile.h), the document also carries "predicted_vs_measured": each applied
+// finding's estimated gain from the before run next to the measured step-time gain.
+nlohmann::json diff_runs(const RunSummary& before, const RunSummary& after, const Profile* applied = nullptr);
+
+// True when the profile carries one of the finding's machine-applicable fixes (an env
+// variable with the same value, a flag, a placement); code-only findings are not applied.
+bool profile_applies(const Profile& p, const Finding& f);
 
 // Predicted vs measured for the fixes of one profile. Findings are matched by id in the
-// before run's analysis (ids are stable for one run). Several fixes applied together are
-// measured together: the combined prediction assumes independent gains on the step time,
-// 1 - prod(1 - g_i).
-nlohmann::json predicted_vs_measured(const RunSummary& before, const RunSummary& after,
-                                     const std::vector<std::string>& applied);
+// before run's analysis (ids are stable for one run); findings whose fixes the profile does
+// not carry (code changes) are listed as not applied and left out of the prediction. Several
+// fixes applied together are measured together: the combined prediction assumes independent
+// gains on the step time, 1 - prod(1 - g_i).
+nlohmann::json predicted_vs_measured(const RunSummary& before, const RunSummary& after, const Profile& applied);
 
 }  // namespace moetune::analyzers
