@@ -50,7 +50,12 @@ void run_report(const std::string& path, const std::string& format, const std::s
     auto tmp = TempFile::create(out);
     if (!tmp) throw InputError(tmp.error().message);
     auto r = ui::render_report_qt(*run, result, format, tmp->path());
-    if (!r) throw InputError(r.error().message);
+    if (!r) {  // name the output, not the temporary
+      std::string msg = r.error().message;
+      for (auto at = msg.find(tmp->path().string()); at != std::string::npos; at = msg.find(tmp->path().string()))
+        msg.replace(at, tmp->path().string().size(), out);
+      throw InputError(msg);
+    }
     if (!ends_with_tail(tmp->path(), format == "pdf" ? "%%EOF" : "</html>"))
       throw InputError(out + ": write failed (the " + format + " file is incomplete; disk full?)");
     if (auto c = tmp->commit(force); !c) throw InputError(c.error().message);
