@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "anab_helpers.h"
 
@@ -29,7 +30,7 @@ fs::path dir(const std::string& name) {
 }
 
 const fs::path& run_file() {
-  static const fs::path p = anab::synth("--ranks 4 --inject gpu_idle:5");
+  static const fs::path p = anab::synth("--ranks 8 --inject gpu_idle:5");
   return p;
 }
 

@@ -121,7 +121,9 @@ TEST(HostileLive, SlowControlClientDoesNotHoldUpOthers) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->rfind("ok capturing=1", 0), 0u) << *r;
   EXPECT_LT(took, std::chrono::milliseconds(700));
-  EXPECT_GE((*srv)->malformed(), 1u);  // the slow one was cut off at its deadline
+  // The slow one is cut off (deadline or its close), counted as malformed.
+  for (int i = 0; i < 40 && (*srv)->malformed() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GE((*srv)->malformed(), 1u);
 }
 
 TEST(HostileLive, AttachFailsLoudlyWhenTheSocketNeverAnswers) {

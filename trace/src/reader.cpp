@@ -134,16 +134,18 @@ Expected<void> TraceReader::check_integrity() {
   std::error_code ec;
   auto size = std::filesystem::file_size(db_->path(), ec);
   if (ec || size > kCheckMaxBytes) return {};
+  // Only a corrupt verdict refuses the run: a check that cannot run (I/O error, a full
+  // temp disk, busy, out of memory) says nothing about the file and is skipped.
+  auto corrupt = [this] { return db_->last_errcode() == SQLITE_CORRUPT || db_->last_errcode() == SQLITE_NOTADB; };
   auto qc = db_->prepare("PRAGMA quick_check(3)");
-  if (!qc) return Error{"damaged store (" + db_->last_error() + ")"};
+  if (!qc) return corrupt() ? Expected<void>(Error{"damaged store (" + db_->last_error() + ")"}) : Expected<void>{};
   std::string problems;
   while (qc->step()) {
     auto line = qc->text(0);
     if (line == "ok") break;
     problems += (problems.empty() ? "" : "; ") + line;
   }
-  if (problems.empty() && qc->rc() != SQLITE_ROW && qc->rc() != SQLITE_DONE)
-    problems = db_->last_errcode() == SQLITE_BUSY ? std::string() : db_->last_error();
+  if (problems.empty() && qc->rc() != SQLITE_ROW && qc->rc() != SQLITE_DONE && corrupt()) problems = db_->last_error();
   if (!problems.empty()) return Error{"damaged store (PRAGMA quick_check: " + problems + ")"};
   auto stored = meta_numbers("store.counts");
   for (const auto& [t, cached] : stored) {
