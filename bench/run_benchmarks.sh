@@ -20,3 +20,7 @@ ls -l "$W/k0.json" | awk '{printf "  json %.1f MB\n", $5/1e6}'
 t $M import "$W/k0.json" -o "$W/k0.moetune" --force
 echo "== analyze on the 10M-event run"
 if $M analyze --help > /dev/null 2>&1; then t $M analyze "$W/big.moetune" > /dev/null || true; fi
+echo "== Kineto import + analyze of 8 SYNTHETIC rank files (2 M events), 3 runs; HTA beside it when importable"
+python3 "$(dirname "$0")/compare_hta.py" --moetune "$M" --dir "$W/k8" --runs 3
+echo "== same import on the calling thread only (MOETUNE_IMPORT_THREADS=1), for the parallel speed-up"
+MOETUNE_IMPORT_THREADS=1 t $M import "$W"/k8/rank*.json -o "$W/k8seq.moetune" --force

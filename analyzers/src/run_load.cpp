@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // RunData::load: the big event tables (kernels, api_calls, nvtx, memcpys, memsets) are
-// read in pieces by a pool of threads (one per core, each with its own read-only
-// connection) in storage order: rowid ranges for the rowid tables, (rank, start_ns)
-// ranges of the primary key for kernels. No row goes through the (rank, start_ns)
-// indexes (a row lookup per row: 2-3x the cost of a scan). The caller's thread reads
-// the small tables meanwhile, then appends the pieces in order (each freed once
-// appended, so the peak is about one copy of the data) and sorts a rowid table by
+// read by a pool of threads (one per core, each with its own read-only connection) in
+// storage order: kernels in one piece (primary-key order, straight into RunData), the
+// rowid tables in rowid ranges that each thread writes into their places. No row goes
+// through the (rank, start_ns) indexes (a row lookup per row: 2-3x the cost of a scan).
+// The caller's thread reads the small tables meanwhile, then sorts a rowid table by
 // (rank, start) only when it is not in that order already (stable: ties keep rowid
 // order, exactly what the index order gave).
 #include <sqlite3.h>
@@ -62,12 +61,16 @@ struct Piece {
   std::string error;  // a read that failed part-way (corrupt file)
 };
 
+// Pieces whose rows are collected apart and appended in order (kernels).
 template <class Row>
 void add_pieces(std::vector<std::unique_ptr<Piece>>& pieces, std::vector<Row>& dest, const std::string& select,
-                const std::vector<std::string>& where) {
+                const std::vector<std::string>& where, std::int64_t expected_rows) {
+  std::size_t reserve = static_cast<std::size_t>(
+      std::clamp<std::int64_t>(expected_rows / std::max<std::int64_t>(1, std::ssize(where)) * 5 / 4, 0, 1 << 24));
   for (const auto& w : where) {
     auto p = std::make_unique<Piece>();
     auto rows = std::make_shared<std::vector<Row>>();
+    rows->reserve(reserve);  // virtual until written
     p->sql = select + w;
     p->read_all = [rows](sqlite3_stmt* st) {
       int rc;
@@ -82,56 +85,63 @@ void add_pieces(std::vector<std::unique_ptr<Piece>>& pieces, std::vector<Row>& d
   }
 }
 
-// kPiecesPerTable rowid ranges covering [min, max] rowid (storage order).
-std::vector<std::string> rowid_pieces(Db& db, const char* table) {
+// A rowid table (id = rowid) in kPiecesPerTable rowid ranges (storage order). When its
+// rowids are dense (count = max - min + 1, exact: count(*) walks pages without decoding
+// rows) every row has its place in DEST, sized here, and each piece writes its rows
+// there directly; otherwise the rows are collected and appended like the kernels.
+template <class Row>
+void add_rowid_pieces(std::vector<std::unique_ptr<Piece>>& pieces, std::vector<Row>& dest, const std::string& select,
+                      Db& db, const char* table) {
   auto lo = db.scalar(std::string("SELECT min(rowid) FROM ") + table);
   auto hi = db.scalar(std::string("SELECT max(rowid) FROM ") + table);
-  if (!lo || !hi) return {};
-  std::vector<std::string> out;
+  if (!lo || !hi || *hi < *lo) return;
+  std::vector<std::string> where;
   std::int64_t span = *hi - *lo + 1, step = std::max<std::int64_t>(1, span / kPiecesPerTable + 1);
   for (std::int64_t a = *lo; a <= *hi; a += step)
-    out.push_back(" WHERE rowid >= " + std::to_string(a) + " AND rowid < " +
-                  std::to_string(a + std::min(step, *hi - a + 1)));
-  return out;
-}
-
-// Ranges of the kernels primary key (rank, start_ns): at each known rank, and inside
-// it at equal time steps (between the rank's first and last kernel start, two
-// primary-key lookups) so that there are about kPiecesPerTable pieces. The first and
-// last ranges are open, so ranks missing from `ranks` are read too.
-std::vector<std::string> kernel_pieces(Db& db, const std::vector<RankRow>& ranks) {
-  std::vector<std::pair<std::int64_t, std::int64_t>> points;
-  std::int64_t slices = std::max<std::int64_t>(1, kPiecesPerTable / std::max<std::size_t>(1, ranks.size()));
-  for (const auto& r : ranks) {
-    points.emplace_back(r.rank.value, INT64_MIN);
-    if (slices < 2) continue;
-    std::string where = " FROM kernels WHERE rank = " + std::to_string(r.rank.value);
-    auto lo = db.scalar("SELECT min(start_ns)" + where), hi = db.scalar("SELECT max(start_ns)" + where);
-    if (!lo || !hi || *hi <= *lo) continue;
-    std::int64_t step = (*hi - *lo) / slices;  // both within int64 and hi > lo: no overflow
-    for (std::int64_t s = 1; s < slices && step > 0; ++s) points.emplace_back(r.rank.value, *lo + s * step);
+    where.push_back(" WHERE rowid >= " + std::to_string(a) + " AND rowid < " + std::to_string(a + std::min(step, *hi - a + 1)));
+  auto n = db.scalar(std::string("SELECT count(*) FROM ") + table);
+  if (!n || *n != span || span > (std::int64_t{1} << 32)) return add_pieces(pieces, dest, select, where, n.value_or(0));
+  dest.resize(static_cast<std::size_t>(span));
+  const std::int64_t base = *lo;
+  for (const auto& w : where) {
+    auto p = std::make_unique<Piece>();
+    p->sql = select + w;
+    p->read_all = [&dest, base](sqlite3_stmt* st) {
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        std::int64_t at = col(st, 0) - base;  // column 0 is id, the rowid
+        if (at < 0 || at >= std::ssize(dest)) return SQLITE_CORRUPT;
+        decode(st, dest[static_cast<std::size_t>(at)]);
+      }
+      return rc;
+    };
+    p->append = [] {};
+    pieces.push_back(std::move(p));
   }
-  std::sort(points.begin(), points.end());
-  points.erase(std::unique(points.begin(), points.end()), points.end());
-  auto key = [](const std::pair<std::int64_t, std::int64_t>& p) {
-    return "(" + std::to_string(p.first) + ", " + std::to_string(p.second) + ")";
-  };
-  std::vector<std::string> out;
-  if (points.empty()) return {" ORDER BY rank, start_ns, id"};
-  out.push_back(" WHERE (rank, start_ns) < " + key(points.front()));
-  for (std::size_t i = 0; i + 1 < points.size(); ++i)
-    out.push_back(" WHERE (rank, start_ns) >= " + key(points[i]) + " AND (rank, start_ns) < " + key(points[i + 1]));
-  out.push_back(" WHERE (rank, start_ns) >= " + key(points.back()));
-  for (auto& w : out) w += " ORDER BY rank, start_ns, id";
-  return out;
 }
 
+// Stable order by (rank, start) in O(n) when rows come rank-interleaved but each rank in
+// time order (writers store them so): a stable bucket pass by rank, then a rank's rows
+// sorted by start only if they are not already.
 template <class Row>
 void sort_by_rank_start(std::vector<Row>& v) {
-  auto less = [](const Row& a, const Row& b) {
-    return a.rank != b.rank ? a.rank < b.rank : a.start_ns < b.start_ns;
-  };
-  if (!std::is_sorted(v.begin(), v.end(), less)) std::stable_sort(v.begin(), v.end(), less);
+  auto less = [](const Row& a, const Row& b) { return a.rank != b.rank ? a.rank < b.rank : a.start_ns < b.start_ns; };
+  if (std::is_sorted(v.begin(), v.end(), less)) return;
+  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const auto& r : v) lo = std::min(lo, r.rank.value), hi = std::max(hi, r.rank.value);
+  if (hi - lo > (1 << 20)) return std::stable_sort(v.begin(), v.end(), less);  // sparse ranks: plain sort
+  std::vector<std::size_t> first(static_cast<std::size_t>(hi - lo) + 2, 0);
+  for (const auto& r : v) ++first[static_cast<std::size_t>(r.rank.value - lo) + 1];
+  for (std::size_t i = 1; i < first.size(); ++i) first[i] += first[i - 1];
+  std::vector<Row> out(v.size());
+  auto pos = first;
+  for (auto& r : v) out[pos[static_cast<std::size_t>(r.rank.value - lo)]++] = std::move(r);
+  auto by_start = [](const Row& a, const Row& b) { return a.start_ns < b.start_ns; };
+  for (std::size_t k = 0; k + 1 < first.size(); ++k) {
+    auto b = out.begin() + static_cast<std::ptrdiff_t>(first[k]), e = out.begin() + static_cast<std::ptrdiff_t>(first[k + 1]);
+    if (!std::is_sorted(b, e, by_start)) std::stable_sort(b, e, by_start);
+  }
+  v = std::move(out);
 }
 
 }  // namespace
@@ -146,17 +156,28 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
   auto counts = rd.counts();
 
   std::vector<std::unique_ptr<Piece>> pieces;
-  add_pieces(pieces, d.kernels, "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels",
-             kernel_pieces(rd.db(), d.ranks));
-  add_pieces(pieces, d.api_calls, "SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls",
-             rowid_pieces(rd.db(), "api_calls"));
-  add_pieces(pieces, d.nvtx, "SELECT id,rank,tid,start_ns,dur_ns,name_id,domain_id,payload FROM nvtx",
-             rowid_pieces(rd.db(), "nvtx"));
-  add_pieces(pieces, d.memcpys,
-             "SELECT id,rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation FROM memcpys",
-             rowid_pieces(rd.db(), "memcpys"));
-  add_pieces(pieces, d.memsets, "SELECT id,rank,stream,start_ns,dur_ns,bytes,correlation FROM memsets",
-             rowid_pieces(rd.db(), "memsets"));
+  {  // one piece, first: it reads straight into d.kernels while the other threads take the rowid pieces
+    auto p = std::make_unique<Piece>();
+    p->sql = "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels "
+             "ORDER BY rank, start_ns, id";
+    d.kernels.reserve(static_cast<std::size_t>(std::clamp<std::int64_t>(counts.get("kernels"), 0, 1LL << 32)));
+    p->read_all = [&d](sqlite3_stmt* st) {
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) decode(st, d.kernels.emplace_back());
+      return rc;
+    };
+    p->append = [] {};
+    pieces.push_back(std::move(p));
+  }
+  add_rowid_pieces(pieces, d.api_calls, "SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls",
+                   rd.db(), "api_calls");
+  add_rowid_pieces(pieces, d.nvtx, "SELECT id,rank,tid,start_ns,dur_ns,name_id,domain_id,payload FROM nvtx", rd.db(),
+                   "nvtx");
+  add_rowid_pieces(pieces, d.memcpys,
+                   "SELECT id,rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation FROM memcpys",
+                   rd.db(), "memcpys");
+  add_rowid_pieces(pieces, d.memsets, "SELECT id,rank,stream,start_ns,dur_ns,bytes,correlation FROM memsets", rd.db(),
+                   "memsets");
 
   std::mutex mu;
   std::condition_variable cv;
@@ -183,9 +204,6 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
 
-  d.kernels.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, counts.get("kernels"))));
-  d.api_calls.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, counts.get("api_calls"))));
-  d.nvtx.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, counts.get("nvtx"))));
   d.meta = rd.meta();
   d.strings = rd.strings();
   d.nccl_ops = rd.nccl_ops();

@@ -14,35 +14,40 @@ namespace {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// Exponent forms ("1e3", "1.5E-2"): through double.
+bool exponent_us_to_ns(std::string_view tok, std::int64_t& ns) {
+  std::string s(tok);
+  char* end = nullptr;
+  double us = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || !std::isfinite(us)) return false;
+  double v = us * 1000.0;
+  if (!(v > -9.2e18 && v < 9.2e18)) return false;
+  ns = std::llround(v);
+  return true;
+}
+
 }  // namespace
 
+// Plain decimals in one pass (the common case); a token that is not one is an
+// exponent form if it has an 'e' or 'E' anywhere, else not a number.
 bool us_token_to_ns(std::string_view tok, std::int64_t& ns) {
   while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\n' || tok.back() == '\r' || tok.back() == '\t'))
     tok.remove_suffix(1);
   if (tok.empty()) return false;
+  auto other = [&] { return tok.find_first_of("eE") != std::string_view::npos && exponent_us_to_ns(tok, ns); };
   std::size_t i = 0;
   bool neg = false;
   if (tok[0] == '-') {
     neg = true;
     i = 1;
   }
-  if (tok.find_first_of("eE") != std::string_view::npos) {  // exponent form: through double
-    std::string s(tok);
-    char* end = nullptr;
-    double us = std::strtod(s.c_str(), &end);
-    if (end != s.c_str() + s.size() || !std::isfinite(us)) return false;
-    double v = us * 1000.0;
-    if (!(v > -9.2e18 && v < 9.2e18)) return false;
-    ns = std::llround(v);
-    return true;
-  }
   std::int64_t whole = 0;
   std::size_t digits = 0;
   for (; i < tok.size() && tok[i] >= '0' && tok[i] <= '9'; ++i, ++digits) {
     if (__builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, tok[i] - '0', &whole))
-      return false;
+      return other();
   }
-  if (digits == 0) return false;
+  if (digits == 0) return other();
   std::int64_t frac = 0;  // nanoseconds from the first three fraction digits
   if (i < tok.size() && tok[i] == '.') {
     ++i;
@@ -58,13 +63,13 @@ bool us_token_to_ns(std::string_view tok, std::int64_t& ns) {
         ++n;
       }
     }
-    if (fdigits == 0) return false;
+    if (fdigits == 0) return other();
     for (; n < 3; ++n) frac *= 10;
     if (round_up) ++frac;
   }
-  if (i != tok.size()) return false;
+  if (i != tok.size()) return other();
   std::int64_t v = 0;
-  if (__builtin_mul_overflow(whole, 1000, &v) || __builtin_add_overflow(v, frac, &v)) return false;
+  if (__builtin_mul_overflow(whole, 1000, &v) || __builtin_add_overflow(v, frac, &v)) return other();
   ns = neg ? -v : v;
   return true;
 }
