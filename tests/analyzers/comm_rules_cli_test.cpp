@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "anab_helpers.h"
+#include "moetune/analyzers/model.h"
 
 namespace {
 
@@ -67,4 +68,47 @@ TEST(CommRulesCli, UserRulesChangeWhatIsCommunication) {
   for (const auto& r : jb["metrics"]["per_rank"]) comm_b += r.value("comm_ms", 0.0);
   for (const auto& r : jw["metrics"]["per_rank"]) comm_w += r.value("comm_ms", 0.0);
   EXPECT_GT(comm_w, comm_b) << "the permutation kernels now count as communication";
+}
+
+TEST(CommRulesHealth, HeaviestUnclassifiedCommLikeKernelsAreNamed) {
+  using namespace moetune;
+  using namespace moetune::analyzers;
+  // SYNTHETIC run: one rank with a GEMM, an unknown library's all-to-all kernel (heaviest), a
+  // "dispatch_kernel" with no all-to-all word (not classified) and an NCCL kernel (classified).
+  RunData run;
+  run.strings = {"sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n", "void mylib::alltoallv_fused<4>(int*)",
+                 "dispatch_kernel", "ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)"};
+  auto add = [&](int name, std::int64_t start, std::int64_t dur) {
+    KernelRow k;
+    k.rank = RankId(0);
+    k.name = StringId(name);
+    k.start_ns = start;
+    k.dur_ns = dur;
+    run.kernels.push_back(k);
+  };
+  add(0, 0, 5'000'000);
+  add(1, 5'000'000, 3'000'000);
+  add(1, 8'000'000, 3'000'000);
+  add(2, 11'000'000, 1'000'000);
+  add(3, 12'000'000, 2'000'000);
+  auto r = analyze(run);
+  const auto& u = r.metrics["comm_vocabulary"]["unclassified_comm_like"];
+  ASSERT_EQ(u.size(), 2u) << u.dump();
+  EXPECT_EQ(u[0]["name"], "void mylib::alltoallv_fused<4>(int*)");
+  EXPECT_DOUBLE_EQ(u[0]["total_ms"].get<double>(), 6.0);
+  EXPECT_EQ(u[0]["kernels"], 2);
+  EXPECT_EQ(u[1]["name"], "dispatch_kernel");
+  bool noted = false;
+  for (const auto& n : r.notes) noted |= n.find("trace health") != std::string::npos &&
+                                         n.find("mylib::alltoallv_fused") != std::string::npos &&
+                                         n.find("6.000 ms in 2 kernels") != std::string::npos;
+  EXPECT_TRUE(noted);
+  // A rule for it settles the name: it is communication and no longer reported.
+  auto rules = comm::RuleSet::parse(R"([{"pattern": "mylib::alltoallv", "match": "prefix", "kind": "p2p"}])", "r.json");
+  ASSERT_TRUE(rules.ok());
+  AnalyzeOptions opts;
+  opts.comm_rules = std::make_shared<const comm::RuleSet>(*rules);
+  auto r2 = analyze(run, opts);
+  ASSERT_EQ(r2.metrics["comm_vocabulary"]["unclassified_comm_like"].size(), 1u);
+  EXPECT_EQ(r2.metrics["comm_vocabulary"]["unclassified_comm_like"][0]["name"], "dispatch_kernel");
 }

@@ -109,7 +109,7 @@ TEST(CommVocab, ComputeKernelsStayCompute) {
            "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<c10::BFloat16>, "
            "at::detail::Array<char*, 3> >(int, at::native::CUDAFunctor_add<c10::BFloat16>, at::detail::Array<char*, 3>)",
            "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_kernel",
-           "dispatch", "combine", "triton_poi_fused_combine_0", "dispatch_kernel"}) {
+           "dispatch", "combine", "triton_poi_fused_combine_0", "dispatch_kernel", "my_custom_alltoall_kernel"}) {
     EXPECT_EQ(kind(n), Kind::None) << n;
   }
 }

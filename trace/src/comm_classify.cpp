@@ -65,8 +65,8 @@ const std::vector<Rule>& table() {
       R("", "moeA2ADispatchKernel", MatchHow::Function, Kind::EpDispatch, "TensorRT-LLM MoE all-to-all dispatch"),
       R("", "moeA2ACombineKernel", MatchHow::Function, Kind::EpCombine, "TensorRT-LLM MoE all-to-all combine"),
       R("", "moeAllToAllKernel", MatchHow::Function, Kind::NcclP2P, "TensorRT-LLM MoE all-to-all kernel"),
-      // Triton-distributed and other snake-case all-to-all kernels ("all_to_all_kernel",
-      // Triton-distributed tutorials/04-deepseek-infer-all2all.py): one kernel, both directions.
+      // Triton-distributed's all_to_all_kernel (tutorials/04-deepseek-infer-all2all.py; names
+      // starting all_to_all_): one kernel, both directions.
       R("", "all_to_all", MatchHow::EpStructure, Kind::NcclP2P, "all-to-all kernel"),
       // NVSHMEM (and its IBGDA transport) kernels: one-sided puts/gets issued from the GPU.
       R("", "nvshmemi_", MatchHow::Prefix, Kind::OneSided, "NVSHMEM transfer kernel"),
@@ -148,7 +148,9 @@ bool ep_structure(std::string_view word, std::string_view n) {
   const std::string& fn = parts.back();
   const auto tok = snake_tokens(fn);
   if (tok.empty()) return false;
-  if (word == "all_to_all") return fn.find('_') != std::string::npos && says_all_to_all(tok);
+  // Triton-distributed's kernel is named all_to_all_kernel; other names that merely contain an
+  // all-to-all word (my_custom_alltoall_kernel) stay compute and show in trace health.
+  if (word == "all_to_all") return tok.size() > 3 && tok[0] == "all" && tok[1] == "to" && tok[2] == "all";
   const bool ns_ep = std::any_of(parts.begin(), parts.end() - 1, ep_namespace);
   const bool notify = tok.front() == "notify" || (tok.front() == "cached" && tok.size() > 1 && tok[1] == "notify");
   if (word == "notify") {

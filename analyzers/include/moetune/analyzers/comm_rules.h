@@ -29,6 +29,11 @@ inline std::span<const CommRule> comm_rules() { return comm::builtin_rules(); }
 // Kind of a kernel name with the rules active on this thread (analyze() installs the
 // user's --comm-rules file); CommKind::None when no rule matches.
 inline CommKind classify_kernel(std::string_view name) { return comm::classify_kernel(name); }
+// Index in comm_rules() of the built-in rule that matches the name, or -1.
+inline int matching_rule(std::string_view name) {
+  auto m = comm::match_kernel(name, nullptr);
+  return m.rule ? static_cast<int>(m.rule - comm::builtin_rules().data()) : -1;
+}
 
 // A memcpy is communication when it is a peer copy (kind PtoP, or DtoD between
 // two different known devices).
