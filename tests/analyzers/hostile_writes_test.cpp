@@ -140,7 +140,7 @@ TEST(HostileWrites, ApplyDryRunPrintsAShellQuotedCommandAndWritesNothing) {
                          {"placement", {{"experts", 2}, {"ranks", 2}, {"layers", {{"0", {{"0", {1}}, {"1", {0, 1}}}}}}}}};
   const fs::path pf = d / "p.json";
   std::ofstream(pf) << prof.dump();
-  auto r = anab::run("(" + cli() + " apply " + pf.string() + " --dry-run -- printf '%s\\n' 2>/dev/null)");
+  auto r = anab::run("(" + cli() + " apply " + pf.string() + " --target as-is --dry-run -- printf '%s\\n' 2>/dev/null)");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_FALSE(fs::exists(d / "p.placement.json"));  // nothing written
   EXPECT_FALSE(fs::exists(canary));

@@ -179,6 +179,11 @@ void expect_same(const nlohmann::json& a, const nlohmann::json& b, const std::st
   };
   if (a.is_number() && b.is_number()) {
     auto key = path.substr(path.rfind('/') + 1);
+    // Which rank of an instance arrived last is decided by arrival order; on this synth run
+    // most instances are near-ties (ranks leave within microseconds), so the per-rank counts
+    // of global_sync.per_rank[].arrived_last follow the <= 10 us alignment error. Their sum
+    // (instances with a last arriver) is compared instead, below.
+    if (key == "arrived_last" && path.find("/global_sync/per_rank/") != std::string::npos) return;
     if (!near(a.get<double>(), b.get<double>(), key)) fail("numbers differ");
     return;
   }
@@ -289,6 +294,13 @@ TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
   EXPECT_GE(ja["findings"].size(), 2u);  // the injected straggler / tree sync / host sync show
   int diffs = 0;
   expect_same(ja, jb, "", diffs);
+  auto last_sum = [](const nlohmann::json& j) {
+    double n = 0;
+    for (const auto& r : j["metrics"]["global_sync"].value("per_rank", nlohmann::json::array()))
+      n += r.value("arrived_last", 0.0);
+    return n;
+  };
+  EXPECT_TRUE(near(last_sum(ja), last_sum(jb), "arrived_last")) << last_sum(ja) << " vs " << last_sum(jb);
   EXPECT_EQ(diffs, 0);
 }
 
