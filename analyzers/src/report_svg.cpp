@@ -11,30 +11,14 @@
 
 #include "moetune/analyzers/report.h"
 #include "moetune/analyzers/report_model.h"
+#include "report_util.h"
 
 namespace moetune::analyzers {
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string esc(const std::string& s) { return detail::html_escape(s); }
 
-std::string num(double v, int prec = 1) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", prec, v);
-  return b;
-}
+std::string num(double v, int prec = 1) { return detail::fixed(v, prec); }
 
 std::string bytes_label(double b) {
   const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
