@@ -34,6 +34,8 @@ def parse_args(argv):
     a("--skew", type=float, default=0.0); a("--comm-dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
     a("--overlap-chunks", type=int, default=1); a("--placement", default="")
     a("--grad-allreduce", action="store_true"); a("--slow-rank", default="")
+    a("--grad-dtype", choices=["fp32", "bf16"], default="fp32",
+      help="dtype of the gradient all-reduce on the wire (bf16: what DDP's bf16_compress_hook does)")
     a("--seed", type=int, default=1); a("--ranks-per-node", type=int, default=1)
     a("--emulate-nodes", action="store_true",
       help="set NCCL_HOSTID=moe-node<RANK> (unless set) so several ranks can share one GPU")
@@ -235,7 +237,12 @@ def main():
                 y = layer(l, y, routed)
             if grad is not None:
                 with moetune.phase("allreduce"):
-                    dist.all_reduce(grad, op=dist.ReduceOp.AVG)
+                    if o.grad_dtype == "bf16":  # compress, reduce, decompress (bf16_compress_hook)
+                        g16 = grad.to(torch.bfloat16)
+                        dist.all_reduce(g16, op=dist.ReduceOp.AVG)
+                        grad.copy_(g16)
+                    else:
+                        dist.all_reduce(grad, op=dist.ReduceOp.AVG)
             torch.cuda.synchronize()
         if s >= o.warmup: times.append((time.perf_counter() - t0) * 1e3)
         if prof: prof.step()
@@ -254,7 +261,7 @@ def main():
                           "min_step_ms": min(times), "max_step_ms": max(times), "measured_steps": len(times),
                           "ranks": R, "experts": E, "top_k": K, "hidden": H, "ffn": F, "tokens_per_rank": T,
                           "layers": o.layers, "skew": o.skew, "comm_dtype": o.comm_dtype, "overlap_chunks": C,
-                          "placement": o.placement or "default", "grad_allreduce": o.grad_allreduce,
+                          "placement": o.placement or "default", "grad_allreduce": o.grad_allreduce, "grad_dtype": o.grad_dtype,
                           "slow_rank": o.slow[0], "slow_factor": o.slow[1], "seed": o.seed,
                           "torch": torch.__version__, "nccl_version": ".".join(map(str, torch.cuda.nccl.version())),
                           "device": torch.cuda.get_device_name(dev), "routed_tokens_rank0": routed.tolist(),
