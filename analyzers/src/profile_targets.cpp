@@ -66,10 +66,19 @@ std::string torch_dtype_name(const std::string& d) {
   return d;
 }
 
+// Our samples (argparse in torch_moe, the same rule in moe_nccl) take an option's last
+// value: the profile's value goes after the command's own, which is the misconfiguration
+// the profile was written to change (a tuning loop's baseline sets --comm-dtype fp32).
+void set_last(TargetKnobs& k, const std::vector<std::string>& cmd, const std::string& name, const std::string& value) {
+  if (has_option(cmd, name)) k.overridden.push_back(name + " " + value + ": after the command's own " + name);
+  k.args.push_back(name);
+  k.args.push_back(value);
+}
+
 void render_samples(TargetKnobs& k, const Intents& in, const std::string& placement, const std::vector<std::string>& cmd) {
-  if (in.comm_dtype) add(k, cmd, "--comm-dtype", in.comm_dtype);
-  if (in.overlap_chunks) add(k, cmd, "--overlap-chunks", in.overlap_chunks);
-  if (in.placement && !placement.empty()) add(k, cmd, "--placement", placement);
+  if (in.comm_dtype) set_last(k, cmd, "--comm-dtype", *in.comm_dtype);
+  if (in.overlap_chunks) set_last(k, cmd, "--overlap-chunks", *in.overlap_chunks);
+  if (in.placement && !placement.empty()) set_last(k, cmd, "--placement", placement);
 }
 
 void render_megatron(TargetKnobs& k, const Intents& in, const std::vector<std::string>& cmd) {

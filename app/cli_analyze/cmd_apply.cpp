@@ -80,6 +80,7 @@ void append_target_knobs(std::vector<std::string>& argv, const analyzers::Profil
   for (const auto& c : k.config) std::fprintf(stderr, "moetune apply: set by hand (config): %s\n", c.c_str());
   for (const auto& m : k.manual) std::fprintf(stderr, "moetune apply: not applied (no option in %s): %s\n", target.c_str(), m.c_str());
   for (const auto& m : k.kept) std::fprintf(stderr, "moetune apply: kept yours: %s\n", m.c_str());
+  for (const auto& m : k.overridden) std::fprintf(stderr, "moetune apply: overrides yours: %s\n", m.c_str());
 }
 
 std::string self_exe(const char* fallback) {

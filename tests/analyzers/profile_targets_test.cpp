@@ -103,3 +103,18 @@ TEST(ProfileTargets, ApplyCliRendersForTheTarget) {
   EXPECT_EQ(bad.rc, 2) << bad.out;
   EXPECT_NE(bad.out.find("tensorflow"), std::string::npos) << bad.out;
 }
+
+// The tuning loop's baseline sets the very option the profile changes (--comm-dtype fp32): for
+// our samples, which take an option's last value, the profile's value goes after it and apply
+// says so. (Measured on the device: keeping the command's fp32 left the step unchanged.)
+TEST(ProfileTargets, SamplesOverrideTheCommandsOwnValue) {
+  const Profile p = sample_profile();
+  const Args cmd{"torchrun", "samples/torch_moe/torch_moe.py", "--comm-dtype", "fp32"};
+  const auto k = render_knobs(p, "samples", "", cmd);
+  auto it = std::find(k.args.begin(), k.args.end(), "--comm-dtype");
+  ASSERT_NE(it, k.args.end());
+  EXPECT_EQ(*(it + 1), "bf16");
+  ASSERT_EQ(k.overridden.size(), 1u);
+  EXPECT_NE(k.overridden[0].find("--comm-dtype bf16"), std::string::npos);
+  EXPECT_TRUE(k.kept.empty());
+}

@@ -6,6 +6,9 @@
 #  B. torch_moe as a plain user job (no moetune NVTX text: --no-marks) traced by torch.profiler only:
 #     import the Kineto files, analyze, plan, apply the profile to the same command, import again, diff;
 #     the sample's own timer (no profiler) gives the measured step times before and after.
+#  C. grad_compression: torch_moe with an fp32 gradient all-reduce, traced by torch.profiler and analysed
+#     (the prediction), then timed with --grad-dtype fp32 and bf16 (the measurement).
+#  D. the Python helper under `moetune record`: routing rows and step time with and without it.
 # Usage: BUILD=build-dev2-bundle OUT=/tmp/cal bash tests/gpu/calibration.sh
 set -u
 ROOT=$(pwd)
@@ -42,4 +45,27 @@ timeout 200 "$M" apply "$T.profile.json" -- $TR $TARGS --torch-profiler "$K/afte
 "$M" diff "$T.before.moetune" "$T.after.moetune" --profile "$T.profile.json" --json > "$T.pvm.json" 2>&1
 grep -h median_step_ms "$T".*.log | cut -c1-300 > "$T.steps.txt"
 mkdir -p "$OUT/kineto_before" && cp "$K"/before/*.json.gz "$OUT/kineto_before/" 2>/dev/null || true
+# ---- C: gradient all-reduce compression ----
+if [ "${SKIP_C:-0}" != 1 ]; then
+  G=$OUT/grad$TN
+  GA=${GA:---grad-allreduce --tokens 512 --experts 8 --top-k 2 --hidden 1024 --ffn 2048 --layers 2 --comm-dtype bf16 --steps 10 --warmup 3}
+  timeout 200 $TR $GA > "$G.fp32_noprof.log" 2>&1; echo "grad_fp32 rc=$?" >> "$G.rc"
+  timeout 200 $TR $GA --grad-dtype bf16 > "$G.bf16_noprof.log" 2>&1; echo "grad_bf16 rc=$?" >> "$G.rc"
+  timeout 200 $TR $GA --torch-profiler "$K/grad" > "$G.fp32_prof.log" 2>&1; echo "grad_prof rc=$?" >> "$G.rc"
+  "$M" import "$K"/grad/*.json.gz -o "$G.before.moetune" --force > "$G.import.txt" 2>&1
+  "$M" analyze "$G.before.moetune" > "$G.before.analyze.txt" 2>&1
+  "$M" analyze "$G.before.moetune" --json > "$G.before.analyze.json" 2>&1
+  grep -h median_step_ms "$G".*.log | cut -c1-300 > "$G.steps.txt"
+fi
+# ---- D: the Python helper under moetune record (2 ranks) ----
+if [ "${SKIP_D:-0}" != 1 ]; then
+  export MOETUNE_LIB_DIR=$ROOT/$BUILD/devlib/collectors
+  mkdir -p "$MOETUNE_LIB_DIR"
+  cp "$ROOT/$BUILD"/collectors/cupti/*.so "$ROOT/$BUILD"/collectors/nccl/*.so "$MOETUNE_LIB_DIR/"
+  HA="$ROOT/samples/torch_moe/torch_moe.py --experts 8 --skew 1.2 --steps 30 --warmup 5 --emulate-nodes"
+  for i in 1 2; do
+    MOETUNE_DISABLE=1 timeout 120 "$M" record --force -o "$OUT/helper_off$i.moetune" -- torchrun --standalone --nproc-per-node 2 $HA > "$OUT/helper_off$i.log" 2>&1
+    timeout 120 "$M" record --force -o "$OUT/helper_on$i.moetune" -- torchrun --standalone --nproc-per-node 2 $HA > "$OUT/helper_on$i.log" 2>&1
+  done
+fi
 ls -la "$OUT" > "$OUT/listing.txt"

@@ -62,6 +62,7 @@ struct TargetKnobs {
   std::vector<std::string> config;  // config keys to set by hand ("bf16.enabled = true")
   std::vector<std::string> manual;  // no knob in the target: what to do by hand
   std::vector<std::string> kept;    // left out: the command already sets that option
+  std::vector<std::string> overridden;  // appended after the command's own value (the target takes the last one)
 };
 const std::vector<std::string>& profile_targets();  // the names above
 // The target a command line belongs to (launchers such as torchrun / python -m are
