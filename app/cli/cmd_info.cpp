@@ -13,10 +13,12 @@ const char* const kCountTables[] = {"kernels", "memcpys",  "memsets",        "ap
                                     "nccl_ops", "steps",   "expert_routing", "expert_placement", "topology",
                                     "bench_results"};
 
-void run_info(const std::string& path, bool json, int& exit_code) {
+void run_info(const std::string& path, bool json, bool check, int& exit_code) {
   auto r = TraceReader::open(path);
   if (!r) throw InputError(r.error().message);
   auto& rd = **r;
+  if (check)
+    if (auto c = rd.check_integrity(true); !c) throw InputError(path + ": " + c.error().message);
   auto ranks = rd.ranks();
   auto counts = rd.counts();
   auto [t0, t1] = rd.time_range();
@@ -74,8 +76,12 @@ const Register reg{"info", [](CLI::App& app, int& exit_code) {
                      auto json = std::make_shared<bool>(false);
                      auto* c = app.add_subcommand("info", "Ranks, devices, event counts, time range, trace health");
                      c->add_option("run", *path, "run file (.moetune)")->required();
+                     auto check = std::make_shared<bool>(false);
                      c->add_flag("--json", *json, "machine-readable output");
-                     c->callback([path, json, &exit_code] { run_info(*path, *json, exit_code); });
+                     c->add_flag("--check", *check,
+                                 "run PRAGMA quick_check and the row-count check whatever the file size "
+                                 "(open() runs them only up to 256 MiB)");
+                     c->callback([path, json, check, &exit_code] { run_info(*path, *json, *check, exit_code); });
                    }};
 
 }  // namespace

@@ -132,12 +132,18 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
 // integrity_check would also cross-check at several times the cost), then the cached row
 // counts of store.counts against the tables. A damaged page refuses the run; counts that
 // differ (rows deleted or added after the run was written) are recomputed and reported as
-// an error stat. Both are one pass over the file; skipped above kCheckMaxBytes.
-Expected<void> TraceReader::check_integrity() {
-  constexpr std::uintmax_t kCheckMaxBytes = 4ull << 30;
+// an error stat. Both are one pass over the file (see kAutoCheckBytes in reader.h).
+Expected<void> TraceReader::check_integrity(bool full) {
   std::error_code ec;
   auto size = std::filesystem::file_size(db_->path(), ec);
-  if (ec || size > kCheckMaxBytes) return {};
+  if (ec) return {};
+  if (!full && size > kAutoCheckBytes) {
+    integrity_stats_.push_back({"integrity_check_skipped", Severity::Info, 1, std::nullopt,
+                                "the file is over " + std::to_string(kAutoCheckBytes >> 20) +
+                                    " MiB: PRAGMA quick_check and the row-count check were not run on open "
+                                    "(moetune info --check runs them)"});
+    return {};
+  }
   // Only a corrupt verdict refuses the run: a check that cannot run (I/O error, a full
   // temp disk, busy, out of memory) says nothing about the file and is skipped.
   auto corrupt = [this] { return db_->last_errcode() == SQLITE_CORRUPT || db_->last_errcode() == SQLITE_NOTADB; };

@@ -87,10 +87,16 @@ class TraceReader {
   // rank in time order, so this is usually sorted already). Returns false on a read error.
   bool for_each_api_call_stored(const std::function<void(const ApiCallRow&)>& fn);
 
+  // The integrity pass open() runs (PRAGMA quick_check + stored counts vs the tables): one
+  // read of the whole file, so open() runs it only on files up to kAutoCheckBytes (a
+  // 500 MB run takes ~3 s) and records "integrity_check_skipped" above; `full` runs it
+  // whatever the size (`moetune info --check`).
+  static constexpr std::uintmax_t kAutoCheckBytes = 256ull << 20;
+  Expected<void> check_integrity(bool full = false);
+
  private:
   TraceReader() = default;
   std::int64_t max_dur(const char* table);
-  Expected<void> check_integrity();
   // Facts TraceWriter::finish() stored in meta ("store.counts", "store.max_dur_ns", "store.time_range_ns").
   std::map<std::string, std::int64_t> meta_numbers(const char* key);
   std::optional<std::pair<std::int64_t, std::int64_t>> meta_numbers_pair(const char* key);
