@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "anaa_helpers.h"
+#include "import_helpers.h"
 #include "moetune/import/import.h"
 
 using namespace anaa;
@@ -58,31 +59,6 @@ Independent sweep(const RunData& run, std::int64_t rank, std::int64_t w0, std::i
   return r;
 }
 
-RunData import_real(const std::vector<std::string>& rel, const std::string& name) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& f : rel) files.push_back(std::filesystem::path(MOETUNE_SHARED_DATA) / "external" / f);
-  auto out = tmpdir() / (name + ".moetune");
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    if (!w) {
-      ADD_FAILURE() << w.error().message;
-      return {};
-    }
-    auto r = import::import_files(files, **w, {});
-    if (!r) {
-      ADD_FAILURE() << r.error().message;
-      return {};
-    }
-    auto fin = (*w)->finish();
-    if (!fin) ADD_FAILURE() << fin.error().message;
-  }
-  auto d = RunData::load(out);
-  if (!d) {
-    ADD_FAILURE() << d.error().message;
-    return {};
-  }
-  return std::move(*d);
-}
 
 void check_agrees(const RunData& run) {
   ASSERT_FALSE(run.kernels.empty());

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "anaa_helpers.h"
+#include "import_helpers.h"
 #include "moetune/analyzers/report.h"
 #include "moetune/import/import.h"
 
@@ -17,40 +18,10 @@ using namespace anaa;
 
 namespace {
 
-RunData import_files(const std::vector<std::filesystem::path>& files, const std::string& name) {
-  auto out = tmpdir() / (name + ".moetune");
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    if (!w) {
-      ADD_FAILURE() << w.error().message;
-      return {};
-    }
-    auto r = import::import_files(files, **w, {});
-    if (!r) {
-      ADD_FAILURE() << r.error().message;
-      return {};
-    }
-    auto fin = (*w)->finish();
-    if (!fin) ADD_FAILURE() << fin.error().message;
-  }
-  auto d = RunData::load(out);
-  if (!d) {
-    ADD_FAILURE() << d.error().message;
-    return {};
-  }
-  return std::move(*d);
-}
-
-RunData external(const std::vector<std::string>& rel, const std::string& name) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& f : rel) files.push_back(std::filesystem::path(MOETUNE_SHARED_DATA) / "external" / f);
-  return import_files(files, name);
-}
-
 RunData torch_moe() {
   const auto dir = std::filesystem::path(MOETUNE_TEST_DATA) / "recorded";
-  return import_files({dir / "torch_moe_2rank_rank0.pt.trace.json.gz", dir / "torch_moe_2rank_rank1.pt.trace.json.gz"},
-                      "torch_moe_2rank");
+  return import_run({dir / "torch_moe_2rank_rank0.pt.trace.json.gz", dir / "torch_moe_2rank_rank1.pt.trace.json.gz"},
+                    "torch_moe_2rank");
 }
 
 // Buckets sum to the step on every rank and step; returns the analysis.
@@ -83,7 +54,7 @@ TEST(RankingRealTrace, HtaNcclDataIsLaunchBound) {
   // Read by hand (sqlite sweep over kernels/copies/NCCL ops of steps 4-6): each ~222 ms step
   // has ~1170 gaps < 1 ms between GPU work summing to ~118 ms (53 %), GPU busy ~50 ms (23 %),
   // ~10 gaps >= 1 ms (~24 %) with no CUDA call in them. Short launch gaps are the largest loss.
-  auto r = checked(external({"kineto/hta_nccl_data_rank0of2.json.gz"}, "r_ncclh"), "hta_nccl_data");
+  auto r = checked(import_real({"kineto/hta_nccl_data_rank0of2.json.gz"}, "r_ncclh"), "hta_nccl_data");
   EXPECT_EQ(r.metrics["ranking"]["largest_bucket"], "host_gap_short");
   EXPECT_EQ(top(r), "launch_bound");
   // One rank of two: the all-reduce durations include waiting for the absent peer, so the
@@ -94,7 +65,7 @@ TEST(RankingRealTrace, HtaNcclDataIsLaunchBound) {
 TEST(RankingRealTrace, HtaTraceDiffControlIsExposedComm) {
   // Rank 3 of 8: comm 35 % of a 77 ms step, 46 % of it overlapped; 19 % of the step only
   // communicates (SendRecv + AllReduce), the largest non-compute share.
-  auto r = checked(external({"kineto/hta_trace_diff_control_rank3of8.json.gz"}, "r_ctrl"), "hta_trace_diff_control");
+  auto r = checked(import_real({"kineto/hta_trace_diff_control_rank3of8.json.gz"}, "r_ctrl"), "hta_trace_diff_control");
   EXPECT_EQ(r.metrics["ranking"]["largest_bucket"], "comm_transfer");
   EXPECT_EQ(top(r), "exposed_comm");
 }
@@ -102,7 +73,7 @@ TEST(RankingRealTrace, HtaTraceDiffControlIsExposedComm) {
 TEST(RankingRealTrace, HtaSampledIsGpuIdle) {
   // Ranks 0-1 of 128: ~615 ms steps, ~45 % in gaps >= 1 ms with no CUDA call on the host
   // (idle), ~30 % communicating; the idle gaps come first.
-  auto r = checked(external({"kineto/hta_sampled_rank0of128.json.gz", "kineto/hta_sampled_rank1of128.json.gz"}, "r_smp"),
+  auto r = checked(import_real({"kineto/hta_sampled_rank0of128.json.gz", "kineto/hta_sampled_rank1of128.json.gz"}, "r_smp"),
                    "hta_sampled");
   EXPECT_EQ(r.metrics["ranking"]["largest_bucket"], "idle");
   EXPECT_EQ(top(r), "gpu_idle");
@@ -110,7 +81,7 @@ TEST(RankingRealTrace, HtaSampledIsGpuIdle) {
 
 TEST(RankingRealTrace, NsysMockIsGpuIdle) {
   // 22 ms window with 4 us of kernels; the host is in CUDA API calls through the gaps.
-  auto r = checked(external({"nsys/nsys_ai_mock_rtx3080.sqlite"}, "r_mock"), "nsys mock");
+  auto r = checked(import_real({"nsys/nsys_ai_mock_rtx3080.sqlite"}, "r_mock"), "nsys mock");
   EXPECT_EQ(r.metrics["ranking"]["largest_bucket"], "host_gap_long");
   EXPECT_EQ(top(r), "gpu_idle");
 }
@@ -119,7 +90,7 @@ TEST(RankingRealTrace, NsysMfuTwoGpuIsComputeBoundAndSaysSo) {
   // Two ranks, no steps: kernels cover ~85 % of the 300 ms window on both GPUs, the rest is
   // < 10 % short gaps, ~6 % communication and ~1 % device copies/memsets. No bucket is worth
   // a finding here; the note names the largest one and why nothing addresses it.
-  auto r = checked(external({"nsys/nsys_ai_mfu_2gpu_before.sqlite"}, "r_mfu"), "nsys mfu");
+  auto r = checked(import_real({"nsys/nsys_ai_mfu_2gpu_before.sqlite"}, "r_mfu"), "nsys mfu");
   EXPECT_GT(r.metrics["ranking"]["compute_share_pct"].get<double>(), 80.0);
   if (r.findings.empty()) {
     EXPECT_TRUE(has_note(r, "ranking: the largest non-compute bucket is"));
@@ -170,7 +141,7 @@ TEST(RankingRealTrace, TorchProfilerOnlyMoeJobIsCommPrecision) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
   std::sort(files.begin(), files.end());
   ASSERT_EQ(files.size(), 4u);
-  auto r = checked(import_files(files, "torch4_nomarks"), "torch4_nomarks");
+  auto r = checked(import_run(files, "torch4_nomarks"), "torch4_nomarks");
   EXPECT_EQ(r.metrics["ranking"]["largest_bucket"], "comm_transfer");
   ASSERT_EQ(top(r), "comm_precision");
   const double measured = 100.0 * (414.6 - 272.9) / 414.6;

@@ -13,36 +13,12 @@
 #include <set>
 
 #include "anaa_helpers.h"
+#include "import_helpers.h"
 #include "moetune/import/import.h"
 
 using namespace anaa;
 
 namespace {
-
-RunData import_real(const std::vector<std::string>& rel, const std::string& name) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& f : rel) files.push_back(std::filesystem::path(MOETUNE_SHARED_DATA) / "external" / f);
-  auto out = tmpdir() / (name + ".moetune");
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    if (!w) {
-      ADD_FAILURE() << w.error().message;
-      return {};
-    }
-    auto r = import::import_files(files, **w, {});
-    if (!r) {
-      ADD_FAILURE() << r.error().message;
-      return {};
-    }
-    if (auto fin = (*w)->finish(); !fin) ADD_FAILURE() << fin.error().message;
-  }
-  auto d = RunData::load(out);
-  if (!d) {
-    ADD_FAILURE() << d.error().message;
-    return {};
-  }
-  return std::move(*d);
-}
 
 const nlohmann::json& gs_metrics(const AnalysisResult& r) { return r.metrics.at("global_sync"); }
 
