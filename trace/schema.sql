@@ -8,8 +8,12 @@
 -- (CLOCK_REALTIME, i.e. ns since the Unix epoch; CUPTI's default). Durations are ns.
 -- Columns named *_id that point at `strings` hold interned text. Rank is the global
 -- rank of the process in the job (0..N-1). Readers refuse files whose user_version is
--- newer than theirs; older versions are migrated on open.
--- This file is embedded into the binary at build time: it is the only schema definition.
+-- newer than theirs; older versions are read as they are (a table a version added is
+-- absent from older files).
+-- This file is embedded into the binary (create_schema runs it). The writer and reader
+-- take their column lists from the descriptors in trace/include/moetune/trace/tables.h;
+-- tests/trace/schema_desc_test.cpp checks that both name the same tables, columns and
+-- types in the same order.
 
 -- Free-form key/value facts about the run: format, source files, command line,
 -- whether it is synthetic ("synthetic" = "1"), moetune version, creation time.
@@ -149,6 +153,16 @@ CREATE TABLE IF NOT EXISTS nccl_lists (
   data  BLOB NOT NULL         -- encoded list (see above)
 );
 
+-- Steps (ProfilerStep#N, NVTX step ranges), per rank.
+CREATE TABLE IF NOT EXISTS steps (
+  rank     INTEGER NOT NULL,  -- global rank
+  step     INTEGER NOT NULL,  -- step number as the application numbered it
+  start_ns INTEGER NOT NULL,  -- ns on the run clock
+  end_ns   INTEGER NOT NULL,  -- ns on the run clock
+  tokens   INTEGER            -- tokens processed in the step if reported (NULL unknown)
+);
+CREATE INDEX IF NOT EXISTS steps_rank ON steps(rank, step);
+
 -- Tokens routed to each expert, reported by the application (NVTX `moe` domain) or imported.
 CREATE TABLE IF NOT EXISTS expert_routing (
   step     INTEGER NOT NULL,  -- training/inference step index
@@ -179,16 +193,6 @@ CREATE TABLE IF NOT EXISTS topology (
   bandwidth_gbps REAL,              -- unidirectional ceiling, GB/s (NULL unknown)
   source         TEXT               -- "nvidia-smi", "nvml", "synth", file name
 );
-
--- Steps (ProfilerStep#N, NVTX step ranges), per rank.
-CREATE TABLE IF NOT EXISTS steps (
-  rank     INTEGER NOT NULL,  -- global rank
-  step     INTEGER NOT NULL,  -- step number as the application numbered it
-  start_ns INTEGER NOT NULL,  -- ns on the run clock
-  end_ns   INTEGER NOT NULL,  -- ns on the run clock
-  tokens   INTEGER            -- tokens processed in the step if reported (NULL unknown)
-);
-CREATE INDEX IF NOT EXISTS steps_rank ON steps(rank, step);
 
 -- Measured collective baselines (nccl-tests *_perf output).
 CREATE TABLE IF NOT EXISTS bench_results (

@@ -54,6 +54,7 @@ void decode(sqlite3_stmt* s, MemsetRow& m) {
 
 // One piece of one table: its SELECT, its rows once read.
 struct Piece {
+  std::string table;  // named in a read error
   std::string sql;
   std::function<int(sqlite3_stmt*)> read_all;  // steps the statement, keeps the rows; last step's code
   std::function<void()> append;                // moves the rows to RunData (caller's thread)
@@ -71,6 +72,7 @@ void add_pieces(std::vector<std::unique_ptr<Piece>>& pieces, std::vector<Row>& d
     auto p = std::make_unique<Piece>();
     auto rows = std::make_shared<std::vector<Row>>();
     rows->reserve(reserve);  // virtual until written
+    p->table = select.substr(select.rfind(' ') + 1);
     p->sql = select + w;
     p->read_all = [rows](sqlite3_stmt* st) {
       int rc;
@@ -105,6 +107,7 @@ void add_rowid_pieces(std::vector<std::unique_ptr<Piece>>& pieces, std::vector<R
   const std::int64_t base = *lo;
   for (const auto& w : where) {
     auto p = std::make_unique<Piece>();
+    p->table = table;
     p->sql = select + w;
     p->read_all = [&dest, base](sqlite3_stmt* st) {
       int rc;
@@ -152,12 +155,19 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
   auto& rd = **r;
   RunData d;
   d.path = path;
-  d.ranks = rd.ranks();
-  auto counts = rd.counts();
+  std::string error;  // the first query that failed ("FILE: table T: what")
+  auto take = [&error](auto&& got, auto& into) {
+    if (got) into = std::move(*got);
+    else if (error.empty()) error = got.error().message;
+  };
+  take(rd.ranks(), d.ranks);
+  TableCounts counts;
+  take(rd.counts(), counts);
 
   std::vector<std::unique_ptr<Piece>> pieces;
   {  // one piece, first: it reads straight into d.kernels while the other threads take the rowid pieces
     auto p = std::make_unique<Piece>();
+    p->table = "kernels";
     p->sql = "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels "
              "ORDER BY rank, start_ns, id";
     d.kernels.reserve(static_cast<std::size_t>(std::clamp<std::int64_t>(counts.get("kernels"), 0, 1LL << 32)));
@@ -187,16 +197,17 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
     for (std::size_t i; (i = next++) < pieces.size();) {
       Piece& p = *pieces[i];
       sqlite3_stmt* st = nullptr;
-      std::string error;
+      std::string failed;
       if (!db) {
-        error = db.error().message;
-      } else if (sqlite3_prepare_v2((*db)->handle(), p.sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-        if (p.read_all(st) != SQLITE_DONE) error = (*db)->last_error();
-      }  // a table that is not there reads as empty, as TraceReader's queries do
+        failed = db.error().message;
+      } else if (sqlite3_prepare_v2((*db)->handle(), p.sql.c_str(), -1, &st, nullptr) != SQLITE_OK ||
+                 p.read_all(st) != SQLITE_DONE) {
+        failed = path.string() + ": table " + p.table + ": " + (*db)->last_error();
+      }
       sqlite3_finalize(st);
       std::lock_guard l(mu);
       p.done = true;
-      p.error = std::move(error);
+      p.error = std::move(failed);
       cv.notify_all();
     }
   };
@@ -204,16 +215,15 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
 
-  d.meta = rd.meta();
+  take(rd.meta(), d.meta);
   d.strings = rd.strings();
-  d.nccl_ops = rd.nccl_ops();
-  d.steps = rd.steps();
-  d.routing = rd.expert_routing();
-  d.placement = rd.expert_placement();
-  d.topology = rd.topology();
-  d.bench = rd.bench_results();
+  take(rd.nccl_ops(), d.nccl_ops);
+  take(rd.steps(), d.steps);
+  take(rd.expert_routing(), d.routing);
+  take(rd.expert_placement(), d.placement);
+  take(rd.topology(), d.topology);
+  take(rd.bench_results(), d.bench);
 
-  std::string error;
   for (auto& p : pieces) {
     std::unique_lock l(mu);
     cv.wait(l, [&] { return p->done; });
@@ -222,7 +232,7 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
     p->append();
   }
   for (auto& t : pool) t.join();
-  if (!error.empty()) return Error{path.string() + ": cannot read the events: " + error};
+  if (!error.empty()) return Error{error};
   // The pieces are decoded raw on the worker threads; the reader's checks apply here, on
   // this thread: string ids renumbered when the strings table was sparse, times and
   // durations clamped to the store range (counted in the stat store_values_clamped).
@@ -235,7 +245,8 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
   for (auto& n : d.nvtx) fix_row(n), n.name = rd.sid(n.name.value), n.domain = rd.sid(n.domain.value);
   for (auto& m : d.memcpys) fix_row(m);
   for (auto& m : d.memsets) fix_row(m);
-  d.stats = rd.stats();
+  take(rd.stats(), d.stats);
+  if (!error.empty()) return Error{error};
   sort_by_rank_start(d.kernels);
   sort_by_rank_start(d.api_calls);
   sort_by_rank_start(d.nvtx);

@@ -68,8 +68,9 @@ void run_export(const ExportArgs& a, int& exit_code) {
   opts.rank = a.rank;
   opts.flows = a.flows;
   if (!a.no_findings) {
-    auto [t0, t1] = (*r)->time_range();
-    opts.annotations = finding_annotations(a.run, t0, t1);
+    auto range = (*r)->time_range();
+    if (!range) throw InputError(range.error().message);
+    opts.annotations = finding_annotations(a.run, range->first, range->second);
   }
   auto st = synth::export_chrome(**r, a.out, opts);
   if (!st) throw InputError(st.error().message);

@@ -9,21 +9,25 @@
 namespace moetune::cli {
 namespace {
 
-const char* const kCountTables[] = {"kernels", "memcpys",  "memsets",        "api_calls",        "nvtx",
-                                    "nccl_ops", "steps",   "expert_routing", "expert_placement", "topology",
-                                    "bench_results"};
+// The value of a reader query, or the one-line error "FILE: table T: what" (exit 2).
+template <class T>
+T need(Expected<T>&& e) {
+  if (!e) throw InputError(e.error().message);
+  return std::move(*e);
+}
 
 void run_info(const std::string& path, bool json, bool check, int& exit_code) {
   auto r = TraceReader::open(path);
   if (!r) throw InputError(r.error().message);
   auto& rd = **r;
   if (check)
-    if (auto c = rd.check_integrity(true); !c) throw InputError(path + ": " + c.error().message);
-  auto ranks = rd.ranks();
-  auto counts = rd.counts();
-  auto [t0, t1] = rd.time_range();
-  auto stats = rd.stats();
-  auto meta = rd.meta();
+    if (auto c = rd.check_integrity(true); !c) throw InputError(c.error().message);
+  auto ranks = need(rd.ranks());
+  auto counts = need(rd.counts());
+  auto [t0, t1] = need(rd.time_range());
+  auto stats = need(rd.stats());
+  auto meta = need(rd.meta());
+  const auto count_tables = table_names(kCounted);
   if (json) {
     nlohmann::json j;
     j["format_version"] = rd.format_version();
@@ -38,7 +42,7 @@ void run_info(const std::string& path, bool json, bool check, int& exit_code) {
                     {"gpu_name", k.gpu_name},
                     {"source", k.source}});
     auto& jc = j["counts"] = nlohmann::json::object();
-    for (const char* t : kCountTables) jc[t] = counts.get(t);
+    for (auto t : count_tables) jc[std::string(t)] = counts.get(std::string(t));
     j["time_range_ns"] = {t0, t1};
     auto& js = j["stats"] = nlohmann::json::array();
     for (const auto& s : stats) {
@@ -62,8 +66,8 @@ void run_info(const std::string& path, bool json, bool check, int& exit_code) {
     std::printf("  rank %-4lld host %-16s pid %-8lld device %-2d %s\n", static_cast<long long>(k.rank.value),
                 k.host.c_str(), static_cast<long long>(k.pid), k.device, k.gpu_name.c_str());
   std::printf("counts\n");
-  for (const char* t : kCountTables)
-    std::printf("  %-17s %lld\n", t, static_cast<long long>(counts.get(t)));
+  for (auto t : count_tables)
+    std::printf("  %-17s %lld\n", std::string(t).c_str(), static_cast<long long>(counts.get(std::string(t))));
   std::printf("trace health%s\n", stats.empty() ? ": no issues recorded" : "");
   for (const auto& s : stats)
     std::printf("  [%s] %s = %lld%s%s\n", to_string(s.severity), s.name.c_str(), static_cast<long long>(s.value),

@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 
 #include <sqlite3.h>
 
@@ -36,38 +37,36 @@ Expected<std::int64_t> user_version(Db& db) {
   }
 }
 
-// Every table and column of this version's schema (trace/schema.sql) must be present: a
-// dropped table or column would otherwise read as "no rows" and be analysed as data.
-// Tables added by a format version: a file of an older version lacks them by design.
-int table_since(const std::string& t) { return t == "nccl_lists" ? 2 : 1; }
-
+// Every table and column of this version's schema (tables.h) must be present: a dropped
+// table or column would otherwise read as "no rows" and be analysed as data. A table a
+// later format version added (TableInfo::since) is absent from older files by design.
 Expected<void> check_schema(Db& db, int version) {
-  static const std::map<std::string, std::set<std::string>> want = [] {
-    std::map<std::string, std::set<std::string>> m;
-    auto mem = Db::open(":memory:", Db::Mode::Create);
-    if (!mem || !(*mem)->exec(schema_sql())) return m;
-    auto tables = (*mem)->prepare("SELECT name FROM sqlite_master WHERE type='table'");
-    while (tables && tables->step()) m[tables->text(0)];
-    for (auto& [t, cols] : m) {
-      auto c = (*mem)->prepare("SELECT name FROM pragma_table_info(?)");
-      if (!c) continue;
-      c->bind(1, t);
-      while (c->step()) cols.insert(c->text(0));
-    }
-    return m;
-  }();
-  for (const auto& [t, cols] : want) {
-    if (table_since(t) > version) continue;
+  for (const auto& t : all_tables()) {
+    if (t.info.since > version) continue;
     auto c = db.prepare("SELECT name FROM pragma_table_info(?)");
     if (!c) return Error{"cannot read the schema (" + db.last_error() + ")"};
-    c->bind(1, t);
-    std::set<std::string> have;
+    c->bind(1, t.info.name);
+    std::set<std::string, std::less<>> have;
     while (c->step()) have.insert(c->text(0));
-    if (have.empty()) return Error{"damaged store: table " + t + " is missing"};
-    for (const auto& col : cols)
-      if (!have.count(col)) return Error{"damaged store: column " + t + "." + col + " is missing"};
+    if (c->rc() != SQLITE_DONE) return Error{"cannot read the schema (" + db.last_error() + ")"};
+    if (have.empty()) return Error{"damaged store: table " + std::string(t.info.name) + " is missing"};
+    for (const auto& col : t.columns)
+      if (!have.count(col.name))
+        return Error{"damaged store: column " + std::string(t.info.name) + "." + std::string(col.name) + " is missing"};
   }
   return {};
+}
+
+// quick_check names a damaged b-tree by its root page ("Tree 7 page 7 ..."): the table
+// (or index) that owns it, or "" when the text names none.
+std::string tree_owner(Db& db, const std::string& line) {
+  auto at = line.find("Tree ");
+  if (at == std::string::npos) return {};
+  long long root = std::atoll(line.c_str() + at + 5);
+  auto st = db.prepare("SELECT coalesce(tbl_name, name) FROM sqlite_master WHERE rootpage = ?");
+  if (!st) return {};
+  st->bind(1, static_cast<std::int64_t>(root));
+  return st->step() ? st->text(0) : std::string();
 }
 
 Severity severity_from(std::string_view s) {
@@ -100,21 +99,20 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
   // list_at() reads as such (version 2 stores ids into nccl_lists there).
   r->version_ = static_cast<int>(*ver);
   if (auto s = check_schema(*r->db_, r->version_); !s) return Error{path.string() + ": " + s.error().message};
-  if (auto q = check ? r->check_integrity() : Expected<void>{}; !q)
-    return Error{path.string() + ": " + q.error().message};
-  auto st = r->db_->prepare("SELECT id, value FROM strings ORDER BY id");
-  if (!st) return st.error();
+  if (auto q = check ? r->check_integrity() : Expected<void>{}; !q) return q.error();
   // Writers number strings densely from 0; a table whose largest id is far above its row
   // count (a damaged or crafted file) is renumbered densely here, so memory follows the
   // rows, never the largest id. Row name ids go through sid() either way.
-  std::vector<std::pair<std::int64_t, std::string>> rows;
+  std::vector<StringRow> rows;
   std::int64_t max_id = -1;
-  while (st->step()) {
-    auto id = st->i64(0);
-    if (id < 0) return Error{path.string() + ": corrupt strings table (negative id " + std::to_string(id) + ")"};
-    max_id = std::max(max_id, id);
-    rows.emplace_back(id, st->text(1));
-  }
+  std::string bad;
+  auto read = r->scan(tables::kStrings, " ORDER BY id", [&](StringRow&& row) {
+    if (row.id < 0 && bad.empty()) bad = std::to_string(row.id);
+    max_id = std::max(max_id, row.id);
+    rows.push_back(std::move(row));
+  });
+  if (!read) return read.error();
+  if (!bad.empty()) return Error{path.string() + ": corrupt strings table (negative id " + bad + ")"};
   if (max_id < 4 * static_cast<std::int64_t>(rows.size()) + 16) {
     r->strings_.resize(static_cast<std::size_t>(max_id + 1));
     for (auto& [id, v] : rows) r->strings_[static_cast<std::size_t>(id)] = std::move(v);
@@ -148,17 +146,20 @@ Expected<void> TraceReader::check_integrity(bool full) {
   // temp disk, busy, out of memory) says nothing about the file and is skipped.
   auto corrupt = [this] { return db_->last_errcode() == SQLITE_CORRUPT || db_->last_errcode() == SQLITE_NOTADB; };
   auto qc = db_->prepare("PRAGMA quick_check(3)");
-  if (!qc) return corrupt() ? Expected<void>(Error{"damaged store (" + db_->last_error() + ")"}) : Expected<void>{};
+  const std::string file = db_->path().string() + ": ";
+  if (!qc) return corrupt() ? Expected<void>(Error{file + "damaged store (" + db_->last_error() + ")"}) : Expected<void>{};
   std::string problems;
   while (qc->step()) {
     auto line = qc->text(0);
     if (line == "ok") break;
+    if (auto owner = tree_owner(*db_, line); !owner.empty()) line += " (table " + owner + ")";
     problems += (problems.empty() ? "" : "; ") + line;
   }
   if (problems.empty() && qc->rc() != SQLITE_ROW && qc->rc() != SQLITE_DONE && corrupt()) problems = db_->last_error();
-  if (!problems.empty()) return Error{"damaged store (PRAGMA quick_check: " + problems + ")"};
+  if (!problems.empty()) return Error{file + "damaged store (PRAGMA quick_check: " + problems + ")"};
   auto stored = meta_numbers("store.counts");
-  for (const auto& [t, cached] : stored) {
+  if (!stored) return stored.error();
+  for (const auto& [t, cached] : *stored) {
     if (!std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }) ||
         !db_->has_table(t))
       continue;
@@ -184,74 +185,119 @@ const std::string& TraceReader::str(StringId id) const {
   return strings_[id.value];
 }
 
-std::map<std::string, std::string> TraceReader::meta() {
+
+Error TraceReader::table_error(std::string_view table, const std::string& what) const {
+  return Error{db_->path().string() + ": table " + std::string(table) + ": " + what};
+}
+
+// Reads a column into a row field: by the field's type, then the column's codec.
+namespace {
+void read_value(const Statement& st, int i, std::int64_t& f) { f = st.i64(i); }
+void read_value(const Statement& st, int i, int& f) { f = static_cast<int>(st.i64(i)); }
+template <class Tag>
+void read_value(const Statement& st, int i, Id<Tag>& f) { f = Id<Tag>(st.i64(i)); }
+void read_value(const Statement& st, int i, double& f) { f = st.f64(i); }
+void read_value(const Statement& st, int i, bool& f) { f = st.i64(i) != 0; }
+void read_value(const Statement& st, int i, std::string& f) { f = st.text(i); }
+void read_value(const Statement& st, int i, std::optional<std::string>& f) { f = st.opt_text(i); }
+void read_value(const Statement& st, int i, std::optional<std::int64_t>& f) { f = st.opt_i64(i); }
+void read_value(const Statement& st, int i, std::optional<double>& f) {
+  if (!st.is_null(i)) f = st.f64(i);
+}
+void read_value(const Statement& st, int i, Severity& f) { f = severity_from(st.text_view(i)); }
+template <class E>
+  requires std::is_enum_v<E>
+void read_value(const Statement& st, int i, E& f) { f = static_cast<E>(st.i64(i)); }
+}  // namespace
+
+template <class Row, class C>
+void TraceReader::decode(const Statement& st, int i, Row& row, const C& c) {
+  auto& f = row.*(c.member);
+  if constexpr (C::codec == Codec::Time) f = time(st.i64(i));
+  else if constexpr (C::codec == Codec::Dur) f = dur(st.i64(i));
+  else if constexpr (C::codec == Codec::End) {
+    const std::int64_t raw = st.i64(i);
+    f = std::max(row.start_ns, time(raw));
+    if (f != raw) ++clamped_;
+  } else if constexpr (C::codec == Codec::Str) f = sid(st.i64(i));
+  else if constexpr (C::codec == Codec::IntId) f = int_id(st.i64(i));
+  else if constexpr (C::codec == Codec::Blob) f = std::string(st.text_view(i));
+  else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(f)>, OpList>) f = list_at(st, i);
+  else read_value(st, i, f);
+}
+
+template <class T, class Fn>
+Expected<void> TraceReader::scan(const T& table, const std::string& tail, Fn&& fn) {
+  static const std::string head = [&] {
+    std::string sql = "SELECT ";
+    for (const auto& c : table.columns()) sql += std::string(sql.size() > 7 ? "," : "") + std::string(c.name);
+    return sql + " FROM " + std::string(table.info.name);
+  }();
+  auto st = db_->prepare(head + tail);
+  if (!st) return table_error(table.info.name, db_->last_error());
+  while (st->step()) {
+    typename T::row_type row;
+    std::apply([&](const auto&... c) {
+      int i = 0;
+      (decode(*st, i++, row, c), ...);
+    }, table.cols);
+    if (!list_error_.empty()) return table_error("nccl_lists", list_error_);
+    fn(std::move(row));
+  }
+  if (st->rc() != SQLITE_DONE) return table_error(table.info.name, db_->last_error());
+  return {};
+}
+
+template <class T>
+Expected<std::vector<typename T::row_type>> TraceReader::select(const T& table, const std::string& tail) {
+  std::vector<typename T::row_type> out;
+  if (auto r = scan(table, tail, [&](typename T::row_type&& row) { out.push_back(std::move(row)); }); !r)
+    return r.error();
+  return out;
+}
+
+Expected<std::optional<std::int64_t>> TraceReader::scalar(std::string_view table, const std::string& sql) {
+  auto st = db_->prepare(sql);
+  if (!st) return table_error(table, db_->last_error());
+  if (st->step()) return st->opt_i64(0);
+  if (st->rc() != SQLITE_DONE) return table_error(table, db_->last_error());
+  return std::optional<std::int64_t>();
+}
+
+Expected<std::map<std::string, std::string>> TraceReader::meta() {
   std::map<std::string, std::string> m;
-  auto st = db_->prepare("SELECT key, value FROM meta");
-  if (st)
-    while (st->step()) m[st->text(0)] = st->text(1);
+  auto r = scan(tables::kMeta, "", [&](MetaRow&& row) { m[std::move(row.key)] = std::move(row.value); });
+  if (!r) return r.error();
   return m;
 }
 
-std::vector<RankRow> TraceReader::ranks() {
-  std::vector<RankRow> out;
-  auto st = db_->prepare(
-      "SELECT rank,host,pid,device,gpu_name,gpu_uuid,bus_id,clock_offset_ns,source,sm_count,memory_bytes,"
-      "compute_cap,pcie_gen,pcie_width FROM ranks ORDER BY rank");
-  if (!st) return out;
-  while (st->step()) {
-    RankRow r;
-    r.rank = RankId(st->i64(0));
-    r.host = st->text(1);
-    r.pid = st->i64(2);
-    r.device = static_cast<int>(st->i64(3));
-    r.gpu_name = st->text(4);
-    r.gpu_uuid = st->text(5);
-    r.bus_id = st->text(6);
-    r.clock_offset_ns = st->i64(7);
-    r.source = st->text(8);
-    r.sm_count = static_cast<int>(st->i64(9));
-    r.memory_bytes = st->i64(10);
-    r.compute_cap = st->text(11);
-    r.pcie_gen = static_cast<int>(st->i64(12));
-    r.pcie_width = static_cast<int>(st->i64(13));
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
-std::vector<StatRow> TraceReader::stats() {
-  std::vector<StatRow> out;
-  auto st = db_->prepare("SELECT name,severity,value,rank,description FROM stats ORDER BY rowid");
-  if (!st) return out;
-  while (st->step())
-    out.push_back({st->text(0), severity_from(st->text_view(1)), st->i64(2), st->opt_i64(3), st->text(4)});
-  out.insert(out.end(), integrity_stats_.begin(), integrity_stats_.end());
-  if (clamped_ > 0)
-    out.push_back({"store_values_clamped", Severity::Error, clamped_, std::nullopt,
-                   "times outside +-2^61 ns, negative durations or ends before starts in the stored rows "
-                   "(clamped when read)"});
-  return out;
-}
-
-// "name=N name=N ..." as TraceWriter::finish() stores it in meta; empty if absent.
-std::map<std::string, std::int64_t> TraceReader::meta_numbers(const char* key) {
-  std::map<std::string, std::int64_t> out;
+Expected<std::optional<std::string>> TraceReader::meta_value(const char* key) {
   auto st = db_->prepare("SELECT value FROM meta WHERE key = ?");
-  if (!st) return out;
+  if (!st) return table_error("meta", db_->last_error());
   st->bind(1, key);
-  if (!st->step()) return out;
-  std::string v = st->text(0);
+  if (st->step()) return std::optional<std::string>(st->text(0));
+  if (st->rc() != SQLITE_DONE) return table_error("meta", db_->last_error());
+  return std::optional<std::string>();
+}
+
+// "name=N name=N ..." as TraceWriter::finish() stores it in meta; empty if absent or malformed.
+Expected<std::map<std::string, std::int64_t>> TraceReader::meta_numbers(const char* key) {
+  auto v = meta_value(key);
+  if (!v) return v.error();
+  std::map<std::string, std::int64_t> out;
+  if (!*v) return out;
+  const std::string& text = **v;
   std::size_t pos = 0;
-  while (pos < v.size()) {
-    auto end = v.find(' ', pos);
-    if (end == std::string::npos) end = v.size();
-    auto item = v.substr(pos, end - pos);
+  while (pos < text.size()) {
+    auto end = text.find(' ', pos);
+    if (end == std::string::npos) end = text.size();
+    auto item = text.substr(pos, end - pos);
     auto eq = item.find('=');
     if (eq != std::string::npos) {
       try {
         out[item.substr(0, eq)] = std::stoll(item.substr(eq + 1));
       } catch (const std::exception&) {
-        return {};  // malformed: fall back to scanning
+        return std::map<std::string, std::int64_t>();  // malformed: fall back to scanning
       }
     }
     pos = end + 1;
@@ -259,309 +305,140 @@ std::map<std::string, std::int64_t> TraceReader::meta_numbers(const char* key) {
   return out;
 }
 
-std::optional<std::pair<std::int64_t, std::int64_t>> TraceReader::meta_numbers_pair(const char* key) {
-  auto st = db_->prepare("SELECT value FROM meta WHERE key = ?");
-  if (!st) return std::nullopt;
-  st->bind(1, key);
-  if (!st->step()) return std::nullopt;
-  long long a = 0, b = 0;
-  if (std::sscanf(st->text(0).c_str(), "%lld %lld", &a, &b) != 2) return std::nullopt;
-  return std::pair<std::int64_t, std::int64_t>{a, b};
+Expected<std::vector<RankRow>> TraceReader::ranks() { return select(tables::kRanks, " ORDER BY rank"); }
+
+Expected<std::vector<StatRow>> TraceReader::stats() {
+  auto out = select(tables::kStats, " ORDER BY rowid");
+  if (!out) return out;
+  out->insert(out->end(), integrity_stats_.begin(), integrity_stats_.end());
+  if (clamped_ > 0)
+    out->push_back({"store_values_clamped", Severity::Error, clamped_, std::nullopt,
+                    "times outside +-2^61 ns, negative durations or ends before starts in the stored rows "
+                    "(clamped when read)"});
+  return out;
 }
 
-TableCounts TraceReader::counts() {
+Expected<TableCounts> TraceReader::counts() {
   TableCounts c;
   // Writers record their row counts at finish(); counting a 10 M-row table would take seconds.
   auto stored = meta_numbers("store.counts");
-  for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx", "nccl_ops", "steps", "expert_routing",
-                        "expert_placement", "topology", "bench_results", "ranks"}) {
+  if (!stored) return stored.error();
+  for (const auto& d : all_tables()) {
+    if (!(d.info.flags & (kCounted | kSummary))) continue;
+    const std::string t(d.info.name);
     if (auto it = verified_counts_.find(t); it != verified_counts_.end()) {
       c.by_table[t] = it->second;
-      continue;
+    } else if (auto is = stored->find(t); is != stored->end()) {
+      c.by_table[t] = is->second;
+    } else {
+      auto n = scalar(t, "SELECT count(*) FROM " + t);
+      if (!n) return n.error();
+      c.by_table[t] = n->value_or(0);
     }
-    if (auto it = stored.find(t); it != stored.end()) {
-      c.by_table[t] = it->second;
-      continue;
-    }
-    auto n = db_->scalar(std::string("SELECT count(*) FROM ") + t);
-    c.by_table[t] = n.value_or(0);
   }
   return c;
 }
 
-std::pair<std::int64_t, std::int64_t> TraceReader::time_range() {
-  if (auto v = meta_numbers_pair("store.time_range_ns")) return *v;
+Expected<std::pair<std::int64_t, std::int64_t>> TraceReader::time_range() {
+  auto v = meta_value("store.time_range_ns");
+  if (!v) return v.error();
+  long long a = 0, b = 0;
+  if (*v && std::sscanf((*v)->c_str(), "%lld %lld", &a, &b) == 2) return std::pair<std::int64_t, std::int64_t>{a, b};
   std::int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx"}) {
-    auto a = db_->scalar(std::string("SELECT min(start_ns) FROM ") + t);
-    auto b = db_->scalar(std::string("SELECT max(start_ns + dur_ns) FROM ") + t);
-    if (a) lo = std::min(lo, *a);
-    if (b) hi = std::max(hi, *b);
+  auto widen = [&](std::string_view t, const std::string& end) -> Expected<void> {
+    const std::string from = " FROM " + std::string(t);
+    auto x = scalar(t, "SELECT min(start_ns)" + from);
+    if (!x) return x.error();
+    auto y = scalar(t, "SELECT max(" + end + ")" + from);
+    if (!y) return y.error();
+    if (*x) lo = std::min(lo, **x);
+    if (*y) hi = std::max(hi, **y);
+    return {};
+  };
+  for (const auto& d : all_tables()) {
+    if (!(d.info.flags & kRanged)) continue;
+    const bool with_dur = std::any_of(d.columns.begin(), d.columns.end(), [](const auto& c) { return c.codec == Codec::Dur; });
+    if (auto r = widen(d.info.name, with_dur ? "start_ns + dur_ns" : "end_ns"); !r) return r.error();
   }
-  if (auto a = db_->scalar("SELECT min(start_ns) FROM nccl_ops")) lo = std::min(lo, *a);
-  if (auto b = db_->scalar("SELECT max(end_ns) FROM nccl_ops")) hi = std::max(hi, *b);
-  if (lo == INT64_MAX) return {0, 0};
-  return {lo, hi};
+  if (lo == INT64_MAX) return std::pair<std::int64_t, std::int64_t>{0, 0};
+  return std::pair<std::int64_t, std::int64_t>{lo, hi};
 }
 
-std::int64_t TraceReader::max_dur(const char* table) {
-  if (max_dur_.empty())  // recorded by the writer at finish(); missing tables are scanned below
-    for (const auto& [t, v] : meta_numbers("store.max_dur_ns")) max_dur_[t] = v;
+Expected<std::int64_t> TraceReader::max_dur(std::string_view table, bool has_dur) {
+  if (max_dur_.empty()) {  // recorded by the writer at finish(); missing tables are scanned below
+    auto m = meta_numbers("store.max_dur_ns");
+    if (!m) return m.error();
+    for (const auto& [t, v] : *m) max_dur_[t] = v;
+  }
   auto it = max_dur_.find(table);
   if (it != max_dur_.end()) return std::clamp<std::int64_t>(it->second, 0, kTimeMax);  // meta may be damaged
-  std::string col = std::string(table) == "nccl_ops" ? "end_ns - start_ns" : "dur_ns";
-  auto v = std::clamp<std::int64_t>(db_->scalar("SELECT max(" + col + ") FROM " + table).value_or(0), 0, kTimeMax);
-  max_dur_[table] = v;
-  return v;
+  const std::string col = has_dur ? "dur_ns" : "end_ns - start_ns";
+  auto v = scalar(table, "SELECT max(" + col + ") FROM " + std::string(table));
+  if (!v) return v.error();
+  const auto d = std::clamp<std::int64_t>(v->value_or(0), 0, kTimeMax);
+  max_dur_.emplace(std::string(table), d);
+  return d;
 }
 
-std::string TraceReader::range_where(const char* table, RankId rank, std::int64_t t0, std::int64_t t1,
-                                     bool has_dur) {
+template <class T>
+Expected<std::vector<typename T::row_type>> TraceReader::select_range(const T& table, RankId rank, std::int64_t t0,
+                                                                      std::int64_t t1) {
+  constexpr bool with_dur = tables::has_dur<T>;
   std::string w = " WHERE 1";
   if (rank.valid()) w += " AND rank = " + std::to_string(rank.value);
   if (t0 > kTimeMin) {
-    std::int64_t lo = t0 - max_dur(table);
-    w += " AND start_ns >= " + std::to_string(lo);
-    w += has_dur ? " AND start_ns + dur_ns > " + std::to_string(t0) : " AND end_ns > " + std::to_string(t0);
+    auto longest = max_dur(table.info.name, with_dur);
+    if (!longest) return longest.error();
+    w += " AND start_ns >= " + std::to_string(t0 - *longest);
+    w += with_dur ? " AND start_ns + dur_ns > " + std::to_string(t0) : " AND end_ns > " + std::to_string(t0);
   }
   if (t1 < kTimeMax) w += " AND start_ns < " + std::to_string(t1);
-  w += " ORDER BY rank, start_ns";
-  return w;
+  return select(table, w + " ORDER BY " + std::string(table.info.order_by));
 }
 
-static KernelRow kernel_from(const TraceReader& rd, const Statement& st) {
-  KernelRow k;
-  k.id = st.i64(0);
-  k.rank = RankId(st.i64(1));
-  k.stream = StreamId(st.i64(2));
-  k.start_ns = rd.time(st.i64(3));
-  k.dur_ns = rd.dur(st.i64(4));
-  k.name = rd.sid(st.i64(5));
-  k.correlation = st.i64(6);
-  k.grid = st.i64(7);
-  k.block = st.i64(8);
-  return k;
+Expected<std::vector<KernelRow>> TraceReader::kernels(RankId rank, std::int64_t t0, std::int64_t t1) {
+  return select_range(tables::kKernels, rank, t0, t1);
 }
-static constexpr const char* kKernelCols = "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels";
-
-std::vector<KernelRow> TraceReader::kernels(RankId rank, std::int64_t t0, std::int64_t t1) {
-  std::vector<KernelRow> out;
-  auto st = db_->prepare(kKernelCols + range_where("kernels", rank, t0, t1, true));
-  if (st)
-    while (st->step()) out.push_back(kernel_from(*this, *st));
-  return out;
+Expected<std::vector<MemcpyRow>> TraceReader::memcpys(RankId rank, std::int64_t t0, std::int64_t t1) {
+  return select_range(tables::kMemcpys, rank, t0, t1);
+}
+Expected<std::vector<MemsetRow>> TraceReader::memsets(RankId rank, std::int64_t t0, std::int64_t t1) {
+  return select_range(tables::kMemsets, rank, t0, t1);
+}
+Expected<std::vector<ApiCallRow>> TraceReader::api_calls(RankId rank, std::int64_t t0, std::int64_t t1) {
+  return select_range(tables::kApiCalls, rank, t0, t1);
+}
+Expected<std::vector<NvtxRow>> TraceReader::nvtx(RankId rank, std::int64_t t0, std::int64_t t1) {
+  return select_range(tables::kNvtx, rank, t0, t1);
+}
+Expected<std::vector<NcclOpRow>> TraceReader::nccl_ops(RankId rank, std::int64_t t0, std::int64_t t1) {
+  return select_range(tables::kNcclOps, rank, t0, t1);
 }
 
-void TraceReader::for_each_kernel(const std::function<void(const KernelRow&)>& fn) {
-  auto st = db_->prepare(std::string(kKernelCols) + " ORDER BY rank, start_ns");
-  if (st)
-    while (st->step()) fn(kernel_from(*this, *st));
+Expected<void> TraceReader::for_each_kernel(const std::function<void(const KernelRow&)>& fn) {
+  return scan(tables::kKernels, " ORDER BY rank, start_ns", [&](KernelRow&& k) { fn(k); });
+}
+Expected<void> TraceReader::for_each_api_call_stored(const std::function<void(const ApiCallRow&)>& fn) {
+  return scan(tables::kApiCalls, "", [&](ApiCallRow&& a) { fn(a); });
 }
 
-std::vector<MemcpyRow> TraceReader::memcpys(RankId rank, std::int64_t t0, std::int64_t t1) {
-  std::vector<MemcpyRow> out;
-  auto st = db_->prepare(
-      "SELECT id,rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation FROM memcpys" +
-      range_where("memcpys", rank, t0, t1, true));
-  if (st)
-    while (st->step()) {
-      MemcpyRow m;
-      m.id = st->i64(0);
-      m.rank = RankId(st->i64(1));
-      m.stream = StreamId(st->i64(2));
-      m.start_ns = time(st->i64(3));
-      m.dur_ns = dur(st->i64(4));
-      m.bytes = st->i64(5);
-      m.kind = static_cast<CopyKind>(st->i64(6));
-      m.src_device = static_cast<int>(st->i64(7));
-      m.dst_device = static_cast<int>(st->i64(8));
-      m.correlation = st->i64(9);
-      out.push_back(m);
-    }
-  return out;
+Expected<std::vector<StepRow>> TraceReader::steps(RankId rank) {
+  const std::string where = rank.valid() ? " WHERE rank = " + std::to_string(rank.value) : "";
+  return select(tables::kSteps, where + " ORDER BY " + std::string(tables::kSteps.info.order_by));
 }
 
-std::vector<MemsetRow> TraceReader::memsets(RankId rank, std::int64_t t0, std::int64_t t1) {
-  std::vector<MemsetRow> out;
-  auto st = db_->prepare("SELECT id,rank,stream,start_ns,dur_ns,bytes,correlation FROM memsets" +
-                         range_where("memsets", rank, t0, t1, true));
-  if (st)
-    while (st->step()) {
-      MemsetRow m;
-      m.id = st->i64(0);
-      m.rank = RankId(st->i64(1));
-      m.stream = StreamId(st->i64(2));
-      m.start_ns = time(st->i64(3));
-      m.dur_ns = dur(st->i64(4));
-      m.bytes = st->i64(5);
-      m.correlation = st->i64(6);
-      out.push_back(m);
-    }
-  return out;
+// The small tables, whole, in their descriptors' order.
+Expected<std::vector<ExpertRoutingRow>> TraceReader::expert_routing() {
+  return select(tables::kRouting, " ORDER BY " + std::string(tables::kRouting.info.order_by));
 }
-
-static constexpr const char* kApiCols = "SELECT id,rank,tid,start_ns,dur_ns,name_id,kind,correlation FROM api_calls";
-static ApiCallRow api_call_from(const TraceReader& rd, const Statement& st) {
-  ApiCallRow a;
-  a.id = st.i64(0);
-  a.rank = RankId(st.i64(1));
-  a.tid = st.i64(2);
-  a.start_ns = rd.time(st.i64(3));
-  a.dur_ns = rd.dur(st.i64(4));
-  a.name = rd.sid(st.i64(5));
-  a.kind = static_cast<ApiKind>(st.i64(6));
-  a.correlation = st.i64(7);
-  return a;
+Expected<std::vector<ExpertPlacementRow>> TraceReader::expert_placement() {
+  return select(tables::kPlacement, " ORDER BY " + std::string(tables::kPlacement.info.order_by));
 }
-
-std::vector<ApiCallRow> TraceReader::api_calls(RankId rank, std::int64_t t0, std::int64_t t1) {
-  std::vector<ApiCallRow> out;
-  auto st = db_->prepare(kApiCols + range_where("api_calls", rank, t0, t1, true));
-  if (st)
-    while (st->step()) out.push_back(api_call_from(*this, *st));
-  return out;
+Expected<std::vector<TopologyRow>> TraceReader::topology() {
+  return select(tables::kTopology, " ORDER BY " + std::string(tables::kTopology.info.order_by));
 }
-
-bool TraceReader::for_each_api_call_stored(const std::function<void(const ApiCallRow&)>& fn) {
-  auto st = db_->prepare(kApiCols);
-  if (!st) return false;
-  while (st->step()) fn(api_call_from(*this, *st));
-  return true;
-}
-
-std::vector<NvtxRow> TraceReader::nvtx(RankId rank, std::int64_t t0, std::int64_t t1) {
-  std::vector<NvtxRow> out;
-  auto st = db_->prepare("SELECT id,rank,tid,start_ns,dur_ns,name_id,domain_id,payload FROM nvtx" +
-                         range_where("nvtx", rank, t0, t1, true));
-  if (st)
-    while (st->step()) {
-      NvtxRow n;
-      n.id = st->i64(0);
-      n.rank = RankId(st->i64(1));
-      n.tid = st->i64(2);
-      n.start_ns = time(st->i64(3));
-      n.dur_ns = dur(st->i64(4));
-      n.name = sid(st->i64(5));
-      n.domain = sid(st->i64(6));
-      n.payload = st->opt_text(7);
-      out.push_back(std::move(n));
-    }
-  return out;
-}
-
-std::vector<NcclOpRow> TraceReader::nccl_ops(RankId rank, std::int64_t t0, std::int64_t t1) {
-  std::vector<NcclOpRow> out;
-  auto st = db_->prepare(
-      "SELECT id,rank,comm_hash,seq,func,algo,proto,channels,count,dtype,bytes,peer,root,nranks,enqueue_ns,"
-      "start_ns,end_ns,stream,kernel_id,in_splits,out_splits,pg_name,pg_ranks FROM nccl_ops" +
-      range_where("nccl_ops", rank, t0, t1, false));
-  if (st)
-    while (st->step()) {
-      NcclOpRow o;
-      o.id = st->i64(0);
-      o.rank = RankId(st->i64(1));
-      o.comm_hash = st->opt_text(2);
-      o.seq = st->i64(3);
-      o.func = st->text(4);
-      o.algo = st->opt_text(5);
-      o.proto = st->opt_text(6);
-      o.channels = static_cast<int>(st->i64(7));
-      o.count = st->i64(8);
-      o.dtype = st->opt_text(9);
-      o.bytes = st->i64(10);
-      o.peer = static_cast<int>(st->i64(11));
-      o.root = static_cast<int>(st->i64(12));
-      o.nranks = static_cast<int>(st->i64(13));
-      o.enqueue_ns = st->opt_i64(14);
-      o.start_ns = time(st->i64(15));
-      o.end_ns = std::max(o.start_ns, time(st->i64(16)));
-      if (o.end_ns != st->i64(16)) ++clamped_;
-      o.stream = st->i64(17);
-      o.kernel_id = st->opt_i64(18);
-      o.in_splits = list_at(*st, 19);
-      o.out_splits = list_at(*st, 20);
-      o.pg_name = st->opt_text(21);
-      o.pg_ranks = list_at(*st, 22);
-      out.push_back(std::move(o));
-    }
-  return out;
-}
-
-std::vector<StepRow> TraceReader::steps(RankId rank) {
-  std::vector<StepRow> out;
-  std::string sql = "SELECT rank,step,start_ns,end_ns,tokens FROM steps";
-  if (rank.valid()) sql += " WHERE rank = " + std::to_string(rank.value);
-  sql += " ORDER BY rank, start_ns";
-  auto st = db_->prepare(sql);
-  if (st)
-    while (st->step()) {
-      const std::int64_t t0 = time(st->i64(2)), t1 = std::max(t0, time(st->i64(3)));
-      if (t1 != st->i64(3)) ++clamped_;
-      out.push_back({RankId(st->i64(0)), st->i64(1), t0, t1, st->opt_i64(4)});
-    }
-  return out;
-}
-
-std::vector<ExpertRoutingRow> TraceReader::expert_routing() {
-  std::vector<ExpertRoutingRow> out;
-  auto st = db_->prepare(
-      "SELECT step,layer,rank,expert,tokens,time_ns FROM expert_routing ORDER BY layer, step, rank, expert");
-  if (st)
-    while (st->step())
-      out.push_back({st->i64(0), int_id(st->i64(1)), RankId(st->i64(2)), int_id(st->i64(3)), st->i64(4),
-                     st->opt_i64(5)});
-  return out;
-}
-
-std::vector<ExpertPlacementRow> TraceReader::expert_placement() {
-  std::vector<ExpertPlacementRow> out;
-  auto st = db_->prepare("SELECT layer,expert,rank,replica FROM expert_placement ORDER BY layer, expert, replica");
-  if (st)
-    while (st->step())
-      out.push_back({int_id(st->i64(0)), int_id(st->i64(1)), RankId(st->i64(2)), int_id(st->i64(3))});
-  return out;
-}
-
-std::vector<TopologyRow> TraceReader::topology() {
-  std::vector<TopologyRow> out;
-  auto st = db_->prepare("SELECT host,a,b,rank_a,rank_b,link,bandwidth_gbps,source FROM topology ORDER BY rowid");
-  if (st)
-    while (st->step()) {
-      TopologyRow t;
-      t.host = st->text(0);
-      t.a = st->text(1);
-      t.b = st->text(2);
-      t.rank_a = st->opt_i64(3);
-      t.rank_b = st->opt_i64(4);
-      t.link = st->text(5);
-      if (!st->is_null(6)) t.bandwidth_gbps = st->f64(6);
-      t.source = st->text(7);
-      out.push_back(std::move(t));
-    }
-  return out;
-}
-
-std::vector<BenchResultRow> TraceReader::bench_results() {
-  std::vector<BenchResultRow> out;
-  auto st = db_->prepare(
-      "SELECT source,func,nranks,bytes,count,dtype,time_us,algbw_gbps,busbw_gbps,in_place FROM bench_results "
-      "ORDER BY rowid");
-  if (st)
-    while (st->step()) {
-      BenchResultRow b;
-      b.source = st->text(0);
-      b.func = st->text(1);
-      b.nranks = static_cast<int>(st->i64(2));
-      b.bytes = st->i64(3);
-      b.count = st->i64(4);
-      b.dtype = st->text(5);
-      b.time_us = st->f64(6);
-      b.algbw_gbps = st->f64(7);
-      b.busbw_gbps = st->f64(8);
-      b.in_place = st->i64(9) != 0;
-      out.push_back(std::move(b));
-    }
-  return out;
+Expected<std::vector<BenchResultRow>> TraceReader::bench_results() {
+  return select(tables::kBench, " ORDER BY " + std::string(tables::kBench.info.order_by));
 }
 
 }  // namespace moetune

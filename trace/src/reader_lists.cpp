@@ -5,6 +5,8 @@
 // the JSON text in the column itself (read and compacted per op).
 #include "moetune/trace/reader.h"
 
+#include <sqlite3.h>
+
 namespace moetune {
 
 OpList TraceReader::list_at(const Statement& st, int col) {
@@ -14,12 +16,16 @@ OpList TraceReader::list_at(const Statement& st, int col) {
   if (auto it = lists_.find(id); it != lists_.end()) return it->second;
   if (!list_query_) {
     auto q = db_->prepare("SELECT data FROM nccl_lists WHERE id = ?");
-    if (!q) return {};
+    if (!q) {
+      list_error_ = db_->last_error();
+      return {};
+    }
     list_query_.emplace(std::move(*q));
   }
   OpList l;
   list_query_->bind(1, id);
   if (list_query_->step()) l = OpList::from_encoded(std::string(list_query_->text_view(0)));
+  else if (list_query_->rc() != SQLITE_DONE) list_error_ = db_->last_error();
   list_query_->reset();
   lists_.emplace(id, l);
   return l;

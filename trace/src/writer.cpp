@@ -36,18 +36,40 @@ namespace {
 // Kernels are sorted by their clustering key within a window of this many rows.
 constexpr std::size_t kKernelWindow = 8192;
 
-// "INSERT INTO t(cols) VALUES(?,..),(?,..),..." with `rows` tuples of `cols` parameters.
-std::string multi_row_sql(const char* head, int cols, int rows) {
-  std::string tuple = "(";
-  for (int c = 0; c < cols; ++c) tuple += c ? ",?" : "?";
-  tuple += ")";
-  std::string sql = head;
-  sql += " VALUES";
-  for (int r = 0; r < rows; ++r) {
-    if (r) sql += ',';
-    sql += tuple;
+// "INSERT INTO t(cols) VALUES(?,..),(?,..),..." with `rows` tuples of the table's
+// columns (all but the AutoId ones, which SQLite assigns).
+template <class T>
+std::string insert_sql(const T& t, int rows) {
+  std::string cols, tuple;
+  for (const auto& c : t.columns()) {
+    if (c.codec == Codec::AutoId) continue;
+    cols += (cols.empty() ? "" : ",") + std::string(c.name);
+    tuple += tuple.empty() ? "(?" : ",?";
   }
+  std::string sql = std::string(t.info.insert_verb) + " INTO " + std::string(t.info.name) + "(" + cols + ") VALUES";
+  for (int r = 0; r < rows; ++r) sql += (r ? "," : "") + tuple + ")";
   return sql;
+}
+
+// A field's value as a statement parameter. Text is bound SQLITE_STATIC: every row
+// outlives the statement run that reads it (buffered rows until drained).
+void bind_value(sqlite3_stmt* st, int c, std::int64_t v) { sqlite3_bind_int64(st, c, v); }
+void bind_value(sqlite3_stmt* st, int c, int v) { sqlite3_bind_int64(st, c, v); }
+void bind_value(sqlite3_stmt* st, int c, bool v) { sqlite3_bind_int64(st, c, v ? 1 : 0); }
+void bind_value(sqlite3_stmt* st, int c, double v) { sqlite3_bind_double(st, c, v); }
+template <class Tag>
+void bind_value(sqlite3_stmt* st, int c, Id<Tag> v) { sqlite3_bind_int64(st, c, v.value); }
+template <class E>
+  requires std::is_enum_v<E>
+void bind_value(sqlite3_stmt* st, int c, E v) { sqlite3_bind_int64(st, c, static_cast<std::int64_t>(v)); }
+void bind_value(sqlite3_stmt* st, int c, Severity v) { sqlite3_bind_text(st, c, to_string(v), -1, SQLITE_STATIC); }
+void bind_value(sqlite3_stmt* st, int c, const std::string& v) {
+  sqlite3_bind_text(st, c, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+template <class V>
+void bind_value(sqlite3_stmt* st, int c, const std::optional<V>& v) {
+  if (v) bind_value(st, c, *v);
+  else sqlite3_bind_null(st, c);
 }
 
 int step_reset(sqlite3_stmt* st) {
@@ -95,57 +117,22 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
   if (auto r = create_schema(d); !r) return r.error();
 
 
-  struct P {
-    Statement* s;
-    const char* sql;
-  };
-  const P prep[] = {
-      {&w->s_meta_, "INSERT OR REPLACE INTO meta(key,value) VALUES(?,?)"},
-      {&w->s_rank_,
-       "INSERT OR REPLACE INTO ranks(rank,host,pid,device,gpu_name,gpu_uuid,bus_id,clock_offset_ns,source,"
-       "sm_count,memory_bytes,compute_cap,pcie_gen,pcie_width) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
-      {&w->s_string_, "INSERT INTO strings(id,value) VALUES(?,?)"},
-      {&w->s_nccl_,
-       "INSERT INTO nccl_ops(rank,comm_hash,seq,func,algo,proto,channels,count,dtype,bytes,peer,root,nranks,"
-       "enqueue_ns,start_ns,end_ns,stream,kernel_id,in_splits,out_splits,pg_name,pg_ranks) "
-       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
-      {&w->s_list_, "INSERT INTO nccl_lists(id,data) VALUES(?,?)"},
-      {&w->s_routing_,
-       "INSERT INTO expert_routing(step,layer,rank,expert,tokens,time_ns) VALUES(?,?,?,?,?,?)"},
-      {&w->s_placement_, "INSERT INTO expert_placement(layer,expert,rank,replica) VALUES(?,?,?,?)"},
-      {&w->s_topo_,
-       "INSERT INTO topology(host,a,b,rank_a,rank_b,link,bandwidth_gbps,source) VALUES(?,?,?,?,?,?,?,?)"},
-      {&w->s_step_, "INSERT INTO steps(rank,step,start_ns,end_ns,tokens) VALUES(?,?,?,?,?)"},
-      {&w->s_bench_,
-       "INSERT INTO bench_results(source,func,nranks,bytes,count,dtype,time_us,algbw_gbps,busbw_gbps,in_place) "
-       "VALUES(?,?,?,?,?,?,?,?,?,?)"},
-      {&w->s_stat_, "INSERT INTO stats(name,severity,value,rank,description) VALUES(?,?,?,?,?)"},
-  };
-  for (const auto& p : prep) {
-    auto st = d.prepare(p.sql);
-    if (!st) return st.error();
-    *p.s = std::move(*st);
-  }
-  struct B {
-    Bulk b;
-    const char* head;
-    int cols;
-  };
-  const B bulk[] = {
-      {kBulkKernel, "INSERT INTO kernels(rank,stream,start_ns,dur_ns,name_id,correlation,grid,block,id)", 9},
-      {kBulkMemcpy,
-       "INSERT INTO memcpys(rank,stream,start_ns,dur_ns,bytes,kind,src_device,dst_device,correlation)", 9},
-      {kBulkMemset, "INSERT INTO memsets(rank,stream,start_ns,dur_ns,bytes,correlation)", 6},
-      {kBulkApi, "INSERT INTO api_calls(rank,tid,start_ns,dur_ns,name_id,kind,correlation)", 7},
-      {kBulkNvtx, "INSERT INTO nvtx(rank,tid,start_ns,dur_ns,name_id,domain_id,payload)", 7},
-  };
-  for (const auto& b : bulk)
-    for (auto [rows, slot] : {std::pair{kBulkRows, &w->bulk_[b.b]}, std::pair{1, &w->one_[b.b]}}) {
-      std::string sql = multi_row_sql(b.head, b.cols, rows);
+  // One-row INSERT per table; the event tables also get one of kBulkRows rows.
+  auto prepare = [&](const auto& t) -> Expected<void> {
+    const std::size_t at = tables::slot_of<std::remove_cvref_t<decltype(t)>>;
+    const bool bulk = t.info.flags & kRanged && t.info.name != "nccl_ops";
+    for (auto [rows, slot] : {std::pair{1, &w->one_[at]}, std::pair{bulk ? kBulkRows : 0, &w->bulk_[at]}}) {
+      if (rows == 0) continue;
+      std::string sql = insert_sql(t, rows);
       if (sqlite3_prepare_v3(d.handle(), sql.c_str(), static_cast<int>(sql.size()) + 1, SQLITE_PREPARE_PERSISTENT,
                              slot, nullptr) != SQLITE_OK)
         return Error{path.string() + ": " + d.last_error()};
     }
+    return {};
+  };
+  Expected<void> ready;
+  std::apply([&](const auto*... t) { (void)((ready = prepare(*t), ready.ok()) && ...); }, tables::kAll);
+  if (!ready) return ready.error();
   w->kbuf_.reserve(kKernelWindow);
   w->mbuf_.reserve(kBulkRows);
   w->sbuf_.reserve(kBulkRows);
@@ -176,11 +163,8 @@ TraceWriter::~TraceWriter() {
 // sqlite3_close_v2's zombie mode (close first, finalize later) leaked the whole
 // connection (~260 KB per writer, found by LeakSanitizer in fuzz_kineto).
 void TraceWriter::finalize_statements() {
-  for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_nccl_, &s_list_, &s_routing_, &s_placement_, &s_topo_, &s_step_,
-                        &s_bench_, &s_stat_})
-    *st = Statement();
   for (auto* set : {bulk_, one_})
-    for (int b = 0; b < kBulks; ++b) {
+    for (std::size_t b = 0; b < tables::kCount; ++b) {
       sqlite3_finalize(set[b]);
       set[b] = nullptr;
     }
@@ -206,75 +190,68 @@ void TraceWriter::row_done() {
   }
 }
 
+template <class T>
+void TraceWriter::bind_row(const T& table, sqlite3_stmt* st, int& c, const typename T::row_type& row) {
+  auto one = [&](const auto& col) {
+    using C = std::remove_cvref_t<decltype(col)>;
+    const auto& v = row.*(col.member);
+    if constexpr (C::codec == Codec::AutoId) return;
+    else if constexpr (C::codec == Codec::Blob)
+      sqlite3_bind_blob(st, ++c, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(v)>, OpList>) bind_list(st, ++c, v);
+    else bind_value(st, ++c, v);
+  };
+  std::apply([&](const auto&... col) { (one(col), ...); }, table.cols);
+}
+
+template <class T>
+void TraceWriter::insert(const T& table, const typename T::row_type& row) {
+  if (!in_tx_) (void)begin();
+  sqlite3_stmt* st = one_[tables::slot_of<T>];
+  int c = 0;
+  bind_row(table, st, c, row);
+  check(step_reset(st));
+}
+
+// writer_lists.cpp stores lists through it.
+template void TraceWriter::insert(const std::remove_const_t<decltype(tables::kNcclLists)>&, const ListRow&);
+
 StringId TraceWriter::intern(std::string_view s) {
   auto it = strings_.find(s);
   if (it != strings_.end()) return it->second;
   StringId id(static_cast<std::int64_t>(strings_.size()));
-  if (!in_tx_) (void)begin();
-  check(s_string_.bind(1, id.value).bind(2, s).exec());
+  insert(tables::kStrings, {id.value, std::string(s)});
   strings_.emplace(std::string(s), id);
   return id;
 }
 
 void TraceWriter::set_meta(std::string_view key, std::string_view value) {
-  if (!in_tx_) (void)begin();
-  check(s_meta_.bind(1, key).bind(2, value).exec());
+  insert(tables::kMeta, {std::string(key), std::string(value)});
 }
 
-void TraceWriter::add(const RankRow& r) {
-  if (!in_tx_) (void)begin();
-  check(s_rank_.bind(1, r.rank.value)
-            .bind(2, r.host)
-            .bind(3, r.pid)
-            .bind(4, r.device)
-            .bind(5, r.gpu_name)
-            .bind(6, r.gpu_uuid)
-            .bind(7, r.bus_id)
-            .bind(8, r.clock_offset_ns)
-            .bind(9, r.source)
-            .bind(10, r.sm_count)
-            .bind(11, r.memory_bytes)
-            .bind(12, r.compute_cap)
-            .bind(13, r.pcie_gen)
-            .bind(14, r.pcie_width)
-            .exec());
-}
+void TraceWriter::add(const RankRow& r) { insert(tables::kRanks, r); }
 
 void TraceWriter::add(const KernelRow& r) {
-  note(kKernels, r.start_ns, r.start_ns + r.dur_ns);
+  note(tables::kKernels, r.start_ns, r.start_ns + r.dur_ns);
   kbuf_.push_back(r);
   kbuf_.back().id = ++last_kernel_id_;
   if (kbuf_.size() >= kKernelWindow) drain_kernels();
   row_done();
 }
 
-void TraceWriter::add(const MemcpyRow& r) {
-  note(kMemcpys, r.start_ns, r.start_ns + r.dur_ns);
-  mbuf_.push_back(r);
-  if (mbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(mbuf_, kBulkMemcpy);
+// The buffered event tables: rows wait in their buffer until kBulkRows are there.
+template <class T>
+void TraceWriter::buffer(const T& table, std::vector<typename T::row_type>& buf, const typename T::row_type& r) {
+  note(table, r.start_ns, r.start_ns + r.dur_ns);
+  buf.push_back(r);
+  if (buf.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(table, buf);
   row_done();
 }
 
-void TraceWriter::add(const MemsetRow& r) {
-  note(kMemsets, r.start_ns, r.start_ns + r.dur_ns);
-  sbuf_.push_back(r);
-  if (sbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(sbuf_, kBulkMemset);
-  row_done();
-}
-
-void TraceWriter::add(const ApiCallRow& r) {
-  note(kApi, r.start_ns, r.start_ns + r.dur_ns);
-  abuf_.push_back(r);
-  if (abuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(abuf_, kBulkApi);
-  row_done();
-}
-
-void TraceWriter::add(const NvtxRow& r) {
-  note(kNvtx, r.start_ns, r.start_ns + r.dur_ns);
-  nbuf_.push_back(r);
-  if (nbuf_.size() >= static_cast<std::size_t>(kBulkRows)) drain_rows(nbuf_, kBulkNvtx);
-  row_done();
-}
+void TraceWriter::add(const MemcpyRow& r) { buffer(tables::kMemcpys, mbuf_, r); }
+void TraceWriter::add(const MemsetRow& r) { buffer(tables::kMemsets, sbuf_, r); }
+void TraceWriter::add(const ApiCallRow& r) { buffer(tables::kApiCalls, abuf_, r); }
+void TraceWriter::add(const NvtxRow& r) { buffer(tables::kNvtx, nbuf_, r); }
 
 void TraceWriter::add_kernels(const std::vector<KernelRow>& rows) {
   for (const auto& r : rows) add(r);
@@ -290,64 +267,27 @@ void TraceWriter::add_nvtx(const std::vector<NvtxRow>& rows) {
 
 void TraceWriter::drain_all() {
   drain_kernels();
-  drain_rows(mbuf_, kBulkMemcpy);
-  drain_rows(sbuf_, kBulkMemset);
-  drain_rows(abuf_, kBulkApi);
-  drain_rows(nbuf_, kBulkNvtx);
+  drain_rows(tables::kMemcpys, mbuf_);
+  drain_rows(tables::kMemsets, sbuf_);
+  drain_rows(tables::kApiCalls, abuf_);
+  drain_rows(tables::kNvtx, nbuf_);
 }
-
-// Column binders of the buffered tables, in the column order of the INSERT heads above;
-// `c` is the last parameter index bound. NVTX payloads are bound SQLITE_STATIC: the
-// buffer outlives the statement run.
-namespace {
-void bind_row(sqlite3_stmt* st, int& c, const KernelRow& r) {
-  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.name.value, r.correlation, r.grid,
-                         r.block, r.id})
-    sqlite3_bind_int64(st, ++c, v);
-}
-void bind_row(sqlite3_stmt* st, int& c, const MemcpyRow& r) {
-  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.bytes,
-                         static_cast<std::int64_t>(r.kind), static_cast<std::int64_t>(r.src_device),
-                         static_cast<std::int64_t>(r.dst_device), r.correlation})
-    sqlite3_bind_int64(st, ++c, v);
-}
-void bind_row(sqlite3_stmt* st, int& c, const MemsetRow& r) {
-  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.bytes, r.correlation})
-    sqlite3_bind_int64(st, ++c, v);
-}
-void bind_row(sqlite3_stmt* st, int& c, const ApiCallRow& r) {
-  for (std::int64_t v : {r.rank.value, r.tid, r.start_ns, r.dur_ns, r.name.value, static_cast<std::int64_t>(r.kind),
-                         r.correlation})
-    sqlite3_bind_int64(st, ++c, v);
-}
-void bind_row(sqlite3_stmt* st, int& c, const NvtxRow& r) {
-  for (std::int64_t v : {r.rank.value, r.tid, r.start_ns, r.dur_ns, r.name.value, r.domain.value})
-    sqlite3_bind_int64(st, ++c, v);
-  if (r.payload)
-    sqlite3_bind_text(st, ++c, r.payload->data(), static_cast<int>(r.payload->size()), SQLITE_STATIC);
-  else
-    sqlite3_bind_null(st, ++c);
-}
-}  // namespace
 
 // Inserts a buffer: whole groups of kBulkRows through the multi-row statement, the rest
 // through the one-row statement of the same table. Rows keep their order (rowids follow it).
-template <class Row>
-void TraceWriter::drain_rows(std::vector<Row>& buf, Bulk table) {
+template <class T>
+void TraceWriter::drain_rows(const T& table, std::vector<typename T::row_type>& buf) {
   if (buf.empty()) return;
   if (!in_tx_) (void)begin();
+  sqlite3_stmt* bulk = bulk_[tables::slot_of<T>];
   const std::size_t n = buf.size();
   std::size_t i = 0;
   for (; i + kBulkRows <= n; i += kBulkRows) {
     int c = 0;
-    for (std::size_t j = i; j < i + kBulkRows; ++j) bind_row(bulk_[table], c, buf[j]);
-    check(step_reset(bulk_[table]));
+    for (std::size_t j = i; j < i + kBulkRows; ++j) bind_row(table, bulk, c, buf[j]);
+    check(step_reset(bulk));
   }
-  for (; i < n; ++i) {
-    int c = 0;
-    bind_row(one_[table], c, buf[i]);
-    check(step_reset(one_[table]));
-  }
+  for (; i < n; ++i) insert(table, buf[i]);
   buf.clear();
 }
 
@@ -355,108 +295,48 @@ void TraceWriter::drain_kernels() {
   auto key = [](const KernelRow& k) { return std::make_tuple(k.rank.value, k.start_ns, k.id); };
   auto less = [&](const KernelRow& a, const KernelRow& b) { return key(a) < key(b); };
   if (!std::is_sorted(kbuf_.begin(), kbuf_.end(), less)) std::sort(kbuf_.begin(), kbuf_.end(), less);
-  drain_rows(kbuf_, kBulkKernel);
+  drain_rows(tables::kKernels, kbuf_);
 }
 
 std::int64_t TraceWriter::add(const NcclOpRow& r) {
-  if (!in_tx_) (void)begin();
-  note(kNccl, r.start_ns, r.end_ns);
-  const ListRef in = list_ref(r.in_splits), out = list_ref(r.out_splits), pg = list_ref(r.pg_ranks);
-  s_nccl_.bind(1, r.rank.value)
-            .bind(2, r.comm_hash)
-            .bind(3, r.seq)
-            .bind(4, r.func)
-            .bind(5, r.algo)
-            .bind(6, r.proto)
-            .bind(7, r.channels)
-            .bind(8, r.count)
-            .bind(9, r.dtype)
-            .bind(10, r.bytes)
-            .bind(11, r.peer)
-            .bind(12, r.root)
-            .bind(13, r.nranks)
-            .bind(14, r.enqueue_ns)
-            .bind(15, r.start_ns)
-            .bind(16, r.end_ns)
-            .bind(17, r.stream)
-            .bind(18, r.kernel_id)
-            .bind(21, r.pg_name);
-  bind_list(19, in);
-  bind_list(20, out);
-  bind_list(22, pg);
-  check(s_nccl_.exec());
+  note(tables::kNcclOps, r.start_ns, r.end_ns);
+  insert(tables::kNcclOps, r);
   row_done();
   return sqlite3_last_insert_rowid(db_->handle());
 }
 
+// The small tables: one INSERT per row.
 void TraceWriter::add(const ExpertRoutingRow& r) {
-  if (!in_tx_) (void)begin();
-  note(kRouting);
-  check(s_routing_.bind(1, r.step)
-            .bind(2, r.layer)
-            .bind(3, r.rank.value)
-            .bind(4, r.expert)
-            .bind(5, r.tokens)
-            .bind(6, r.time_ns)
-            .exec());
+  note(tables::kRouting);
+  insert(tables::kRouting, r);
   row_done();
 }
 
 void TraceWriter::add(const ExpertPlacementRow& r) {
-  if (!in_tx_) (void)begin();
-  note(kPlacement);
-  check(s_placement_.bind(1, r.layer).bind(2, r.expert).bind(3, r.rank.value).bind(4, r.replica).exec());
+  note(tables::kPlacement);
+  insert(tables::kPlacement, r);
   row_done();
 }
 
 void TraceWriter::add(const TopologyRow& r) {
-  if (!in_tx_) (void)begin();
-  note(kTopo);
-  check(s_topo_.bind(1, r.host)
-            .bind(2, r.a)
-            .bind(3, r.b)
-            .bind(4, r.rank_a)
-            .bind(5, r.rank_b)
-            .bind(6, r.link)
-            .bind(7, r.bandwidth_gbps)
-            .bind(8, r.source)
-            .exec());
+  note(tables::kTopology);
+  insert(tables::kTopology, r);
   row_done();
 }
 
 void TraceWriter::add(const StepRow& r) {
-  if (!in_tx_) (void)begin();
-  note(kSteps);
-  check(s_step_.bind(1, r.rank.value).bind(2, r.step).bind(3, r.start_ns).bind(4, r.end_ns).bind(5, r.tokens).exec());
+  note(tables::kSteps);
+  insert(tables::kSteps, r);
   row_done();
 }
 
 void TraceWriter::add(const BenchResultRow& r) {
-  if (!in_tx_) (void)begin();
-  note(kBench);
-  check(s_bench_.bind(1, r.source)
-            .bind(2, r.func)
-            .bind(3, r.nranks)
-            .bind(4, r.bytes)
-            .bind(5, r.count)
-            .bind(6, r.dtype)
-            .bind(7, r.time_us)
-            .bind(8, r.algbw_gbps)
-            .bind(9, r.busbw_gbps)
-            .bind(10, r.in_place ? 1 : 0)
-            .exec());
+  note(tables::kBench);
+  insert(tables::kBench, r);
   row_done();
 }
 
-void TraceWriter::add(const StatRow& r) {
-  if (!in_tx_) (void)begin();
-  check(s_stat_.bind(1, r.name)
-            .bind(2, to_string(r.severity))
-            .bind(3, r.value)
-            .bind(4, r.rank)
-            .bind(5, r.description)
-            .exec());
-}
+void TraceWriter::add(const StatRow& r) { insert(tables::kStats, r); }
 
 Expected<void> TraceWriter::flush() {
   if (error_.empty()) drain_all();
@@ -471,7 +351,9 @@ Expected<void> TraceWriter::flush() {
   return {};
 }
 
-void TraceWriter::note(Table t, std::int64_t start, std::int64_t end) {
+template <class T>
+void TraceWriter::note(const T&, std::int64_t start, std::int64_t end) {
+  constexpr std::size_t t = tables::slot_of<T>;
   ++table_rows_[t];
   t_lo_ = std::min(t_lo_, start);
   t_hi_ = std::max(t_hi_, end);
@@ -479,12 +361,13 @@ void TraceWriter::note(Table t, std::int64_t start, std::int64_t end) {
 }
 
 void TraceWriter::write_summary() {
-  static const char* const names[kTables] = {"kernels", "memcpys", "memsets", "api_calls", "nvtx", "nccl_ops",
-                                             "steps", "expert_routing", "expert_placement", "topology", "bench_results"};
   std::string counts, durs;
-  for (int t = 0; t < kTables; ++t) {
-    counts += std::string(t ? " " : "") + names[t] + "=" + std::to_string(table_rows_[t]);
-    if (t <= kNccl) durs += std::string(t ? " " : "") + names[t] + "=" + std::to_string(max_dur_[t]);
+  const auto& all = all_tables();
+  for (std::size_t t = 0; t < all.size(); ++t) {
+    const std::string name(all[t].info.name);
+    if (all[t].info.flags & kCounted)
+      counts += (counts.empty() ? "" : " ") + name + "=" + std::to_string(table_rows_[t]);
+    if (all[t].info.flags & kRanged) durs += (durs.empty() ? "" : " ") + name + "=" + std::to_string(max_dur_[t]);
   }
   set_meta("store.counts", counts);
   set_meta("store.max_dur_ns", durs);

@@ -4,6 +4,8 @@
 // carries it; a list kept as verbatim text goes into the column as TEXT.
 #include "moetune/trace/writer.h"
 
+#include <sqlite3.h>
+
 namespace moetune {
 
 TraceWriter::ListRef TraceWriter::list_ref(const OpList& l) {
@@ -12,15 +14,19 @@ TraceWriter::ListRef TraceWriter::list_ref(const OpList& l) {
   ref.list = &l;
   if (!l.compact()) return ref;
   auto [it, fresh] = lists_.try_emplace(l.encoded(), static_cast<std::int64_t>(lists_.size()) + 1);
-  if (fresh) check(s_list_.bind(1, it->second).bind_blob(2, l.encoded()).exec());
+  if (fresh) insert(tables::kNcclLists, {it->second, l.encoded()});
   ref.id = it->second;
   return ref;
 }
 
-void TraceWriter::bind_list(int idx, const ListRef& ref) {
-  if (!ref.list) s_nccl_.bind_null(idx);
-  else if (ref.id > 0) s_nccl_.bind(idx, ref.id);
-  else s_nccl_.bind(idx, ref.list->text());
+void TraceWriter::bind_list(sqlite3_stmt* st, int idx, const OpList& l) {
+  const ListRef ref = list_ref(l);
+  if (!ref.list) sqlite3_bind_null(st, idx);
+  else if (ref.id > 0) sqlite3_bind_int64(st, idx, ref.id);
+  else {
+    const std::string text = ref.list->text();
+    sqlite3_bind_text(st, idx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  }
 }
 
 }  // namespace moetune

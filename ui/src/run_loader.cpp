@@ -33,17 +33,25 @@ Expected<RunSummary> RunLoader::read_summary(const std::filesystem::path& p) {
   RunSummary s;
   s.path = p;
   s.format_version = (*rd)->format_version();
-  s.counts = (*rd)->counts();
-  std::tie(s.t_begin, s.t_end) = (*rd)->time_range();
-  s.ranks = (*rd)->ranks();
-  s.stats = (*rd)->stats();
-  s.meta = (*rd)->meta();
+  std::string error;  // the first table that could not be read ("FILE: table T: what")
+  auto take = [&error](auto&& got, auto& into) {
+    if (got) into = std::move(*got);
+    else if (error.empty()) error = got.error().message;
+  };
+  take((*rd)->counts(), s.counts);
+  std::pair<std::int64_t, std::int64_t> range;
+  take((*rd)->time_range(), range);
+  std::tie(s.t_begin, s.t_end) = range;
+  take((*rd)->ranks(), s.ranks);
+  take((*rd)->stats(), s.stats);
+  take((*rd)->meta(), s.meta);
+  if (!error.empty()) return Error{error};
   return s;
 }
 
 std::int64_t RunLoader::event_count(const RunSummary& s) {
   std::int64_t n = 0;
-  for (const char* t : {"kernels", "memcpys", "memsets", "api_calls", "nvtx", "nccl_ops", "steps"}) n += s.counts.get(t);
+  for (auto t : table_names(kEvents)) n += s.counts.get(std::string(t));
   return n;
 }
 
@@ -58,10 +66,16 @@ std::pair<std::int64_t, std::int64_t> RunLoader::preview_window(const RunSummary
 namespace {
 double ms_since(const QElapsedTimer& t) { return double(t.nsecsElapsed()) / 1e6; }
 
+// Appends a query's rows; a failed query leaves its message in `error` (the first one kept).
 template <class V>
-void append(V& into, V&& more) {
-  if (into.empty()) into = std::move(more);
-  else into.insert(into.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+void append(V& into, Expected<V>&& more, std::string& error) {
+  if (!more) {
+    if (error.empty()) error = more.error().message;
+  } else if (into.empty()) {
+    into = std::move(*more);
+  } else {
+    into.insert(into.end(), std::make_move_iterator(more->begin()), std::make_move_iterator(more->end()));
+  }
 }
 }  // namespace
 
@@ -86,18 +100,20 @@ Expected<LoadedRun> RunLoader::read_window(const RunSummary& s, std::int64_t t0,
   std::vector<RankId> ranks;
   for (const auto& rr : s.ranks) ranks.push_back(rr.rank);
   if (ranks.empty()) ranks.push_back(RankId());
+  std::string error;
   for (RankId k : ranks) {
-    append(d.kernels, r.kernels(k, t0, t1));
-    append(d.memcpys, r.memcpys(k, t0, t1));
-    append(d.memsets, r.memsets(k, t0, t1));
-    append(d.api_calls, r.api_calls(k, t0, t1));
-    append(d.nvtx, r.nvtx(k, t0, t1));
-    append(d.nccl_ops, r.nccl_ops(k, t0, t1));
+    append(d.kernels, r.kernels(k, t0, t1), error);
+    append(d.memcpys, r.memcpys(k, t0, t1), error);
+    append(d.memsets, r.memsets(k, t0, t1), error);
+    append(d.api_calls, r.api_calls(k, t0, t1), error);
+    append(d.nvtx, r.nvtx(k, t0, t1), error);
+    append(d.nccl_ops, r.nccl_ops(k, t0, t1), error);
   }
-  d.steps = r.steps();  // few rows; the replay needs all of them
-  d.routing = r.expert_routing();
-  d.placement = r.expert_placement();
-  d.topology = r.topology();
+  append(d.steps, r.steps(), error);  // few rows; the replay needs all of them
+  append(d.routing, r.expert_routing(), error);
+  append(d.placement, r.expert_placement(), error);
+  append(d.topology, r.topology(), error);
+  if (!error.empty()) return Error{error};
   run.read_ms = ms_since(t);
   t.restart();
   run.timeline = TimelineData::build(d);

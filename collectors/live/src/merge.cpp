@@ -45,6 +45,17 @@ void fill(RankRow& into, const RankRow& from) {
 
 }  // namespace
 
+namespace {
+// The rows of a part's table; a table that cannot be read leaves its message in `error`
+// (the merge then fails with it) and gives no rows.
+template <class V>
+V rows_or(Expected<V>&& e, std::string& error) {
+  if (e) return std::move(*e);
+  if (error.empty()) error = e.error().message;
+  return V{};
+}
+}  // namespace
+
 Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& parts, TraceWriter& out,
                                   const MergeOptions& opts) {
   MergeReport rep;
@@ -69,7 +80,9 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       rep.warnings.push_back(rd.error().message);
       continue;
     }
-    auto ranks = (*rd)->ranks();
+    auto read = (*rd)->ranks();
+    if (!read) return read.error();
+    auto ranks = std::move(*read);
     if (ranks.empty()) {
       ++rep.parts_skipped;
       rep.warnings.push_back(p.string() + ": part names no rank (collector disabled early?)");
@@ -137,7 +150,8 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       // launcher (torchrun's agent, a wrapper script): keep it only if it ran GPU work.
       if (kn == known.end() && !known.empty() && part.rows.size() == 1) {
         auto c = r.counts();
-        if (c.get("kernels") == 0 && c.get("nccl_ops") == 0) {
+        if (!c) return c.error();
+        if (c->get("kernels") == 0 && c->get("nccl_ops") == 0) {
           skip = true;
           break;
         }
@@ -180,7 +194,8 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       dur = c.apply(start + dur) - s;
       start = s;
     };
-    r.for_each_kernel([&](const KernelRow& k) {
+    std::string read_error;
+    auto kernels_read = r.for_each_kernel([&](const KernelRow& k) {
       KernelRow o = k;
       shift(C(k.rank), o.start_ns, o.dur_ns);
       o.rank = M(k.rank);
@@ -190,16 +205,17 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       if (r.str(k.name).find("nccl") != std::string::npos)
         nccl_kernels[o.rank.value].push_back({o.start_ns, o.end_ns(), out.last_kernel_id(), o.stream.value});
     });
+    if (!kernels_read) return kernels_read.error();
     for (auto& [rk, ks] : nccl_kernels)
       std::sort(ks.begin(), ks.end(), [](const NcclKernel& a, const NcclKernel& b) { return a.start < b.start; });
-    for (auto m : r.memcpys()) shift(C(m.rank), m.start_ns, m.dur_ns), m.rank = M(m.rank), out.add(m), ++rep.rows;
-    for (auto m : r.memsets()) shift(C(m.rank), m.start_ns, m.dur_ns), m.rank = M(m.rank), out.add(m), ++rep.rows;
-    for (auto a : r.api_calls())
+    for (auto m : rows_or(r.memcpys(), read_error)) shift(C(m.rank), m.start_ns, m.dur_ns), m.rank = M(m.rank), out.add(m), ++rep.rows;
+    for (auto m : rows_or(r.memsets(), read_error)) shift(C(m.rank), m.start_ns, m.dur_ns), m.rank = M(m.rank), out.add(m), ++rep.rows;
+    for (auto a : rows_or(r.api_calls(), read_error))
       shift(C(a.rank), a.start_ns, a.dur_ns), a.rank = M(a.rank), a.name = S(a.name), out.add(a), ++rep.rows;
-    for (auto n : r.nvtx())
+    for (auto n : rows_or(r.nvtx(), read_error))
       shift(C(n.rank), n.start_ns, n.dur_ns), n.rank = M(n.rank), n.name = S(n.name), n.domain = S(n.domain),
           out.add(n), ++rep.rows;
-    for (auto n : r.nccl_ops()) {
+    for (auto n : rows_or(r.nccl_ops(), read_error)) {
       if (const auto& c = C(n.rank); !c.identity()) {
         if (n.enqueue_ns) n.enqueue_ns = c.apply(*n.enqueue_ns);
         n.start_ns = c.apply(n.start_ns);
@@ -219,32 +235,33 @@ Expected<MergeReport> merge_parts(const std::vector<std::filesystem::path>& part
       (void)out.add(n);
       ++rep.rows;
     }
-    for (auto s : r.steps()) {
+    for (auto s : rows_or(r.steps(), read_error)) {
       if (const auto& c = C(s.rank); !c.identity()) s.start_ns = c.apply(s.start_ns), s.end_ns = c.apply(s.end_ns);
       s.rank = M(s.rank), out.add(s), ++rep.rows;
     }
-    for (auto e : r.expert_routing()) {
+    for (auto e : rows_or(r.expert_routing(), read_error)) {
       if (e.time_ns) e.time_ns = C(e.rank).apply(*e.time_ns);
       e.rank = M(e.rank), out.add(e), ++rep.rows;
     }
-    for (auto e : r.expert_placement()) out.add(e), ++rep.rows;
+    for (auto e : rows_or(r.expert_placement(), read_error)) out.add(e), ++rep.rows;
     // A link may name a rank of another part (per-host parts of one job): kept as is.
     auto TM = [&](std::int64_t v) {
       return part.rows.size() > 1 && !remap.count(v) ? v : M(RankId(v)).value;
     };
-    for (auto t : r.topology()) {
+    for (auto t : rows_or(r.topology(), read_error)) {
       if (t.rank_a) t.rank_a = TM(*t.rank_a);
       if (t.rank_b) t.rank_b = TM(*t.rank_b);
       out.add(t);
       ++rep.rows;
     }
-    auto meta = r.meta();
+    auto meta = rows_or(r.meta(), read_error);
     for (const char* key : {"nvidia_smi_topo", "exit_status", "command", "profile"})
       if (meta.count(key)) out.set_meta(key, meta[key]);
-    for (auto s : r.stats()) {
+    for (auto s : rows_or(r.stats(), read_error)) {
       if (s.rank) s.rank = M(RankId(*s.rank)).value;
       out.add(s);
     }
+    if (!read_error.empty()) return Error{read_error};
     ++rep.parts_read;
   }
   if (!rep.clocks.empty()) write_clock_stats(rep.clocks, rank_rows, out);

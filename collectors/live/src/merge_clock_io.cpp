@@ -22,7 +22,9 @@ void collect_ends(TraceReader& part, const std::function<int(std::int64_t)>& dom
                   std::vector<CollEnd>& ends) {
   std::map<std::tuple<std::int64_t, std::string, std::string>, std::int64_t> nth;
   bool any = false;
-  for (const auto& o : part.nccl_ops()) {  // ordered by (rank, start)
+  // A table that cannot be read gives no ends here; the merge reads it again and fails there.
+  auto ops = part.nccl_ops();
+  for (const auto& o : ops ? *ops : std::vector<NcclOpRow>()) {  // ordered by (rank, start)
     if (is_p2p(o.func)) continue;
     any = true;
     std::string comm = o.comm_hash ? *o.comm_hash : o.pg_name.value_or("");
@@ -33,7 +35,7 @@ void collect_ends(TraceReader& part, const std::function<int(std::int64_t)>& dom
   }
   if (any) return;
   std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> kth;  // (rank, name id) -> launches
-  part.for_each_kernel([&](const KernelRow& k) {
+  (void)part.for_each_kernel([&](const KernelRow& k) {
     const auto& name = part.str(k.name);
     if (!is_collective_kernel(name)) return;
     ends.push_back({"k|" + name + "|" + std::to_string(kth[{k.rank.value, k.name.value}]++),

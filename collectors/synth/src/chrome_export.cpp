@@ -159,18 +159,25 @@ class RankWriter {
   RankWriter(TraceReader& r, Out& o, ChromeExportStats& st, bool& first, std::int64_t base, std::int64_t& next_tid)
       : r_(r), o_(o), st_(st), first_(first), base_(base), next_tid_(next_tid) {}
 
-  void write(const RankRow& rank, std::int64_t pid, bool flows, const std::vector<ChromeAnnotation>& ann) {
+  // Fails (writing nothing) when a table of the rank cannot be read.
+  Expected<void> write(const RankRow& rank, std::int64_t pid, bool flows, const std::vector<ChromeAnnotation>& ann) {
     ann_ = &ann;
     RankId id = rank.rank;
     pid_ = pid;
     device_ = rank.device;
-    kernels_ = r_.kernels(id);
-    memcpys_ = r_.memcpys(id);
-    memsets_ = r_.memsets(id);
-    apis_ = r_.api_calls(id);
-    nvtx_ = r_.nvtx(id);
-    nccl_ = r_.nccl_ops(id);
-    steps_ = r_.steps(id);
+    std::string error;
+    auto take = [&error](auto&& rows, auto& into) {
+      if (!rows) error = error.empty() ? rows.error().message : error;
+      else into = std::move(*rows);
+    };
+    take(r_.kernels(id), kernels_);
+    take(r_.memcpys(id), memcpys_);
+    take(r_.memsets(id), memsets_);
+    take(r_.api_calls(id), apis_);
+    take(r_.nvtx(id), nvtx_);
+    take(r_.nccl_ops(id), nccl_);
+    take(r_.steps(id), steps_);
+    if (!error.empty()) return Error{error};
     for (std::size_t i = 0; i < nccl_.size(); ++i)
       if (nccl_[i].kernel_id) op_of_kernel_[*nccl_[i].kernel_id] = i;
 
@@ -199,6 +206,7 @@ class RankWriter {
     api_tid_.assign(apis_.size(), 0);
     for (auto& [key, g] : groups_) emit(g);
     if (flows) write_flows(id.value);
+    return {};
   }
 
  private:
@@ -434,7 +442,11 @@ class RankWriter {
 
 Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem::path& out,
                                           const ChromeExportOptions& opts) {
-  auto ranks = r.ranks();
+  auto all_ranks = r.ranks();
+  if (!all_ranks) return all_ranks.error();
+  auto range = r.time_range();
+  if (!range) return range.error();
+  std::vector<RankRow> ranks = *all_ranks;
   if (opts.rank) {
     auto it = std::find_if(ranks.begin(), ranks.end(), [&](const RankRow& k) { return k.rank.value == *opts.rank; });
     if (it == ranks.end()) return Error{r.path().string() + ": no rank " + std::to_string(*opts.rank) + " in the run"};
@@ -454,8 +466,7 @@ Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem:
     if (!gzf) return Error{out.string() + ": cannot start gzip compression"};
     gzbuffer(gzf, 1 << 18);
   }
-  auto [t0, t1] = r.time_range();
-  (void)t1;
+  const std::int64_t t0 = range->first;
   ChromeExportStats st;
   {
     Out o(f.get(), gzf);
@@ -466,7 +477,7 @@ Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem:
       o.raw(",\n\"distributedInfo\":{\"backend\":\"nccl\",\"rank\":");
       o.num(k.rank.value);
       o.raw(",\"world_size\":");
-      o.num(static_cast<std::int64_t>(r.ranks().size()));
+      o.num(static_cast<std::int64_t>(all_ranks->size()));
       o.raw("},\n\"deviceProperties\":[{\"id\":");
       o.num(std::max(k.device, 0));
       o.raw(",\"name\":");
@@ -487,9 +498,20 @@ Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem:
     o.raw(",\n\"traceEvents\":[\n");
     bool first = true;
     std::int64_t next_tid = 1'000'000'000;
+    std::string read_error;
     for (const auto& k : ranks) {
       RankWriter w(r, o, st, first, t0, next_tid);
-      w.write(k, opts.rank ? k.pid : k.rank.value, opts.flows, opts.annotations);
+      if (auto e = w.write(k, opts.rank ? k.pid : k.rank.value, opts.flows, opts.annotations); !e) {
+        read_error = e.error().message;
+        break;
+      }
+    }
+    if (!read_error.empty()) {
+      if (gzf) gzclose(gzf);
+      f.reset();
+      std::error_code ec;
+      if (!to_stdout) std::filesystem::remove(tmp, ec);  // never leave a partial file behind
+      return Error{read_error};
     }
     o.raw("\n]}\n");
     o.flush();

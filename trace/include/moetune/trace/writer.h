@@ -5,6 +5,7 @@
 // atomic: rows go to "FILE.tmp-PID" and finish() renames it over FILE; a writer
 // destroyed without finish() removes the temporary, so a failed import leaves nothing
 // behind and never touches an existing FILE.
+// Each table's INSERT is made from its descriptor (tables.h).
 // Cost (bulk path, measured in bench/README.md): kernels, memcpys, memsets, api_calls
 // and nvtx rows are buffered and inserted kBulkRows at a time by multi-row INSERTs
 // (one VM run per kBulkRows rows); kernels are sorted by their clustering key
@@ -27,6 +28,7 @@
 
 #include "moetune/trace/db.h"
 #include "moetune/trace/rows.h"
+#include "moetune/trace/tables.h"
 
 namespace moetune {
 
@@ -82,15 +84,23 @@ class TraceWriter {
   void check(int rc);
   Expected<void> begin();
   void finalize_statements();
-  // Multi-row inserts: kBulkRows rows per statement execution.
+  // One row into `table` through its one-row INSERT (columns from the descriptor, tables.h).
+  template <class T>
+  void insert(const T& table, const typename T::row_type& row);
+  // Binds the row's columns from parameter c + 1 on; c ends at the last one bound.
+  template <class T>
+  void bind_row(const T& table, sqlite3_stmt* st, int& c, const typename T::row_type& row);
+  void bind_list(sqlite3_stmt* st, int c, const OpList& l);  // writer_lists.cpp
+  // Multi-row inserts: kBulkRows rows per statement execution (the event tables).
   static constexpr int kBulkRows = 64;
-  enum Bulk { kBulkKernel, kBulkMemcpy, kBulkMemset, kBulkApi, kBulkNvtx, kBulks };
   void drain_all();
   void drain_kernels();  // sorts the window by the clustering key, then drain_rows
-  template <class Row>
-  void drain_rows(std::vector<Row>& buf, Bulk table);
-  sqlite3_stmt* bulk_[kBulks] = {};  // INSERT of kBulkRows rows per table
-  sqlite3_stmt* one_[kBulks] = {};   // INSERT of one row, same columns
+  template <class T>
+  void drain_rows(const T& table, std::vector<typename T::row_type>& buf);
+  template <class T>
+  void buffer(const T& table, std::vector<typename T::row_type>& buf, const typename T::row_type& r);
+  sqlite3_stmt* one_[tables::kCount] = {};   // INSERT of one row, per table (tables::kAll order)
+  sqlite3_stmt* bulk_[tables::kCount] = {};  // INSERT of kBulkRows rows (event tables only)
   std::vector<KernelRow> kbuf_;
   std::vector<MemcpyRow> mbuf_;
   std::vector<MemsetRow> sbuf_;
@@ -112,19 +122,17 @@ class TraceWriter {
     const OpList* list = nullptr;  // null: no list
   };
   ListRef list_ref(const OpList& l);
-  void bind_list(int idx, const ListRef& ref);
   std::unordered_map<std::string, std::int64_t> lists_;
-  Statement s_list_;
-  Statement s_meta_, s_rank_, s_string_, s_nccl_, s_routing_, s_placement_, s_topo_, s_step_, s_bench_, s_stat_;
   // Per-table row counts, time range and longest duration of what add() stored, written
   // to meta ("store.counts", "store.time_range_ns", "store.max_dur_ns") by finish() so
   // readers need not scan huge tables (TraceReader::counts/time_range use them).
-  enum Table { kKernels, kMemcpys, kMemsets, kApi, kNvtx, kNccl, kSteps, kRouting, kPlacement, kTopo, kBench, kTables };
-  void note(Table t) { ++table_rows_[t]; }
-  void note(Table t, std::int64_t start, std::int64_t end);
+  template <class T>
+  void note(const T&) { ++table_rows_[tables::slot_of<T>]; }
+  template <class T>
+  void note(const T&, std::int64_t start, std::int64_t end);
   void write_summary();
-  std::int64_t table_rows_[kTables] = {};
-  std::int64_t max_dur_[kTables] = {};
+  std::int64_t table_rows_[tables::kCount] = {};
+  std::int64_t max_dur_[tables::kCount] = {};
   std::int64_t t_lo_ = INT64_MAX, t_hi_ = INT64_MIN;
   std::size_t rows_ = 0, batch_ = 0;
   std::int64_t last_kernel_id_ = 0;
@@ -132,8 +140,7 @@ class TraceWriter {
   std::string error_;
 };
 
-// Opens an existing writable store, creates the schema if the file is new.
-// Used by tests and by the merge step.
+// Runs schema.sql on `db` and sets the format version (a new store; tests, the merge step).
 Expected<void> create_schema(Db& db);
 std::string_view schema_sql();
 
