@@ -46,14 +46,15 @@ int main(int argc, char** argv) {
   auto counts = (*r)->counts();
   auto range = (*r)->time_range();
   auto stats = (*r)->stats();
+  if (!ranks || !counts || !range || !stats) return 2;
   double info = since(t0);
-  std::printf("info_s %.3f s (ranks %zu, kernels %lld, span %.1f ms)\n", info, ranks.size(),
-              static_cast<long long>(counts.get("kernels")), static_cast<double>(range.second - range.first) / 1e6);
+  std::printf("info_s %.3f s (ranks %zu, kernels %lld, span %.1f ms)\n", info, ranks->size(),
+              static_cast<long long>(counts->get("kernels")), static_cast<double>(range->second - range->first) / 1e6);
 
   auto st = (*r)->db().prepare("SELECT sum(pgsize) FROM dbstat WHERE name = 'kernels'");
   if (st && st->step())
     std::printf("kernel_row_bytes %.1f bytes/row\n",
-                static_cast<double>(st->i64(0)) / static_cast<double>(counts.get("kernels")));
+                static_cast<double>(st->i64(0)) / static_cast<double>(counts->get("kernels")));
   else
     std::printf("kernel_row_bytes unavailable (SQLite built without dbstat)\n");
   if (!std::getenv("KEEP")) std::filesystem::remove(path);

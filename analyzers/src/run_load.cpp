@@ -96,7 +96,9 @@ void add_rowid_pieces(std::vector<std::unique_ptr<Piece>>& pieces, std::vector<R
                       Db& db, const char* table) {
   auto lo = db.scalar(std::string("SELECT min(rowid) FROM ") + table);
   auto hi = db.scalar(std::string("SELECT max(rowid) FROM ") + table);
-  if (!lo || !hi || *hi < *lo) return;
+  // No rowid range (an empty table, or one that cannot be read): one piece reads the
+  // whole table, so a read error is reported with the table's name, never taken as no rows.
+  if (!lo || !hi || *hi < *lo) return add_pieces(pieces, dest, select, {""}, 0);
   std::vector<std::string> where;
   std::int64_t span = *hi - *lo + 1, step = std::max<std::int64_t>(1, span / kPiecesPerTable + 1);
   for (std::int64_t a = *lo; a <= *hi; a += step)

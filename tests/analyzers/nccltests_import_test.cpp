@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "anab_helpers.h"
+#include "common/expect_rows.h"
 #include "moetune/import/import.h"
 #include "moetune/import/text_formats.h"
 #include "moetune/trace/reader.h"
@@ -125,12 +126,12 @@ TEST(NcclTestsImport, ImportWritesBenchRowsAndHealth) {
   ASSERT_TRUE((*w)->finish().ok());
   auto rd = TraceReader::open(out);
   ASSERT_TRUE(rd.ok());
-  auto bench = (*rd)->bench_results();
+  auto bench = test::rows((*rd)->bench_results());
   EXPECT_EQ(bench.size(), 26u);
   EXPECT_EQ(bench.front().func, "AllToAll");
   EXPECT_EQ(bench.front().nranks, 4);
   bool no_footer = false;
-  for (const auto& s : (*rd)->stats()) no_footer = no_footer || s.name == "nccl_tests_no_footer";
+  for (const auto& s : test::rows((*rd)->stats())) no_footer = no_footer || s.name == "nccl_tests_no_footer";
   EXPECT_TRUE(no_footer);
 }
 

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "common/run_command.h"
+#include "common/expect_rows.h"
 #include "moetune/live/merge.h"
 #include "moetune/synth/synth.h"
 #include "moetune/trace/reader.h"
@@ -48,7 +49,7 @@ std::vector<fs::path> split(const fs::path& run, const fs::path& dir, int hosts,
   auto rd = TraceReader::open(run);
   EXPECT_TRUE(rd);
   auto& r = **rd;
-  const auto ranks = r.ranks();
+  const auto ranks = test::rows(r.ranks());
   const int per = (static_cast<int>(ranks.size()) + hosts - 1) / hosts;
   auto host_of = [&](std::int64_t rank) { return static_cast<int>(rank / per); };
   std::vector<fs::path> out;
@@ -65,38 +66,38 @@ std::vector<fs::path> split(const fs::path& run, const fs::path& dir, int hosts,
     auto S = [&](StringId id) { return W.intern(r.str(id)); };
     for (auto row : ranks)
       if (mine(row.rank)) row.host = "host" + std::to_string(h), W.add(row);
-    r.for_each_kernel([&](const KernelRow& k) {
+    test::ok(r.for_each_kernel([&](const KernelRow& k) {
       if (!mine(k.rank)) return;
       KernelRow c = k;
       c.start_ns = T(k.start_ns), c.dur_ns = T(k.end_ns()) - c.start_ns, c.name = S(k.name);
       W.add(c);
-    });
-    for (auto m : r.memcpys())
+    }));
+    for (auto m : test::rows(r.memcpys()))
       if (mine(m.rank)) m.dur_ns = T(m.end_ns()) - T(m.start_ns), m.start_ns = T(m.start_ns), W.add(m);
-    for (auto a : r.api_calls())
+    for (auto a : test::rows(r.api_calls()))
       if (mine(a.rank)) a.dur_ns = T(a.end_ns()) - T(a.start_ns), a.start_ns = T(a.start_ns), a.name = S(a.name), W.add(a);
-    for (auto n : r.nvtx())
+    for (auto n : test::rows(r.nvtx()))
       if (mine(n.rank))
         n.dur_ns = T(n.end_ns()) - T(n.start_ns), n.start_ns = T(n.start_ns), n.name = S(n.name), n.domain = S(n.domain),
         W.add(n);
-    for (auto n : r.nccl_ops()) {
+    for (auto n : test::rows(r.nccl_ops())) {
       if (!mine(n.rank)) continue;
       if (n.enqueue_ns) n.enqueue_ns = T(*n.enqueue_ns);
       n.start_ns = T(n.start_ns), n.end_ns = T(n.end_ns), n.kernel_id.reset();
       (void)W.add(n);
     }
-    for (auto st : r.steps())
+    for (auto st : test::rows(r.steps()))
       if (mine(st.rank)) st.start_ns = T(st.start_ns), st.end_ns = T(st.end_ns), W.add(st);
-    for (auto e : r.expert_routing())
+    for (auto e : test::rows(r.expert_routing()))
       if (mine(e.rank)) {
         if (e.time_ns) e.time_ns = T(*e.time_ns);
         W.add(e);
       }
     if (h == 0) {
-      for (const auto& p : r.expert_placement()) W.add(p);
-      for (const auto& t : r.topology()) W.add(t);
+      for (const auto& p : test::rows(r.expert_placement())) W.add(p);
+      for (const auto& t : test::rows(r.topology())) W.add(t);
     }
-    for (const auto& st : r.stats())
+    for (const auto& st : test::rows(r.stats()))
       if (st.rank ? mine(RankId(*st.rank)) : h == 0) W.add(st);
     EXPECT_TRUE(W.finish());
     out.push_back(f);
@@ -242,7 +243,7 @@ TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
   const fs::path orig = synth_run(d.p);
   auto rd = TraceReader::open(orig);
   ASSERT_TRUE(rd);
-  const auto [t_lo, t_hi] = (*rd)->time_range();
+  const auto [t_lo, t_hi] = test::rows((*rd)->time_range());
   ASSERT_GT(t_hi - t_lo, 400'000'000);  // > 0.4 s: 50 ppm is > 20 us over the run
   const int hosts = 4;
 
@@ -271,13 +272,13 @@ TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
   auto m = TraceReader::open(d.p / "all.moetune");
   ASSERT_TRUE(m);
   int offsets = 0, bounds = 0;
-  for (const auto& s : (*m)->stats()) {
+  for (const auto& s : test::rows((*m)->stats())) {
     offsets += s.name == "clock_offset_ns";
     bounds += s.name == "clock_error_bound_ns";
   }
   EXPECT_EQ(offsets, 3);
   EXPECT_EQ(bounds, 3);
-  for (const auto& r : (*m)->ranks())
+  for (const auto& r : test::rows((*m)->ranks()))
     if (r.rank.value >= 4) {
       EXPECT_NE(r.clock_offset_ns, 0) << r.rank.value;
     }
@@ -313,5 +314,5 @@ TEST(ClockAlign, EmulatedNodesOfOneMachineShareItsClock) {
   EXPECT_TRUE(rep.clocks.empty());  // one clock domain: nothing to align
   auto a = TraceReader::open(fixture), b = TraceReader::open(d.p / "m.moetune");
   ASSERT_TRUE(a && b);
-  EXPECT_EQ((*a)->time_range(), (*b)->time_range());
+  EXPECT_EQ(test::rows((*a)->time_range()), test::rows((*b)->time_range()));
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "common/expect_rows.h"
 #include "moetune/live/merge.h"
 #include "moetune/trace/reader.h"
 
@@ -78,14 +79,14 @@ TEST(Merge, ResolvesRanksAndSkipsLaunchers) {
   ASSERT_TRUE(rd);
   auto& r = **rd;
   std::map<std::string, std::set<std::int64_t>> by_name;
-  for (const auto& k : r.kernels()) by_name[r.str(k.name)].insert(k.rank.value);
+  for (const auto& k : test::rows(r.kernels())) by_name[r.str(k.name)].insert(k.rank.value);
   EXPECT_EQ(by_name["k_rank1"], std::set<std::int64_t>{1});
   EXPECT_EQ(by_name["k_rank0"], std::set<std::int64_t>{0});
   EXPECT_EQ(by_name["k_dup"], std::set<std::int64_t>{2});  // next free rank
   EXPECT_EQ(by_name["k_killed"], std::set<std::int64_t>{5});
-  EXPECT_EQ(r.counts().get("kernels"), 15);
+  EXPECT_EQ(test::rows(r.counts()).get("kernels"), 15);
   std::map<std::string, std::int64_t> stats;
-  for (const auto& s : r.stats()) stats[s.name] = s.value;
+  for (const auto& s : test::rows(r.stats())) stats[s.name] = s.value;
   EXPECT_EQ(stats["rank_collision_remapped"], 1);
   EXPECT_EQ(stats["unranked_processes_skipped"], 1);
 }
@@ -137,8 +138,8 @@ TEST(Merge, LinksNcclOpsToTheirKernels) {
   }
   auto rd = TraceReader::open(out);
   ASSERT_TRUE(rd);
-  auto ks = (*rd)->kernels();
-  auto ops = (*rd)->nccl_ops();
+  auto ks = test::rows((*rd)->kernels());
+  auto ops = test::rows((*rd)->nccl_ops());
   ASSERT_EQ(ops.size(), 2u);
   ASSERT_TRUE(ops[0].kernel_id.has_value());
   const KernelRow* k = nullptr;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/expect_rows.h"
 #include "moetune/live/moe_nvtx.h"
 #include "moetune/trace/reader.h"
 
@@ -32,19 +33,19 @@ TEST(MoeNvtx, DecoderWritesStepsRoutingAndRanges) {
   }
   auto rd = TraceReader::open(path);
   ASSERT_TRUE(rd);
-  auto steps = (*rd)->steps();
+  auto steps = test::rows((*rd)->steps());
   ASSERT_EQ(steps.size(), 1u);
   EXPECT_EQ(steps[0].rank.value, 3);
   EXPECT_EQ(steps[0].step, 5);
   EXPECT_EQ(steps[0].end_ns - steps[0].start_ns, 1000);
   EXPECT_EQ(steps[0].tokens.value(), 64);
-  auto routing = (*rd)->expert_routing();
+  auto routing = test::rows((*rd)->expert_routing());
   ASSERT_EQ(routing.size(), 3u);
   std::sort(routing.begin(), routing.end(), [](const auto& a, const auto& b) { return a.time_ns < b.time_ns; });
   EXPECT_EQ(routing[0].step, 5);
   EXPECT_EQ(routing[1].tokens, 20);
   EXPECT_EQ(routing[2].step, -1);
-  auto nvtx = (*rd)->nvtx();
+  auto nvtx = test::rows((*rd)->nvtx());
   EXPECT_EQ(nvtx.size(), 5u);  // 2 ranges + 3 marks
   std::filesystem::remove(path);
 }
@@ -67,14 +68,14 @@ TEST(MoeNvtx, DecoderReadsTorchPrefixedTextsInDefaultDomain) {
   }
   auto rd = TraceReader::open(path);
   ASSERT_TRUE(rd);
-  auto steps = (*rd)->steps();
+  auto steps = test::rows((*rd)->steps());
   ASSERT_EQ(steps.size(), 1u);
   EXPECT_EQ(steps[0].step, 2);
   EXPECT_EQ(steps[0].tokens.value_or(-1), 1024);
-  auto routing = (*rd)->expert_routing();
+  auto routing = test::rows((*rd)->expert_routing());
   ASSERT_EQ(routing.size(), 2u);
   EXPECT_EQ(routing[0].step, 2);
-  auto placement = (*rd)->expert_placement();
+  auto placement = test::rows((*rd)->expert_placement());
   ASSERT_EQ(placement.size(), 3u);  // expert 0 on 1 (+ replica on 0), expert 1 on 0
   std::filesystem::remove(path);
 }

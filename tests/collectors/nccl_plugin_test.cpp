@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "../../collectors/nccl/include/moetune/nccl/profiler_v5_abi.h"
+#include "common/expect_rows.h"
 #include "moetune/live/control.h"
 #include "moetune/live/merge.h"
 #include "moetune/trace/reader.h"
@@ -170,7 +171,7 @@ TEST(NcclPlugin, DrivenLikeNccl) {
   const fs::path dir = fresh_dir("moetune-nccl-test-");
   std::unique_ptr<TraceReader> rd;
   ASSERT_NO_FATAL_FAILURE(run_child(dir, {{"MOETUNE_ARMED", "1"}}, drive_plugin, so, "drive_plugin", rd));
-  auto ops = rd->nccl_ops();
+  auto ops = test::rows(rd->nccl_ops());
   ASSERT_EQ(ops.size(), 3u);
   const NcclOpRow* ar = nullptr;
   std::vector<std::int64_t> send_seq;
@@ -197,7 +198,7 @@ TEST(NcclPlugin, DrivenLikeNccl) {
   EXPECT_GT(ar->start_ns, 1'000'000'000'000'000'000LL);
   EXPECT_EQ(send_seq, (std::vector<std::int64_t>{0, 1}));
   std::map<std::string, std::int64_t> stats;
-  for (const auto& s : rd->stats()) stats[s.name] = s.value;
+  for (const auto& s : test::rows(rd->stats())) stats[s.name] = s.value;
   EXPECT_EQ(stats["nccl_foreign_proxy_ops"], 1);
   EXPECT_EQ(stats["nccl_ops"], 3);
   EXPECT_EQ(stats["nccl_ops_without_all_channels"], 0);
@@ -385,7 +386,7 @@ TEST(NcclPlugin, P2pLaunchSpansSelfSendsZeroBytesAndStaleSlots) {
   ASSERT_NO_FATAL_FAILURE(run_child(dir, {{"MOETUNE_ARMED", "0"}, {"MOETUNE_NCCL_GRACE_MS", "600000"}}, drive_sequences,
                                     so, "drive_sequences", rd));
   std::map<std::string, std::int64_t> stats;
-  for (const auto& s : rd->stats()) stats[s.name] = s.value;
+  for (const auto& s : test::rows(rd->stats())) stats[s.name] = s.value;
   // Every op finished on its own channels (none waited for a KernelCh that never comes).
   EXPECT_EQ(stats["nccl_ops_without_all_channels"], 0);
   EXPECT_EQ(stats["nccl_ops"], 20);
@@ -397,7 +398,7 @@ TEST(NcclPlugin, P2pLaunchSpansSelfSendsZeroBytesAndStaleSlots) {
   EXPECT_EQ(stats["nccl_ops_host_times"], 5);       // launch 2 and A's all-reduce: no ProxyOp of their own
   EXPECT_EQ(stats["nccl_p2p_group_span_ops"], 13);  // 4 of launch 1 + the zero-byte send + C's 8
   int self = 0, reduces = 0, lagged = 0, nvl = 0;
-  for (const auto& o : rd->nccl_ops()) {
+  for (const auto& o : test::rows(rd->nccl_ops())) {
     const bool host = o.start_ns == o.enqueue_ns.value_or(-1);
     if (o.comm_hash == std::optional<std::string>("0000000000000044")) {
       EXPECT_FALSE(host) << o.func << " peer " << o.peer << " seq " << o.seq;

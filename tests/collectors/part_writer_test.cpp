@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/expect_rows.h"
 #include "moetune/live/part_writer.h"
 #include "moetune/live/record_ring.h"
 #include "moetune/trace/reader.h"
@@ -92,9 +93,9 @@ TEST(PartWriter, SigkilledProcessLeavesReadableFileWithFlushedRows) {
               static_cast<std::intmax_t>(std::filesystem::file_size(path.string() + "-wal", ec)));
   auto rd = TraceReader::open(path);
   ASSERT_TRUE(rd) << rd.error().message;
-  auto n = (*rd)->counts().get("kernels");
+  auto n = test::rows((*rd)->counts()).get("kernels");
   EXPECT_GT(n, 1000) << "at least one flush (every <= 1 s) must have reached the file";
-  EXPECT_EQ((*rd)->ranks().size(), 1u);
+  EXPECT_EQ(test::rows((*rd)->ranks()).size(), 1u);
   std::filesystem::remove(path);
   std::filesystem::remove(path.string() + "-wal");
   std::filesystem::remove(path.string() + "-shm");
@@ -198,17 +199,17 @@ TEST(PartWriter, FullDiskStopsWritingWithOneWarningAndTheJobRunsOn) {
                 static_cast<std::intmax_t>(std::filesystem::file_size(path.string() + "-wal", ec)), text.c_str());
     auto rd = TraceReader::open(path);
     ASSERT_TRUE(rd) << rd.error().message;
-    auto n = (*rd)->counts().get("kernels");
+    auto n = test::rows((*rd)->counts()).get("kernels");
     std::printf("[ measure  ] %lld of %lld kernel rows committed before the limit\n", static_cast<long long>(n),
                 static_cast<long long>(total));
     EXPECT_GT(n, 0);
     EXPECT_LT(n, total);
-    EXPECT_EQ((*rd)->ranks().size(), 1u);  // with_writer rows of the first commit
-    auto meta = (*rd)->meta();
+    EXPECT_EQ(test::rows((*rd)->ranks()).size(), 1u);  // with_writer rows of the first commit
+    auto meta = test::rows((*rd)->meta());
     EXPECT_EQ(meta["format"], "moetune");
     EXPECT_EQ(meta["collector"], "test");
     EXPECT_EQ(meta.count("store.counts"), 0u) << "not finished: no summary";
-    for (const auto& s : (*rd)->stats()) EXPECT_NE(s.name, "test_at_stop") << "at_stop ran after the failure";
+    for (const auto& s : test::rows((*rd)->stats())) EXPECT_NE(s.name, "test_at_stop") << "at_stop ran after the failure";
     rd->reset();
     remove_part(path);
     std::filesystem::remove(err);
@@ -243,7 +244,7 @@ TEST(PartWriter, SustainedEventsPerSecond) {
               static_cast<long long>(total), s);
   auto rd = TraceReader::open(path);
   ASSERT_TRUE(rd);
-  EXPECT_EQ((*rd)->counts().get("kernels"), total);
+  EXPECT_EQ(test::rows((*rd)->counts()).get("kernels"), total);
   EXPECT_GT(rate, 100000.0);
   auto bytes = std::filesystem::file_size(path);
   std::printf("[ measure  ] %.1f bytes per kernel row on disk\n", static_cast<double>(bytes) / total);

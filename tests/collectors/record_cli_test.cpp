@@ -21,6 +21,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/expect_rows.h"
 #include "moetune/live/control.h"
 #include "moetune/live/part_writer.h"
 #include "moetune/live/rank_env.h"
@@ -79,9 +80,9 @@ TEST(RecordCli, MergesRecordedRunsIntoOne) {
   auto a = moetune::TraceReader::open(data + "client2.moetune");
   auto b = moetune::TraceReader::open(out);
   ASSERT_TRUE(a && b);
-  EXPECT_EQ((*b)->ranks().size(), 2u);
+  EXPECT_EQ(test::rows((*b)->ranks()).size(), 2u);
   for (const char* t : {"kernels", "nvtx", "nccl_ops", "steps", "expert_routing"})
-    EXPECT_EQ((*a)->counts().get(t), (*b)->counts().get(t)) << t;
+    EXPECT_EQ(test::rows((*a)->counts()).get(t), test::rows((*b)->counts()).get(t)) << t;
   fs::remove(out);
 }
 
@@ -313,9 +314,9 @@ TEST(RecordCli, FullDiskPassesExitStatusWithOneWarningAndLeavesReadableFiles) {
     if (fs::exists(run)) {
       auto rd = moetune::TraceReader::open(run);
       ASSERT_TRUE(rd) << rd.error().message;
-      kernels = (*rd)->counts().get("kernels");
-      EXPECT_EQ((*rd)->meta()["exit_status"], "5");
-      EXPECT_EQ((*rd)->ranks().size(), 1u);
+      kernels = test::rows((*rd)->counts()).get("kernels");
+      EXPECT_EQ(test::rows((*rd)->meta())["exit_status"], "5");
+      EXPECT_EQ(test::rows((*rd)->ranks()).size(), 1u);
     } else {
       EXPECT_NE(count_lines_with(r.out, "per-process files kept in " + run.string() + ".parts"), 0) << r.out;
       int parts = 0;
@@ -323,7 +324,7 @@ TEST(RecordCli, FullDiskPassesExitStatusWithOneWarningAndLeavesReadableFiles) {
         if (p.path().extension() != ".moetune") continue;
         auto rd = moetune::TraceReader::open(p.path());
         ASSERT_TRUE(rd) << rd.error().message;
-        kernels += (*rd)->counts().get("kernels");
+        kernels += test::rows((*rd)->counts()).get("kernels");
         ++parts;
       }
       EXPECT_EQ(parts, 1);

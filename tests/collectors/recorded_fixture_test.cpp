@@ -10,6 +10,7 @@
 #include <set>
 #include <tuple>
 
+#include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
 
 using namespace moetune;
@@ -31,7 +32,7 @@ TEST_P(Recorded, HoldsGpuActivityNvtxAndMoeStructurePerRank) {
   auto [name, nranks, by_record] = GetParam();
   auto rd = open_fixture(name);
   ASSERT_TRUE(rd);
-  auto ranks = rd->ranks();
+  auto ranks = test::rows(rd->ranks());
   ASSERT_EQ(static_cast<int>(ranks.size()), nranks);
   for (const auto& r : ranks) {
     EXPECT_EQ(r.gpu_name, "NVIDIA H200");
@@ -39,22 +40,22 @@ TEST_P(Recorded, HoldsGpuActivityNvtxAndMoeStructurePerRank) {
     EXPECT_EQ(r.pcie_gen, 5);
     EXPECT_EQ(r.pcie_width, 16);
     EXPECT_EQ(r.compute_cap, "9.0");
-    EXPECT_FALSE(rd->kernels(r.rank).empty());
-    EXPECT_FALSE(rd->memcpys(r.rank).empty());
-    EXPECT_FALSE(rd->api_calls(r.rank).empty());
-    EXPECT_FALSE(rd->steps(r.rank).empty());
-    auto nv = rd->nvtx(r.rank);
+    EXPECT_FALSE(test::rows(rd->kernels(r.rank)).empty());
+    EXPECT_FALSE(test::rows(rd->memcpys(r.rank)).empty());
+    EXPECT_FALSE(test::rows(rd->api_calls(r.rank)).empty());
+    EXPECT_FALSE(test::rows(rd->steps(r.rank)).empty());
+    auto nv = test::rows(rd->nvtx(r.rank));
     EXPECT_TRUE(std::any_of(nv.begin(), nv.end(), [](const NvtxRow& n) { return n.dur_ns > 0; }));
   }
   // Kernel durations are GPU times (ns), never negative, and inside the run.
-  auto [t0, t1] = rd->time_range();
-  for (const auto& k : rd->kernels()) {
+  auto [t0, t1] = test::rows(rd->time_range());
+  for (const auto& k : test::rows(rd->kernels())) {
     ASSERT_GE(k.dur_ns, 0);
     ASSERT_GE(k.start_ns, t0);
     ASSERT_LE(k.end_ns(), t1);
   }
   // Routing rows: every step of every rank reports tokens per expert.
-  auto routing = rd->expert_routing();
+  auto routing = test::rows(rd->expert_routing());
   ASSERT_FALSE(routing.empty());
   std::set<std::pair<std::int64_t, std::int64_t>> rank_step;
   for (const auto& e : routing) {
@@ -62,11 +63,11 @@ TEST_P(Recorded, HoldsGpuActivityNvtxAndMoeStructurePerRank) {
     EXPECT_GE(e.tokens, 0);
     rank_step.insert({e.rank.value, e.step});
   }
-  EXPECT_EQ(rank_step.size(), rd->steps().size());
-  auto meta = rd->meta();
+  EXPECT_EQ(rank_step.size(), test::rows(rd->steps()).size());
+  auto meta = test::rows(rd->meta());
   if (by_record) {
     EXPECT_EQ(meta["exit_status"], "0");
-    EXPECT_TRUE(rd->counts().get("topology") > 0 || meta.count("nvidia_smi_topo"));
+    EXPECT_TRUE(test::rows(rd->counts()).get("topology") > 0 || meta.count("nvidia_smi_topo"));
   }
 }
 
@@ -78,7 +79,7 @@ TEST_P(Recorded, NcclOpsMatchAcrossRanks) {
   ASSERT_TRUE(rd);
   std::map<std::tuple<std::string, std::string, std::int64_t>, std::set<std::int64_t>> inst;
   std::map<std::int64_t, int> sends, recvs;
-  for (const auto& op : rd->nccl_ops()) {
+  for (const auto& op : test::rows(rd->nccl_ops())) {
     if (op.func == "Send") ++sends[op.rank.value];
     if (op.func == "Recv") ++recvs[op.rank.value];
     if (op.func == "Send" || op.func == "Recv") continue;

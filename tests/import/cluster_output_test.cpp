@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/expect_rows.h"
 #include "moetune/import/import.h"
 #include "moetune/import/text_formats.h"
 #include "moetune/trace/reader.h"
@@ -170,9 +171,9 @@ TEST(ClusterOutput, RankCountFromTheHeaderOrUnknownNeverFromTheBandwidthRatio) {
   auto rd = TraceReader::open(store);
   ASSERT_TRUE(rd.ok());
   bool said = false;
-  for (const auto& s : (*rd)->stats()) said |= s.name == "nccl_tests_nranks_unknown";
+  for (const auto& s : test::rows((*rd)->stats())) said |= s.name == "nccl_tests_nranks_unknown";
   EXPECT_TRUE(said);
-  for (const auto& b : (*rd)->bench_results()) EXPECT_EQ(b.nranks, 0);
+  for (const auto& b : test::rows((*rd)->bench_results())) EXPECT_EQ(b.nranks, 0);
 }
 
 TEST(ClusterOutput, TopoPasteCutShortKeepsItsRows) {
@@ -210,10 +211,10 @@ TEST(ClusterOutput, TopoPasteCutShortKeepsItsRows) {
   auto rd = TraceReader::open(store);
   ASSERT_TRUE(rd.ok());
   bool warned = false;
-  for (const auto& s : (*rd)->stats())
+  for (const auto& s : test::rows((*rd)->stats()))
     if (s.name == "topo_matrix_cut_short") warned = s.description.find("GPU4") != std::string::npos;
   EXPECT_TRUE(warned);
   int gpu_pairs = 0;
-  for (const auto& t : (*rd)->topology()) gpu_pairs += t.a.rfind("GPU", 0) == 0 && t.b.rfind("GPU", 0) == 0;
+  for (const auto& t : test::rows((*rd)->topology())) gpu_pairs += t.a.rfind("GPU", 0) == 0 && t.b.rfind("GPU", 0) == 0;
   EXPECT_EQ(gpu_pairs, 28 - 6) << "all 28 GPU pairs but the 6 among GPU4..GPU7";
 }

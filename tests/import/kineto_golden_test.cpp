@@ -9,6 +9,7 @@
 #include <map>
 
 #include "import/kineto_test_util.h"
+#include "common/expect_rows.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
 
@@ -44,7 +45,7 @@ class KinetoGolden : public ::testing::Test {
     SCOPED_TRACE(gz.string());
     auto want = count_kineto(gz);
     auto rd = import({gz});
-    auto n = rd->counts();
+    auto n = test::rows(rd->counts());
     EXPECT_EQ(n.get("kernels"), want.kernels);
     EXPECT_EQ(n.get("nccl_ops"), want.nccl_kernels);
     EXPECT_EQ(n.get("memcpys"), want.memcpys);
@@ -52,17 +53,17 @@ class KinetoGolden : public ::testing::Test {
     EXPECT_EQ(n.get("api_calls"), want.api_calls);
     EXPECT_EQ(n.get("nvtx"), want.nvtx);
     EXPECT_EQ(n.get("steps"), static_cast<std::int64_t>(want.steps.size()));
-    auto ranks = rd->ranks();
+    auto ranks = test::rows(rd->ranks());
     ASSERT_EQ(ranks.size(), 1u);
     EXPECT_EQ(ranks[0].rank.value, want.rank);
     std::set<long> steps;
-    for (const auto& s : rd->steps()) {
+    for (const auto& s : test::rows(rd->steps())) {
       steps.insert(s.step);
       EXPECT_LT(s.start_ns, s.end_ns);
     }
     EXPECT_EQ(steps, want.steps);
     long sync = 0;
-    for (const auto& a : rd->api_calls()) sync += a.kind == ApiKind::Sync;
+    for (const auto& a : test::rows(rd->api_calls())) sync += a.kind == ApiKind::Sync;
     EXPECT_EQ(sync, want.sync_calls);
   }
 
@@ -79,11 +80,11 @@ TEST_F(KinetoGolden, CountsMatchEveryRealFile) {
 TEST_F(KinetoGolden, NcclDataFileHandChecked) {
   auto rd = import({kineto_dir() / "hta_nccl_data_rank0of2.json.gz"});
   // baseTimeNanoseconds 1711964646000000000 + earliest kernel ts 4458676422880.181 us.
-  auto ks = rd->kernels();
+  auto ks = test::rows(rd->kernels());
   ASSERT_FALSE(ks.empty());
   EXPECT_EQ(ks.front().start_ns, 1716423322422880181LL);
   EXPECT_EQ(ks.front().dur_ns, 3744);
-  auto ranks = rd->ranks();
+  auto ranks = test::rows(rd->ranks());
   ASSERT_EQ(ranks.size(), 1u);
   EXPECT_EQ(ranks[0].gpu_name, "NVIDIA A100-PG509-200");
   EXPECT_EQ(ranks[0].sm_count, 108);
@@ -94,7 +95,7 @@ TEST_F(KinetoGolden, NcclDataFileHandChecked) {
   // 15 AllReduce + 6 Broadcast kernels carry "Collective name"; the earliest AllReduce
   // (ts 4458676524716.094 us, dur 3306.963 us) has In msg nelems 2049000 of Float: 8196000 bytes.
   std::map<std::string, int> funcs;
-  auto ops = rd->nccl_ops();  // ordered by start
+  auto ops = test::rows(rd->nccl_ops());  // ordered by start
   for (const auto& op : ops) ++funcs[op.func];
   EXPECT_EQ(funcs["AllReduce"], 15);
   EXPECT_EQ(funcs["Broadcast"], 6);
@@ -117,7 +118,7 @@ TEST_F(KinetoGolden, NcclDataFileHandChecked) {
   // The op points at its kernel and shares its times.
   ASSERT_TRUE(it->kernel_id.has_value());
   bool found = false;
-  for (const auto& k : rd->kernels(RankId(0), it->start_ns, it->start_ns + 1))
+  for (const auto& k : test::rows(rd->kernels(RankId(0), it->start_ns, it->start_ns + 1)))
     if (k.id == *it->kernel_id) {
       found = true;
       EXPECT_EQ(k.end_ns(), it->end_ns);
@@ -126,20 +127,20 @@ TEST_F(KinetoGolden, NcclDataFileHandChecked) {
   EXPECT_TRUE(found);
   // Launch correlation: every kernel's correlation id is a cuda_runtime call's.
   std::set<std::int64_t> api;
-  for (const auto& a : rd->api_calls()) api.insert(a.correlation);
+  for (const auto& a : test::rows(rd->api_calls())) api.insert(a.correlation);
   long linked = 0;
   for (const auto& k : ks) linked += api.count(k.correlation);
   EXPECT_EQ(linked, static_cast<long>(ks.size()));
-  for (const auto& s : rd->stats()) EXPECT_NE(s.name, "relative_timestamps");
+  for (const auto& s : test::rows(rd->stats())) EXPECT_NE(s.name, "relative_timestamps");
 }
 
 TEST_F(KinetoGolden, TwoRankFilesShareOneAxis) {
   auto rd = import({kineto_dir() / "hta_sampled_rank0of128.json.gz", kineto_dir() / "hta_sampled_rank1of128.json.gz"});
-  auto ranks = rd->ranks();
+  auto ranks = test::rows(rd->ranks());
   ASSERT_EQ(ranks.size(), 2u);
   EXPECT_EQ(ranks[0].rank.value, 0);
   EXPECT_EQ(ranks[1].rank.value, 1);
-  auto k0 = rd->kernels(RankId(0)), k1 = rd->kernels(RankId(1));
+  auto k0 = test::rows(rd->kernels(RankId(0))), k1 = test::rows(rd->kernels(RankId(1)));
   ASSERT_FALSE(k0.empty());
   ASSERT_FALSE(k1.empty());
   EXPECT_EQ(k0.front().start_ns, 1682725898082228000LL);  // epoch us in the file, no baseTimeNanoseconds
@@ -150,11 +151,11 @@ TEST_F(KinetoGolden, TwoRankFilesShareOneAxis) {
   EXPECT_LT(k0.front().start_ns, end1);  // the two ranks' spans overlap
   EXPECT_LT(k1.front().start_ns, end0);
   long sendrecv = 0;
-  for (const auto& op : rd->nccl_ops()) sendrecv += op.func == "SendRecv" && op.proto.value_or("") == "Simple";
+  for (const auto& op : test::rows(rd->nccl_ops())) sendrecv += op.func == "SendRecv" && op.proto.value_or("") == "Simple";
   EXPECT_EQ(sendrecv, count_kineto(kineto_dir() / "hta_sampled_rank0of128.json.gz").nccl_kernels +
                           count_kineto(kineto_dir() / "hta_sampled_rank1of128.json.gz").nccl_kernels);
   int relative = 0;
-  for (const auto& s : rd->stats()) relative += s.name == "relative_timestamps";
+  for (const auto& s : test::rows(rd->stats())) relative += s.name == "relative_timestamps";
   EXPECT_EQ(relative, 2);  // one per file
 }
 

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "import/kineto_test_util.h"
+#include "common/expect_rows.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
 
@@ -133,9 +134,9 @@ TEST_F(KinetoParallel, SyntheticRankFilesSameRows) {
   expect_same(files);
   auto rd = TraceReader::open(dir_ / "par.moetune");
   ASSERT_TRUE(rd.ok());
-  auto n = (*rd)->counts();
+  auto n = test::rows((*rd)->counts());
   EXPECT_EQ(n.get("kernels"), 5 * 8000 + 1500 * 10);
-  EXPECT_EQ((*rd)->ranks().size(), 5u);
+  EXPECT_EQ(test::rows((*rd)->ranks()).size(), 5u);
 }
 
 TEST_F(KinetoParallel, SameFirstError) {

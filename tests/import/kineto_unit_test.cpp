@@ -8,6 +8,7 @@
 #include <map>
 
 #include "../collectors/import/src/kineto_internal.h"
+#include "common/expect_rows.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
 
@@ -97,28 +98,28 @@ class KinetoEdges : public ::testing::Test {
 
 TEST_F(KinetoEdges, FlowsClampsAndSkips) {
   auto rd = import(fs::path(MOETUNE_TEST_DATA) / "fuzz/kineto/edge_flows_no_correlation.json");
-  ASSERT_EQ(rd->ranks().size(), 1u);
-  EXPECT_EQ(rd->ranks()[0].rank.value, 5);
-  auto ks = rd->kernels();
+  ASSERT_EQ(test::rows(rd->ranks()).size(), 1u);
+  EXPECT_EQ(test::rows(rd->ranks())[0].rank.value, 5);
+  auto ks = test::rows(rd->kernels());
   ASSERT_EQ(ks.size(), 1u);
   EXPECT_EQ(ks[0].correlation, 42);  // from the ac2g flow, no args.correlation
   EXPECT_EQ(ks[0].start_ns, 104250);
   EXPECT_EQ(ks[0].dur_ns, 0);  // dur -2 clamped
   EXPECT_EQ(ks[0].grid, pack_dim3(1, 2, 3));
-  auto api = rd->api_calls();
+  auto api = test::rows(rd->api_calls());
   ASSERT_EQ(api.size(), 1u);
   EXPECT_EQ(api[0].correlation, 42);
-  auto steps = rd->steps();
+  auto steps = test::rows(rd->steps());
   ASSERT_EQ(steps.size(), 1u);
   EXPECT_EQ(steps[0].step, 3);
   EXPECT_EQ(steps[0].start_ns, 99000);   // "ts": "99" (a string)
   EXPECT_EQ(steps[0].end_ns, 199000);    // "dur": 1e2
-  auto mc = rd->memcpys();
+  auto mc = test::rows(rd->memcpys());
   ASSERT_EQ(mc.size(), 1u);
   EXPECT_EQ(mc[0].kind, CopyKind::PtoP);
   EXPECT_EQ(mc[0].bytes, 1024);
   std::map<std::string, std::int64_t> stats;
-  for (const auto& s : rd->stats()) stats[s.name] = s.value;
+  for (const auto& s : test::rows(rd->stats())) stats[s.name] = s.value;
   EXPECT_EQ(stats["negative_duration_clamped"], 1);
   EXPECT_EQ(stats["kineto_events_skipped"], 1);     // cpu_op without ts
   EXPECT_EQ(stats["kineto_missing_duration"], 1);   // the memcpy
@@ -130,7 +131,7 @@ TEST_F(KinetoEdges, AllToAllSplitsAndBadBaseTime) {
   import::ImportOptions opts;
   opts.rank = 2;
   auto rd = import(fs::path(MOETUNE_TEST_DATA) / "fuzz/kineto/edge_nccl_alltoall.json", opts);
-  auto ops = rd->nccl_ops();
+  auto ops = test::rows(rd->nccl_ops());
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0].func, "AllToAll");
   EXPECT_EQ(ops[0].bytes, 4096 * 2);  // In msg nelems 0 -> sum of In split size x BFloat16
@@ -138,21 +139,21 @@ TEST_F(KinetoEdges, AllToAllSplitsAndBadBaseTime) {
   EXPECT_EQ(ops[0].out_splits.value_or(""), "[1,2,3]");
   EXPECT_EQ(ops[0].nranks, 4);
   EXPECT_EQ(ops[0].pg_name.value_or(""), "1");
-  auto api = rd->api_calls();
+  auto api = test::rows(rd->api_calls());
   ASSERT_EQ(api.size(), 2u);
   int sync = 0, driver = 0;
   for (const auto& a : api) sync += a.kind == ApiKind::Sync, driver += a.kind == ApiKind::Driver;
   EXPECT_EQ(sync, 1);
   EXPECT_EQ(driver, 1);
-  ASSERT_EQ(rd->ranks().size(), 1u);
-  EXPECT_EQ(rd->ranks()[0].gpu_name, "NVIDIA H200");
-  EXPECT_EQ(rd->ranks()[0].compute_cap, "9.0");
+  ASSERT_EQ(test::rows(rd->ranks()).size(), 1u);
+  EXPECT_EQ(test::rows(rd->ranks())[0].gpu_name, "NVIDIA H200");
+  EXPECT_EQ(test::rows(rd->ranks())[0].compute_cap, "9.0");
 }
 
 
 TEST_F(KinetoEdges, MetadataFromRecordParamComms) {
   auto rd = import(fs::path(MOETUNE_TEST_DATA) / "fuzz/kineto/edge_param_comms.json");
-  auto ops = rd->nccl_ops();
+  auto ops = test::rows(rd->nccl_ops());
   ASSERT_EQ(ops.size(), 2u);
   // First kernel: launched (corr 77, tid 12, ts 15 us) inside the tid-12 record_param_comms.
   EXPECT_EQ(ops[0].func, "AllGather");
@@ -189,7 +190,7 @@ TEST_F(KinetoEdges, ConcatenatedGzipMembers) {
     gzclose(f);
   }
   auto rd = import(gz);
-  auto ks = rd->kernels();
+  auto ks = test::rows(rd->kernels());
   ASSERT_EQ(ks.size(), 2000u);
   EXPECT_EQ(ks.back().start_ns, 1999 * 10 * 1000);
   EXPECT_EQ(ks.back().correlation, 2000);

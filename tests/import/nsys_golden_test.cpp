@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "common/expect_rows.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
 
@@ -65,7 +66,7 @@ const char* kPid = "(globalPid >> 24) & 16777215";
 TEST(NsysGolden, TwoProcessesAreTwoRanksOrderedByDevice) {
   auto rd = import_run({kTwoGpu}, "ranks");
   ASSERT_TRUE(rd);
-  auto ranks = rd->ranks();
+  auto ranks = test::rows(rd->ranks());
   ASSERT_EQ(ranks.size(), 2u);
   // By hand: pid 144 ran its kernels on device 0, pid 145 on device 1.
   EXPECT_EQ(ranks[0].rank.value, 0);
@@ -138,7 +139,7 @@ TEST(NsysGolden, AbsoluteTimesFromSessionStart) {
 TEST(NsysGolden, DeviceNamesFromTargetInfoAndRelativeTimes) {
   auto rd = import_run({kRtx}, "rtx");
   ASSERT_TRUE(rd);
-  auto ranks = rd->ranks();
+  auto ranks = test::rows(rd->ranks());
   ASSERT_EQ(ranks.size(), 1u);
   EXPECT_EQ(ranks[0].pid, 91186);
   EXPECT_EQ(ranks[0].gpu_name, "NVIDIA GeForce RTX 3080");
@@ -150,15 +151,15 @@ TEST(NsysGolden, DeviceNamesFromTargetInfoAndRelativeTimes) {
   EXPECT_EQ(ranks[0].host, "DESKTOP-KBEMEQS");
   // This export's timestamps are session-relative (they lie below systemClockNs).
   EXPECT_EQ(rd->db().scalar("SELECT min(start_ns) FROM kernels"), 1776781226557295056LL + 1517727052LL);
-  EXPECT_EQ(rd->counts().get("kernels"), 2);
-  EXPECT_EQ(rd->counts().get("memcpys"), 1);
-  EXPECT_EQ(rd->counts().get("nvtx"), 0);  // the export has no NVTX_EVENTS table: empty, not an error
+  EXPECT_EQ(test::rows(rd->counts()).get("kernels"), 2);
+  EXPECT_EQ(test::rows(rd->counts()).get("memcpys"), 1);
+  EXPECT_EQ(test::rows(rd->counts()).get("nvtx"), 0);  // the export has no NVTX_EVENTS table: empty, not an error
 }
 
 TEST(NsysGolden, NcclOpsJoinTheNcclApiRanges) {
   auto rd = import_run({kTwoGpu}, "nccl");
   ASSERT_TRUE(rd);
-  auto ops = rd->nccl_ops();
+  auto ops = test::rows(rd->nccl_ops());
   ASSERT_EQ(ops.size(), 66u);
   int joined = 0;
   for (const auto& op : ops) {
@@ -198,10 +199,10 @@ TEST(NsysGolden, TorchNvtxNamesAreSplitFromTheirIds) {
 TEST(NsysGolden, TwoExportsOfOneJobMergeIntoOneRun) {
   auto rd = import_run({kTwoGpu, kRtx}, "merge");
   ASSERT_TRUE(rd);
-  auto ranks = rd->ranks();
+  auto ranks = test::rows(rd->ranks());
   ASSERT_EQ(ranks.size(), 3u);
   EXPECT_EQ(ranks[2].pid, 91186);  // the second file's process takes the next free rank
-  EXPECT_EQ(rd->counts().get("kernels"), 1993 + 2017 + 2);
+  EXPECT_EQ(test::rows(rd->counts()).get("kernels"), 1993 + 2017 + 2);
 }
 
 }  // namespace

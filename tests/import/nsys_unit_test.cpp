@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../../collectors/import/src/nsys_internal.h"
+#include "common/expect_rows.h"
 #include "moetune/trace/moe_text.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
@@ -193,12 +194,12 @@ TEST(NsysSynthetic, MoeConventionsPayloadsAndNcclJoin) {
   }
   auto rd = TraceReader::open(out);
   ASSERT_TRUE(rd.ok());
-  auto ranks = (*rd)->ranks();
+  auto ranks = test::rows((*rd)->ranks());
   ASSERT_EQ(ranks.size(), 2u);
   EXPECT_EQ(ranks[1].pid, 300);  // named rank 1 by its ncclCommInitRank payload
   EXPECT_EQ(ranks[0].pid, 200);
   const std::int64_t base = 1700000000000000000LL - 1000;  // raw clock: utc - systemClockNs
-  auto steps = (*rd)->steps();
+  auto steps = test::rows((*rd)->steps());
   ASSERT_EQ(steps.size(), 2u);
   for (const auto& s : steps) {
     if (s.rank.value == 1) {
@@ -210,16 +211,16 @@ TEST(NsysSynthetic, MoeConventionsPayloadsAndNcclJoin) {
       EXPECT_EQ(s.step, 9);  // ProfilerStep#9 in the default domain
     }
   }
-  auto routing = (*rd)->expert_routing();
+  auto routing = test::rows((*rd)->expert_routing());
   ASSERT_EQ(routing.size(), 3u);
   EXPECT_EQ(routing[2].expert, 2);
   EXPECT_EQ(routing[2].tokens, 9);
   EXPECT_EQ(routing[2].step, 4);
   EXPECT_EQ(routing[2].layer, 2);
   EXPECT_EQ(routing[2].rank.value, 1);
-  auto placement = (*rd)->expert_placement();
+  auto placement = test::rows((*rd)->expert_placement());
   EXPECT_EQ(placement.size(), 4u);
-  auto ops = (*rd)->nccl_ops();
+  auto ops = test::rows((*rd)->nccl_ops());
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0].func, "Send");  // a SendRecv kernel whose group only sent
   EXPECT_EQ(ops[0].bytes, 4096 + 1024);
@@ -229,7 +230,7 @@ TEST(NsysSynthetic, MoeConventionsPayloadsAndNcclJoin) {
   EXPECT_EQ(ops[0].seq, 0);
   EXPECT_EQ(ops[0].enqueue_ns, base + 2800);
   EXPECT_EQ(ops[0].start_ns, base + 3000);
-  auto api = (*rd)->api_calls();
+  auto api = test::rows((*rd)->api_calls());
   ASSERT_EQ(api.size(), 3u);
   int drivers = 0;
   for (const auto& a : api) drivers += a.kind == ApiKind::Driver;

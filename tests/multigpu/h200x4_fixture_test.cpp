@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/run_command.h"
+#include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
 
 using namespace moetune;
@@ -35,7 +36,7 @@ bool is_nccl_kernel(const TraceReader& rd, const KernelRow& k) {
 TEST(H200x4Recorded, OneRankPerGpuWithNvlinkTopology) {
   auto rd = open_run();
   ASSERT_TRUE(rd);
-  auto ranks = rd->ranks();
+  auto ranks = test::rows(rd->ranks());
   ASSERT_EQ(ranks.size(), 4u);
   std::set<std::string> bus;
   for (const auto& r : ranks) {
@@ -45,10 +46,10 @@ TEST(H200x4Recorded, OneRankPerGpuWithNvlinkTopology) {
   EXPECT_EQ(bus.size(), 4u) << "each rank on its own GPU";
   // nvidia-smi topo -m text: NV18 between every pair of the 4 GPUs.
   int nv18_pairs = 0;
-  for (const auto& t : rd->topology())
+  for (const auto& t : test::rows(rd->topology()))
     if (t.source == "topo.txt" && t.link == "NV18") ++nv18_pairs;
   EXPECT_EQ(nv18_pairs, 6);
-  EXPECT_NE(rd->meta()["nvidia_smi_topo"].find("NV18"), std::string::npos);
+  EXPECT_NE(test::rows(rd->meta())["nvidia_smi_topo"].find("NV18"), std::string::npos);
 }
 
 TEST(H200x4Recorded, EverySendPairsWithTheSameSizedRecvOnItsPeer) {
@@ -57,7 +58,7 @@ TEST(H200x4Recorded, EverySendPairsWithTheSameSizedRecvOnItsPeer) {
   // (comm, from, to, seq) -> count for sends and receives.
   std::map<std::tuple<std::string, int, int, std::int64_t>, std::int64_t> sends, recvs;
   int allreduce = 0;
-  for (const auto& o : rd->nccl_ops()) {
+  for (const auto& o : test::rows(rd->nccl_ops())) {
     const int me = static_cast<int>(o.rank.value);
     if (o.func == "Send") sends[{o.comm_hash.value_or(""), me, o.peer, o.seq}] = o.count;
     if (o.func == "Recv") recvs[{o.comm_hash.value_or(""), o.peer, me, o.seq}] = o.count;
@@ -92,7 +93,7 @@ TEST(H200x4Recorded, NcclKernelsOverlapAcrossTheFourGpus) {
   ASSERT_TRUE(rd);
   std::map<int, std::vector<KernelRow>> nccl;
   std::map<int, std::int64_t> allreduce_start;
-  for (const auto& k : rd->kernels()) {
+  for (const auto& k : test::rows(rd->kernels())) {
     if (!is_nccl_kernel(*rd, k)) continue;
     nccl[static_cast<int>(k.rank.value)].push_back(k);
     if (rd->str(k.name).find("AllReduce") != std::string::npos)

@@ -3,6 +3,7 @@
 // injection measured from the store with plain SQL (README.md numbers).
 #include <gtest/gtest.h>
 
+#include "common/expect_rows.h"
 #include "moetune/trace/link_rates.h"
 #include "synth_support.h"
 
@@ -55,12 +56,12 @@ TEST(Synth, SameArgumentsGiveIdenticalContentAndSeedChangesIt) {
 
 TEST(Synth, CleanRunIsConsistentAndLabelled) {
   auto r = open_run(make_run("clean", small()));
-  auto meta = r->meta();
+  auto meta = test::rows(r->meta());
   EXPECT_EQ(meta["synthetic"], "1");
   // counts and time range the writer recorded at finish() equal a full scan
   for (const char* t : {"kernels", "api_calls", "nvtx", "nccl_ops", "steps", "expert_routing", "topology"})
-    EXPECT_EQ(r->counts().get(t), scalar(*r, std::string("SELECT count(*) FROM ") + t)) << t;
-  auto [lo, hi] = r->time_range();
+    EXPECT_EQ(test::rows(r->counts()).get(t), scalar(*r, std::string("SELECT count(*) FROM ") + t)) << t;
+  auto [lo, hi] = test::rows(r->time_range());
   EXPECT_EQ(lo, scalar(*r, "SELECT min(s) FROM (SELECT min(start_ns) s FROM kernels UNION ALL SELECT min(start_ns) "
                            "FROM api_calls UNION ALL SELECT min(start_ns) FROM nvtx)"));
   EXPECT_EQ(hi, scalar(*r, "SELECT max(e) FROM (SELECT max(start_ns+dur_ns) e FROM kernels UNION ALL SELECT "
@@ -133,7 +134,7 @@ TEST(Synth, TreeSyncMakesMostRanksWaitAndFirstCallSlow) {
 
 TEST(Synth, HotExpertsLiveOnTheSlowestRank) {
   auto r = open_run(make_run("hot", small("hot_experts_slow_rank", "nvlink:4,pcie:2,net:2")));
-  EXPECT_EQ(r->meta()["synth.slowest_rank"], "7");
+  EXPECT_EQ(test::rows(r->meta())["synth.slowest_rank"], "7");
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM expert_placement WHERE rank=7 AND expert IN (0,1,2)"), 3 * 2);
   double share = scalar(*r, "SELECT sum(x.tokens) * 1.0 / (SELECT sum(tokens) FROM expert_routing) FROM "
                             "expert_routing x JOIN expert_placement p ON p.layer=x.layer AND p.expert=x.expert "

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
 
@@ -78,7 +79,7 @@ TEST(HostileStore, SparseStringIdIsRenumberedNotSizedByTheId) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_LT((*r)->strings().size(), 16u);
   int gemm = 0, nccl = 0;
-  for (const auto& k : (*r)->kernels()) {
+  for (const auto& k : test::rows((*r)->kernels())) {
     gemm += (*r)->str(k.name) == "gemm";
     nccl += (*r)->str(k.name) == "ncclDevKernel_AllReduce";
   }
@@ -93,11 +94,11 @@ TEST(HostileStore, OutOfIntRangeLayerAndExpertReadAsInvalid) {
          "INSERT INTO expert_placement(layer,expert,rank,replica) VALUES (4294967296, 4294967298, 0, 0);");
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;
-  auto routing = (*r)->expert_routing();
+  auto routing = test::rows((*r)->expert_routing());
   ASSERT_EQ(routing.size(), 1u);
   EXPECT_EQ(routing[0].layer, -1);  // not 0 (a wrapped 2^32)
   EXPECT_EQ(routing[0].expert, -1);
-  auto placement = (*r)->expert_placement();
+  auto placement = test::rows((*r)->expert_placement());
   ASSERT_EQ(placement.size(), 1u);
   EXPECT_EQ(placement[0].layer, -1);
   EXPECT_EQ(placement[0].expert, -1);
@@ -121,9 +122,9 @@ TEST(HostileStore, DeletedRowsAreCountedNotTheCachedCount) {
   sql(p, "DELETE FROM kernels WHERE rank = 1");
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ((*r)->counts().get("kernels"), 10);
+  EXPECT_EQ(test::rows((*r)->counts()).get("kernels"), 10);
   bool flagged = false;
-  for (const auto& s : (*r)->stats())
+  for (const auto& s : test::rows((*r)->stats()))
     if (s.name == "store_count_mismatch" && s.severity == Severity::Error && s.value == -10) flagged = true;
   EXPECT_TRUE(flagged);
 }

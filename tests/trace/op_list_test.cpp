@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
 
@@ -72,7 +73,7 @@ TEST(OpList, StoredOncePerDistinctListAndSharedOnRead) {
   EXPECT_EQ((*r)->format_version(), 2);
   EXPECT_EQ((*r)->db().scalar("SELECT count(*) FROM nccl_lists"), 3);  // group ranks + 2 split lists
   EXPECT_EQ((*r)->db().scalar("SELECT count(*) FROM nccl_ops WHERE typeof(out_splits) = 'text'"), 8);
-  auto ops = (*r)->nccl_ops();
+  auto ops = test::rows((*r)->nccl_ops());
   ASSERT_EQ(ops.size(), 8u);
   for (const auto& o : ops) {
     EXPECT_EQ(*o.pg_ranks, "[0,1,2,3,4,5,6,7]");
@@ -106,7 +107,7 @@ TEST(OpList, FormatOneFilesReadTheirText) {
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ((*r)->format_version(), 1);
-  auto ops = (*r)->nccl_ops();
+  auto ops = test::rows((*r)->nccl_ops());
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(*ops[0].in_splits, "[3, 4]");
   EXPECT_EQ(*ops[0].out_splits, "[5,6]");

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
 
@@ -59,23 +60,23 @@ TEST(TraceStore, RoundTrip) {
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ((*r)->format_version(), kFormatVersion);
-  auto ranks = (*r)->ranks();
+  auto ranks = test::rows((*r)->ranks());
   ASSERT_EQ(ranks.size(), 1u);
   EXPECT_EQ(ranks[0].gpu_name, "NVIDIA H200");
-  auto ks = (*r)->kernels();
+  auto ks = test::rows((*r)->kernels());
   ASSERT_EQ(ks.size(), 100u);
   EXPECT_EQ((*r)->str(ks[0].name), "ncclDevKernel_AllReduce");
-  auto ops = (*r)->nccl_ops();
+  auto ops = test::rows((*r)->nccl_ops());
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0].algo.value_or(""), "Ring");
   EXPECT_EQ(ops[0].in_splits.value_or(""), "[1,2]");
   EXPECT_FALSE(ops[0].proto.has_value());
-  auto st = (*r)->stats();
+  auto st = test::rows((*r)->stats());
   ASSERT_EQ(st.size(), 1u);
   EXPECT_EQ(st[0].severity, Severity::DataLoss);
   EXPECT_EQ(st[0].value, 3);
-  EXPECT_EQ((*r)->counts().get("kernels"), 100);
-  auto [t0, t1] = (*r)->time_range();
+  EXPECT_EQ(test::rows((*r)->counts()).get("kernels"), 100);
+  auto [t0, t1] = test::rows((*r)->time_range());
   EXPECT_EQ(t0, 0);
   EXPECT_EQ(t1, 99 * 1000 + 500);
 }
@@ -86,12 +87,12 @@ TEST(TraceStore, RangeQueryPerRankIncludesOverlapping) {
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r);
   // rank 0 has kernels at 0, 2000, 4000, ... each 500 long.
-  auto ks = (*r)->kernels(RankId(0), 2300, 4100);
+  auto ks = test::rows((*r)->kernels(RankId(0), 2300, 4100));
   ASSERT_EQ(ks.size(), 2u);  // [2000,2500) overlaps, [4000,4500) overlaps
   EXPECT_EQ(ks[0].start_ns, 2000);
   EXPECT_EQ(ks[1].start_ns, 4000);
-  EXPECT_TRUE((*r)->kernels(RankId(0), 2500, 4000).empty());
-  EXPECT_EQ((*r)->kernels(RankId(1)).size(), 50u);
+  EXPECT_TRUE(test::rows((*r)->kernels(RankId(0), 2500, 4000)).empty());
+  EXPECT_EQ(test::rows((*r)->kernels(RankId(1))).size(), 50u);
 }
 
 TEST(TraceStore, ExistingOutputNeedsForceAndFailedWriteLeavesNothing) {
@@ -112,7 +113,7 @@ TEST(TraceStore, ExistingOutputNeedsForceAndFailedWriteLeavesNothing) {
     EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos) << e.path();
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ((*r)->counts().get("kernels"), 100);
+  EXPECT_EQ(test::rows((*r)->counts()).get("kernels"), 100);
 }
 
 TEST(TraceStore, RefusesNewerFormatAndNonTraces) {

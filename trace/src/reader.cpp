@@ -4,7 +4,6 @@
 
 #include <climits>
 #include <cstdio>
-#include <cstdlib>
 
 #include <sqlite3.h>
 
@@ -57,16 +56,36 @@ Expected<void> check_schema(Db& db, int version) {
   return {};
 }
 
-// quick_check names a damaged b-tree by its root page ("Tree 7 page 7 ..."): the table
-// (or index) that owns it, or "" when the text names none.
-std::string tree_owner(Db& db, const std::string& line) {
-  auto at = line.find("Tree ");
-  if (at == std::string::npos) return {};
-  long long root = std::atoll(line.c_str() + at + 5);
-  auto st = db.prepare("SELECT coalesce(tbl_name, name) FROM sqlite_master WHERE rootpage = ?");
-  if (!st) return {};
-  st->bind(1, static_cast<std::int64_t>(root));
-  return st->step() ? st->text(0) : std::string();
+// The lines of a quick_check run as one line: "; " between them, without the
+// "*** in database main ***" headers. Stops at the first "ok".
+std::string check_lines(Statement& qc) {
+  std::string out;
+  while (qc.step()) {
+    std::string text = qc.text(0);
+    if (text == "ok") break;
+    for (std::size_t pos = 0; pos <= text.size();) {
+      auto end = std::min(text.find('\n', pos), text.size());
+      auto line = text.substr(pos, end - pos);
+      if (!line.empty() && line.rfind("***", 0) != 0) out += (out.empty() ? "" : "; ") + line;
+      pos = end + 1;
+    }
+  }
+  return out;
+}
+
+// After quick_check found damage: which tables it lies in ("table T (what)"; "" when the
+// damage is in no table, e.g. only the free-page list).
+std::string damaged_tables(Db& db) {
+  std::string out;
+  for (const auto& t : all_tables()) {
+    if (!db.has_table(t.info.name)) continue;
+    auto qc = db.prepare("PRAGMA quick_check(\"" + std::string(t.info.name) + "\")");
+    if (!qc) continue;
+    auto what = check_lines(*qc);
+    if (what.empty() && qc->rc() != SQLITE_ROW && qc->rc() != SQLITE_DONE) what = db.last_error();
+    if (!what.empty()) out += (out.empty() ? "table " : "; table ") + std::string(t.info.name) + " (" + what + ")";
+  }
+  return out;
 }
 
 Severity severity_from(std::string_view s) {
@@ -148,15 +167,12 @@ Expected<void> TraceReader::check_integrity(bool full) {
   auto qc = db_->prepare("PRAGMA quick_check(3)");
   const std::string file = db_->path().string() + ": ";
   if (!qc) return corrupt() ? Expected<void>(Error{file + "damaged store (" + db_->last_error() + ")"}) : Expected<void>{};
-  std::string problems;
-  while (qc->step()) {
-    auto line = qc->text(0);
-    if (line == "ok") break;
-    if (auto owner = tree_owner(*db_, line); !owner.empty()) line += " (table " + owner + ")";
-    problems += (problems.empty() ? "" : "; ") + line;
-  }
+  std::string problems = check_lines(*qc);
   if (problems.empty() && qc->rc() != SQLITE_ROW && qc->rc() != SQLITE_DONE && corrupt()) problems = db_->last_error();
-  if (!problems.empty()) return Error{file + "damaged store (PRAGMA quick_check: " + problems + ")"};
+  if (!problems.empty()) {
+    if (auto where = damaged_tables(*db_); !where.empty()) return Error{file + "damaged store: " + where};
+    return Error{file + "damaged store (PRAGMA quick_check: " + problems + ")"};
+  }
   auto stored = meta_numbers("store.counts");
   if (!stored) return stored.error();
   for (const auto& [t, cached] : *stored) {
@@ -305,10 +321,10 @@ Expected<std::map<std::string, std::int64_t>> TraceReader::meta_numbers(const ch
   return out;
 }
 
-Expected<std::vector<RankRow>> TraceReader::ranks() { return select(tables::kRanks, " ORDER BY rank"); }
+Expected<std::vector<RankRow>> TraceReader::ranks() { return select_all(tables::kRanks); }
 
 Expected<std::vector<StatRow>> TraceReader::stats() {
-  auto out = select(tables::kStats, " ORDER BY rowid");
+  auto out = select_all(tables::kStats);
   if (!out) return out;
   out->insert(out->end(), integrity_stats_.begin(), integrity_stats_.end());
   if (clamped_ > 0)
@@ -396,24 +412,16 @@ Expected<std::vector<typename T::row_type>> TraceReader::select_range(const T& t
   return select(table, w + " ORDER BY " + std::string(table.info.order_by));
 }
 
-Expected<std::vector<KernelRow>> TraceReader::kernels(RankId rank, std::int64_t t0, std::int64_t t1) {
-  return select_range(tables::kKernels, rank, t0, t1);
-}
-Expected<std::vector<MemcpyRow>> TraceReader::memcpys(RankId rank, std::int64_t t0, std::int64_t t1) {
-  return select_range(tables::kMemcpys, rank, t0, t1);
-}
-Expected<std::vector<MemsetRow>> TraceReader::memsets(RankId rank, std::int64_t t0, std::int64_t t1) {
-  return select_range(tables::kMemsets, rank, t0, t1);
-}
-Expected<std::vector<ApiCallRow>> TraceReader::api_calls(RankId rank, std::int64_t t0, std::int64_t t1) {
-  return select_range(tables::kApiCalls, rank, t0, t1);
-}
-Expected<std::vector<NvtxRow>> TraceReader::nvtx(RankId rank, std::int64_t t0, std::int64_t t1) {
-  return select_range(tables::kNvtx, rank, t0, t1);
-}
-Expected<std::vector<NcclOpRow>> TraceReader::nccl_ops(RankId rank, std::int64_t t0, std::int64_t t1) {
-  return select_range(tables::kNcclOps, rank, t0, t1);
-}
+// The event tables' range queries: select_range over each table's descriptor.
+using T64 = std::int64_t;
+template <class R>
+using Rows = Expected<std::vector<R>>;
+Rows<KernelRow> TraceReader::kernels(RankId k, T64 t0, T64 t1) { return select_range(tables::kKernels, k, t0, t1); }
+Rows<MemcpyRow> TraceReader::memcpys(RankId k, T64 t0, T64 t1) { return select_range(tables::kMemcpys, k, t0, t1); }
+Rows<MemsetRow> TraceReader::memsets(RankId k, T64 t0, T64 t1) { return select_range(tables::kMemsets, k, t0, t1); }
+Rows<ApiCallRow> TraceReader::api_calls(RankId k, T64 t0, T64 t1) { return select_range(tables::kApiCalls, k, t0, t1); }
+Rows<NvtxRow> TraceReader::nvtx(RankId k, T64 t0, T64 t1) { return select_range(tables::kNvtx, k, t0, t1); }
+Rows<NcclOpRow> TraceReader::nccl_ops(RankId k, T64 t0, T64 t1) { return select_range(tables::kNcclOps, k, t0, t1); }
 
 Expected<void> TraceReader::for_each_kernel(const std::function<void(const KernelRow&)>& fn) {
   return scan(tables::kKernels, " ORDER BY rank, start_ns", [&](KernelRow&& k) { fn(k); });
@@ -428,17 +436,13 @@ Expected<std::vector<StepRow>> TraceReader::steps(RankId rank) {
 }
 
 // The small tables, whole, in their descriptors' order.
-Expected<std::vector<ExpertRoutingRow>> TraceReader::expert_routing() {
-  return select(tables::kRouting, " ORDER BY " + std::string(tables::kRouting.info.order_by));
+template <class T>
+Rows<typename T::row_type> TraceReader::select_all(const T& table) {
+  return select(table, " ORDER BY " + std::string(table.info.order_by));
 }
-Expected<std::vector<ExpertPlacementRow>> TraceReader::expert_placement() {
-  return select(tables::kPlacement, " ORDER BY " + std::string(tables::kPlacement.info.order_by));
-}
-Expected<std::vector<TopologyRow>> TraceReader::topology() {
-  return select(tables::kTopology, " ORDER BY " + std::string(tables::kTopology.info.order_by));
-}
-Expected<std::vector<BenchResultRow>> TraceReader::bench_results() {
-  return select(tables::kBench, " ORDER BY " + std::string(tables::kBench.info.order_by));
-}
+Rows<ExpertRoutingRow> TraceReader::expert_routing() { return select_all(tables::kRouting); }
+Rows<ExpertPlacementRow> TraceReader::expert_placement() { return select_all(tables::kPlacement); }
+Rows<TopologyRow> TraceReader::topology() { return select_all(tables::kTopology); }
+Rows<BenchResultRow> TraceReader::bench_results() { return select_all(tables::kBench); }
 
 }  // namespace moetune

@@ -298,44 +298,25 @@ void TraceWriter::drain_kernels() {
   drain_rows(tables::kKernels, kbuf_);
 }
 
+// The tables written one INSERT per row (counted in "store.counts").
+template <class T>
+void TraceWriter::add_row(const T& table, const typename T::row_type& r) {
+  note(table);
+  insert(table, r);
+  row_done();
+}
+
 std::int64_t TraceWriter::add(const NcclOpRow& r) {
   note(tables::kNcclOps, r.start_ns, r.end_ns);
   insert(tables::kNcclOps, r);
   row_done();
   return sqlite3_last_insert_rowid(db_->handle());
 }
-
-// The small tables: one INSERT per row.
-void TraceWriter::add(const ExpertRoutingRow& r) {
-  note(tables::kRouting);
-  insert(tables::kRouting, r);
-  row_done();
-}
-
-void TraceWriter::add(const ExpertPlacementRow& r) {
-  note(tables::kPlacement);
-  insert(tables::kPlacement, r);
-  row_done();
-}
-
-void TraceWriter::add(const TopologyRow& r) {
-  note(tables::kTopology);
-  insert(tables::kTopology, r);
-  row_done();
-}
-
-void TraceWriter::add(const StepRow& r) {
-  note(tables::kSteps);
-  insert(tables::kSteps, r);
-  row_done();
-}
-
-void TraceWriter::add(const BenchResultRow& r) {
-  note(tables::kBench);
-  insert(tables::kBench, r);
-  row_done();
-}
-
+void TraceWriter::add(const ExpertRoutingRow& r) { add_row(tables::kRouting, r); }
+void TraceWriter::add(const ExpertPlacementRow& r) { add_row(tables::kPlacement, r); }
+void TraceWriter::add(const TopologyRow& r) { add_row(tables::kTopology, r); }
+void TraceWriter::add(const StepRow& r) { add_row(tables::kSteps, r); }
+void TraceWriter::add(const BenchResultRow& r) { add_row(tables::kBench, r); }
 void TraceWriter::add(const StatRow& r) { insert(tables::kStats, r); }
 
 Expected<void> TraceWriter::flush() {

@@ -116,6 +116,8 @@ class TraceReader {
   template <class T>
   Expected<std::vector<typename T::row_type>> select(const T& table, const std::string& tail);
   template <class T>
+  Expected<std::vector<typename T::row_type>> select_all(const T& table);  // in the table's order_by
+  template <class T>
   Expected<std::vector<typename T::row_type>> select_range(const T& table, RankId rank, std::int64_t t0,
                                                            std::int64_t t1);
   template <class Row, class C>

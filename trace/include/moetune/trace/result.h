@@ -2,7 +2,6 @@
 // Expected<T>: a value or an error message that names the file and the place.
 // Public functions of every layer return this instead of throwing.
 #pragma once
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -20,24 +19,15 @@ class [[nodiscard]] Expected {
   Expected(Error e) : v_(std::move(e)) {}
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
-  // On an error these throw std::runtime_error with the error's message (a caller that
-  // did not check ok(): a bug, shown with what went wrong). On a temporary they move the
-  // value out, so `for (auto& x : *reader.kernels())` owns what it loops over.
-  T& value() & { return get(); }
-  const T& value() const& { return get(); }
-  T value() && { return std::move(get()); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T operator*() && { return std::move(get()); }
+  T& value() { return std::get<0>(v_); }
+  const T& value() const { return std::get<0>(v_); }
+  T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   const Error& error() const { return std::get<1>(v_); }
 
  private:
-  T& get() const {
-    if (!ok()) throw std::runtime_error(error().message);
-    return const_cast<T&>(std::get<0>(v_));
-  }
   std::variant<T, Error> v_;
 };
 

@@ -87,6 +87,8 @@ class TraceWriter {
   // One row into `table` through its one-row INSERT (columns from the descriptor, tables.h).
   template <class T>
   void insert(const T& table, const typename T::row_type& row);
+  template <class T>
+  void add_row(const T& table, const typename T::row_type& row);
   // Binds the row's columns from parameter c + 1 on; c ends at the last one bound.
   template <class T>
   void bind_row(const T& table, sqlite3_stmt* st, int& c, const typename T::row_type& row);
