@@ -24,8 +24,6 @@ const char* to_string(Severity s) {
   return "info";
 }
 
-std::string_view schema_sql() { return kSchemaSql; }
-
 Expected<void> create_schema(Db& db) {
   if (auto r = db.exec(kSchemaSql); !r) return r;
   return db.exec("PRAGMA user_version = " + std::to_string(kFormatVersion));

@@ -144,6 +144,5 @@ class TraceWriter {
 
 // Runs schema.sql on `db` and sets the format version (a new store; tests, the merge step).
 Expected<void> create_schema(Db& db);
-std::string_view schema_sql();
 
 }  // namespace moetune
