@@ -36,7 +36,7 @@ class GuiDamagedStoreTest : public QObject {
     w.open(file);
     if (!w.loader()->wait(120000)) return {};
     if (!w.error_box()) return {};
-    QTRY_VERIFY_WITH_TIMEOUT(w.error_box()->isVisible(), 10000);
+    if (!QTest::qWaitFor([&] { return w.error_box()->isVisible(); }, 10000)) return {};
     return w.error_box()->informativeText();
   }
 
