@@ -121,7 +121,7 @@ TEST(HostileImport, SecondImportWithoutForceFailsInsteadOfReplacing) {
     EXPECT_NE(loser.find("exists"), std::string::npos) << loser;
     auto rd = moetune::TraceReader::open(out);
     ASSERT_TRUE(rd) << rd.error().message;
-    EXPECT_NE(test::rows((*rd)->meta())["source"].find(a_ok ? kKineto.filename().string() : other.filename().string()),
+    EXPECT_NE(moetune::test::rows((*rd)->meta())["source"].find(a_ok ? kKineto.filename().string() : other.filename().string()),
               std::string::npos);
   }
 }
@@ -186,12 +186,12 @@ TEST(HostileImport, NsysClampsAndOverflowsAreRecordedAsStats) {
   auto rd = moetune::TraceReader::open(out);
   ASSERT_TRUE(rd) << rd.error().message;
   std::map<std::string, std::int64_t> stats;
-  for (const auto& s : test::rows((*rd)->stats())) stats[s.name] = s.value;
+  for (const auto& s : moetune::test::rows((*rd)->stats())) stats[s.name] = s.value;
   EXPECT_GE(stats["nsys_negative_duration_clamped"], 1);
   EXPECT_GE(stats["nsys_time_overflow"], 1);
   EXPECT_EQ(stats["nsys_no_string_ids"], 1);
   EXPECT_GT(stats["nsys_unknown_kernel_names"], 0);
-  auto [t0, t1] = test::rows((*rd)->time_range());
+  auto [t0, t1] = moetune::test::rows((*rd)->time_range());
   // Saturated at the store's range (+-2^61), never wrapped around INT64.
   EXPECT_GE(t0, moetune::kTimeMin);
   EXPECT_GE(t1, t0);
