@@ -222,7 +222,9 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     g.why.push_back(causes.at(in.late_rank, in.first_arrival, in.last_arrival));
   }
 
-  for (auto& [key, g] : groups) {
+  for (auto& kv : groups) {  // not a structured binding: clang 14 cannot capture one in a lambda
+    const auto& key = kv.first;
+    auto& g = kv.second;
     if (g.flagged.empty()) continue;
     const auto& func = key.second;
     double nr = static_cast<double>(g.flagged.front()->members.size());
