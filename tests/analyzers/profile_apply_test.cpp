@@ -107,6 +107,32 @@ TEST(ApplyCli, PlanThenApplyOnASynthRun) {
   EXPECT_NE(r.out.find("args:--comm-dtype bf16"), std::string::npos) << r.out;
 }
 
+// `moetune plan --only`: one finding's fixes at a time (the calibration measures each alone).
+// A run with both fp32 dispatch and hot experts: --only hot_experts keeps the placement and
+// drops the bf16 flag; --only comm_precision-1 the reverse; an unknown id exits 2 in one line.
+TEST(Profile, PlanOnlyKeepsTheNamedFindingsFixes) {
+  auto run = anab::synth("--ranks 8 --inject fp32_dispatch,hot_experts_slow_rank");
+  ASSERT_FALSE(run.empty());
+  auto plan = [&](const std::string& only) {
+    auto out = anab::tmpdir() / ("only-" + only + ".json");
+    auto r = anab::run(cli() + " plan " + run.string() + " -o " + out.string() + " --force --only " + only);
+    return std::make_pair(r, r.rc == 0 ? nlohmann::json::parse(std::ifstream(out)) : nlohmann::json());
+  };
+  auto [r1, hot] = plan("hot_experts");
+  ASSERT_EQ(r1.rc, 0) << r1.out;
+  EXPECT_TRUE(hot.contains("placement")) << hot.dump();
+  EXPECT_TRUE(hot["flags"].empty()) << hot.dump();
+  EXPECT_EQ(hot["findings"], nlohmann::json::array({"hot_experts-1"}));
+  auto [r2, prec] = plan("comm_precision-1");
+  ASSERT_EQ(r2.rc, 0) << r2.out;
+  EXPECT_FALSE(prec.contains("placement") && !prec["placement"].is_null()) << prec.dump();
+  EXPECT_EQ(prec["flags"], nlohmann::json::array({"--comm-dtype", "bf16"}));
+  auto [r3, none] = plan("straggler-9");
+  EXPECT_EQ(r3.rc, 2) << r3.out;
+  EXPECT_EQ(lines(r3.out), 1) << r3.out;
+  EXPECT_NE(r3.out.find("--only straggler-9: no such finding"), std::string::npos) << r3.out;
+}
+
 // `moetune plan --memory-budget`: 0 % allows no replica, a larger budget allows more
 // copies (the hot experts of hot_experts_slow_rank get replicated); bad values exit 2.
 TEST(Profile, PlanMemoryBudgetBoundsReplicas) {
