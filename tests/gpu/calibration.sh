@@ -10,7 +10,7 @@
 #     (the prediction), then timed with --grad-dtype fp32 and bf16 (the measurement).
 #  A2. the same moe_nccl baseline with only the placement applied (`moetune plan --only hot_experts`).
 #  D. the Python helper under `moetune record`: routing rows and step time with and without it.
-# Usage: BUILD=build-dev2-bundle OUT=/tmp/cal bash tests/gpu/calibration.sh
+# Usage: BUILD=build-dev2-bundle OUT=/tmp/cal bash tests/gpu/calibration.sh   (SKIP_A/A2/B/C/D=1 leave a part out)
 set -u
 ROOT=$(pwd)
 BUILD=${BUILD:-build-dev2-bundle}
@@ -41,11 +41,12 @@ if [ "${SKIP_A2:-0}" != 1 ] && [ -f "$OUT/emul$N.before.moetune" ]; then
 fi
 # ---- B: torch_moe, torch.profiler only ----
 TN=${TN:-4}
-TARGS=${TARGS:---tokens 4096 --hidden 2048 --ffn 4096 --experts 8 --top-k 2 --layers 2 --skew 1.2 --comm-dtype fp32 --steps 10 --warmup 3}
-T=$OUT/torch$TN
 K=$(mktemp -d)
 TR="torchrun --standalone --nproc-per-node $TN $ROOT/samples/torch_moe/torch_moe.py --emulate-nodes --no-marks"
 export NCCL_SOCKET_IFNAME=lo NCCL_IB_DISABLE=1 NCCL_NVLS_ENABLE=0
+if [ "${SKIP_B:-0}" != 1 ]; then
+TARGS=${TARGS:---tokens 4096 --hidden 2048 --ffn 4096 --experts 8 --top-k 2 --layers 2 --skew 1.2 --comm-dtype fp32 --steps 10 --warmup 3}
+T=$OUT/torch$TN
 timeout 200 $TR $TARGS > "$T.base_noprof.log" 2>&1; echo "base_noprof rc=$?" >> "$T.rc"
 timeout 200 $TR $TARGS --torch-profiler "$K/before" > "$T.base_prof.log" 2>&1; echo "base_prof rc=$?" >> "$T.rc"
 "$M" import "$K"/before/*.json.gz -o "$T.before.moetune" --force > "$T.import_before.txt" 2>&1; echo "import_before rc=$?" >> "$T.rc"
@@ -60,6 +61,7 @@ timeout 200 "$M" apply "$T.profile.json" -- $TR $TARGS --torch-profiler "$K/afte
 "$M" diff "$T.before.moetune" "$T.after.moetune" --profile "$T.profile.json" --json > "$T.pvm.json" 2>&1
 grep -h median_step_ms "$T".*.log | cut -c1-300 > "$T.steps.txt"
 mkdir -p "$OUT/kineto_before" && cp "$K"/before/*.json.gz "$OUT/kineto_before/" 2>/dev/null || true
+fi
 # ---- C: gradient all-reduce compression ----
 if [ "${SKIP_C:-0}" != 1 ]; then
   G=$OUT/grad$TN
