@@ -6,6 +6,7 @@
 // the two real runs; the compute-only model predicted 5.6 % there, 28 points short.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "moetune/analyzers/analyses.h"
@@ -20,11 +21,6 @@ RunData load(const char* name) {
   EXPECT_TRUE(run.ok()) << p;
   return run.ok() ? std::move(*run) : RunData{};
 }
-const Finding* find(const AnalysisResult& r, FindingKind k) {
-  for (const auto& f : r.findings)
-    if (f.kind == k) return &f;
-  return nullptr;
-}
 }  // namespace
 
 TEST(PlacementCalibration, HotExpertsGainWithinTenPointsOfTheMeasuredRun) {
@@ -33,8 +29,10 @@ TEST(PlacementCalibration, HotExpertsGainWithinTenPointsOfTheMeasuredRun) {
   ASSERT_FALSE(before.steps.empty());
   ASSERT_FALSE(after.steps.empty());
   const auto rb = analyze(before, {});
-  const auto* hot = find(rb, FindingKind::HotExperts);
-  ASSERT_NE(hot, nullptr);
+  const auto it = std::find_if(rb.findings.begin(), rb.findings.end(),
+                               [](const Finding& f) { return f.kind == FindingKind::HotExperts; });
+  ASSERT_NE(it, rb.findings.end());
+  const Finding* hot = &*it;
   const auto d = diff_runs(summarize(before, rb), summarize(after, analyze(after, {})));
   const double measured = -d["step_time_ms"]["change_pct"].get<double>();
   ASSERT_GT(measured, 20.0);  // the real runs: placement made the step much shorter
