@@ -11,23 +11,8 @@
 
 using namespace moetune::analyzers;
 
-namespace {
-
-std::string cli() { return MOETUNE_CLI; }
-
-std::filesystem::path write(const std::string& name, const std::string& text) {
-  auto p = anab::tmpdir() / name;
-  std::ofstream(p) << text;
-  return p;
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
-}  // namespace
+using anab::cli;
+using anab::write;
 
 TEST(Profile, BuiltFromFindingsAndRoundTrips) {
   auto path = anab::synth("--ranks 8 --inject hot_experts_slow_rank,fp32_dispatch");
@@ -89,7 +74,7 @@ TEST(ApplyCli, BadProfilesExitTwoWithOneLine) {
   for (const auto& p : {notjson, unknown, badplan}) {
     auto r = anab::run(cli() + " apply " + p.string() + " -- true");
     EXPECT_EQ(r.rc, 2) << p << ": " << r.out;
-    EXPECT_EQ(lines(r.out), 1) << r.out;
+    EXPECT_TRUE(moetune::test::one_line(r.out)) << r.out;
     EXPECT_NE(r.out.find(p.filename().string()), std::string::npos) << r.out;
   }
   auto r = anab::run(cli() + " apply " + unknown.string() + " -- true");
@@ -159,5 +144,5 @@ TEST(Profile, PlanMemoryBudgetBoundsReplicas) {
   auto bad = anab::run(cli() + " plan '" + path.string() + "' -o " + (anab::tmpdir() / "bad.json").string() +
                        " --force --memory-budget -5");
   EXPECT_EQ(bad.rc, 2);
-  EXPECT_EQ(lines(bad.out), 1) << bad.out;
+  EXPECT_TRUE(moetune::test::one_line(bad.out)) << bad.out;
 }

@@ -7,17 +7,13 @@
 #include <sstream>
 
 #include "anaa_helpers.h"
+#include "common/text.h"
 #include "moetune/analyzers/report.h"
 
 using namespace anaa;
 
 namespace {
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+const auto& slurp = moetune::test::read_text;
 const std::string kCli = MOETUNE_CLI;
 }  // namespace
 

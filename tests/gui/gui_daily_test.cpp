@@ -416,19 +416,13 @@ class GuiDailyTest : public QObject {
 
     // .nsys-rep: one line saying what to run
     const QString rep = in.filePath(QStringLiteral("prof.nsys-rep"));
-    QFile f(rep);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("not a real report");
-    f.close();
+    QVERIFY(moetune::test::write_file(rep, "not a real report"));
     w.open(rep);
     QVERIFY(w.last_error().contains(QStringLiteral("nsys export --type sqlite")));
     QVERIFY(!w.last_error().contains(QLatin1Char('\n')));
     // a broken trace: the error names the file, the cache is not left behind
     const QString bad = in.filePath(QStringLiteral("bad.json"));
-    QFile b(bad);
-    QVERIFY(b.open(QIODevice::WriteOnly));
-    b.write("{\"traceEvents\": [ {\"ph\": ");
-    b.close();
+    QVERIFY(moetune::test::write_file(bad, "{\"traceEvents\": [ {\"ph\": "));
     w.open(bad);
     QVERIFY(w.wait_loaded(120000));
     QVERIFY(w.last_error().contains(QStringLiteral("bad.json")));

@@ -15,6 +15,15 @@
 namespace moetune::test {
 namespace {
 
+// Synth options for a run of `ranks` ranks and `steps` steps on `topology`.
+synth::Options sized(int ranks, int steps, const std::string& topology) {
+  synth::Options o;
+  o.ranks = ranks;
+  o.steps = steps;
+  o.topology = topology;
+  return o;
+}
+
 nlohmann::json load(const std::filesystem::path& p) {
   std::ifstream in(p);
   return nlohmann::json::parse(in);
@@ -66,11 +75,7 @@ TEST(ChromeExport, AllRanksNestedAndEveryKernelExported) {
 }
 
 TEST(ChromeExport, FlowsLinkEveryLaunchToItsKernel) {
-  synth::Options o;
-  o.steps = 2;
-  o.ranks = 2;
-  o.topology = "nvlink:2";
-  auto r = open_run(make_run("flows", o));
+  auto r = open_run(make_run("flows", sized(2, 2, "nvlink:2")));
   auto out = temp_path("flows.json");
   synth::ChromeExportOptions opts;
   opts.flows = true;
@@ -121,11 +126,7 @@ TEST(ChromeExport, OverlappingEventsGoToExtraLanes) {
 }
 
 TEST(ChromeExport, PerRankFileRoundTripsThroughKinetoImport) {
-  synth::Options o;
-  o.steps = 4;
-  o.ranks = 4;
-  o.topology = "nvlink:2,pcie:2";
-  auto r = open_run(make_run("roundtrip", o));
+  auto r = open_run(make_run("roundtrip", sized(4, 4, "nvlink:2,pcie:2")));
   auto json = temp_path("rank2.json"), back = temp_path("rank2.moetune");
   std::string cmd = std::string(MOETUNE_CLI) + " export " + r->path().string() + " --format chrome --rank 2 -o " +
                     json.string() + " --force > /dev/null && " + MOETUNE_CLI + " import " + json.string() + " -o " +

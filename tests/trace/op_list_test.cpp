@@ -7,19 +7,12 @@
 
 #include <filesystem>
 
-#include "moetune/trace/reader.h"
-#include "moetune/trace/writer.h"
+#include "trace/store_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace moetune;
 
-namespace {
-fs::path tmp_path(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("moetune_oplist_test_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d / name;
-}
-}  // namespace
+using test::tmp_path;
 
 TEST(OpList, TextRoundTripAndCompactForm) {
   for (const char* t : {"[1,2,3]", "[1024, 1024, 1024, 1024]", "[]", "[0]", "[0,0,0,5,0,0]", "[0, 1]",
