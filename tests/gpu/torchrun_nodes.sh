@@ -8,15 +8,10 @@
 #   BUILD=build-dev2-bundle NODES=2 PER_NODE=2 bash tests/gpu/torchrun_nodes.sh OUTDIR
 set -u
 OUTD=$1; mkdir -p "$OUTD"
-ROOT=$(pwd)
 BUILD=${BUILD:-build-dev2-bundle}
-M=$ROOT/$BUILD/app/moetune
+source tests/gpu/device_env.sh
 NODES=${NODES:-2}
 PER=${PER_NODE:-2}
-export LD_LIBRARY_PATH=$ROOT/$BUILD/devlib:/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
-export MOETUNE_LIB_DIR=$ROOT/$BUILD/devlib/collectors
-mkdir -p "$MOETUNE_LIB_DIR"
-cp "$ROOT/$BUILD"/collectors/cupti/*.so "$ROOT/$BUILD"/collectors/nccl/*.so "$MOETUNE_LIB_DIR/"
 export NCCL_SOCKET_IFNAME=lo NCCL_IB_DISABLE=1 NCCL_NVLS_ENABLE=0
 ARGS=${ARGS:---experts 8 --top-k 2 --skew 1.2 --steps 20 --warmup 5 --emulate-nodes}
 PORT=${PORT:-29517}
