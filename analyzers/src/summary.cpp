@@ -200,6 +200,9 @@ Expected<MapReport> write_summary(RunData run, const MapOptions& mo, const Analy
   auto done = write_small_tables({&run}, {own}, out, mo.force,
                                  {{kSummaryVersionKey, std::to_string(kSummaryVersion)}, {kGathersKey, doc.dump()}});
   if (!done) return done.error();
+  // Small pages: a summary's tables are mostly near-empty, and each table and index takes at
+  // least one page (16 KiB as the writer makes them for event tables).
+  if (auto db = Db::open(out, Db::Mode::ReadWrite); db) (void)(*db)->exec("PRAGMA page_size=1024; VACUUM;");
   std::error_code ec;
   rep.bytes = std::filesystem::file_size(out, ec);
   return rep;

@@ -45,7 +45,7 @@ std::set<int> parse_ranks(const std::string& s) {
   return out;
 }
 
-// --peers values: run files, or directories of them (*.moetune, sorted).
+// --peers values: run or summary files, or directories of them (*.moetune, *.summary, sorted).
 std::vector<std::filesystem::path> peer_files(const std::vector<std::string>& args) {
   std::vector<std::filesystem::path> out;
   for (const auto& a : args) {
@@ -53,7 +53,8 @@ std::vector<std::filesystem::path> peer_files(const std::vector<std::string>& ar
     if (std::filesystem::is_directory(a, ec)) {
       std::vector<std::filesystem::path> v;
       for (const auto& e : std::filesystem::directory_iterator(a, ec))
-        if (e.is_regular_file() && e.path().extension() == ".moetune") v.push_back(e.path());
+        if (e.is_regular_file() && (e.path().extension() == ".moetune" || e.path().extension() == ".summary"))
+          v.push_back(e.path());
       std::sort(v.begin(), v.end());
       out.insert(out.end(), v.begin(), v.end());
     } else {
