@@ -9,6 +9,7 @@
 //              global_sync / straggler, so the exposed_comm finding counts exposed - exposed_wait.
 // Without a steps table each rank's first..last GPU work is one "step" (noted).
 // Finding exposed_comm when exposed communication is a large share of step time.
+// Split (gather.h): gather_* reads one rank's events; judge_* reads only the gathers.
 #include <algorithm>
 #include <map>
 

@@ -10,6 +10,7 @@
 //   gpu_idle  - gaps with no GPU work >= opts.idle_gap_ns inside steps, not already
 //               explained by a host sync.
 // Cost: O(N) to fold activity (rank_activity.h) plus O(log N) per sync call / gap.
+// Split (gather.h): gather_* reads one rank's events; judge_* reads only the gathers.
 #include <algorithm>
 #include <cstdio>
 #include <map>

@@ -229,7 +229,7 @@ Expected<AnalysisResult> reduce_summaries(const std::vector<std::filesystem::pat
     auto v = run->meta.find(kSummaryVersionKey);
     if (v == run->meta.end())
       return Error{f.string() + ": not a moetune summary (no meta " + kSummaryVersionKey +
-                   "; write one with analyze --map, or analyze a run file alone)"};
+                   "): several files are reduced only as summaries of analyze --map; merge runs with moetune merge"};
     if (v->second != std::to_string(kSummaryVersion))
       return Error{f.string() + ": summary version " + v->second + " is not supported (this moetune reads version " +
                    std::to_string(kSummaryVersion) + ")"};

@@ -113,10 +113,6 @@ void run_analyze(const std::vector<std::string>& paths, bool json, const std::st
     return;
   }
   if (paths.size() > 1 || analyzers::is_summary(paths[0])) {  // the reduce step
-    for (const auto& p : paths)
-      if (!analyzers::is_summary(p))
-        throw InputError(p + ": not a moetune summary: several files are reduced only as summaries of analyze --map "
-                             "(merge runs with moetune merge)");
     analyzers::RunData combined;
     std::vector<std::filesystem::path> files(paths.begin(), paths.end());
     auto result = analyzers::reduce_summaries(files, opts, &combined);
