@@ -60,10 +60,24 @@ nlohmann::json context_json(const GatherContext& c) {
           {"steps_warmup", c.steady.warmup}};
 }
 
+std::string fnv(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// The options the gathers depend on: the gap threshold and the user's comm rules (by content).
 nlohmann::json options_json(const AnalyzeOptions& o) {
+  std::string rules;
+  if (o.comm_rules)
+    for (const auto& r : o.comm_rules->rules())
+      rules += r.scope + '\x1f' + r.pattern + '\x1f' + std::to_string(static_cast<int>(r.how)) + '\x1f' +
+               std::to_string(static_cast<int>(r.kind)) + '\x1e';
   return {{"idle_gap_ns", o.idle_gap_ns},
-          {"comm_rules", o.comm_rules ? o.comm_rules->origin() : std::string()},
-          {"comm_rule_count", o.comm_rules ? o.comm_rules->rules().size() : 0}};
+          {"comm_rule_count", o.comm_rules ? o.comm_rules->rules().size() : 0},
+          {"comm_rules_digest", rules.empty() ? std::string() : fnv(rules)}};
 }
 
 std::string list(const std::set<int>& s) {
@@ -79,8 +93,8 @@ Expected<std::set<int>> add_peers(RunData& run, const std::set<int>& held, const
   std::map<std::string, StringId> ids;
   for (std::size_t i = 0; i < run.strings.size(); ++i) ids.emplace(run.strings[i], StringId(static_cast<std::int64_t>(i)));
   for (const auto& p : peers) {
-    auto r = TraceReader::open(p);
-    if (!r) return Error{p.string() + ": " + r.error().message};
+    auto r = TraceReader::open(p, false);  // no integrity pass: it reads the whole file; only small tables are used
+    if (!r) return r.error();
     auto& rd = **r;
     std::set<int> mine;
     auto take = [&](RankId rk) {

@@ -86,6 +86,18 @@ TEST(MapReduceCli, BadInputIsOneLineAndExit2) {
                         "/no/such/dir: --peers");
   expect_one_line_exit2(cli() + " analyze --map --force -o " + f.b + " " + f.a, "is a summary already");
   expect_one_line_exit2(cli() + " analyze -o " + f.b + " " + f.run, "belong to analyze --map");
+  // Map and reduce with different --comm-rules (the gathers classify kernels with them).
+  auto rules = (anaa::tmpdir() / "mr_rules.json").string();
+  std::ofstream(rules) << R"([{"pattern": "fused_send_tokens", "match": "contains", "kind": "p2p"}])";
+  auto r1 = run_command(cli() + " analyze --map --force --comm-rules " + rules + " --ranks 0-3 -o " + f.a + " " + f.run);
+  ASSERT_EQ(r1.rc, 0) << r1.out;
+  auto r2 = run_command(cli() + " analyze --map --force --comm-rules " + rules + " --ranks 4-7 -o " + f.b + " " + f.run);
+  ASSERT_EQ(r2.rc, 0) << r2.out;
+  expect_one_line_exit2(cli() + " analyze " + f.a + " " + f.b, f.a + ": mapped with other options");
+  auto same = run_command(cli() + " analyze --json --comm-rules " + rules + " " + f.a + " " + f.b);
+  auto whole = run_command(cli() + " analyze --json --comm-rules " + rules + " " + f.run);
+  EXPECT_EQ(same.rc, 0) << same.out.substr(0, 300);
+  EXPECT_EQ(same.out, whole.out);
   // A damaged file among summaries.
   auto junk = (anaa::tmpdir() / "junk.summary").string();
   std::ofstream(junk) << "not a store";
