@@ -86,6 +86,10 @@ TEST(MapReduceCli, BadInputIsOneLineAndExit2) {
                         "/no/such/dir: --peers");
   expect_one_line_exit2(cli() + " analyze --map --force -o " + f.b + " " + f.a, "is a summary already");
   expect_one_line_exit2(cli() + " analyze -o " + f.b + " " + f.run, "belong to analyze --map");
+  // A damaged file among summaries.
+  auto junk = (anaa::tmpdir() / "junk.summary").string();
+  std::ofstream(junk) << "not a store";
+  expect_one_line_exit2(cli() + " analyze " + f.a + " " + junk, junk);
   // Map and reduce with different --comm-rules (the gathers classify kernels with them).
   auto rules = (anaa::tmpdir() / "mr_rules.json").string();
   std::ofstream(rules) << R"([{"pattern": "fused_send_tokens", "match": "contains", "kind": "p2p"}])";
@@ -98,10 +102,6 @@ TEST(MapReduceCli, BadInputIsOneLineAndExit2) {
   auto whole = run_command(cli() + " analyze --json --comm-rules " + rules + " " + f.run);
   EXPECT_EQ(same.rc, 0) << same.out.substr(0, 300);
   EXPECT_EQ(same.out, whole.out);
-  // A damaged file among summaries.
-  auto junk = (anaa::tmpdir() / "junk.summary").string();
-  std::ofstream(junk) << "not a store";
-  expect_one_line_exit2(cli() + " analyze " + f.a + " " + junk, junk);
 }
 
 }  // namespace
