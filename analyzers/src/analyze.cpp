@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <set>
 
+#include "gather.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/comm_rules.h"
 
@@ -11,8 +12,20 @@ namespace {
 
 // metrics.comm_vocabulary: the user rules in force and the heaviest kernels that look like
 // communication but no rule classifies (also one note line, so users know to add a rule).
-void comm_vocabulary_health(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& r) {
-  auto u = unclassified_comm_like(run.strings, run.kernels);
+void comm_vocabulary_health(const detail::Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& r) {
+  // unclassified_comm_like's list, from the per-rank name totals of the gathers.
+  std::map<std::string, UnclassifiedComm> by_name;
+  for (const auto& [rank, g] : gd.ranks)
+    for (const auto& [name, v] : g.unclassified) {
+      auto& e = by_name[name];
+      e.name = name, e.total_ns += v.first, e.count += v.second;
+    }
+  std::vector<UnclassifiedComm> u;
+  for (auto& [name, e] : by_name) u.push_back(std::move(e));
+  std::sort(u.begin(), u.end(), [](const auto& a, const auto& b) {
+    return a.total_ns != b.total_ns ? a.total_ns > b.total_ns : a.name < b.name;
+  });
+  if (u.size() > 3) u.resize(3);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& x : u)
     list.push_back({{"name", x.name}, {"total_ms", static_cast<double>(x.total_ns) / 1e6}, {"kernels", x.count}});
@@ -115,21 +128,32 @@ void rank_by_accounting(AnalysisResult& r) {
   }
 }
 
-AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
+namespace detail {
+
+// Measure + judge of every analysis (gather.h): reads only the gathers and the run's small
+// tables, so the sharded analysis (summary.h) runs it on the gathers of all nodes.
+AnalysisResult judge_all(const RunData& run, const Gathered& g, const AnalyzeOptions& opts) {
   AnalysisResult r;
   comm::ScopedRules rules(opts.comm_rules.get());  // every analysis classifies with the user's rules too
-  analyze_comm_overlap(run, opts, r);
-  analyze_stragglers(run, opts, r);
-  analyze_global_sync(run, opts, r);  // after stragglers: leaves a late rank they name to them
-  analyze_experts(run, opts, r);
-  analyze_precision(run, opts, r);
-  analyze_bandwidth(run, opts, r);
-  comm_vocabulary_health(run, opts, r);
-  analyze_time_buckets(run, opts, r);
+  judge_comm_overlap(run, g, opts, r);
+  judge_stragglers(run, g, opts, r);
+  judge_global_sync(run, g, opts, r);  // after stragglers: leaves a late rank they name to them
+  judge_experts(run, g, opts, r);
+  judge_precision(run, g, opts, r);
+  analyze_bandwidth(run, opts, r);  // small tables only (nccl_ops, topology, bench)
+  comm_vocabulary_health(g, opts, r);
+  judge_time_buckets(run, g, opts, r);
   rank_by_accounting(r);
   std::map<std::string, int> per_kind;
   for (auto& f : r.findings) f.id = std::string(to_string(f.kind)) + "-" + std::to_string(++per_kind[to_string(f.kind)]);
   return r;
+}
+
+}  // namespace detail
+
+AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
+  comm::ScopedRules rules(opts.comm_rules.get());  // the gathers classify with the user's rules too
+  return detail::judge_all(run, detail::Gathered::of(run, opts), opts);
 }
 
 }  // namespace moetune::analyzers

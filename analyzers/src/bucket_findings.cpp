@@ -20,7 +20,7 @@
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/topology.h"
 #include "moetune/trace/link_rates.h"
-#include "time_buckets.h"
+#include "gather.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -43,7 +43,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-void memcpy_bound(const RunData& run, const nlohmann::json& per_rank, AnalysisResult& out) {
+void memcpy_bound(const RunData& run, const Gathered& gd, const nlohmann::json& per_rank, AnalysisResult& out) {
   double worst = 0;
   std::vector<int> ranks;
   for (const auto& row : per_rank) {
@@ -59,12 +59,12 @@ void memcpy_bound(const RunData& run, const nlohmann::json& per_rank, AnalysisRe
   };
   std::map<std::string, Kind> kinds;
   std::set<int> flagged(ranks.begin(), ranks.end());
-  for (const auto& m : run.memcpys) {
-    if (!flagged.count(static_cast<int>(m.rank.value))) continue;
-    const char* k = is_comm_memcpy(m) ? "p2p" : m.kind == CopyKind::HtoD ? "h2d" : m.kind == CopyKind::DtoH ? "d2h" : "d2d";
-    auto& v = kinds[k];
-    v.bytes += m.bytes, v.dur += m.dur_ns, ++v.n, v.small += m.bytes < 64 * 1024;
-  }
+  for (int r : flagged)  // the flagged ranks' copies by kind (gather_copies_and_grad)
+    if (auto g = gd.ranks.find(r); g != gd.ranks.end())
+      for (const auto& [k, c] : g->second.copies) {
+        auto& v = kinds[k];
+        v.bytes += c.bytes, v.dur += c.dur, v.n += c.n, v.small += c.small;
+      }
   // PCIe ceiling of the flagged ranks (the slowest gen x width recorded).
   std::optional<double> pcie;
   for (const auto& r : run.ranks)
@@ -185,7 +185,7 @@ bool is_allreduce(const std::string& func) {
   return f == "allreduce" || f == "all_reduce" || f == "allreduce_coalesced";
 }
 
-void grad_compression(const RunData& run, AnalysisResult& out) {
+void grad_compression(const RunData& run, const Gathered& gd, AnalysisResult& out) {
   std::map<int, Intervals> ar;
   std::int64_t bytes = 0;
   int bits = 32, nranks = 0, ops = 0;
@@ -200,27 +200,19 @@ void grad_compression(const RunData& run, AnalysisResult& out) {
                                             static_cast<double>(o.end_ns - o.start_ns));
   }
   if (ar.empty() || nranks < 2) return;
-  CommClassifier cls(run.strings);
-  const auto acts = build_rank_activity(run, cls);
-  const auto parts = comm_parts(collective_instances(run));
   double job_share = 1e9;
   std::int64_t exposed_total = 0;
   nlohmann::json ev = nlohmann::json::array();
   std::vector<int> ranks;
-  for (const auto& a : acts) {
-    auto it = ar.find(a.rank);
-    if (it == ar.end() || a.windows.empty()) continue;
-    normalize(it->second);
-    Intervals exposed = subtract(it->second, a.compute);
-    if (auto w = parts.wait.find(a.rank); w != parts.wait.end()) exposed = subtract(exposed, w->second);
-    std::int64_t ex = 0, step = 0;
-    for (const auto& w : a.windows) ex += measure(exposed, w.s, w.e), step += w.e - w.s;
+  for (const auto& [r, g] : gd.ranks) {  // exposed all-reduce per rank (gather_copies_and_grad)
+    if (!g.grad_has) continue;
+    const std::int64_t ex = g.grad_exposed, step = g.grad_step;
     if (step <= 0) continue;
     const double share = static_cast<double>(ex) / static_cast<double>(step);
     job_share = std::min(job_share, share);
     exposed_total += ex;
-    ranks.push_back(a.rank);
-    ev.push_back({{"rank", a.rank}, {"exposed_allreduce_ms", ms(ex)}, {"exposed_share_pct", 100 * share}});
+    ranks.push_back(r);
+    ev.push_back({{"rank", r}, {"exposed_allreduce_ms", ms(ex)}, {"exposed_share_pct", 100 * share}});
   }
   if (ranks.empty() || job_share < 0.03) return;
   std::string link = "unknown";
@@ -268,12 +260,46 @@ void grad_compression(const RunData& run, AnalysisResult& out) {
 
 }  // namespace
 
-void analyze_time_buckets(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
+namespace detail {
+
+Intervals fp32_allreduce_intervals(const std::vector<const NcclOpRow*>& ops) {
+  Intervals v;
+  for (const auto* o : ops)
+    if (is_allreduce(o->func) && float_bits(o->dtype) != 0 && o->bytes >= (1 << 20) && o->end_ns > o->start_ns)
+      v.push_back({o->start_ns, o->end_ns});
+  normalize(v);
+  return v;
+}
+
+// Gather: the rank's copies by kind, and its exposed fp32 all-reduce over its windows
+// (no compute under it, its waiting part excluded).
+void gather_copies_and_grad(const RunData&, const GatherInputs& in, RankGather& g) {
+  for (const auto* m : in.memcpys) {
+    const char* k = is_comm_memcpy(*m) ? "p2p" : m->kind == CopyKind::HtoD ? "h2d" : m->kind == CopyKind::DtoH ? "d2h" : "d2d";
+    auto& v = g.copies[k];
+    v.bytes += m->bytes, v.dur += m->dur_ns, ++v.n, v.small += m->bytes < 64 * 1024;
+  }
+  const auto& a = in.a;
+  Intervals ar = fp32_allreduce_intervals(in.ops);
+  if (ar.empty() || a.windows.empty()) return;
+  g.grad_has = true;
+  Intervals exposed = subtract(ar, a.compute);
+  if (auto w = in.parts.wait.find(a.rank); w != in.parts.wait.end()) exposed = subtract(exposed, w->second);
+  for (const auto& w : a.windows) g.grad_exposed += measure(exposed, w.s, w.e), g.grad_step += w.e - w.s;
+}
+
+void judge_time_buckets(const RunData& run, const Gathered& gd, const AnalyzeOptions&, AnalysisResult& out) {
   auto it = out.metrics.find("per_rank");
   if (it == out.metrics.end() || !it->is_array() || it->empty()) return;
-  memcpy_bound(run, *it, out);
+  memcpy_bound(run, gd, *it, out);
   launch_bound(*it, out);
-  grad_compression(run, out);
+  grad_compression(run, gd, out);
+}
+
+}  // namespace detail
+
+void analyze_time_buckets(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  detail::judge_time_buckets(run, detail::Gathered::of(run, opts), opts, out);
 }
 
 }  // namespace moetune::analyzers

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <set>
 
+#include "gather.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/evidence_format.h"
 #include "moetune/analyzers/placement.h"
@@ -24,7 +25,7 @@ bool is_comm_kernel(const std::string& name) { return comm::classify_kernel(name
 // Relative throughput per rank: min(compute speed, link speed), each relative to the median
 // rank. Compute speed = median compute-kernel time / this rank's (a 1.6x straggler -> 0.63);
 // link speed = mean link bandwidth to the other ranks / the median rank's.
-std::vector<double> rank_speed(const RunData& run, const RankLinks& links, int R, nlohmann::json& basis,
+std::vector<double> rank_speed(const detail::Gathered& gd, const RankLinks& links, int R, nlohmann::json& basis,
                                std::vector<double>& compute_speed) {
   auto median = [](std::vector<double> v) {
     std::vector<double> pos;
@@ -35,16 +36,8 @@ std::vector<double> rank_speed(const RunData& run, const RankLinks& links, int R
     return pos.size() % 2 ? pos[pos.size() / 2] : 0.5 * (pos[pos.size() / 2 - 1] + pos[pos.size() / 2]);
   };
   std::vector<double> compute(static_cast<std::size_t>(R), 0.0), link(static_cast<std::size_t>(R), 0.0);
-  std::vector<signed char> comm_name(run.strings.size(), -1);  // per string id: 1 comm, 0 compute
-  for (const auto& k : run.kernels) {
-    auto r = static_cast<std::size_t>(k.rank.value);
-    if (r >= compute.size()) continue;
-    auto id = static_cast<std::size_t>(k.name.value);
-    bool comm = id < comm_name.size() ? (comm_name[id] < 0 ? (comm_name[id] = is_comm_kernel(run.str(k.name)))
-                                                           : comm_name[id]) != 0
-                                      : is_comm_kernel(run.str(k.name));
-    if (!comm) compute[r] += static_cast<double>(k.dur_ns);
-  }
+  for (const auto& [rank, g] : gd.ranks)  // compute kernel time per rank (gather_experts)
+    if (auto r = static_cast<std::size_t>(rank); r < compute.size()) compute[r] = g.expert_compute_ns;
   for (int r = 0; r < R; ++r) link[static_cast<std::size_t>(r)] = links.mean_bandwidth(r);
   double mc = median(compute), ml = median(link);
   std::vector<double> speed(static_cast<std::size_t>(R), 1.0);
@@ -60,22 +53,39 @@ std::vector<double> rank_speed(const RunData& run, const RankLinks& links, int R
 }
 
 // Share of the step time spent in the MoE phases (NVTX `dispatch`/`experts`/`combine`) on rank r.
-std::optional<double> moe_phase_share(const RunData& run, int r) {
+std::optional<double> moe_phase_share(const RunData& run, const detail::Gathered& gd, int r) {
   double phase = 0, step = 0;
   for (const auto& s : run.steps)
     if (s.rank.value == r) step += static_cast<double>(s.end_ns) - static_cast<double>(s.start_ns);
-  for (const auto& n : run.nvtx) {
-    if (n.rank.value != r) continue;
-    const auto& t = run.str(n.name);
-    if (t == "dispatch" || t == "experts" || t == "combine") phase += static_cast<double>(n.dur_ns);
-  }
+  if (auto g = gd.ranks.find(r); g != gd.ranks.end()) phase = g->second.moe_phase_ns;
   if (step <= 0 || phase <= 0) return std::nullopt;
   return std::min(1.0, phase / step);
 }
 
 }  // namespace
 
+namespace detail {
+
+// Gather: the rank's compute-kernel time (experts' compute speed) and its NVTX MoE phases.
+void gather_experts(const RunData& run, const GatherInputs& in, RankGather& g) {
+  for (const auto& k : in.kernels)
+    if (!is_comm_kernel(run.str(k.name))) g.expert_compute_ns += static_cast<double>(k.dur_ns);
+  for (const auto* n : in.nvtx) {
+    const auto& t = run.str(n->name);
+    if (t == "dispatch" || t == "experts" || t == "combine") g.moe_phase_ns += static_cast<double>(n->dur_ns);
+  }
+}
+
+}  // namespace detail
+
 void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  detail::judge_experts(run, detail::Gathered::of(run, opts), opts, out);
+}
+
+namespace detail {
+
+// Measure + judge: loads, placement plans, hot/cold/imbalance findings.
+void judge_experts(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
   if (run.routing.empty()) {
     out.notes.push_back("not enough data: experts: no expert_routing rows (the application reported no "
                         "tokens per expert; see docs/CONVENTIONS-NVTX.md)");
@@ -197,7 +207,7 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
   in.node_of_rank.resize(Rs, 0);
   nlohmann::json speed_basis;
   std::vector<double> compute_speed;
-  in.speed = rank_speed(run, links, R, speed_basis, compute_speed);
+  in.speed = rank_speed(gd, links, R, speed_basis, compute_speed);
 
   // Hot / cold experts per layer by EMA load (metrics list the top/bottom k; the findings
   // treat an expert as hot only above 1.5x the mean expert load).
@@ -280,7 +290,7 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
       }
     }
   double time_gain = ev_cur.max_rank_time > 0 ? 1.0 - ev_plan.max_rank_time / ev_cur.max_rank_time : 0;
-  auto share = moe_phase_share(run, busiest);
+  auto share = moe_phase_share(run, gd, busiest);
   Finding f;
   f.ranks = {busiest};
   for (const auto& s : run.steps)
@@ -358,5 +368,7 @@ void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisRes
     out.findings.push_back(f);
   }
 }
+
+}  // namespace detail
 
 }  // namespace moetune::analyzers

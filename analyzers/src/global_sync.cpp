@@ -17,10 +17,8 @@
 #include <map>
 #include <set>
 
-#include "collective_instances.h"
-#include "late_cause.h"
+#include "gather.h"
 #include "moetune/analyzers/analyses.h"
-#include "rank_activity.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -152,10 +150,30 @@ Finding late_rank_finding(const std::string& comm, const std::string& func, cons
 
 }  // namespace
 
-void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
-  std::string source;
-  AlignStats stats;
-  auto insts = collective_instances(run, &source, &stats);
+namespace detail {
+
+bool is_sync_instance(const CollInstance& in) {
+  std::int64_t thr = std::max<std::int64_t>(kMinWaitNs, in.transfer_ns / 2);
+  int waiting = 0;
+  for (const auto& m : in.members) waiting += in.wait(m) >= thr;
+  return 2 * waiting > static_cast<int>(in.members.size()) - 1;  // most ranks wait
+}
+
+// Gather: what this rank did before it arrived last at a sync instance (its own events).
+void gather_late_causes(const RunData&, const GatherInputs& in, RankGather& g) {
+  const auto& a = in.a;
+  if (!a.busy.empty()) g.has_busy = true, g.busy_first = a.busy.front().s, g.busy_last = a.busy.back().e;
+  const auto& insts = in.ctx.instances;
+  for (std::size_t i = 0; i < insts.size(); ++i)
+    if (insts[i].late_rank == a.rank && is_sync_instance(insts[i]))
+      g.late[static_cast<std::int64_t>(i)] = in.late.at(a.rank, insts[i].first_arrival, insts[i].last_arrival);
+}
+
+// Measure + judge: waits per rank and per (communicator, func) -> global_sync findings.
+void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOptions&, AnalysisResult& out) {
+  const std::string& source = gd.ctx.source;
+  const AlignStats& stats = gd.ctx.stats;
+  const auto& insts = gd.ctx.instances;
   out.metrics["global_sync"] = {{"source", source},
                                 {"aligned", stats.by_id + stats.by_order},
                                 {"aligned_by_id", stats.by_id},
@@ -164,7 +182,7 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
                                 {"refused_count_mismatch", stats.refused_size},
                                 {"by_id_without_time_overlap", stats.id_without_overlap}};
   if (insts.empty()) {
-    out.notes.push_back(run.nccl_ops.empty() && run.kernels.empty()
+    out.notes.push_back(run.nccl_ops.empty() && !gd.any_kernels
                             ? "not enough data: global_sync: no collectives in the run"
                         : stats.ranks < 2
                             ? "not enough data: global_sync: " + std::to_string(stats.ranks) +
@@ -179,13 +197,16 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
                       " by communicator and sequence number, " + std::to_string(stats.by_order) +
                       " by launch order checked for function, size and time overlap, from " + source + "); refused " +
                       std::to_string(stats.refused) + " calls that match no other rank's");
-  CommClassifier cls(run.strings);
-  auto acts = build_rank_activity(run, cls);
   double span_sum = 0;
-  for (const auto& a : acts)
-    if (!a.busy.empty()) span_sum += static_cast<double>(a.busy.back().e - a.busy.front().s);
-  LateCauses causes(run, cls, acts);
-  double span = acts.empty() ? 0 : span_sum / static_cast<double>(acts.size());
+  for (const auto& [r, g] : gd.ranks)
+    if (g.has_busy) span_sum += static_cast<double>(g.busy_last - g.busy_first);
+  auto late_of = [&gd](int rank, std::int64_t index) {
+    auto g = gd.ranks.find(rank);
+    if (g == gd.ranks.end()) return LateActivity{};
+    auto l = g->second.late.find(index);
+    return l == g->second.late.end() ? LateActivity{} : l->second;
+  };
+  double span = gd.ranks.empty() ? 0 : span_sum / static_cast<double>(gd.ranks.size());
   // Ranks that an earlier analysis (stragglers: straggler, host_sync, gpu_idle) already names.
   std::set<int> claimed;
   for (const auto& f : out.findings)
@@ -213,13 +234,10 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
       first_calls.push_back(&in);
       first_medians.push_back(static_cast<double>(in.median_later_ns));
     }
-    std::int64_t thr = std::max<std::int64_t>(kMinWaitNs, in.transfer_ns / 2);
-    int waiting = 0;
-    for (const auto& m : in.members) waiting += in.wait(m) >= thr;
-    if (2 * waiting <= static_cast<int>(in.members.size()) - 1) continue;  // not most ranks
+    if (!is_sync_instance(in)) continue;  // not most ranks
     g.flagged.push_back(&in);
     g.wait += in.total_wait();
-    g.why.push_back(causes.at(in.late_rank, in.first_arrival, in.last_arrival));
+    g.why.push_back(late_of(in.late_rank, static_cast<std::int64_t>(&in - insts.data())));
   }
 
   for (auto& kv : groups) {  // not a structured binding: clang 14 cannot capture one in a lambda
@@ -338,6 +356,12 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     f.gain_basis = "first instance's transfer minus the median later transfer, as a share of the run; one-time only";
     out.findings.push_back(std::move(f));
   }
+}
+
+}  // namespace detail
+
+void analyze_global_sync(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  detail::judge_global_sync(run, detail::Gathered::of(run, opts), opts, out);
 }
 
 }  // namespace moetune::analyzers

@@ -2,6 +2,12 @@
 // The individual analyses, one file each in src/. Each appends its metrics under
 // its own key of result.metrics, its findings to result.findings, and a
 // "not enough data: ..." note when the run lacks what it needs.
+//
+// Each analysis is split into a per-rank GATHER (the only code that reads event tables:
+// kernels, copies, memsets, API calls, NVTX), and a MEASURE/JUDGE step that reads the
+// gathers and the run's small tables (src/gather.h). analyze() gathers every rank once and
+// judges; the functions below gather and judge one analysis (tests, single use). The
+// sharded analysis (summary.h) runs the same judge on gathers written by several nodes.
 #pragma once
 #include "moetune/analyzers/model.h"
 
