@@ -12,17 +12,12 @@ namespace moetune::analyzers {
 namespace {
 
 
-std::optional<double> mean_metric(const AnalysisResult& r, const char* key) {
-  if (!r.metrics.contains("per_rank") || !r.metrics["per_rank"].is_array()) return std::nullopt;
+// Mean over ranks of one per-rank metric; empty when the analysis has none.
+std::optional<double> mean_metric(const AnalysisResult& r, double RankMetrics::*field) {
+  if (r.per_rank.empty()) return std::nullopt;
   double s = 0;
-  int n = 0;
-  for (const auto& row : r.metrics["per_rank"])
-    if (row.contains(key) && row[key].is_number()) {
-      s += row[key].get<double>();
-      ++n;
-    }
-  if (n == 0) return std::nullopt;
-  return s / n;
+  for (const auto& row : r.per_rank) s += row.*field;
+  return s / static_cast<double>(r.per_rank.size());
 }
 
 nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
@@ -74,8 +69,8 @@ RunSummary summarize(const RunData& run, const AnalysisResult& r) {
     for (const auto& [step, t] : step_tokens) tok += t;
     s.tokens_per_s = tok / static_cast<double>(step_tokens.size()) / (*s.step_time_ms / 1e3);
   }
-  s.exposed_comm_ms = mean_metric(r, "exposed_comm_ms");
-  s.comm_ratio = mean_metric(r, "comm_ratio");
+  s.exposed_comm_ms = mean_metric(r, &RankMetrics::exposed_comm_ms);
+  s.comm_ratio = mean_metric(r, &RankMetrics::comm_ratio);
   std::map<std::string, double> bytes, local;
   for (const auto& o : run.nccl_ops) (is_self_send(o) ? local : bytes)[o.func] += static_cast<double>(o.bytes);
   auto per_step = [&](double b) { return s.steps > 0 ? b / static_cast<double>(s.steps) : b; };

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune analyze RUN [--json] [--fail-on SEVERITY]: findings + metrics.
+// moetune analyze RUN [--json] [--fail-on SEVERITY] [--set NAME=VALUE ...]: findings + metrics.
+// --list-options prints the analysis thresholds (docs/ANALYZE-OPTIONS.md).
 // Text: per-rank table, findings with recommendation and gain, notes. JSON: the
 // DESIGN.md "analyze --json" document. Exit 1 when a finding is at/above --fail-on.
 #include <chrono>
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "command.h"
 #include "moetune/analyzers/model.h"
+#include "moetune/analyzers/options.h"
 #include "moetune/analyzers/report.h"
 
 namespace moetune::cli {
@@ -17,14 +21,35 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Analysis thresholds: --set NAME=VALUE (repeatable) and --list-options.
+struct OptionFlags {
+  std::vector<std::string> set;
+  bool list = false;
+  void add(CLI::App* c) {
+    c->add_option("--set", set, "set an analysis threshold, NAME=VALUE (repeatable; --list-options lists them)");
+    c->add_flag("--list-options", list, "list the analysis thresholds: name, default, unit, what it judges");
+  }
+  void apply(analyzers::AnalyzeOptions& o) const {
+    for (const auto& s : set)
+      if (auto r = analyzers::set_analyze_option(o, s); !r) throw InputError(r.error().message);
+  }
+};
+
 void run_analyze(const std::string& path, bool json, const std::string& fail_on, bool timing,
-                 const std::string& rules, int& exit_code) {
+                 const std::string& rules, const OptionFlags& flags, int& exit_code) {
+  if (flags.list) {
+    std::fputs(analyzers::analyze_options_table().c_str(), stdout);
+    exit_code = 0;
+    return;
+  }
+  if (path.empty()) throw InputError("analyze: a run file is required (or --list-options)");
   std::optional<analyzers::FindingSeverity> threshold;
   if (!fail_on.empty()) {
     threshold = analyzers::parse_severity(fail_on);
     if (!threshold) throw InputError("--fail-on " + fail_on + ": expected low, medium, high or critical");
   }
   analyzers::AnalyzeOptions opts;
+  flags.apply(opts);
   opts.comm_rules = load_comm_rules(rules);
   auto t0 = std::chrono::steady_clock::now();
   auto run = analyzers::RunData::load(path);
@@ -51,15 +76,17 @@ const Register reg{"analyze", [](CLI::App& app, int& exit_code) {
                      auto fail_on = std::make_shared<std::string>();
                      auto timing = std::make_shared<bool>(false);
                      auto rules = std::make_shared<std::string>();
+                     auto flags = std::make_shared<OptionFlags>();
                      auto* c = app.add_subcommand("analyze", "Findings, metrics and recommendations for a run");
-                     c->add_option("run", *path, "run file (.moetune)")->required();
+                     c->add_option("run", *path, "run file (.moetune)");
                      c->add_flag("--json", *json, "the analyze --json document");
                      c->add_option("--fail-on", *fail_on, "exit 1 when a finding has this severity or higher "
                                                           "(low, medium, high, critical)");
                      c->add_flag("--timing", *timing, "print load and analysis times to stderr");
                      c->add_option("--comm-rules", *rules, kCommRulesHelp);
-                     c->callback([path, json, fail_on, timing, rules, &exit_code] {
-                       run_analyze(*path, *json, *fail_on, *timing, *rules, exit_code);
+                     flags->add(c);
+                     c->callback([path, json, fail_on, timing, rules, flags, &exit_code] {
+                       run_analyze(*path, *json, *fail_on, *timing, *rules, *flags, exit_code);
                      });
                    }};
 

@@ -247,7 +247,7 @@ void MainWindow::update_buckets() {
   }
   const std::int64_t step = zoom_->current_step();
   auto b = std::make_shared<const TimeBuckets>(
-      buckets_from_metrics(result_->metrics, step >= 0 ? std::optional<std::int64_t>(step) : std::nullopt));
+      buckets_from_metrics(result_->per_rank, step >= 0 ? std::optional<std::int64_t>(step) : std::nullopt));
   timeline_->set_buckets(b);
   time_view_->set_buckets(b);
 }

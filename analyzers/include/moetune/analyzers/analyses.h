@@ -16,7 +16,7 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions& opts, Analys
 void analyze_time_buckets(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out);
 // Orders findings so the top one addresses the largest non-compute bucket (analyze.cpp);
 // adds metrics.ranking and a note when no finding can address it.
-void rank_by_accounting(AnalysisResult& out);
+void rank_by_accounting(AnalysisResult& out, const AnalyzeOptions& opts);
 // global_sync.cpp: collective instances aligned across ranks -> finding global_sync.
 void analyze_global_sync(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out);
 // stragglers.cpp: compute skew, host syncs, GPU idle gaps -> straggler, host_sync, gpu_idle.
