@@ -2,7 +2,7 @@
 // moetune analyze RUN [--json] [--fail-on SEVERITY] [--set NAME=VALUE ...]: findings + metrics.
 // --list-options prints the analysis thresholds (docs/ANALYZE-OPTIONS.md).
 // Text: per-rank table, findings with recommendation and gain, notes. JSON: the
-// DESIGN.md "analyze --json" document. Exit 1 when a finding is at/above --fail-on.
+// docs/ANALYZE-JSON.md document. Exit 1 when a finding is at/above --fail-on.
 #include <chrono>
 #include <cstdio>
 #include <string>

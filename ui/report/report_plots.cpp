@@ -8,7 +8,6 @@
 #include <map>
 #include <set>
 
-#include "moetune/trace/comm_vocab.h"
 #include "moetune/analyzers/report_model.h"
 #include "moetune/ui/plot_builders.h"
 
