@@ -26,7 +26,8 @@ struct OptionFlags {
   std::vector<std::string> set;
   bool list = false;
   void add(CLI::App* c) {
-    c->add_option("--set", set, "set an analysis threshold, NAME=VALUE (repeatable; --list-options lists them)");
+    c->add_option("--set", set, "set an analysis threshold, NAME=VALUE (repeatable; --list-options lists them)")
+        ->allow_extra_args(false);  // one NAME=VALUE per --set: the run file is not swallowed
     c->add_flag("--list-options", list, "list the analysis thresholds: name, default, unit, what it judges");
   }
   void apply(analyzers::AnalyzeOptions& o) const {

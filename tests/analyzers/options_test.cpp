@@ -83,8 +83,11 @@ TEST(AnalyzeOptions, ChangingAThresholdChangesTheFinding) {
   AnalyzeOptions sev;
   sev.exposed_comm.medium_pct = sev.exposed_comm.high_pct = 0.0;
   sev.exposed_comm.link_bound_hideable_pct = 0;  // never link-bound: severity is not capped at medium
-  for (const auto& f : analyze(*run, sev).findings)
+  const auto sev_r = analyze(*run, sev);
+  ASSERT_EQ(count_kind(sev_r, FindingKind::ExposedComm), 1);
+  for (const auto& f : sev_r.findings) {
     if (f.kind == FindingKind::ExposedComm) EXPECT_EQ(f.severity, FindingSeverity::High);
+  }
 }
 
 TEST(AnalyzeOptions, CliSetAndListAndErrors) {
