@@ -86,7 +86,9 @@ TEST(AnalyzeOptions, ChangingAThresholdChangesTheFinding) {
   const auto sev_r = analyze(*run, sev);
   ASSERT_EQ(count_kind(sev_r, FindingKind::ExposedComm), 1);
   for (const auto& f : sev_r.findings) {
-    if (f.kind == FindingKind::ExposedComm) EXPECT_EQ(f.severity, FindingSeverity::High);
+    if (f.kind == FindingKind::ExposedComm) {
+      EXPECT_EQ(f.severity, FindingSeverity::High);
+    }
   }
 }
 
