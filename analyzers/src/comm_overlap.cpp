@@ -22,19 +22,18 @@ using namespace detail;
 
 double pct(double a, double b) { return b > 0 ? 100.0 * a / b : 0.0; }
 
-// One per_step row (steady and warm-up windows alike); the caller adds its own last field.
-nlohmann::json step_row(int rank, const Window& w, const WindowStats& st) {
-  return {{"rank", rank},
-          {"step", w.step},
-          {"start_ns", w.s},
-          {"end_ns", w.e},
-          {"step_time_ms", ms(st.step_ns)},
-          {"compute_ms", ms(st.compute_ns)},
-          {"comm_ms", ms(st.comm_ns)},
-          {"exposed_comm_ms", ms(st.exposed_ns)},
-          {"overlap_pct", pct(static_cast<double>(st.overlap_ns), static_cast<double>(st.comm_ns))},
-          {"comm_ratio", st.step_ns > 0 ? static_cast<double>(st.comm_ns) / static_cast<double>(st.step_ns) : 0.0},
-          {"idle_ms", ms(st.idle_ns)}};
+// One per_step row (steady and warm-up windows alike); the caller sets exposed_wait_ms or warmup.
+StepMetrics step_row(int rank, const Window& w, const WindowStats& st) {
+  StepMetrics m;
+  m.rank = rank, m.step = w.step, m.start_ns = w.s, m.end_ns = w.e;
+  m.step_time_ms = ms(st.step_ns);
+  m.compute_ms = ms(st.compute_ns);
+  m.comm_ms = ms(st.comm_ns);
+  m.exposed_comm_ms = ms(st.exposed_ns);
+  m.overlap_pct = pct(static_cast<double>(st.overlap_ns), static_cast<double>(st.comm_ns));
+  m.comm_ratio = st.step_ns > 0 ? static_cast<double>(st.comm_ns) / static_cast<double>(st.step_ns) : 0.0;
+  m.idle_ms = ms(st.idle_ns);
+  return m;
 }
 
 // Exposed communication per op (nccl func, or comm-kernel family) on one rank.
@@ -56,7 +55,7 @@ void exposed_by_op(const RunData& run, const GatherInputs& in, std::map<std::str
 
 namespace detail {
 
-// Gather: one rank's per-step rows, per-rank row and the sums the finding needs.
+// Gather: one rank's per-step rows, per-rank row (typed, metrics.h) and the sums the finding needs.
 void gather_comm_overlap(const RunData& run, const GatherInputs& in, RankGather& g) {
   const auto& a = in.a;
   exposed_by_op(run, in, g.exposed_by_op);
@@ -75,12 +74,10 @@ void gather_comm_overlap(const RunData& run, const GatherInputs& in, RankGather&
   const RankBuckets rb = build_buckets(a, wait_of(in.parts.wait), wait_of(in.parts.transfer), in.api.first,
                                        in.api.second);
   Buckets btot;
-  nlohmann::json step_buckets = nlohmann::json::array();
+  std::vector<StepBuckets> step_buckets;
   auto bucket_row = [&](std::int64_t step, std::int64_t s, std::int64_t e) {
     auto bk = measure_buckets(a, rb, s, e);
-    auto row = bk.to_json();
-    row["step"] = step, row["start_ns"] = s, row["end_ns"] = e, row["step_time_ms"] = ms(bk.step);
-    step_buckets.push_back(std::move(row));
+    step_buckets.push_back({step, s, e, ms(bk.step), bk.times()});
     return bk;
   };
   for (const auto& w : a.windows) {
@@ -98,58 +95,54 @@ void gather_comm_overlap(const RunData& run, const GatherInputs& in, RankGather&
     g.hideable += std::min(st.exposed_ns - ew, st.compute_ns - st.overlap_ns);
     g.worst.push_back({st.exposed_ns - ew, w.step, w.s, w.e});
     auto row = step_row(a.rank, w, st);
-    row["exposed_wait_ms"] = ms(ew);
+    row.exposed_wait_ms = ms(ew);
     per_step.push_back(std::move(row));
   }
   for (const auto& w : a.warmup_windows) {  // listed for plots, left out of every sum
     auto row = step_row(a.rank, w, window_stats(a, w));
-    row["warmup"] = true;
+    row.warmup = true;
     per_step.push_back(std::move(row));
   }
   g.any_comm = tot.comm_ns > 0;
   auto n = static_cast<double>(a.windows.size());
-  nlohmann::json detected = nullptr;
+  std::optional<DetectedPeriodMetrics> detected;
   if (a.whole_run) {  // no steps: the repeating kernel sequence gives the per-step picture
     if (auto dp = detect_step_period(run, a.rank)) {
       g.detected = true;
-      step_buckets = nlohmann::json::array();
+      step_buckets.clear();
       std::int64_t sum = 0;
       for (std::size_t i = 0; i < dp->windows.size(); ++i) {
         bucket_row(static_cast<std::int64_t>(i), dp->windows[i].s, dp->windows[i].e);
         sum += dp->windows[i].e - dp->windows[i].s;
       }
-      detected = {{"kernels_per_step", dp->kernels},
-                  {"steps", dp->windows.size()},
-                  {"mean_step_ms", ms(sum) / static_cast<double>(dp->windows.size())},
-                  {"anchor_kernel", dp->anchor},
-                  {"self_match", dp->match}};
+      detected = DetectedPeriodMetrics{dp->kernels, dp->windows.size(),
+                                       ms(sum) / static_cast<double>(dp->windows.size()), dp->anchor, dp->match};
     }
   }
-  g.per_rank_row = {{"rank", a.rank},
-                    {"steps", a.whole_run ? 0 : static_cast<int>(a.windows.size())},
-                    {"step_time_ms", ms(tot.step_ns) / n},
-                    {"compute_ms", ms(tot.compute_ns) / n},
-                    {"comm_ms", ms(tot.comm_ns) / n},
-                    {"exposed_comm_ms", ms(tot.exposed_ns) / n},
-                    {"overlap_pct", pct(static_cast<double>(tot.overlap_ns), static_cast<double>(tot.comm_ns))},
-                    {"comm_ratio", tot.step_ns > 0 ? static_cast<double>(tot.comm_ns) / static_cast<double>(tot.step_ns) : 0.0},
-                    {"idle_ms", ms(tot.idle_ns) / n},
-                    {"overlap_ms", ms(tot.overlap_ns) / n},
-                    {"total_ms", ms(tot.step_ns)},
-                    {"compute_total_ms", ms(tot.compute_ns)},
-                    {"comm_total_ms", ms(tot.comm_ns)},
-                    {"exposed_comm_total_ms", ms(tot.exposed_ns)},
-                    {"exposed_wait_ms", ms(tot_wait) / n},
-                    {"whole_run", a.whole_run},
-                    {"comm_kernels", a.comm_kernels},
-                    {"nccl_ops", a.nccl_ops},
-                    {"peer_copies", a.peer_copies},
-                    {"buckets", btot.to_json(n)},
-                    {"step_buckets", std::move(step_buckets)},
-                    {"host_gaps", {{"long_per_step", static_cast<double>(btot.long_gaps) / n},
-                                   {"short_per_step", static_cast<double>(btot.short_gaps) / n},
-                                   {"api_calls_recorded", !rb.api_starts.empty()}}},
-                    {"detected_period", detected}};
+  RankMetrics& m = g.per_rank_row;
+  m.rank = a.rank;
+  m.steps = a.whole_run ? 0 : static_cast<int>(a.windows.size());
+  m.step_time_ms = ms(tot.step_ns) / n;
+  m.compute_ms = ms(tot.compute_ns) / n;
+  m.comm_ms = ms(tot.comm_ns) / n;
+  m.exposed_comm_ms = ms(tot.exposed_ns) / n;
+  m.overlap_pct = pct(static_cast<double>(tot.overlap_ns), static_cast<double>(tot.comm_ns));
+  m.comm_ratio = tot.step_ns > 0 ? static_cast<double>(tot.comm_ns) / static_cast<double>(tot.step_ns) : 0.0;
+  m.idle_ms = ms(tot.idle_ns) / n;
+  m.overlap_ms = ms(tot.overlap_ns) / n;
+  m.total_ms = ms(tot.step_ns);
+  m.compute_total_ms = ms(tot.compute_ns);
+  m.comm_total_ms = ms(tot.comm_ns);
+  m.exposed_comm_total_ms = ms(tot.exposed_ns);
+  m.exposed_wait_ms = ms(tot_wait) / n;
+  m.whole_run = a.whole_run;
+  m.comm_kernels = a.comm_kernels, m.nccl_ops = a.nccl_ops, m.peer_copies = a.peer_copies;
+  m.buckets = btot.times(n);
+  m.step_buckets = std::move(step_buckets);
+  m.long_gaps_per_step = static_cast<double>(btot.long_gaps) / n;
+  m.short_gaps_per_step = static_cast<double>(btot.short_gaps) / n;
+  m.api_calls_recorded = !rb.api_starts.empty();
+  m.detected_period = std::move(detected);
   g.step = tot.step_ns;
   g.comm = tot.comm_ns;
   g.exposed = tot.exposed_ns - tot_wait;
@@ -157,9 +150,12 @@ void gather_comm_overlap(const RunData& run, const GatherInputs& in, RankGather&
 }
 
 // Measure + judge: the metrics rows in rank order, then the job-level finding.
-void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOptions&, AnalysisResult& out) {
-  auto& per_rank = out.metrics["per_rank"] = nlohmann::json::array();
-  auto& per_step = out.metrics["per_step"] = nlohmann::json::array();
+void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
+  out.metrics["per_rank"] = nlohmann::json::array();
+  out.metrics["per_step"] = nlohmann::json::array();
+  auto& per_rank = out.per_rank;
+  auto& per_step = out.per_step;
+  per_rank.clear(), per_step.clear();
   if (!gd.any_kernels && run.nccl_ops.empty() && !gd.any_memcpys) {
     out.notes.push_back("not enough data: comm_overlap: the run has no GPU kernels, copies or NCCL operations");
     return;
@@ -176,6 +172,8 @@ void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOpt
     per_rank.push_back(g.per_rank_row);
     sums.push_back(&g);
   }
+  out.metrics["per_rank"] = to_json_array(per_rank);
+  out.metrics["per_step"] = to_json_array(per_step);
   if (any_detected)
     out.notes.push_back("steps: no steps recorded for some ranks; the step period was detected from the repeating "
                         "kernel sequence (per_rank[].detected_period): step_buckets are per detected step, the "
@@ -224,10 +222,13 @@ void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOpt
   }
   if (counted == 0) return;
   double mean_share = share_sum / counted;
-  if (job_share < 0.05) return;
+  const auto& th = opts.exposed_comm;
+  if (job_share < th.min_pct / 100) return;
   Finding f;
   f.kind = FindingKind::ExposedComm;
-  f.severity = job_share >= 0.25 ? FindingSeverity::High : job_share >= 0.10 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.severity = job_share >= th.high_pct / 100     ? FindingSeverity::High
+               : job_share >= th.medium_pct / 100 ? FindingSeverity::Medium
+                                                  : FindingSeverity::Low;
   char buf[200];
   std::snprintf(buf, sizeof buf, "Exposed communication: %.0f%% of step time communicates with no compute running",
                 100 * job_share);
@@ -236,7 +237,8 @@ void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOpt
   nlohmann::json ranks_ev = nlohmann::json::array();
   std::vector<std::pair<std::int64_t, Window>> worst_all;
   for (const auto* rs : sums) {
-    if (rs->step > 0 && static_cast<double>(rs->exposed) / static_cast<double>(rs->step) >= 0.05) f.ranks.push_back(rs->rank);
+    if (rs->step > 0 && static_cast<double>(rs->exposed) / static_cast<double>(rs->step) >= th.min_pct / 100)
+      f.ranks.push_back(rs->rank);
     ranks_ev.push_back({{"rank", rs->rank},
                         {"exposed_comm_ms", ms(rs->exposed + rs->wait)},
                         {"exposed_waiting_for_other_ranks_ms", ms(rs->wait)},
@@ -256,7 +258,7 @@ void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOpt
   for (const auto& [name, ns] : by_op) ops[name] = ms(ns);
   // How much of the exposed transfer overlap could hide: it needs idle compute to hide behind.
   const double hide_fraction = job_share > 0 ? std::min(1.0, job_gain / job_share) : 0;
-  const bool link_bound = hide_fraction < 0.5;  // most exposed transfer has no compute to hide behind
+  const bool link_bound = hide_fraction < th.link_bound_hideable_pct / 100;  // little compute to hide behind
   f.evidence = {{"exposed_share_pct", 100 * job_share},
                 {"mean_exposed_share_pct", 100 * mean_share},
                 {"worst_rank", worst_rank},

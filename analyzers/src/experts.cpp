@@ -211,7 +211,7 @@ void judge_experts(const RunData& run, const Gathered& gd, const AnalyzeOptions&
 
   // Hot / cold experts per layer by EMA load (metrics list the top/bottom k; the findings
   // treat an expert as hot only above 1.5x the mean expert load).
-  nlohmann::json hot = nlohmann::json::array(), cold = nlohmann::json::array();
+  out.experts = {};
   std::vector<std::vector<int>> hot_ids(Ls);
   int cold_count = 0;
   for (std::size_t l = 0; l < Ls; ++l) {
@@ -226,17 +226,18 @@ void judge_experts(const RunData& run, const Gathered& gd, const AnalyzeOptions&
     const auto& cur = in.current.layers.at(static_cast<int>(l));
     for (int i = 0; i < k; ++i) {
       auto e = static_cast<std::size_t>(order[static_cast<std::size_t>(i)]);
-      if (w[e] > 1.5 * mean) hot_ids[l].push_back(static_cast<int>(e));  // "hot" only if clearly above the mean
-      hot.push_back({{"layer", l}, {"expert", e}, {"tokens_per_step", w[e]},
-                     {"share_pct", total > 0 ? 100 * w[e] / total : 0}, {"ranks", cur[e]}});
-      auto c = static_cast<std::size_t>(order[Es - 1 - static_cast<std::size_t>(i)]);
-      cold.push_back({{"layer", l}, {"expert", c}, {"tokens_per_step", w[c]},
-                      {"share_pct", total > 0 ? 100 * w[c] / total : 0}, {"ranks", cur[c]}});
+      if (w[e] > opts.experts.hot_factor * mean) hot_ids[l].push_back(static_cast<int>(e));  // "hot" only if clearly above the mean
+      auto mark = [&](std::size_t x) {
+        return ExpertMark{static_cast<int>(l), static_cast<int>(x), w[x], total > 0 ? 100 * w[x] / total : 0, cur[x]};
+      };
+      out.experts.hot.push_back(mark(e));
+      out.experts.cold.push_back(mark(static_cast<std::size_t>(order[Es - 1 - static_cast<std::size_t>(i)])));
     }
     for (std::size_t e = 0; e < Es; ++e)
-      if (w[e] < 0.25 * mean) ++cold_count;
+      if (w[e] < opts.experts.cold_factor * mean) ++cold_count;
   }
 
+  const nlohmann::json hot = to_json_array(out.experts.hot), cold = to_json_array(out.experts.cold);
   PlanEval ev_cur = evaluate_plan(in, in.current);
   PlacementPlan plan = plan_placement(in);
   PlanEval ev_plan = evaluate_plan(in, plan);
@@ -345,10 +346,11 @@ void judge_experts(const RunData& run, const Gathered& gd, const AnalyzeOptions&
                 ev_cur.max_rank_time, ev_plan.max_rank_time, ev_eplb.max_rank_time, ev_eplb.local_pct,
                 ev_plan.memory_cost_pct, ev_plan.extra_copies);
   f.recommendation = {buf, {fix}};
-  const bool imbalanced = ev_cur.balancedness < 0.8;
-  if (imbalanced && time_gain > 0.05) {
+  const auto& th = opts.experts;
+  const bool imbalanced = ev_cur.balancedness < th.max_balancedness;
+  if (imbalanced && time_gain > th.min_gain_pct / 100) {
     f.kind = busiest_has_hot ? FindingKind::HotExperts : FindingKind::ExpertImbalance;
-    f.severity = time_balance < 0.5 ? FindingSeverity::High : FindingSeverity::Medium;
+    f.severity = time_balance < th.high_balance ? FindingSeverity::High : FindingSeverity::Medium;
     f.title = busiest_has_hot ? "Hot experts sit on rank " + std::to_string(busiest) +
                                     ", which paces every MoE layer (token balance " +
                                     std::to_string(static_cast<int>(100 * time_balance)) + " %)"
@@ -356,8 +358,8 @@ void judge_experts(const RunData& run, const Gathered& gd, const AnalyzeOptions&
                                     " processes the most tokens (balance " +
                                     std::to_string(static_cast<int>(100 * time_balance)) + " %)";
     out.findings.push_back(f);
-  } else if (cold_count > 0 && ev_cur.cross_node_pct > 30 &&
-             ev_plan.cross_node_tokens < 0.8 * ev_cur.cross_node_tokens) {
+  } else if (cold_count > 0 && ev_cur.cross_node_pct > th.cold_min_cross_node_pct &&
+             ev_plan.cross_node_tokens < th.cold_max_plan_ratio * ev_cur.cross_node_tokens) {
     f.kind = FindingKind::ColdExpertTraffic;
     f.severity = FindingSeverity::Medium;
     f.title = std::to_string(static_cast<int>(ev_cur.cross_node_pct)) +

@@ -118,10 +118,10 @@ Gathered Gathered::of(const RunData& run, const AnalyzeOptions& opts, const std:
     }
     gather_comm_overlap(run, in, g);
     gather_stragglers(run, in, opts, g);
-    gather_late_causes(run, in, g);
+    gather_late_causes(run, in, opts, g);
     gather_experts(run, in, g);
     gather_precision(run, in, g);
-    gather_copies_and_grad(run, in, g);
+    gather_copies_and_grad(run, in, opts, g);
     if (auto u = uncl.find(a.rank); u != uncl.end()) g.unclassified = std::move(u->second);
     out.add(std::move(g));
   }
@@ -167,8 +167,8 @@ nlohmann::json to_json(const RankGather& g) {
                       {"detected", g.detected},
                       {"no_api", g.no_api},
                       {"any_comm", g.any_comm},
-                      {"per_rank_row", g.per_rank_row},
-                      {"per_step_rows", g.per_step_rows},
+                      {"per_rank_row", to_json(g.per_rank_row)},
+                      {"per_step_rows", to_json_array(g.per_step_rows)},
                       {"sums", {g.step, g.comm, g.exposed, g.wait, g.hideable}},
                       {"worst", worst},
                       {"exposed_by_op", g.exposed_by_op},
@@ -200,8 +200,8 @@ RankGather rank_gather_from_json(const nlohmann::json& j) {
   g.detected = j.at("detected").get<bool>();
   g.no_api = j.at("no_api").get<bool>();
   g.any_comm = j.at("any_comm").get<bool>();
-  g.per_rank_row = j.at("per_rank_row");
-  g.per_step_rows = j.at("per_step_rows");
+  g.per_rank_row = rank_metrics_from_json(j.at("per_rank_row"));
+  for (const auto& row : j.at("per_step_rows")) g.per_step_rows.push_back(step_metrics_from_json(row));
   const auto& s = j.at("sums");
   g.step = s.at(0), g.comm = s.at(1), g.exposed = s.at(2), g.wait = s.at(3), g.hideable = s.at(4);
   for (const auto& w : j.at("worst")) g.worst.push_back({w.at(0), w.at(1), w.at(2), w.at(3)});

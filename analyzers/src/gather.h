@@ -16,6 +16,7 @@
 // stored. Size of a RankGather: O(steps + collectives the rank arrives last at + distinct
 // names of API / comm-like kernels), never O(kernels).
 #pragma once
+#include "moetune/analyzers/metrics.h"
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -54,7 +55,8 @@ struct RankGather {
   // comm_overlap (comm_overlap.cpp): the rank's metrics rows and the sums the finding uses.
   bool has_windows = false;  // the rank has steady windows (or its whole run)
   bool whole_run = false, detected = false, no_api = false, any_comm = false;
-  nlohmann::json per_rank_row, per_step_rows = nlohmann::json::array();
+  RankMetrics per_rank_row;                  // metrics.per_rank[] (metrics.h)
+  std::vector<StepMetrics> per_step_rows;    // metrics.per_step[] of the rank
   std::int64_t step = 0, comm = 0, exposed = 0, wait = 0, hideable = 0;
   struct Worst {
     std::int64_t ns = 0, step = 0, s = 0, e = 0;
@@ -116,15 +118,15 @@ struct GatherInputs {
 };
 void gather_comm_overlap(const RunData& run, const GatherInputs& in, RankGather& g);
 void gather_stragglers(const RunData& run, const GatherInputs& in, const AnalyzeOptions& opts, RankGather& g);
-void gather_late_causes(const RunData& run, const GatherInputs& in, RankGather& g);
+void gather_late_causes(const RunData& run, const GatherInputs& in, const AnalyzeOptions& opts, RankGather& g);
 void gather_experts(const RunData& run, const GatherInputs& in, RankGather& g);
 void gather_precision(const RunData& run, const GatherInputs& in, RankGather& g);
-void gather_copies_and_grad(const RunData& run, const GatherInputs& in, RankGather& g);
+void gather_copies_and_grad(const RunData& run, const GatherInputs& in, const AnalyzeOptions& opts, RankGather& g);
 
 // Global-sync's rule for an instance that makes most ranks wait (shared by gather and judge).
-bool is_sync_instance(const CollInstance& in);
-// grad_compression's all-reduces (>= 1 MiB of 32/64-bit floats) of one rank.
-Intervals fp32_allreduce_intervals(const std::vector<const NcclOpRow*>& ops);
+bool is_sync_instance(const CollInstance& in, std::int64_t min_wait_ns);
+// grad_compression's all-reduces (>= min_bytes of 32/64-bit floats) of one rank.
+Intervals fp32_allreduce_intervals(const std::vector<const NcclOpRow*>& ops, std::int64_t min_bytes);
 
 nlohmann::json to_json(const RankGather& g);
 RankGather rank_gather_from_json(const nlohmann::json& j);  // throws nlohmann::json::exception

@@ -24,9 +24,6 @@ namespace moetune::analyzers {
 namespace {
 using namespace detail;
 
-constexpr std::int64_t kMinWaitNs = 50'000;  // a wait shorter than 50 us is noise
-constexpr double kConsistentLate = 0.6;      // share of instances with the same late rank
-
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
   char buf[1024];
   std::snprintf(buf, sizeof buf, f, a, b, c);
@@ -44,7 +41,7 @@ struct Group {
 // One rank arrives last in most waiting instances of (comm, func) and no other analysis
 // names it: name it, what it did before arriving and the wait it costs the others.
 Finding late_rank_finding(const std::string& comm, const std::string& func, const Group& g, int late, double span,
-                          const std::string& source) {
+                          const std::string& source, const AnalyzeOptions::GlobalSync& th) {
   std::int64_t caused = 0, late_wait_all = 0, gap = 0, busy = 0;
   int late_in = 0;
   std::map<std::string, std::int64_t> cause_ns;
@@ -81,7 +78,9 @@ Finding late_rank_finding(const std::string& comm, const std::string& func, cons
   double of_comm = g.comm > 0 ? static_cast<double>(g.all_wait) / static_cast<double>(g.comm) : 0;
   Finding f;
   f.kind = FindingKind::GlobalSync;
-  f.severity = share >= 0.10 ? FindingSeverity::High : share >= 0.03 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.severity = share >= th.high_pct / 100     ? FindingSeverity::High
+               : share >= th.medium_pct / 100 ? FindingSeverity::Medium
+                                              : FindingSeverity::Low;
   f.title = fmt("Rank %.0f arrives last at %.0f of the %.0f ", late, late_in, static_cast<double>(g.flagged.size())) +
             func + fmt(" calls where ranks wait: the others wait %.1f ms for it (waiting is %.0f%% of all time in ",
                        ms(late_wait_all), 100 * of_comm) + func + ")";
@@ -152,25 +151,26 @@ Finding late_rank_finding(const std::string& comm, const std::string& func, cons
 
 namespace detail {
 
-bool is_sync_instance(const CollInstance& in) {
-  std::int64_t thr = std::max<std::int64_t>(kMinWaitNs, in.transfer_ns / 2);
+bool is_sync_instance(const CollInstance& in, std::int64_t min_wait_ns) {
+  std::int64_t thr = std::max<std::int64_t>(min_wait_ns, in.transfer_ns / 2);
   int waiting = 0;
   for (const auto& m : in.members) waiting += in.wait(m) >= thr;
   return 2 * waiting > static_cast<int>(in.members.size()) - 1;  // most ranks wait
 }
 
 // Gather: what this rank did before it arrived last at a sync instance (its own events).
-void gather_late_causes(const RunData&, const GatherInputs& in, RankGather& g) {
+void gather_late_causes(const RunData&, const GatherInputs& in, const AnalyzeOptions& opts, RankGather& g) {
   const auto& a = in.a;
   if (!a.busy.empty()) g.has_busy = true, g.busy_first = a.busy.front().s, g.busy_last = a.busy.back().e;
   const auto& insts = in.ctx.instances;
   for (std::size_t i = 0; i < insts.size(); ++i)
-    if (insts[i].late_rank == a.rank && is_sync_instance(insts[i]))
+    if (insts[i].late_rank == a.rank && is_sync_instance(insts[i], opts.global_sync.min_wait_ns))
       g.late[static_cast<std::int64_t>(i)] = in.late.at(a.rank, insts[i].first_arrival, insts[i].last_arrival);
 }
 
 // Measure + judge: waits per rank and per (communicator, func) -> global_sync findings.
-void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOptions&, AnalysisResult& out) {
+void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
+  const auto& th = opts.global_sync;
   const std::string& source = gd.ctx.source;
   const AlignStats& stats = gd.ctx.stats;
   const auto& insts = gd.ctx.instances;
@@ -234,7 +234,7 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
       first_calls.push_back(&in);
       first_medians.push_back(static_cast<double>(in.median_later_ns));
     }
-    if (!is_sync_instance(in)) continue;  // not most ranks
+    if (!is_sync_instance(in, th.min_wait_ns)) continue;  // not most ranks
     g.flagged.push_back(&in);
     g.wait += in.total_wait();
     g.why.push_back(late_of(in.late_rank, static_cast<std::int64_t>(&in - insts.data())));
@@ -252,10 +252,10 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
     auto top = std::max_element(late_hist.begin(), late_hist.end(),
                                  [](const auto& a, const auto& b) { return a.second < b.second; });
     double top_share = static_cast<double>(top->second) / static_cast<double>(g.flagged.size());
-    if (share < 0.01) continue;  // waits too small to matter for the run
-    if (g.flagged.size() >= 3 && top_share >= kConsistentLate) {
+    if (share < th.min_wait_share_pct / 100) continue;  // waits too small to matter for the run
+    if (g.flagged.size() >= 3 && top_share >= th.consistent_late_pct / 100) {
       if (!claimed.count(top->first)) {
-        out.findings.push_back(late_rank_finding(key.first, func, g, top->first, span, source));
+        out.findings.push_back(late_rank_finding(key.first, func, g, top->first, span, source, th));
         continue;
       }
       std::map<std::string, int> hist_causes;
@@ -272,7 +272,9 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
     bool tree = g.algo == "Tree" && algo_env_applies(func);
     Finding f;
     f.kind = FindingKind::GlobalSync;
-    f.severity = share >= 0.10 ? FindingSeverity::High : share >= 0.03 ? FindingSeverity::Medium : FindingSeverity::Low;
+    f.severity = share >= th.high_pct / 100     ? FindingSeverity::High
+                 : share >= th.medium_pct / 100 ? FindingSeverity::Medium
+                                                : FindingSeverity::Low;
     f.title = (tree ? "Tree " : "") + func + fmt(" is a global sync point: %.0f of %.0f instances make most ranks wait",
                                               static_cast<double>(g.flagged.size()), static_cast<double>(g.total));
     for (const auto& m : g.flagged.front()->members) f.ranks.push_back(m.rank);
@@ -337,7 +339,7 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
     const auto* in = first_calls[i];
     double extra = static_cast<double>(in->transfer_ns) - first_medians[i];
     double share = span > 0 ? extra / span : 0;
-    if (share < 0.005) continue;
+    if (share < th.first_call_min_pct / 100) continue;
     Finding f;
     f.kind = FindingKind::GlobalSync;
     f.severity = FindingSeverity::Low;

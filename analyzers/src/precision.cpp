@@ -67,7 +67,7 @@ void analyze_precision(const RunData& run, const AnalyzeOptions& opts, AnalysisR
 namespace detail {
 
 // Measure + judge: 32-bit dispatch/combine bytes and the share of the step they run in.
-void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOptions&, AnalysisResult& out) {
+void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
   if (run.nccl_ops.empty()) {
     out.notes.push_back("not enough data: precision: no NCCL operations recorded");
     return;
@@ -192,9 +192,10 @@ void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOption
   f.time_ranges = ranges;
   const double gain = 100 * comm_share * (1.0 - 16.0 / wide_bits);
   // Severity follows what 16-bit could win; a payload that costs < 2 % of the step is a low.
-  f.severity = comm_share > 0.2                 ? FindingSeverity::High
-               : (total_step <= 0 || gain >= 2) ? FindingSeverity::Medium
-                                                : FindingSeverity::Low;
+  const auto& th = opts.comm_precision;
+  f.severity = comm_share > th.high_share_pct / 100                 ? FindingSeverity::High
+               : (total_step <= 0 || gain >= th.medium_gain_pct) ? FindingSeverity::Medium
+                                                                 : FindingSeverity::Low;
   f.title = "MoE dispatch/combine all-to-all sends " + std::to_string(wide_bits) +
             "-bit payloads: 16-bit halves the bytes";
   f.evidence = {{"alltoall_bytes_" + std::to_string(wide_bits) + "bit", wide_bytes},

@@ -202,13 +202,11 @@ std::string plot_svg(const PlotSpec& p, const RunData& run, const AnalysisResult
     return line_plot(s, {"communication ratio per step", "step", "comm ratio", false, true, 100, "%", 0, ""});
   }
   if (p.id == "busbw") {
-    const BusBw b = busbw_series(run);
+    const BusBw b = busbw_series(r);
     auto named = b.by_func;
     for (auto& s : named) s.name += " (median)";
     return line_plot(named, {"bus bandwidth per collective", "message size", "bus bandwidth (GB/s)", true, false, 1, "",
-                             b.ceiling_gbps,
-                             b.ceiling_gbps > 0 ? "link ceiling " + b.ceiling_link + " " + num(b.ceiling_gbps, 0) + " GB/s"
-                                                : std::string()});
+                             b.ceiling_gbps, b.ceiling_label()});
   }
   if (p.layer >= 0) return heatmap(expert_heat(run, &r, p.layer), skip);
   return "";

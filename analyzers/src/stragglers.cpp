@@ -22,10 +22,6 @@ namespace moetune::analyzers {
 namespace {
 using namespace detail;
 
-constexpr double kStragglerRatio = 1.10;
-constexpr std::int64_t kStragglerMinNs = 100'000;
-constexpr std::int64_t kSyncIdleMinNs = 10'000;  // idle behind one sync call worth counting
-
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
   char buf[1024];
   std::snprintf(buf, sizeof buf, f, a, b, c);
@@ -86,7 +82,8 @@ double median_without(const std::vector<double>& v, std::size_t skip) {
   return median_of(o);
 }
 
-void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<RankTotals>& tot, AnalysisResult& out) {
+void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<RankTotals>& tot,
+                     const AnalyzeOptions::Straggler& th, AnalysisResult& out) {
   if (tot.size() < 2) {
     out.notes.push_back("not enough data: straggler: needs two or more ranks");
     return;
@@ -112,7 +109,7 @@ void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<R
     double med = others.size() % 2 ? others[others.size() / 2]
                                    : (others[others.size() / 2 - 1] + others[others.size() / 2]) / 2;
     double mine = t.compute_per_step();
-    if (med <= 0 || mine < kStragglerRatio * med || mine - med < static_cast<double>(kStragglerMinNs)) continue;
+    if (med <= 0 || mine < th.ratio * med || mine - med < static_cast<double>(th.min_excess_ns)) continue;
     // Measured: what the other ranks waited in collectives where this rank arrived last.
     std::int64_t others_wait = 0;
     int late_in = 0;
@@ -131,10 +128,10 @@ void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<R
       my_tokens = expert_tokens[r];
       others_tokens = median_without(expert_tokens, r);
     }
-    const bool by_load = my_tokens && others_tokens && *others_tokens > 0 && *my_tokens >= kStragglerRatio * *others_tokens;
+    const bool by_load = my_tokens && others_tokens && *others_tokens > 0 && *my_tokens >= th.ratio * *others_tokens;
     Finding f;
     f.kind = FindingKind::Straggler;
-    f.severity = by_share((mine - med) / std::max(step, 1.0), 0.05, 0.15);
+    f.severity = by_share((mine - med) / std::max(step, 1.0), th.medium_pct / 100, th.high_pct / 100);
     f.title = fmt("Rank %.0f is a straggler: its compute takes %.0f%% longer than the other ranks'", t.act->rank,
                   100 * (mine / med - 1));
     f.ranks = {t.act->rank};
@@ -215,7 +212,7 @@ void gather_stragglers(const RunData& run, const GatherInputs& in, const Analyze
       from = std::max(from, w->s), to = std::min(to, w->e);
     }
     std::int64_t idle = to - from;
-    if (idle < kSyncIdleMinNs) continue;
+    if (idle < opts.host_sync.min_idle_per_call_ns) continue;
     sync_gaps.push_back({from, to});
     g.sync_idle += idle;
     auto& e = g.sync_by_api[run.str(c->name)];
@@ -275,17 +272,17 @@ void judge_stragglers(const RunData& run, const Gathered& gd, const AnalyzeOptio
     t.steps = static_cast<double>(g.nwindows);
     tot.push_back(t);
   }
-  find_stragglers(run, gd, tot, out);
+  find_stragglers(run, gd, tot, opts.straggler, out);
   if (!gd.any_api_calls) out.notes.push_back("not enough data: host_sync: no CUDA API calls recorded");
 
   for (const auto& t : tot) {
     const auto& a = *t.act;
     const std::int64_t sync_idle = a.sync_idle;
     double share = t.window_ns > 0 ? static_cast<double>(sync_idle) / static_cast<double>(t.window_ns) : 0;
-    if (share >= 0.02 && sync_idle >= opts.idle_gap_ns) {
+    if (share >= opts.host_sync.min_pct / 100 && sync_idle >= opts.idle_gap_ns) {
       Finding f;
       f.kind = FindingKind::HostSync;
-      f.severity = by_share(share, 0.05, 0.10);
+      f.severity = by_share(share, opts.host_sync.medium_pct / 100, opts.host_sync.high_pct / 100);
       f.title = fmt("Rank %.0f: host synchronisation leaves the GPU idle %.2f ms per step (%.0f%% of step time)", a.rank,
                     ms(sync_idle) / t.steps, 100 * share);
       f.ranks = {a.rank};
@@ -315,10 +312,10 @@ void judge_stragglers(const RunData& run, const Gathered& gd, const AnalyzeOptio
 
     const std::int64_t idle_ns = a.idle_ns;
     double ishare = t.window_ns > 0 ? static_cast<double>(idle_ns) / static_cast<double>(t.window_ns) : 0;
-    if (ishare < 0.03 || a.idle_gaps == 0) continue;
+    if (ishare < opts.gpu_idle.min_pct / 100 || a.idle_gaps == 0) continue;
     Finding f;
     f.kind = FindingKind::GpuIdle;
-    f.severity = by_share(ishare, 0.07, 0.15);
+    f.severity = by_share(ishare, opts.gpu_idle.medium_pct / 100, opts.gpu_idle.high_pct / 100);
     f.title = fmt("Rank %.0f: GPU idle %.2f ms per step in gaps of >= %.1f ms with no GPU work", a.rank,
                   ms(idle_ns) / t.steps, ms(opts.idle_gap_ns));
     f.ranks = {a.rank};

@@ -3,6 +3,7 @@
 // reduce combines the small tables of every node, rebuilds the cross-rank context and runs
 // judge_all on the gathers: the same code path as analyze(run).
 #include "moetune/analyzers/summary.h"
+#include "moetune/analyzers/options.h"
 
 #include <algorithm>
 #include <atomic>
@@ -75,9 +76,15 @@ nlohmann::json options_json(const AnalyzeOptions& o) {
     for (const auto& r : o.comm_rules->rules())
       rules += r.scope + '\x1f' + r.pattern + '\x1f' + std::to_string(static_cast<int>(r.how)) + '\x1f' +
                std::to_string(static_cast<int>(r.kind)) + '\x1e';
+  // Every threshold (options.h): some are applied in the gathers (host_sync's per-call idle,
+  // global_sync's minimum wait, grad_compression's bucket size), so a map and a reduce with
+  // different values would not equal one analysis.
+  nlohmann::json thresholds = nlohmann::json::object();
+  for (const auto& info : analyze_options()) thresholds[std::string(info.name)] = option_value(o, info);
   return {{"idle_gap_ns", o.idle_gap_ns},
           {"comm_rule_count", o.comm_rules ? o.comm_rules->rules().size() : 0},
-          {"comm_rules_digest", rules.empty() ? std::string() : fnv(rules)}};
+          {"comm_rules_digest", rules.empty() ? std::string() : fnv(rules)},
+          {"thresholds", thresholds}};
 }
 
 std::string list(const std::set<int>& s) {
@@ -262,7 +269,7 @@ Expected<AnalysisResult> reduce_summaries(const std::vector<std::filesystem::pat
     }
     if (p.doc.at("options") != options_json(opts))
       return Error{f.string() + ": mapped with other options (" + p.doc.at("options").dump() + ") than this reduce (" +
-                   options_json(opts).dump() + "): pass the same --comm-rules to the map and the reduce"};
+                   options_json(opts).dump() + "): pass the same --comm-rules and --set to the map and the reduce"};
     parts.push_back(std::move(p));
   }
   if (parts.empty()) return Error{"no summary files"};

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune analyze RUN [--json] [--fail-on SEVERITY]: findings + metrics.
+// moetune analyze RUN [--json] [--fail-on SEVERITY] [--set NAME=VALUE ...]: findings + metrics.
+// --list-options prints the analysis thresholds (docs/ANALYZE-OPTIONS.md).
 // Text: per-rank table, findings with recommendation and gain, notes. JSON: the
-// DESIGN.md "analyze --json" document. Exit 1 when a finding is at/above --fail-on.
+// docs/ANALYZE-JSON.md document. Exit 1 when a finding is at/above --fail-on.
 // Sharded (docs/MULTIHOST.md): analyze --map -o S RUN [--ranks L] [--peers F...] writes a
 // node's summary; analyze S1 S2 ... reduces summaries to the analysis of all their ranks.
 #include <algorithm>
@@ -9,10 +10,13 @@
 #include <filesystem>
 #include <set>
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "command.h"
 #include "moetune/analyzers/model.h"
+#include "moetune/analyzers/options.h"
 #include "moetune/analyzers/report.h"
 #include "moetune/analyzers/summary.h"
 
@@ -77,6 +81,21 @@ void print_result(const analyzers::RunData& run, const analyzers::AnalysisResult
       if (f.severity >= *threshold) exit_code = 1;
 }
 
+// Analysis thresholds: --set NAME=VALUE (repeatable) and --list-options.
+struct OptionFlags {
+  std::vector<std::string> set;
+  bool list = false;
+  void add(CLI::App* c) {
+    c->add_option("--set", set, "set an analysis threshold, NAME=VALUE (repeatable; --list-options lists them)")
+        ->allow_extra_args(false);  // one NAME=VALUE per --set: the run file is not swallowed
+    c->add_flag("--list-options", list, "list the analysis thresholds: name, default, unit, what it judges");
+  }
+  void apply(analyzers::AnalyzeOptions& o) const {
+    for (const auto& s : set)
+      if (auto r = analyzers::set_analyze_option(o, s); !r) throw InputError(r.error().message);
+  }
+};
+
 struct MapArgs {
   bool map = false, force = false;
   std::string output, ranks;
@@ -84,13 +103,20 @@ struct MapArgs {
 };
 
 void run_analyze(const std::vector<std::string>& paths, bool json, const std::string& fail_on, bool timing,
-                 const std::string& rules, const MapArgs& ma, int& exit_code) {
+                 const std::string& rules, const MapArgs& ma, const OptionFlags& flags, int& exit_code) {
+  if (flags.list) {
+    std::fputs(analyzers::analyze_options_table().c_str(), stdout);
+    exit_code = 0;
+    return;
+  }
+  if (paths.empty()) throw InputError("analyze: a run file is required (or --list-options)");
   std::optional<analyzers::FindingSeverity> threshold;
   if (!fail_on.empty()) {
     threshold = analyzers::parse_severity(fail_on);
     if (!threshold) throw InputError("--fail-on " + fail_on + ": expected low, medium, high or critical");
   }
   analyzers::AnalyzeOptions opts;
+  flags.apply(opts);
   opts.comm_rules = load_comm_rules(rules);
   if (!ma.map && (!ma.output.empty() || !ma.ranks.empty() || !ma.peers.empty()))
     throw InputError("-o, --ranks and --peers belong to analyze --map");
@@ -140,9 +166,9 @@ const Register reg{"analyze", [](CLI::App& app, int& exit_code) {
                      auto fail_on = std::make_shared<std::string>();
                      auto timing = std::make_shared<bool>(false);
                      auto rules = std::make_shared<std::string>();
+                     auto flags = std::make_shared<OptionFlags>();
                      auto* c = app.add_subcommand("analyze", "Findings, metrics and recommendations for a run");
-                     c->add_option("run", *path, "run file (.moetune); or several summaries of analyze --map (the reduce)")
-                         ->required();
+                     c->add_option("run", *path, "run file (.moetune); or several summaries of analyze --map (the reduce)");
                      c->add_flag("--map", ma->map, "write a summary of this run's ranks (the map step, docs/MULTIHOST.md)");
                      c->add_option("-o,--output", ma->output, "summary file to write (with --map)");
                      c->add_option("--ranks", ma->ranks, "with --map: the ranks to summarise, e.g. 0-7 (default: all in the run)");
@@ -155,8 +181,9 @@ const Register reg{"analyze", [](CLI::App& app, int& exit_code) {
                                                           "(low, medium, high, critical)");
                      c->add_flag("--timing", *timing, "print load and analysis times to stderr");
                      c->add_option("--comm-rules", *rules, kCommRulesHelp);
-                     c->callback([path, json, fail_on, timing, rules, ma, &exit_code] {
-                       run_analyze(*path, *json, *fail_on, *timing, *rules, *ma, exit_code);
+                     flags->add(c);
+                     c->callback([path, json, fail_on, timing, rules, ma, flags, &exit_code] {
+                       run_analyze(*path, *json, *fail_on, *timing, *rules, *ma, *flags, exit_code);
                      });
                    }};
 

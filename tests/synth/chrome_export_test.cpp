@@ -8,7 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "moetune/synth/chrome_export.h"
+#include "moetune/export/chrome_export.h"
 #include "moetune/trace/writer.h"
 #include "synth_support.h"
 
@@ -61,7 +61,7 @@ TEST(ChromeExport, AllRanksNestedAndEveryKernelExported) {
   auto run = make_run("export_all", o);
   auto r = open_run(run);
   auto out = temp_path("export_all.json");
-  auto st = synth::export_chrome(*r, out);
+  auto st = exporters::export_chrome(*r, out);
   ASSERT_TRUE(st.ok()) << st.error().message;
   auto j = load(out);
   EXPECT_EQ(check_nesting(j), st->events);
@@ -77,9 +77,9 @@ TEST(ChromeExport, AllRanksNestedAndEveryKernelExported) {
 TEST(ChromeExport, FlowsLinkEveryLaunchToItsKernel) {
   auto r = open_run(make_run("flows", sized(2, 2, "nvlink:2")));
   auto out = temp_path("flows.json");
-  synth::ChromeExportOptions opts;
+  exporters::ChromeExportOptions opts;
   opts.flows = true;
-  auto st = synth::export_chrome(*r, out, opts);
+  auto st = exporters::export_chrome(*r, out, opts);
   ASSERT_TRUE(st.ok()) << st.error().message;
   auto j = load(out);
   std::map<std::int64_t, double> s_ts, f_ts;
@@ -119,7 +119,7 @@ TEST(ChromeExport, OverlappingEventsGoToExtraLanes) {
   }
   auto r = open_run(path);
   auto out = temp_path("overlap.json");
-  auto st = synth::export_chrome(*r, out);
+  auto st = exporters::export_chrome(*r, out);
   ASSERT_TRUE(st.ok()) << st.error().message;
   EXPECT_EQ(check_nesting(load(out)), 7);
   EXPECT_EQ(st->extra_lanes, 2);

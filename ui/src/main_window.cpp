@@ -51,7 +51,7 @@
 #include "moetune/ui/trace_import.h"
 #include "moetune/ui/zoom_state.h"
 #ifdef MOETUNE_UI_HAS_CHROME_EXPORT
-#include "moetune/synth/chrome_export.h"
+#include "moetune/export/chrome_export.h"
 #include "moetune/trace/reader.h"
 #endif
 
@@ -247,7 +247,7 @@ void MainWindow::update_buckets() {
   }
   const std::int64_t step = zoom_->current_step();
   auto b = std::make_shared<const TimeBuckets>(
-      buckets_from_metrics(result_->metrics, step >= 0 ? std::optional<std::int64_t>(step) : std::nullopt));
+      buckets_from_metrics(result_->per_rank, step >= 0 ? std::optional<std::int64_t>(step) : std::nullopt));
   timeline_->set_buckets(b);
   time_view_->set_buckets(b);
 }
@@ -478,7 +478,7 @@ void MainWindow::build_menus() {
     if (p.isEmpty()) return;
     auto rd = TraceReader::open(run_->summary.path);
     if (!rd) { on_failed(QString::fromStdString(rd.error().message)); return; }
-    auto st = synth::export_chrome(**rd, p.toStdString());
+    auto st = exporters::export_chrome(**rd, p.toStdString());
     if (!st) on_failed(QString::fromStdString(st.error().message));
     else statusBar()->showMessage(tr("Wrote %1 events to %2").arg(st->events).arg(p), 5000);
   });
