@@ -69,7 +69,7 @@ TEST(OpList, StoredOncePerDistinctListAndSharedOnRead) {
   }
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r);
-  EXPECT_EQ((*r)->format_version(), 2);
+  EXPECT_EQ((*r)->format_version(), kFormatVersion);
   EXPECT_EQ((*r)->db().scalar("SELECT count(*) FROM nccl_lists"), 3);  // group ranks + 2 split lists
   EXPECT_EQ((*r)->db().scalar("SELECT count(*) FROM nccl_ops WHERE typeof(out_splits) = 'text'"), 8);
   auto ops = (*r)->nccl_ops();

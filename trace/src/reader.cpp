@@ -2,6 +2,8 @@
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
 
+#include "compact_store.h"
+
 #include <climits>
 #include <cstdio>
 
@@ -39,10 +41,13 @@ Expected<std::int64_t> user_version(Db& db) {
 // Every table and column of this version's schema (trace/schema.sql) must be present: a
 // dropped table or column would otherwise read as "no rows" and be analysed as data.
 // Tables added by a format version: a file of an older version lacks them by design.
-int table_since(const std::string& t) { return t == "nccl_lists" ? 2 : 1; }
+int table_since(const std::string& t) {
+  if (t == "nccl_lists") return 2;
+  return t == "expert_counts" || t.rfind("topology_domain", 0) == 0 ? 3 : 1;
+}
 
 Expected<void> check_schema(Db& db, int version) {
-  static const std::map<std::string, std::set<std::string>> want = [] {
+  static const std::map<std::string, std::set<std::string>> current = [] {
     std::map<std::string, std::set<std::string>> m;
     auto mem = Db::open(":memory:", Db::Mode::Create);
     if (!mem || !(*mem)->exec(schema_sql())) return m;
@@ -56,6 +61,8 @@ Expected<void> check_schema(Db& db, int version) {
     }
     return m;
   }();
+  auto want = current;
+  want.merge(legacy_tables(version));  // tables older formats have instead (compact_store.h)
   for (const auto& [t, cols] : want) {
     if (table_since(t) > version) continue;
     auto c = db.prepare("SELECT name FROM pragma_table_info(?)");
@@ -159,10 +166,11 @@ Expected<void> TraceReader::check_integrity(bool full) {
   if (!problems.empty()) return Error{"damaged store (PRAGMA quick_check: " + problems + ")"};
   auto stored = meta_numbers("store.counts");
   for (const auto& [t, cached] : stored) {
-    if (!std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }) ||
-        !db_->has_table(t))
-      continue;
-    auto n = db_->scalar("SELECT count(*) FROM " + t);
+    if (!std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; })) continue;
+    std::string count_sql = logical_count_sql(t, version_);  // compact tables count their entries
+    if (count_sql.empty() && db_->has_table(t)) count_sql = "SELECT count(*) FROM " + t;
+    if (count_sql.empty()) continue;
+    auto n = db_->scalar(count_sql);
     if (!n) continue;
     verified_counts_[t] = *n;
     if (*n != cached)
@@ -283,7 +291,8 @@ TableCounts TraceReader::counts() {
       c.by_table[t] = it->second;
       continue;
     }
-    auto n = db_->scalar(std::string("SELECT count(*) FROM ") + t);
+    std::string count_sql = logical_count_sql(t, version_);
+    auto n = db_->scalar(count_sql.empty() ? std::string("SELECT count(*) FROM ") + t : count_sql);
     c.by_table[t] = n.value_or(0);
   }
   return c;
@@ -503,6 +512,7 @@ std::vector<StepRow> TraceReader::steps(RankId rank) {
 }
 
 std::vector<ExpertRoutingRow> TraceReader::expert_routing() {
+  if (version_ >= 3) return read_routing_v3(*db_);  // expert_counts (routing_lists.cpp)
   std::vector<ExpertRoutingRow> out;
   auto st = db_->prepare(
       "SELECT step,layer,rank,expert,tokens,time_ns FROM expert_routing ORDER BY layer, step, rank, expert");
@@ -523,6 +533,7 @@ std::vector<ExpertPlacementRow> TraceReader::expert_placement() {
 }
 
 std::vector<TopologyRow> TraceReader::topology() {
+  if (version_ >= 3) return read_topology_v3(*db_);  // pairs + domains (topology_domains.cpp)
   std::vector<TopologyRow> out;
   auto st = db_->prepare("SELECT host,a,b,rank_a,rank_b,link,bandwidth_gbps,source FROM topology ORDER BY rowid");
   if (st)
