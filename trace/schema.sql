@@ -4,7 +4,8 @@
 -- with the per-expert counts as one list, replacing the expert_routing table (one row per
 -- expert); a uniform GPU domain (NVSwitch host) as topology_domains + one
 -- topology_domain_gpus row per GPU instead of all its pairs; nccl_lists data may be
--- bit-packed (tags 0x11/0x12, below). Version 2 files (expert_routing table, all pairs
+-- bit-packed (tags 0x11/0x12, below); strings ending in a long integer list may be
+-- packed BLOBs (strings.value). Version 2 files (expert_routing table, all pairs
 -- in topology) are read as they are.
 -- Version 2: nccl_ops.in_splits/out_splits/pg_ranks hold an id into
 -- nccl_lists (compact, stored once per distinct list) instead of JSON text per op.
@@ -45,7 +46,10 @@ CREATE TABLE IF NOT EXISTS ranks (
 -- Interned strings (kernel names, API names, NVTX text, domains).
 CREATE TABLE IF NOT EXISTS strings (
   id    INTEGER PRIMARY KEY,  -- string id referenced by *_id columns
-  value TEXT NOT NULL         -- the text
+  value TEXT NOT NULL         -- the text; format 3: a text ending in >= 8 plain integers
+                              -- ("moe.route layer=3 tokens=31,33,...") may be a BLOB: byte 1,
+                              -- varint n, the first n bytes of the text, then the integers as a
+                              -- list in nccl_lists' encoding (trace/src/string_pack.cpp)
 );
 
 -- GPU kernels, one row per launch execution. Clustered on (rank, start_ns, id)

@@ -230,3 +230,43 @@ TEST(CompactStore, FormatTwoFilesStillRead) {
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("expert_routing"), std::string::npos) << bad.error().message;
 }
+
+// Strings ending in a long integer list (routing marks) are stored packed and read back
+// as the same text; other strings stay TEXT.
+TEST(CompactStore, ListTailedStringsReadBackExactly) {
+  std::string route = "moe.route layer=3 tokens=";
+  for (int e = 0; e < 256; ++e) route += (e ? "," : "") + std::to_string(30 + e % 5);
+  const std::vector<std::string> texts = {
+      route,
+      "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20",      // only the list
+      "x,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20",    // a comma before the list
+      "t=01,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20",   // leading zero: not plain
+      "t=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,",   // trailing comma
+      "t=1,2,,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20",   // empty entry
+      "t=1234567890123456789,2,3,4,5,6,7,8,9,10,11,12,13,14,15",  // 19 digits
+      "t=1,2,3",                                                 // short
+      "ampere_bf16_s16816gemm_bf16_128x256_ldg8_f2f_stages_64x3_tn"};
+  auto p = tmp_path("strings.moetune");
+  std::vector<StringId> ids;
+  {
+    auto w = TraceWriter::create(p, {.force = true});
+    ASSERT_TRUE(w);
+    for (const auto& t : texts) ids.push_back((*w)->intern(t));
+    ASSERT_TRUE((*w)->finish());
+  }
+  auto r = TraceReader::open(p);
+  ASSERT_TRUE(r) << r.error().message;
+  for (std::size_t i = 0; i < texts.size(); ++i) EXPECT_EQ((*r)->str(ids[i]), texts[i]);
+  EXPECT_EQ(scalar(**r, "SELECT count(*) FROM strings WHERE typeof(value) = 'blob'"), 3);
+  EXPECT_LT(scalar(**r, "SELECT length(value) FROM strings WHERE id = " + std::to_string(ids[0].value)), 200);
+  // A damaged packed string refuses the run with one clear message.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, ("UPDATE strings SET value = x'01ff' WHERE id = " + std::to_string(ids[0].value)).c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto bad = TraceReader::open(p);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("cannot be unpacked"), std::string::npos) << bad.error().message;
+}

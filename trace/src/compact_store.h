@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "moetune/trace/db.h"
@@ -66,6 +67,11 @@ class TopoDomains {
   bool closed_ = false;    // the list is complete (the (1,2) pair was seen)
   std::size_t i_ = 0, j_ = 0, pairs_ = 0;  // next expected pair, pairs taken
 };
+
+// Strings ending in a long integer list (string_pack.cpp): the BLOB form, when it is
+// smaller by enough; unpack_string gives the text back (nullopt: damaged).
+bool pack_string(std::string_view s, std::string& out);
+std::optional<std::string> unpack_string(std::string_view blob);
 
 // Reader side (format 3).
 std::vector<ExpertRoutingRow> read_routing_v3(Db& db);

@@ -25,16 +25,22 @@ void encode_values(std::string& out, const std::vector<std::int64_t>& v) {
   }
 }
 
+// A damaged or crafted list stops at this many entries (a zero run of 2^62 would
+// otherwise run for ever and fill memory).
+constexpr std::uint64_t kMaxEntries = 1ull << 22;
+
 template <class Fn>
 void for_each_value(std::string_view payload, Fn&& fn) {
   std::size_t pos = 0;
-  std::uint64_t v = 0, run = 0;
+  std::uint64_t v = 0, run = 0, n = 0;
   while (pos < payload.size() && varint::get(payload, pos, v)) {
+    if (++n > kMaxEntries) return;
     if (v != 0) {
       fn(static_cast<std::int64_t>(v));
       continue;
     }
-    if (!varint::get(payload, pos, run)) return;
+    if (!varint::get(payload, pos, run) || run >= kMaxEntries - n + 1) return;
+    n += run;
     for (std::uint64_t k = 0; k <= run; ++k) fn(0);
   }
 }

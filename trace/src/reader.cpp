@@ -109,7 +109,7 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
   if (auto s = check_schema(*r->db_, r->version_); !s) return Error{path.string() + ": " + s.error().message};
   if (auto q = check ? r->check_integrity() : Expected<void>{}; !q)
     return Error{path.string() + ": " + q.error().message};
-  auto st = r->db_->prepare("SELECT id, value FROM strings ORDER BY id");
+  auto st = r->db_->prepare("SELECT id, value, typeof(value) = 'blob' FROM strings ORDER BY id");
   if (!st) return st.error();
   // Writers number strings densely from 0; a table whose largest id is far above its row
   // count (a damaged or crafted file) is renumbered densely here, so memory follows the
@@ -120,7 +120,13 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
     auto id = st->i64(0);
     if (id < 0) return Error{path.string() + ": corrupt strings table (negative id " + std::to_string(id) + ")"};
     max_id = std::max(max_id, id);
-    rows.emplace_back(id, st->text(1));
+    if (r->version_ >= 3 && st->i64(2)) {  // packed integer-list tail (string_pack.cpp)
+      auto text = unpack_string(st->text_view(1));
+      if (!text) return Error{path.string() + ": damaged store: string " + std::to_string(id) + " cannot be unpacked"};
+      rows.emplace_back(id, std::move(*text));
+    } else {
+      rows.emplace_back(id, st->text(1));
+    }
   }
   if (max_id < 4 * static_cast<std::int64_t>(rows.size()) + 16) {
     r->strings_.resize(static_cast<std::size_t>(max_id + 1));

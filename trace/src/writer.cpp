@@ -213,7 +213,10 @@ StringId TraceWriter::intern(std::string_view s) {
   if (it != strings_.end()) return it->second;
   StringId id(static_cast<std::int64_t>(strings_.size()));
   if (!in_tx_) (void)begin();
-  check(s_string_.bind(1, id.value).bind(2, s).exec());
+  std::string packed;  // a long integer list at the end: stored packed (string_pack.cpp)
+  if (pack_string(s, packed)) s_string_.bind(1, id.value).bind_blob(2, packed);
+  else s_string_.bind(1, id.value).bind(2, s);
+  check(s_string_.exec());
   strings_.emplace(std::string(s), id);
   return id;
 }
