@@ -3,6 +3,7 @@
 #include "moetune/trace/writer.h"
 
 #include "compact_store.h"
+#include "moetune/trace/dim3_store.h"
 
 #include <climits>
 #include <cstdio>
@@ -353,8 +354,8 @@ static KernelRow kernel_from(const TraceReader& rd, const Statement& st) {
   k.dur_ns = rd.dur(st.i64(4));
   k.name = rd.sid(st.i64(5));
   k.correlation = st.i64(6);
-  k.grid = st.i64(7);
-  k.block = st.i64(8);
+  k.grid = dim3_load(st.i64(7), rd.format_version());  // dim3_store.h
+  k.block = dim3_load(st.i64(8), rd.format_version());
   return k;
 }
 static constexpr const char* kKernelCols = "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels";

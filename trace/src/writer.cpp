@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "compact_store.h"
+#include "moetune/trace/dim3_store.h"
 #include "moetune/trace/safe_file.h"
 #include "schema_sql.h"
 
@@ -306,8 +307,8 @@ void TraceWriter::drain_all() {
 // buffer outlives the statement run.
 namespace {
 void bind_row(sqlite3_stmt* st, int& c, const KernelRow& r) {
-  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.name.value, r.correlation, r.grid,
-                         r.block, r.id})
+  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.name.value, r.correlation,
+                         dim3_store(r.grid), dim3_store(r.block), r.id})  // dim3_store.h
     sqlite3_bind_int64(st, ++c, v);
 }
 void bind_row(sqlite3_stmt* st, int& c, const MemcpyRow& r) {
