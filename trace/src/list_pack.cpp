@@ -11,7 +11,8 @@
 //   little-endian, position k's value at offset + k x stride, every other entry 0.
 //
 // A 1024-peer split list with 256 receivers of 7 or 8 elements: 769 bytes as varints with
-// folded zeros (op_list.cpp), 15 here. The packed form is used only when smaller.
+// folded zeros (op_list.cpp), 41 here (10 header bytes + 256 one-bit values). The packed
+// form is used only when smaller.
 #include <algorithm>
 #include <limits>
 
