@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "moetune/analyzers/model.h"
+#include "moetune/trace/dim3_store.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -164,9 +165,14 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
     p->sql = "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels "
              "ORDER BY rank, start_ns, id";
     d.kernels.reserve(static_cast<std::size_t>(std::clamp<std::int64_t>(counts.get("kernels"), 0, 1LL << 32)));
-    p->read_all = [&d](sqlite3_stmt* st) {
+    const int version = rd.format_version();  // grid/block as stored (moetune/trace/dim3_store.h)
+    p->read_all = [&d, version](sqlite3_stmt* st) {
       int rc;
-      while ((rc = sqlite3_step(st)) == SQLITE_ROW) decode(st, d.kernels.emplace_back());
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        KernelRow& k = d.kernels.emplace_back();
+        decode(st, k);
+        k.grid = dim3_load(k.grid, version), k.block = dim3_load(k.block, version);
+      }
       return rc;
     };
     p->append = [] {};

@@ -81,7 +81,7 @@ class KinetoParallel : public test::ScratchTest {
     EXPECT_TRUE(rd.ok());
     std::map<std::string, std::pair<std::int64_t, std::string>> out;
     for (const char* t : {"meta", "ranks", "strings", "kernels", "memcpys", "memsets", "api_calls", "nvtx",
-                          "nccl_ops", "steps", "expert_routing", "expert_placement", "stats"}) {
+                          "nccl_ops", "steps", "expert_counts", "expert_placement", "stats"}) {  // format 3: routing lists
       std::string order = std::string(t) == "kernels" ? "rank, start_ns, id" : std::string(t) == "meta" ? "key" : "rowid";
       std::string sql = std::string("SELECT * FROM ") + t + " ORDER BY " + order;
       sqlite3_stmt* st = nullptr;

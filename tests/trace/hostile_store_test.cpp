@@ -66,7 +66,8 @@ TEST(HostileStore, SparseStringIdIsRenumberedNotSizedByTheId) {
 TEST(HostileStore, OutOfIntRangeLayerAndExpertReadAsInvalid) {
   auto p = tmp_path("wide_ids.moetune");
   write_small(p);
-  sql(p, "INSERT INTO expert_routing(step,layer,rank,expert,tokens) VALUES (0, 4294967296, 0, 4294967297, 5);"
+  // format 3: one expert_counts row, its tokens list [5] (tag 1, varint 5)
+  sql(p, "INSERT INTO expert_counts(step,layer,rank,n,expert0,tokens) VALUES (0, 4294967296, 0, 1, 4294967297, x'0105');"
          "INSERT INTO expert_placement(layer,expert,rank,replica) VALUES (4294967296, 4294967298, 0, 0);");
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;

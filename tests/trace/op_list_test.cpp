@@ -62,7 +62,7 @@ TEST(OpList, StoredOncePerDistinctListAndSharedOnRead) {
   }
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r);
-  EXPECT_EQ((*r)->format_version(), 2);
+  EXPECT_EQ((*r)->format_version(), kFormatVersion);
   EXPECT_EQ((*r)->db().scalar("SELECT count(*) FROM nccl_lists"), 3);  // group ranks + 2 split lists
   EXPECT_EQ((*r)->db().scalar("SELECT count(*) FROM nccl_ops WHERE typeof(out_splits) = 'text'"), 8);
   auto ops = (*r)->nccl_ops();
@@ -92,7 +92,11 @@ TEST(OpList, FormatOneFilesReadTheirText) {
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "UPDATE nccl_ops SET in_splits='[3, 4]', out_splits='[5,6]', pg_ranks='[0, 1]';"
-                         "DROP TABLE nccl_lists; PRAGMA user_version = 1",
+                         "DROP TABLE nccl_lists; PRAGMA user_version = 1;"
+                         // format 3's tables out, format 1's expert_routing in
+                         "DROP TABLE expert_counts; DROP VIEW topology_pairs; DROP TABLE topology_domain_gpus;"
+                         "DROP TABLE topology_domains; CREATE TABLE expert_routing (step, layer, rank, expert, tokens,"
+                         " time_ns)",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

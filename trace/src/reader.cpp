@@ -2,6 +2,9 @@
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
 
+#include "compact_store.h"
+#include "moetune/trace/dim3_store.h"
+
 #include <climits>
 #include <cstdio>
 
@@ -39,10 +42,13 @@ Expected<std::int64_t> user_version(Db& db) {
 // Every table and column of this version's schema (trace/schema.sql) must be present: a
 // dropped table or column would otherwise read as "no rows" and be analysed as data.
 // Tables added by a format version: a file of an older version lacks them by design.
-int table_since(const std::string& t) { return t == "nccl_lists" ? 2 : 1; }
+int table_since(const std::string& t) {
+  if (t == "nccl_lists") return 2;
+  return t == "expert_counts" || t.rfind("topology_domain", 0) == 0 ? 3 : 1;
+}
 
 Expected<void> check_schema(Db& db, int version) {
-  static const std::map<std::string, std::set<std::string>> want = [] {
+  static const std::map<std::string, std::set<std::string>> current = [] {
     std::map<std::string, std::set<std::string>> m;
     auto mem = Db::open(":memory:", Db::Mode::Create);
     if (!mem || !(*mem)->exec(schema_sql())) return m;
@@ -56,6 +62,8 @@ Expected<void> check_schema(Db& db, int version) {
     }
     return m;
   }();
+  auto want = current;
+  want.merge(legacy_tables(version));  // tables older formats have instead (compact_store.h)
   for (const auto& [t, cols] : want) {
     if (table_since(t) > version) continue;
     auto c = db.prepare("SELECT name FROM pragma_table_info(?)");
@@ -102,7 +110,7 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
   if (auto s = check_schema(*r->db_, r->version_); !s) return Error{path.string() + ": " + s.error().message};
   if (auto q = check ? r->check_integrity() : Expected<void>{}; !q)
     return Error{path.string() + ": " + q.error().message};
-  auto st = r->db_->prepare("SELECT id, value FROM strings ORDER BY id");
+  auto st = r->db_->prepare("SELECT id, value, typeof(value) = 'blob' FROM strings ORDER BY id");
   if (!st) return st.error();
   // Writers number strings densely from 0; a table whose largest id is far above its row
   // count (a damaged or crafted file) is renumbered densely here, so memory follows the
@@ -113,7 +121,13 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
     auto id = st->i64(0);
     if (id < 0) return Error{path.string() + ": corrupt strings table (negative id " + std::to_string(id) + ")"};
     max_id = std::max(max_id, id);
-    rows.emplace_back(id, st->text(1));
+    if (r->version_ >= 3 && st->i64(2)) {  // packed integer-list tail (string_pack.cpp)
+      auto text = unpack_string(st->text_view(1));
+      if (!text) return Error{path.string() + ": damaged store: string " + std::to_string(id) + " cannot be unpacked"};
+      rows.emplace_back(id, std::move(*text));
+    } else {
+      rows.emplace_back(id, st->text(1));
+    }
   }
   if (max_id < 4 * static_cast<std::int64_t>(rows.size()) + 16) {
     r->strings_.resize(static_cast<std::size_t>(max_id + 1));
@@ -159,10 +173,11 @@ Expected<void> TraceReader::check_integrity(bool full) {
   if (!problems.empty()) return Error{"damaged store (PRAGMA quick_check: " + problems + ")"};
   auto stored = meta_numbers("store.counts");
   for (const auto& [t, cached] : stored) {
-    if (!std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }) ||
-        !db_->has_table(t))
-      continue;
-    auto n = db_->scalar("SELECT count(*) FROM " + t);
+    if (!std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; })) continue;
+    std::string count_sql = logical_count_sql(t, version_);  // compact tables count their entries
+    if (count_sql.empty() && db_->has_table(t)) count_sql = "SELECT count(*) FROM " + t;
+    if (count_sql.empty()) continue;
+    auto n = db_->scalar(count_sql);
     if (!n) continue;
     verified_counts_[t] = *n;
     if (*n != cached)
@@ -283,7 +298,8 @@ TableCounts TraceReader::counts() {
       c.by_table[t] = it->second;
       continue;
     }
-    auto n = db_->scalar(std::string("SELECT count(*) FROM ") + t);
+    std::string count_sql = logical_count_sql(t, version_);
+    auto n = db_->scalar(count_sql.empty() ? std::string("SELECT count(*) FROM ") + t : count_sql);
     c.by_table[t] = n.value_or(0);
   }
   return c;
@@ -338,8 +354,8 @@ static KernelRow kernel_from(const TraceReader& rd, const Statement& st) {
   k.dur_ns = rd.dur(st.i64(4));
   k.name = rd.sid(st.i64(5));
   k.correlation = st.i64(6);
-  k.grid = st.i64(7);
-  k.block = st.i64(8);
+  k.grid = dim3_load(st.i64(7), rd.format_version());  // dim3_store.h
+  k.block = dim3_load(st.i64(8), rd.format_version());
   return k;
 }
 static constexpr const char* kKernelCols = "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels";
@@ -503,6 +519,7 @@ std::vector<StepRow> TraceReader::steps(RankId rank) {
 }
 
 std::vector<ExpertRoutingRow> TraceReader::expert_routing() {
+  if (version_ >= 3) return read_routing_v3(*db_);  // expert_counts (routing_lists.cpp)
   std::vector<ExpertRoutingRow> out;
   auto st = db_->prepare(
       "SELECT step,layer,rank,expert,tokens,time_ns FROM expert_routing ORDER BY layer, step, rank, expert");
@@ -523,6 +540,7 @@ std::vector<ExpertPlacementRow> TraceReader::expert_placement() {
 }
 
 std::vector<TopologyRow> TraceReader::topology() {
+  if (version_ >= 3) return read_topology_v3(*db_);  // pairs + domains (topology_domains.cpp)
   std::vector<TopologyRow> out;
   auto st = db_->prepare("SELECT host,a,b,rank_a,rank_b,link,bandwidth_gbps,source FROM topology ORDER BY rowid");
   if (st)

@@ -10,6 +10,8 @@
 #include <tuple>
 #include <vector>
 
+#include "compact_store.h"
+#include "moetune/trace/dim3_store.h"
 #include "moetune/trace/safe_file.h"
 #include "schema_sql.h"
 
@@ -110,11 +112,7 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
        "enqueue_ns,start_ns,end_ns,stream,kernel_id,in_splits,out_splits,pg_name,pg_ranks) "
        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
       {&w->s_list_, "INSERT INTO nccl_lists(id,data) VALUES(?,?)"},
-      {&w->s_routing_,
-       "INSERT INTO expert_routing(step,layer,rank,expert,tokens,time_ns) VALUES(?,?,?,?,?,?)"},
       {&w->s_placement_, "INSERT INTO expert_placement(layer,expert,rank,replica) VALUES(?,?,?,?)"},
-      {&w->s_topo_,
-       "INSERT INTO topology(host,a,b,rank_a,rank_b,link,bandwidth_gbps,source) VALUES(?,?,?,?,?,?,?,?)"},
       {&w->s_step_, "INSERT INTO steps(rank,step,start_ns,end_ns,tokens) VALUES(?,?,?,?,?)"},
       {&w->s_bench_,
        "INSERT INTO bench_results(source,func,nranks,bytes,count,dtype,time_us,algbw_gbps,busbw_gbps,in_place) "
@@ -126,6 +124,10 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
     if (!st) return st.error();
     *p.s = std::move(*st);
   }
+  w->routing_ = std::make_unique<RoutingGroups>();
+  w->topo_ = std::make_unique<TopoDomains>();
+  if (auto r = w->routing_->prepare(d); !r) return r.error();
+  if (auto r = w->topo_->prepare(d); !r) return r.error();
   struct B {
     Bulk b;
     const char* head;
@@ -176,9 +178,10 @@ TraceWriter::~TraceWriter() {
 // sqlite3_close_v2's zombie mode (close first, finalize later) leaked the whole
 // connection (~260 KB per writer, found by LeakSanitizer in fuzz_kineto).
 void TraceWriter::finalize_statements() {
-  for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_nccl_, &s_list_, &s_routing_, &s_placement_, &s_topo_, &s_step_,
-                        &s_bench_, &s_stat_})
+  for (Statement* st : {&s_meta_, &s_rank_, &s_string_, &s_nccl_, &s_list_, &s_placement_, &s_step_, &s_bench_, &s_stat_})
     *st = Statement();
+  routing_.reset();
+  topo_.reset();
   for (auto* set : {bulk_, one_})
     for (int b = 0; b < kBulks; ++b) {
       sqlite3_finalize(set[b]);
@@ -202,7 +205,7 @@ void TraceWriter::row_done() {
   ++rows_;
   if (++batch_ >= opts_.batch_rows) {
     batch_ = 0;
-    if (auto r = flush(); !r && error_.empty()) error_ = r.error().message;
+    if (auto r = commit(); !r && error_.empty()) error_ = r.error().message;
   }
 }
 
@@ -211,7 +214,10 @@ StringId TraceWriter::intern(std::string_view s) {
   if (it != strings_.end()) return it->second;
   StringId id(static_cast<std::int64_t>(strings_.size()));
   if (!in_tx_) (void)begin();
-  check(s_string_.bind(1, id.value).bind(2, s).exec());
+  std::string packed;  // a long integer list at the end: stored packed (string_pack.cpp)
+  if (pack_string(s, packed)) s_string_.bind(1, id.value).bind_blob(2, packed);
+  else s_string_.bind(1, id.value).bind(2, s);
+  check(s_string_.exec());
   strings_.emplace(std::string(s), id);
   return id;
 }
@@ -301,8 +307,8 @@ void TraceWriter::drain_all() {
 // buffer outlives the statement run.
 namespace {
 void bind_row(sqlite3_stmt* st, int& c, const KernelRow& r) {
-  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.name.value, r.correlation, r.grid,
-                         r.block, r.id})
+  for (std::int64_t v : {r.rank.value, r.stream.value, r.start_ns, r.dur_ns, r.name.value, r.correlation,
+                         dim3_store(r.grid), dim3_store(r.block), r.id})  // dim3_store.h
     sqlite3_bind_int64(st, ++c, v);
 }
 void bind_row(sqlite3_stmt* st, int& c, const MemcpyRow& r) {
@@ -392,13 +398,7 @@ std::int64_t TraceWriter::add(const NcclOpRow& r) {
 void TraceWriter::add(const ExpertRoutingRow& r) {
   if (!in_tx_) (void)begin();
   note(kRouting);
-  check(s_routing_.bind(1, r.step)
-            .bind(2, r.layer)
-            .bind(3, r.rank.value)
-            .bind(4, r.expert)
-            .bind(5, r.tokens)
-            .bind(6, r.time_ns)
-            .exec());
+  check(routing_->add(r));
   row_done();
 }
 
@@ -412,15 +412,7 @@ void TraceWriter::add(const ExpertPlacementRow& r) {
 void TraceWriter::add(const TopologyRow& r) {
   if (!in_tx_) (void)begin();
   note(kTopo);
-  check(s_topo_.bind(1, r.host)
-            .bind(2, r.a)
-            .bind(3, r.b)
-            .bind(4, r.rank_a)
-            .bind(5, r.rank_b)
-            .bind(6, r.link)
-            .bind(7, r.bandwidth_gbps)
-            .bind(8, r.source)
-            .exec());
+  check(topo_->add(r));
   row_done();
 }
 
@@ -459,6 +451,15 @@ void TraceWriter::add(const StatRow& r) {
 }
 
 Expected<void> TraceWriter::flush() {
+  if (error_.empty() && (routing_ || topo_)) {
+    if (!in_tx_) (void)begin();
+    if (routing_) check(routing_->flush());
+    if (topo_) check(topo_->flush());
+  }
+  return commit();
+}
+
+Expected<void> TraceWriter::commit() {
   if (error_.empty()) drain_all();
   if (!error_.empty()) return Error{error_};
   if (in_tx_) {
@@ -494,7 +495,6 @@ void TraceWriter::write_summary() {
 Expected<void> TraceWriter::finish() {
   if (finished_) return {};
   if (error_.empty()) write_summary();
-  if (error_.empty()) drain_all();
   if (auto r = flush(); !r) return r;
   // A finished run leaves WAL mode so readers can open it read-only (even on read-only media)
   // without -wal/-shm side files.
