@@ -5,6 +5,7 @@
 // evidence); a measured nccl-tests baseline in the run (bench_results) takes precedence. Instances are aligned by (communicator, seq), else by
 // per-rank order within (communicator, func); the real transfer time of an instance is
 // its minimum duration across ranks (the others waited). Cost: O(ops log ops).
+#include <cstdint>
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -93,7 +94,10 @@ std::vector<Instance> build_instances(const RunData& run) {
     }
     if (in.nranks <= 0) in.nranks = static_cast<int>(in.ranks.size());
     if (is_alltoall(in.func)) in.size = static_cast<std::int64_t>(max_sendrecv);
-    else if (in.func == "AllGather" || in.func == "ReduceScatter") in.size = max_bytes * std::max(1, in.nranks);
+    else if (in.func == "AllGather" || in.func == "ReduceScatter") {  // saturating: sizes and rank counts come from the file (fuzz_store: INT64_MAX x 7)
+      const std::int64_t n = std::max(1, in.nranks);
+      in.size = max_bytes > INT64_MAX / n ? INT64_MAX : max_bytes * n;
+    }
     else in.size = max_bytes;
     if (in.min_dur <= 0 || in.size <= 0 || in.nranks < 2) continue;
     in.busbw = static_cast<double>(in.size) / static_cast<double>(in.min_dur) * factor(in.func, in.nranks);

@@ -77,7 +77,7 @@ ExpertHeat expert_heat(const RunData& run, const AnalysisResult* result, int lay
     h.tokens[{r.step, r.expert}] += double(r.tokens);
     h.step_min = std::min(h.step_min, r.step);
     h.step_max = std::max(h.step_max, r.step);
-    h.experts = std::max(h.experts, r.expert + 1);
+    h.experts = std::max(h.experts, r.expert < INT_MAX ? r.expert + 1 : INT_MAX);  // ids come from the file
   }
   if (h.tokens.empty()) {
     h.step_min = h.step_max = 0;

@@ -185,7 +185,8 @@ std::string plot_svg(const PlotSpec& p, const RunData& run, const AnalysisResult
       Series kept;
       kept.name = s.name;
       for (std::size_t i = 0; i < s.x.size(); ++i)
-        if (!skip.count(std::int64_t(s.x[i]))) kept.x.push_back(s.x[i]), kept.y.push_back(s.y[i]);
+        if (!(std::abs(s.x[i]) < 9.2e18 && skip.count(std::int64_t(s.x[i]))))  // x may be any double from the file
+          kept.x.push_back(s.x[i]), kept.y.push_back(s.y[i]);
       s = std::move(kept);
     }
     return line_plot(series, {"step time per step", "step", "step time (ms)", false, true, 1, "", 0, ""});
