@@ -218,6 +218,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(loader_, &RunLoader::analysisReady, this, [this](std::shared_ptr<const analyzers::AnalysisResult> r) {
     result_ = r;
     findings_->set_result(r);
+    timeline_->set_analysis(r);
     plots_->set_result(r);
     experts_->set_result(r);
     health_->set_result(r);
