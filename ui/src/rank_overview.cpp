@@ -144,11 +144,12 @@ double RankHeat::busy_share(int rank, std::int64_t t0, std::int64_t t1) const {
 
 QColor heat_color(double v) {
   v = std::clamp(v, 0.0, 1.0);
-  // three stops: (255, 247, 188) -> (254, 153, 41) -> (153, 0, 13)
+  // four stops: pale blue (none: apart from the white of no data and the amber of a
+  // highlight) -> pale yellow -> orange -> dark red
   struct Stop { double r, g, b; };
-  static constexpr Stop s[3] = {{255, 247, 188}, {254, 153, 41}, {153, 0, 13}};
-  const int k = v < 0.5 ? 0 : 1;
-  const double f = v < 0.5 ? v * 2 : (v - 0.5) * 2;
+  static constexpr Stop s[4] = {{196, 220, 240}, {255, 237, 160}, {253, 141, 60}, {153, 0, 13}};
+  const int k = std::min(2, int(v * 3));
+  const double f = v * 3 - k;
   return QColor(int(s[k].r + (s[k + 1].r - s[k].r) * f), int(s[k].g + (s[k + 1].g - s[k].g) * f),
                 int(s[k].b + (s[k + 1].b - s[k].b) * f));
 }

@@ -374,7 +374,21 @@ void TimelineView::paintEvent(QPaintEvent*) {
       p.fillRect(QRect(0, y, right, r.h), lit ? (dark ? QColor(110, 90, 30) : QColor(255, 236, 179)) : header_bg);
       p.setPen(pal.color(QPalette::Text));
       const QString arrow = collapsed_.count(g.rank) ? QStringLiteral("▸ ") : QStringLiteral("▾ ");
-      p.drawText(QRect(4, y, right - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft, arrow + QString::fromStdString(g.label));
+      if (node_mode_) {  // the rank's overview strip beside its label, up to its bucket bar
+        const int w = int(m.width);
+        QImage strip(std::max(1, w), 1, QImage::Format_RGB32);
+        strip.fill(pal.color(QPalette::Base));
+        heat_line(g.rank, m, w, reinterpret_cast<QRgb*>(strip.scanLine(0)));
+        const int end = buckets_of(g.rank) && bucket_scale_ms_ > 0 ? bucket_bar_rect(r.y).left() - 6 : right;
+        p.save();
+        p.setClipRect(QRect(kLabelWidth, y, std::max(0, end - kLabelWidth), r.h));
+        p.drawImage(QRect(kLabelWidth, y + 5, w, r.h - 10), strip);
+        p.restore();
+        p.drawText(QRect(4, y, kLabelWidth - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft,
+                   fm.elidedText(arrow + QString::fromStdString(g.label), Qt::ElideRight, kLabelWidth - 8));
+      } else {
+        p.drawText(QRect(4, y, right - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft, arrow + QString::fromStdString(g.label));
+      }
       // Where the rank's step time goes: one stacked bar, same scale for all ranks.
       if (const RankBuckets* rb = bucket_scale_ms_ > 0 ? buckets_of(g.rank) : nullptr) {
         const QRect bar = bucket_bar_rect(r.y);
@@ -649,46 +663,56 @@ void TimelineView::paint_node_row(QPainter& p, const Row& r, int y, const TimeMa
   p.setPen(pal.color(QPalette::Text));
   p.drawText(QRect(4, y, kLabelWidth - 14, r.h), Qt::AlignVCenter | Qt::AlignLeft,
              QStringLiteral("\u25b8 ") + QString::fromStdString(node.label));
-  // One image pixel per (timeline pixel, rank), scaled to kHeatRankPx rows per rank.
+  // kHeatRankPx - 1 pixel rows per rank and a gap row, one pixel per timeline pixel.
   const int w = std::max(1, int(m.width));
-  static std::array<QRgb, 256> lut = [] {
-    std::array<QRgb, 256> l{};
-    for (int i = 0; i < 256; ++i) l[std::size_t(i)] = heat_color(i / 255.0).rgb();
-    return l;
-  }();
-  QImage img(w, n, QImage::Format_RGB32);
+  QImage img(w, n * kHeatRankPx, QImage::Format_RGB32);
   img.fill(base);
-  std::vector<float> row(static_cast<std::size_t>(w));
-  const double top = heat_.scale_max();
   for (int i = 0; i < n; ++i) {
-    const int rank = node.ranks[std::size_t(i)];
-    std::fill(row.begin(), row.end(), -1.0f);
-    if (heat_.from_analysis()) {
-      for (const StepCell& c : heat_.steps_of(rank)) {
-        if (c.t1 <= m.t0 || c.t0 >= m.t1) continue;
-        const int a = std::clamp(int(std::floor(m.x(c.t0))), 0, w - 1);
-        const int b = std::clamp(int(std::ceil(m.x(c.t1))), a + 1, w);
-        const auto v = float(c.share() / top);
-        for (int x = a; x < b; ++x) row[std::size_t(x)] = std::max(row[std::size_t(x)], v);
-      }
-    } else {
-      for (int bx = 0; bx < w; bx += kHeatBinPx) {
-        const double v = heat_.busy_share(rank, m.t(bx), m.t(bx + kHeatBinPx));
-        if (v < 0) continue;
-        for (int x = bx; x < std::min(w, bx + kHeatBinPx); ++x) row[std::size_t(x)] = float(v / top);
-      }
-    }
-    auto* line = reinterpret_cast<QRgb*>(img.scanLine(i));
-    for (int x = 0; x < w; ++x)
-      if (row[std::size_t(x)] >= 0) line[x] = lut[std::size_t(std::clamp(int(row[std::size_t(x)] * 255 + 0.5), 0, 255))];
+    auto* line = reinterpret_cast<QRgb*>(img.scanLine(i * kHeatRankPx));
+    heat_line(node.ranks[std::size_t(i)], m, w, line);
+    for (int k = 1; k < kHeatRankPx - 1; ++k)
+      std::copy(line, line + w, reinterpret_cast<QRgb*>(img.scanLine(i * kHeatRankPx + k)));
   }
-  p.drawImage(QRect(kLabelWidth, y + 2, w, n * kHeatRankPx), img);
+  p.drawImage(QPoint(kLabelWidth, y + 2), img);
   // the finding's ranks: an amber tick at the label edge
   for (int i = 0; i < n; ++i)
     if (hl.count(node.ranks[std::size_t(i)]))
       p.fillRect(QRect(kLabelWidth - 10, y + 2 + i * kHeatRankPx - 1, 8, kHeatRankPx + 2), QColor(230, 150, 0));
   p.setPen(pal.color(QPalette::Midlight));
   p.drawLine(0, y + r.h - 1, right, y + r.h - 1);
+}
+
+// One rank's heat over the view, into `line` (w pixels; pixels without data keep their
+// colour): step cells (a 1-pixel gap at each step's start where the cell is wide enough to
+// show it) or comm kernel share per kHeatBinPx bin.
+void TimelineView::heat_line(int rank, const TimeMapper& m, int w, QRgb* line) const {
+  static const std::array<QRgb, 256> lut = [] {
+    std::array<QRgb, 256> l{};
+    for (int i = 0; i < 256; ++i) l[std::size_t(i)] = heat_color(i / 255.0).rgb();
+    return l;
+  }();
+  auto put = [&](int x, double v) { line[x] = lut[std::size_t(std::clamp(int(v * 255 + 0.5), 0, 255))]; };
+  const double top = heat_.scale_max();
+  if (heat_.from_analysis()) {
+    std::vector<float> row(static_cast<std::size_t>(w), -1.0f);  // max over the cells in a pixel
+    for (const StepCell& c : heat_.steps_of(rank)) {
+      if (c.t1 <= m.t0 || c.t0 >= m.t1) continue;
+      const double xa = m.x(c.t0), xb = m.x(c.t1);
+      const bool wide = xb - xa > 6;  // wide cells leave a pixel at their start: the step boundary
+      const int a = std::clamp(int(std::floor(xa)) + (wide ? 1 : 0), 0, w - 1);
+      const int b = std::clamp(int(wide ? std::floor(xb) : std::ceil(xb)), a + 1, w);
+      const auto v = float(c.share() / top);
+      for (int x = a; x < b; ++x) row[std::size_t(x)] = std::max(row[std::size_t(x)], v);
+    }
+    for (int x = 0; x < w; ++x)
+      if (row[std::size_t(x)] >= 0) put(x, row[std::size_t(x)]);
+    return;
+  }
+  for (int bx = 0; bx < w; bx += kHeatBinPx) {
+    const double v = heat_.busy_share(rank, m.t(bx), m.t(bx + kHeatBinPx));
+    if (v < 0) continue;
+    for (int x = bx; x < std::min(w, bx + kHeatBinPx); ++x) put(x, v / top);
+  }
 }
 
 void TimelineView::paint_heat_legend(QPainter& p) {

@@ -88,8 +88,8 @@ class RankHeat {
   double scale_max_ = 0.01;
 };
 
-// The overview's colour for a share v in [0, 1] of the scale: light yellow (none)
-// through orange to dark red (the scale's top), readable on light and dark themes.
+// The overview's colour for a share v in [0, 1] of the scale: pale blue (none) through
+// orange to dark red (the scale's top), readable on light and dark themes.
 QColor heat_color(double v);
 
 }  // namespace moetune::ui

@@ -63,7 +63,7 @@ class TimelineView : public QWidget {
   static constexpr int kBucketBarWidth = 220;
 
   // Node mode (see the class comment).
-  static constexpr int kHeatRankPx = 2;
+  static constexpr int kHeatRankPx = 3;  // 2 pixel rows of colour and a gap
   static constexpr int kHeatBinPx = 3;
   static constexpr int kAutoExpandNodes = 4;
   // The analysis' metrics for the overview's comm wait per step (null: timeline source).
@@ -114,6 +114,7 @@ class TimelineView : public QWidget {
   };
   void paint_node_row(class QPainter& p, const Row& r, int y, const TimeMapper& m, int right);
   void paint_heat_legend(class QPainter& p);
+  void heat_line(int rank, const TimeMapper& m, int w, unsigned int* line) const;
   void expand_for_highlight();
   void scroll_to_rank(int rank);
   QString heat_tooltip(QPoint p) const;
