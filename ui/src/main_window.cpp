@@ -297,6 +297,8 @@ QList<QPair<QString, QString>> MainWindow::shortcut_list() {
       {tr("Left drag"), tr("Pan")},
       {tr("Right drag / Shift+left drag"), tr("Zoom to the selected time range")},
       {tr("Click a rank header"), tr("Collapse / expand its lanes; click its time bar to highlight a bucket's lanes")},
+      {tr("Click a node (over 16 ranks)"),
+       tr("Expand it to its ranks' lanes (its header collapses it); click a rank's strip in the heatmap: only that rank")},
       {tr("Space"), tr("Play / pause the step replay")},
       {QStringLiteral("F1"), tr("This list")},
       {k(QKeySequence::Quit), tr("Quit")},
