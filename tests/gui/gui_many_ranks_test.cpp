@@ -6,9 +6,12 @@
 // label shows its lanes, clicking a rank's strip shows that rank's lanes, selecting a
 // finding expands the node(s) of its ranks and zooms to its time range; a 4-rank run
 // keeps the plain lanes. RankHeat's comm share is checked against a direct sum.
+#include <QElapsedTimer>
 #include <QImage>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cstdio>
+#include <ctime>
 
 #include "fixtures.h"
 #include "moetune/synth/synth.h"
@@ -275,6 +278,43 @@ class GuiManyRanksTest : public QObject {
     QCOMPARE(shown_lanes(w), int(w.run()->timeline.lanes.size()));
     for (int r = 0; r < 4; ++r) QVERIFY(tv->rank_header_shown(r));
     QCOMPARE(tv->node_row_y(0), -1);
+  }
+
+  // Measurement, not a check (skipped unless MOETUNE_GUI_BENCH_RUN names a run): the
+  // first paint's stages on this thread, wall and thread CPU time (CPU time holds up on a
+  // loaded machine): summary, preview window read, layout, then the timeline painted.
+  void bench_first_paint() {
+    const QByteArray path = qgetenv("MOETUNE_GUI_BENCH_RUN");
+    if (path.isEmpty()) QSKIP("set MOETUNE_GUI_BENCH_RUN=RUN to measure");
+    auto cpu_ms = [] {
+      timespec ts{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+    };
+    QElapsedTimer wall;
+    wall.start();
+    const double c0 = cpu_ms();
+    auto s = RunLoader::read_summary(path.toStdString());
+    QVERIFY(s);
+    const double c_sum = cpu_ms(), w_sum = double(wall.nsecsElapsed()) / 1e6;
+    const auto [t0, t1] = RunLoader::preview_window(*s);
+    auto win = RunLoader::read_window(*s, t0, t1);
+    QVERIFY(win);
+    const double c_win = cpu_ms(), w_win = double(wall.nsecsElapsed()) / 1e6, layout_ms = win->layout_ms;
+    ZoomState zoom;
+    zoom.set_run_range(s->t_begin, s->t_end);
+    zoom.set_view(t0, t1);
+    TimelineView tv(&zoom);
+    tv.resize(1580, 620);
+    tv.show();
+    tv.set_run(std::make_shared<const LoadedRun>(std::move(*win)));
+    tv.repaint();
+    const double c_paint = cpu_ms(), w_paint = double(wall.nsecsElapsed()) / 1e6;
+    QVERIFY(tv.node_mode() == (s->ranks.size() >= std::size_t(kNodeModeMinRanks)));
+    std::printf("first paint of %s (%zu ranks, %zu nodes): wall %.0f ms, thread CPU %.0f ms\n"
+                "  summary %.0f / %.0f ms, preview read + layout %.0f / %.0f ms (layout %.0f ms), set_run + paint %.0f / %.0f ms\n",
+                path.constData(), s->ranks.size(), tv.nodes().nodes.size(), w_paint, c_paint - c0, w_sum, c_sum - c0,
+                w_win - w_sum, c_win - c_sum, layout_ms, w_paint - w_win, c_paint - c_win);
   }
 };
 
