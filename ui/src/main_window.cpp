@@ -218,6 +218,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(loader_, &RunLoader::analysisReady, this, [this](std::shared_ptr<const analyzers::AnalysisResult> r) {
     result_ = r;
     findings_->set_result(r);
+    timeline_->set_analysis(r);
     plots_->set_result(r);
     experts_->set_result(r);
     health_->set_result(r);
@@ -296,6 +297,8 @@ QList<QPair<QString, QString>> MainWindow::shortcut_list() {
       {tr("Left drag"), tr("Pan")},
       {tr("Right drag / Shift+left drag"), tr("Zoom to the selected time range")},
       {tr("Click a rank header"), tr("Collapse / expand its lanes; click its time bar to highlight a bucket's lanes")},
+      {tr("Click a node (over 16 ranks)"),
+       tr("Expand it to its ranks' lanes (its header collapses it); click a rank's strip in the heatmap: only that rank")},
       {tr("Space"), tr("Play / pause the step replay")},
       {QStringLiteral("F1"), tr("This list")},
       {k(QKeySequence::Quit), tr("Quit")},
