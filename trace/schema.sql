@@ -1,6 +1,13 @@
 -- SPDX-License-Identifier: Apache-2.0
--- moetune trace store, format version 2 (PRAGMA user_version = 2).
--- Version 2 (this file): nccl_ops.in_splits/out_splits/pg_ranks hold an id into
+-- moetune trace store, format version 3 (PRAGMA user_version = 3).
+-- Version 3 (this file): expert routing as one expert_counts row per (step, layer, rank)
+-- with the per-expert counts as one list, replacing the expert_routing table (one row per
+-- expert); a uniform GPU domain (NVSwitch host) as topology_domains + one
+-- topology_domain_gpus row per GPU instead of all its pairs; nccl_lists data may be
+-- bit-packed (tags 0x11/0x12, below); strings ending in a long integer list may be
+-- packed BLOBs (strings.value). Version 2 files (expert_routing table, all pairs
+-- in topology) are read as they are.
+-- Version 2: nccl_ops.in_splits/out_splits/pg_ranks hold an id into
 -- nccl_lists (compact, stored once per distinct list) instead of JSON text per op.
 -- Version 1 files (JSON text in those columns, no nccl_lists) are read as they are.
 --
@@ -12,8 +19,9 @@
 -- absent from older files).
 -- This file is embedded into the binary (create_schema runs it). The writer and reader
 -- take their column lists from the descriptors in trace/include/moetune/trace/tables.h;
--- tests/trace/schema_desc_test.cpp checks that both name the same tables, columns and
--- types in the same order.
+-- tests/trace/schema_desc_test.cpp checks that both name the same tables, views, columns
+-- and types, columns in the same order. Text inside a CREATE statement is stored in every
+-- file's sqlite_master: changing it changes the bytes every writer produces.
 
 -- Free-form key/value facts about the run: format, source files, command line,
 -- whether it is synthetic ("synthetic" = "1"), moetune version, creation time.
@@ -43,7 +51,10 @@ CREATE TABLE IF NOT EXISTS ranks (
 -- Interned strings (kernel names, API names, NVTX text, domains).
 CREATE TABLE IF NOT EXISTS strings (
   id    INTEGER PRIMARY KEY,  -- string id referenced by *_id columns
-  value TEXT NOT NULL         -- the text
+  value TEXT NOT NULL         -- the text; format 3: a text ending in >= 8 plain integers
+                              -- ("moe.route layer=3 tokens=31,33,...") may be a BLOB: byte 1,
+                              -- varint n, the first n bytes of the text, then the integers as a
+                              -- list in nccl_lists' encoding (trace/src/string_pack.cpp)
 );
 
 -- GPU kernels, one row per launch execution. Clustered on (rank, start_ns, id)
@@ -153,26 +164,22 @@ CREATE TABLE IF NOT EXISTS nccl_lists (
   data  BLOB NOT NULL         -- encoded list (see above)
 );
 
--- Steps (ProfilerStep#N, NVTX step ranges), per rank.
-CREATE TABLE IF NOT EXISTS steps (
-  rank     INTEGER NOT NULL,  -- global rank
-  step     INTEGER NOT NULL,  -- step number as the application numbered it
-  start_ns INTEGER NOT NULL,  -- ns on the run clock
-  end_ns   INTEGER NOT NULL,  -- ns on the run clock
-  tokens   INTEGER            -- tokens processed in the step if reported (NULL unknown)
-);
-CREATE INDEX IF NOT EXISTS steps_rank ON steps(rank, step);
-
--- Tokens routed to each expert, reported by the application (NVTX `moe` domain) or imported.
-CREATE TABLE IF NOT EXISTS expert_routing (
+-- Tokens routed to the experts, reported by the application (NVTX `moe` domain) or
+-- imported: one row per (step, layer, source rank, report time) with the count of every
+-- expert as one list. Lists (experts, tokens) are nccl_lists-encoded (tag byte, varints;
+-- packed where smaller); a list with negative values is its JSON text after a 0 tag byte.
+-- Logical rows (step, layer, rank, expert, tokens, time_ns) are TraceReader::expert_routing();
+-- format 1/2 files hold them as the table expert_routing with those columns.
+CREATE TABLE IF NOT EXISTS expert_counts (
   step     INTEGER NOT NULL,  -- training/inference step index
   layer    INTEGER NOT NULL,  -- MoE layer index
   rank     INTEGER NOT NULL,  -- source rank whose tokens were routed
-  expert   INTEGER NOT NULL,  -- logical expert index
-  tokens   INTEGER NOT NULL,  -- tokens sent to the expert from this rank in this step
-  time_ns  INTEGER            -- when the routing was reported, ns on the run clock (NULL unknown)
+  time_ns  INTEGER,           -- when the routing was reported, ns on the run clock (NULL unknown)
+  n        INTEGER NOT NULL,  -- entries (experts) in this row
+  expert0  INTEGER NOT NULL,  -- first expert; experts expert0, expert0 + 1, ... when `experts` is NULL
+  experts  BLOB,              -- the expert of each entry as a list, NULL when consecutive from expert0
+  tokens   BLOB NOT NULL      -- tokens sent to each entry's expert from this rank in this step (list)
 );
-CREATE INDEX IF NOT EXISTS expert_routing_step ON expert_routing(layer, step);
 
 -- Where each expert (and each replica) lives.
 CREATE TABLE IF NOT EXISTS expert_placement (
@@ -193,6 +200,42 @@ CREATE TABLE IF NOT EXISTS topology (
   bandwidth_gbps REAL,              -- unidirectional ceiling, GB/s (NULL unknown)
   source         TEXT               -- "nvidia-smi", "nvml", "synth", file name
 );
+
+-- A domain of GPUs every pair of which has the same link, host, bandwidth and source (an
+-- NVSwitch/NVLink host of n GPUs): its n(n-1)/2 pairs are the pairs (i, j), i < j, of its
+-- GPUs in idx order, and come among the topology rows right after the row whose rowid is
+-- after_row. The view topology_pairs lists both kinds as topology rows.
+CREATE TABLE IF NOT EXISTS topology_domains (
+  id             INTEGER PRIMARY KEY,
+  after_row      INTEGER NOT NULL,  -- topology.rowid of the pair row before this domain's pairs (0: first)
+  host           TEXT,              -- host of every pair (as topology.host)
+  link           TEXT NOT NULL,     -- link of every pair, e.g. "NV18"
+  bandwidth_gbps REAL,              -- unidirectional ceiling, GB/s (NULL unknown)
+  source         TEXT               -- as topology.source
+);
+CREATE TABLE IF NOT EXISTS topology_domain_gpus (
+  domain INTEGER NOT NULL,  -- topology_domains.id
+  idx    INTEGER NOT NULL,  -- position in the domain, 0..n-1
+  label  TEXT NOT NULL,     -- endpoint label, e.g. "node0:GPU3"
+  rank   INTEGER,           -- rank on this GPU, NULL if none
+  PRIMARY KEY (domain, idx)
+) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS topology_pairs AS
+  SELECT host, a, b, rank_a, rank_b, link, bandwidth_gbps, source FROM topology
+  UNION ALL
+  SELECT d.host, x.label, y.label, x.rank, y.rank, d.link, d.bandwidth_gbps, d.source
+  FROM topology_domains d JOIN topology_domain_gpus x ON x.domain = d.id
+  JOIN topology_domain_gpus y ON y.domain = d.id AND y.idx > x.idx;
+
+-- Steps (ProfilerStep#N, NVTX step ranges), per rank.
+CREATE TABLE IF NOT EXISTS steps (
+  rank     INTEGER NOT NULL,  -- global rank
+  step     INTEGER NOT NULL,  -- step number as the application numbered it
+  start_ns INTEGER NOT NULL,  -- ns on the run clock
+  end_ns   INTEGER NOT NULL,  -- ns on the run clock
+  tokens   INTEGER            -- tokens processed in the step if reported (NULL unknown)
+);
+CREATE INDEX IF NOT EXISTS steps_rank ON steps(rank, step);
 
 -- Measured collective baselines (nccl-tests *_perf output).
 CREATE TABLE IF NOT EXISTS bench_results (

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <set>
 
+#include "gather.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/comm_rules.h"
 
@@ -11,8 +12,20 @@ namespace {
 
 // metrics.comm_vocabulary: the user rules in force and the heaviest kernels that look like
 // communication but no rule classifies (also one note line, so users know to add a rule).
-void comm_vocabulary_health(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& r) {
-  auto u = unclassified_comm_like(run.strings, run.kernels);
+void comm_vocabulary_health(const detail::Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& r) {
+  // unclassified_comm_like's list, from the per-rank name totals of the gathers.
+  std::map<std::string, UnclassifiedComm> by_name;
+  for (const auto& [rank, g] : gd.ranks)
+    for (const auto& [name, v] : g.unclassified) {
+      auto& e = by_name[name];
+      e.name = name, e.total_ns += v.first, e.count += v.second;
+    }
+  std::vector<UnclassifiedComm> u;
+  for (auto& [name, e] : by_name) u.push_back(std::move(e));
+  std::sort(u.begin(), u.end(), [](const auto& a, const auto& b) {
+    return a.total_ns != b.total_ns ? a.total_ns > b.total_ns : a.name < b.name;
+  });
+  if (u.size() > 3) u.resize(3);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& x : u)
     list.push_back({{"name", x.name}, {"total_ms", static_cast<double>(x.total_ns) / 1e6}, {"kernels", x.count}});
@@ -43,47 +56,58 @@ std::set<std::string> addressed(FindingKind k) {
   return {};
 }
 
-const char* why_none(const std::string& bucket) {
-  if (bucket == "comm_transfer")
-    return "the transfer is below exposed_comm's threshold (>= 5 % exposed on every rank), there is no link ceiling or "
-           "byte count for low_bandwidth, and no 32-bit all-to-all or exposed fp32 gradient all-reduce to compress";
+std::string why_none(const std::string& bucket, const AnalyzeOptions& o) {
+  char buf[400];
+  if (bucket == "comm_transfer") {
+    std::snprintf(buf, sizeof buf,
+                  "the transfer is below exposed_comm's threshold (>= %g %% exposed on every rank), there is no link "
+                  "ceiling or byte count for low_bandwidth, and no 32-bit all-to-all or exposed fp32 gradient "
+                  "all-reduce to compress",
+                  o.exposed_comm.min_pct);
+    return buf;
+  }
   if (bucket == "comm_wait")
     return "the waits are not attributed to a late rank: global_sync needs collective instances aligned across ranks, "
            "and straggler needs two or more ranks";
-  if (bucket == "memcpy") return "the copies stay under memcpy_bound's threshold (10 % of the step on a rank)";
-  if (bucket == "host_gap_short")
-    return "the GPU is busy >= 50 % of the step or the short gaps are few (launch_bound needs both)";
+  if (bucket == "memcpy") {
+    std::snprintf(buf, sizeof buf, "the copies stay under memcpy_bound's threshold (%g %% of the step on a rank)",
+                  o.memcpy_bound.min_pct);
+    return buf;
+  }
+  if (bucket == "host_gap_short") {
+    std::snprintf(buf, sizeof buf, "the GPU is busy >= %g %% of the step or the short gaps are few (launch_bound needs both)",
+                  o.launch_bound.max_busy_pct);
+    return buf;
+  }
   return "gpu_idle and host_sync judge gaps inside recorded steps; without steps the gaps may be start-up or "
          "tear-down and are not sized";
 }
 
 }  // namespace
 
-void rank_by_accounting(AnalysisResult& r) {
+void rank_by_accounting(AnalysisResult& r, const AnalyzeOptions& opts) {
   // Most costly first (severity, then gain); ids are numbered per kind in the final order.
   std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
     if (a.severity != b.severity) return a.severity > b.severity;
     return a.estimated_gain_pct > b.estimated_gain_pct;
   });
-  auto it = r.metrics.find("per_rank");
-  if (it == r.metrics.end() || !it->is_array() || it->empty()) return;
+  if (r.per_rank.empty()) return;
   // Mean share of each non-compute bucket over the ranks.
   std::map<std::string, double> share;
   double compute = 0;
   int n = 0;
-  for (const auto& row : *it) {
-    const double step = row.value("step_time_ms", 0.0);
-    if (step <= 0 || !row.contains("buckets")) continue;
-    const auto& b = row["buckets"];
+  for (const auto& row : r.per_rank) {
+    const double step = row.step_time_ms;
+    if (step <= 0) continue;
+    const auto& b = row.buckets;
     ++n;
-    compute += b.value("compute_ms", 0.0) / step;
-    share["comm_transfer"] += b.value("comm_transfer_ms", 0.0) / step;
-    share["comm_wait"] += b.value("comm_wait_ms", 0.0) / step;
-    share["memcpy"] += (b.value("memcpy_h2d_ms", 0.0) + b.value("memcpy_d2h_ms", 0.0) + b.value("memcpy_d2d_ms", 0.0) +
-                        b.value("memcpy_p2p_ms", 0.0)) / step;
-    share["host_gap_long"] += b.value("host_gap_long_ms", 0.0) / step;
-    share["host_gap_short"] += b.value("host_gap_short_ms", 0.0) / step;
-    share["idle"] += b.value("idle_ms", 0.0) / step;
+    compute += b.compute_ms / step;
+    share["comm_transfer"] += b.comm_transfer_ms / step;
+    share["comm_wait"] += b.comm_wait_ms / step;
+    share["memcpy"] += b.memcpy_ms() / step;
+    share["host_gap_long"] += b.host_gap_long_ms / step;
+    share["host_gap_short"] += b.host_gap_short_ms / step;
+    share["idle"] += b.idle_ms / step;
   }
   if (n == 0) return;
   nlohmann::json shares = nlohmann::json::object();
@@ -96,8 +120,9 @@ void rank_by_accounting(AnalysisResult& r) {
   compute /= n;
   auto& rk = r.metrics["ranking"] = {{"bucket_share_pct", shares}, {"compute_share_pct", 100 * compute}};
   char buf[160];
-  if (share[largest] < 0.05) {
-    std::snprintf(buf, sizeof buf, "%.0f %% of the step is compute; no non-compute bucket reaches 5 %%", 100 * compute);
+  if (share[largest] < opts.ranking.min_bucket_pct / 100) {
+    std::snprintf(buf, sizeof buf, "%.0f %% of the step is compute; no non-compute bucket reaches %g %%", 100 * compute,
+                  opts.ranking.min_bucket_pct);
     rk["largest_bucket"] = nullptr;
     r.notes.push_back(std::string("ranking: ") + buf + ", so the findings keep severity order");
     return;
@@ -111,25 +136,36 @@ void rank_by_accounting(AnalysisResult& r) {
   if (!any) {
     std::snprintf(buf, sizeof buf, "the largest non-compute bucket is %s (%.0f %% of the step) and no finding addresses it: ",
                   largest.c_str(), 100 * share[largest]);
-    r.notes.push_back(std::string("ranking: ") + buf + why_none(largest));
+    r.notes.push_back(std::string("ranking: ") + buf + why_none(largest, opts));
   }
 }
 
-AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
+namespace detail {
+
+// Measure + judge of every analysis (gather.h): reads only the gathers and the run's small
+// tables, so the sharded analysis (summary.h) runs it on the gathers of all nodes.
+AnalysisResult judge_all(const RunData& run, const Gathered& g, const AnalyzeOptions& opts) {
   AnalysisResult r;
   comm::ScopedRules rules(opts.comm_rules.get());  // every analysis classifies with the user's rules too
-  analyze_comm_overlap(run, opts, r);
-  analyze_stragglers(run, opts, r);
-  analyze_global_sync(run, opts, r);  // after stragglers: leaves a late rank they name to them
-  analyze_experts(run, opts, r);
-  analyze_precision(run, opts, r);
-  analyze_bandwidth(run, opts, r);
-  comm_vocabulary_health(run, opts, r);
-  analyze_time_buckets(run, opts, r);
-  rank_by_accounting(r);
+  judge_comm_overlap(run, g, opts, r);
+  judge_stragglers(run, g, opts, r);
+  judge_global_sync(run, g, opts, r);  // after stragglers: leaves a late rank they name to them
+  judge_experts(run, g, opts, r);
+  judge_precision(run, g, opts, r);
+  analyze_bandwidth(run, opts, r);  // small tables only (nccl_ops, topology, bench)
+  comm_vocabulary_health(g, opts, r);
+  judge_time_buckets(run, g, opts, r);
+  rank_by_accounting(r, opts);
   std::map<std::string, int> per_kind;
   for (auto& f : r.findings) f.id = std::string(to_string(f.kind)) + "-" + std::to_string(++per_kind[to_string(f.kind)]);
   return r;
+}
+
+}  // namespace detail
+
+AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
+  comm::ScopedRules rules(opts.comm_rules.get());  // the gathers classify with the user's rules too
+  return detail::judge_all(run, detail::Gathered::of(run, opts), opts);
 }
 
 }  // namespace moetune::analyzers

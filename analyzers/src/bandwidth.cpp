@@ -5,6 +5,7 @@
 // evidence); a measured nccl-tests baseline in the run (bench_results) takes precedence. Instances are aligned by (communicator, seq), else by
 // per-rank order within (communicator, func); the real transfer time of an instance is
 // its minimum duration across ranks (the others waited). Cost: O(ops log ops).
+#include <cstdint>
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -27,7 +28,6 @@ namespace {
 // Basis: torch all_to_all_single on 2x H200 NV18 took 52-55 us for every size from 1 to
 // 16 MiB and 143 us at 64 MiB (= 40 us + 64 MiB/2 / 330 GB/s); tests/data/device/h200x2_a2a_bw.jsonl.
 constexpr double kAlphaNs = 40'000;
-constexpr std::int64_t kLargeBytes = 4 << 20;  // judge only instances >= 4 MiB
 
 bool is_alltoall(const std::string& f) { return comm::func_in_text(f) == "AllToAll"; }
 
@@ -94,7 +94,10 @@ std::vector<Instance> build_instances(const RunData& run) {
     }
     if (in.nranks <= 0) in.nranks = static_cast<int>(in.ranks.size());
     if (is_alltoall(in.func)) in.size = static_cast<std::int64_t>(max_sendrecv);
-    else if (in.func == "AllGather" || in.func == "ReduceScatter") in.size = max_bytes * std::max(1, in.nranks);
+    else if (in.func == "AllGather" || in.func == "ReduceScatter") {  // saturating: sizes and rank counts come from the file (fuzz_store: INT64_MAX x 7)
+      const std::int64_t n = std::max(1, in.nranks);
+      in.size = max_bytes > INT64_MAX / n ? INT64_MAX : max_bytes * n;
+    }
     else in.size = max_bytes;
     if (in.min_dur <= 0 || in.size <= 0 || in.nranks < 2) continue;
     in.busbw = static_cast<double>(in.size) / static_cast<double>(in.min_dur) * factor(in.func, in.nranks);
@@ -119,7 +122,7 @@ std::optional<double> baseline(const RunData& run, const std::string& func, std:
 }
 
 void add_low_bandwidth(const RunData& run, const RankLinks& links, const std::vector<Instance>& inst,
-                       AnalysisResult& out) {
+                       const AnalyzeOptions::LowBandwidth& th, AnalysisResult& out) {
   struct Bad {
     int count = 0, total = 0;
     double worst_ratio = 1e9, achieved_sum = 0, expected_sum = 0;
@@ -131,7 +134,7 @@ void add_low_bandwidth(const RunData& run, const RankLinks& links, const std::ve
   };
   std::map<std::string, Bad> by_func;
   for (const auto& in : inst) {
-    if (in.size < kLargeBytes) continue;
+    if (in.size < th.min_bytes) continue;
     if (in.ranks_seen < in.nranks) continue;  // one rank's view cannot tell waiting from transfer
     auto ceil = links.slowest(in.ranks);
     auto base = baseline(run, in.func, in.size);
@@ -142,7 +145,7 @@ void add_low_bandwidth(const RunData& run, const RankLinks& links, const std::ve
     // A measured nccl-tests baseline at this size wins; else the link's achievable rate
     // (raw x fraction, link_rates.h) with a per-instance latency term.
     double expected = base ? *base : ceil->achievable_gbps * seff / (seff + kAlphaNs * ceil->achievable_gbps);
-    if (!(in.busbw < 0.4 * expected)) continue;
+    if (!(in.busbw < th.max_pct / 100 * expected)) continue;
     ++b.count;
     b.achieved_sum += in.busbw;
     b.expected_sum += expected;
@@ -154,11 +157,11 @@ void add_low_bandwidth(const RunData& run, const RankLinks& links, const std::ve
     if (b.ranges.size() < 32) b.ranges.push_back(in.range);
   }
   for (auto& [func, b] : by_func) {
-    if (b.count == 0 || b.count * 4 < b.total) continue;  // a quarter of the large instances at least
+    if (b.count == 0 || b.count < th.min_instances_pct / 100 * b.total) continue;  // a share of the large instances
     double achieved = b.achieved_sum / b.count, expected = b.expected_sum / b.count;
     Finding f;
     f.kind = FindingKind::LowBandwidth;
-    f.severity = achieved < 0.25 * expected ? FindingSeverity::High : FindingSeverity::Medium;
+    f.severity = achieved < th.high_pct / 100 * expected ? FindingSeverity::High : FindingSeverity::Medium;
     f.ranks.assign(b.ranks.begin(), b.ranks.end());
     f.time_ranges = b.ranges;
     const std::string link = b.ceil ? b.ceil->link : "";
@@ -213,7 +216,7 @@ void add_low_bandwidth(const RunData& run, const RankLinks& links, const std::ve
 
 }  // namespace
 
-void analyze_bandwidth(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
+void analyze_bandwidth(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
   find_pcie_topology(run, out);
   if (!run.bench.empty()) {
     std::map<std::string, double> peak;
@@ -245,28 +248,25 @@ void analyze_bandwidth(const RunData& run, const AnalyzeOptions&, AnalysisResult
   // metrics.collectives: aggregated by (func, algo, proto, size); busbw = median over instances.
   std::map<std::tuple<std::string, std::string, std::string, std::int64_t>, std::vector<const Instance*>> agg;
   for (const auto& in : inst) agg[{in.func, in.algo, in.proto, in.size}].push_back(&in);
-  auto& rows = out.metrics["collectives"] = nlohmann::json::array();
+  auto& rows = out.collectives;
+  rows.clear();
   for (auto& [key, v] : agg) {
     std::vector<double> bw;
     for (const auto* p : v) bw.push_back(p->busbw);
     std::sort(bw.begin(), bw.end());
-    nlohmann::json row{{"func", std::get<0>(key)},  {"algo", std::get<1>(key)},
-                       {"proto", std::get<2>(key)}, {"bytes", std::get<3>(key)},
-                       {"count", v.size()},         {"busbw_gbps", bw[bw.size() / 2]},
-                       {"busbw_max_gbps", bw.back()}, {"nranks", v.front()->nranks},
-                       {"ranks_seen", v.front()->ranks_seen}};
-    if (v.front()->ranks_seen < v.front()->nranks)
-      row["note"] = "not every rank is in the trace: the duration includes this rank's waiting, busbw is a lower bound";
-    if (auto c = links.slowest(v.front()->ranks)) {
-      row["ceiling_gbps"] = c->achievable_gbps;  // what NCCL can reach: raw x achievable fraction
-      row["link_raw_gbps"] = c->raw_gbps;
-      row["achievable_fraction"] = c->fraction;
-      row["link"] = c->link;
-      row["fabric"] = links::fabric_name(c->fabric);
-    }
-    if (auto base = baseline(run, std::get<0>(key), std::get<3>(key))) row["nccl_tests_baseline_busbw_gbps"] = *base;
-    rows.push_back(row);
+    CollectiveMetrics row;
+    std::tie(row.func, row.algo, row.proto, row.bytes) = key;
+    row.count = v.size();
+    row.busbw_gbps = bw[bw.size() / 2];
+    row.busbw_max_gbps = bw.back();
+    row.nranks = v.front()->nranks;
+    row.ranks_seen = v.front()->ranks_seen;
+    if (auto c = links.slowest(v.front()->ranks))
+      row.ceiling = LinkCeiling{c->achievable_gbps, c->raw_gbps, c->fraction, c->link, links::fabric_name(c->fabric)};
+    row.nccl_tests_baseline_busbw_gbps = baseline(run, std::get<0>(key), std::get<3>(key));
+    rows.push_back(std::move(row));
   }
+  out.metrics["collectives"] = to_json_array(rows);
   if (inst.empty()) {
     out.notes.push_back("not enough data: bandwidth: no collective instance with bytes, communicator size (>= 2) and "
                         "duration all recorded");
@@ -275,7 +275,7 @@ void analyze_bandwidth(const RunData& run, const AnalyzeOptions&, AnalysisResult
   if (!links.any_known() && run.bench.empty())
     out.notes.push_back("not enough data: bandwidth: no link bandwidth known (no topology rows mapped to ranks, no "
                         "nccl-tests baseline): bus bandwidth reported without a ceiling");
-  add_low_bandwidth(run, links, inst, out);
+  add_low_bandwidth(run, links, inst, opts.low_bandwidth, out);
 }
 
 }  // namespace moetune::analyzers

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Findings read off the time buckets (time_buckets.h, metrics.per_rank[].buckets):
+// Findings read off the time buckets (time_buckets.h, AnalysisResult::per_rank[].buckets).
+// Thresholds are AnalyzeOptions fields (options.h); the defaults are quoted here:
 //   memcpy_bound     - copies (H2D, D2H, D2D, P2P not under compute/comm) take >= 10 % of a
 //                      rank's step: bytes, achieved GB/s against the PCIe ceiling of the rank
 //                      (gen x width, link_rates.h), what the rate says about pinned/pageable;
@@ -20,7 +21,7 @@
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/topology.h"
 #include "moetune/trace/link_rates.h"
-#include "time_buckets.h"
+#include "gather.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -31,26 +32,20 @@ std::string fmt(const char* f, double a = 0, double b = 0, double c = 0, double 
   std::snprintf(buf, sizeof buf, f, a, b, c, d);
   return buf;
 }
-double bk(const nlohmann::json& row, const char* key) {
-  auto it = row.find("buckets");
-  return it != row.end() && it->is_object() ? it->value(key, 0.0) : 0.0;
-}
-double memcpy_ms(const nlohmann::json& row) {
-  return bk(row, "memcpy_h2d_ms") + bk(row, "memcpy_d2h_ms") + bk(row, "memcpy_d2d_ms") + bk(row, "memcpy_p2p_ms");
-}
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
-void memcpy_bound(const RunData& run, const nlohmann::json& per_rank, AnalysisResult& out) {
+void memcpy_bound(const RunData& run, const Gathered& gd, const std::vector<RankMetrics>& per_rank,
+                  const AnalyzeOptions::MemcpyBound& th, AnalysisResult& out) {
   double worst = 0;
   std::vector<int> ranks;
   for (const auto& row : per_rank) {
-    const double step = row.value("step_time_ms", 0.0);
+    const double step = row.step_time_ms;
     if (step <= 0) continue;
-    const double share = memcpy_ms(row) / step;
-    if (share >= 0.10) ranks.push_back(row.value("rank", -1));
+    const double share = row.buckets.memcpy_ms() / step;
+    if (share >= th.min_pct / 100) ranks.push_back(row.rank);
     worst = std::max(worst, share);
   }
   if (ranks.empty()) return;
@@ -59,12 +54,12 @@ void memcpy_bound(const RunData& run, const nlohmann::json& per_rank, AnalysisRe
   };
   std::map<std::string, Kind> kinds;
   std::set<int> flagged(ranks.begin(), ranks.end());
-  for (const auto& m : run.memcpys) {
-    if (!flagged.count(static_cast<int>(m.rank.value))) continue;
-    const char* k = is_comm_memcpy(m) ? "p2p" : m.kind == CopyKind::HtoD ? "h2d" : m.kind == CopyKind::DtoH ? "d2h" : "d2d";
-    auto& v = kinds[k];
-    v.bytes += m.bytes, v.dur += m.dur_ns, ++v.n, v.small += m.bytes < 64 * 1024;
-  }
+  for (int r : flagged)  // the flagged ranks' copies by kind (gather_copies_and_grad)
+    if (auto g = gd.ranks.find(r); g != gd.ranks.end())
+      for (const auto& [k, c] : g->second.copies) {
+        auto& v = kinds[k];
+        v.bytes += c.bytes, v.dur += c.dur, v.n += c.n, v.small += c.small;
+      }
   // PCIe ceiling of the flagged ranks (the slowest gen x width recorded).
   std::optional<double> pcie;
   for (const auto& r : run.ranks)
@@ -91,7 +86,9 @@ void memcpy_bound(const RunData& run, const nlohmann::json& per_rank, AnalysisRe
   Finding f;
   f.kind = FindingKind::MemcpyBound;
   f.ranks = ranks;
-  f.severity = worst >= 0.5 ? FindingSeverity::High : worst >= 0.25 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.severity = worst >= th.high_pct / 100     ? FindingSeverity::High
+               : worst >= th.medium_pct / 100 ? FindingSeverity::Medium
+                                              : FindingSeverity::Low;
   f.title = fmt("Memory copies take %.0f%% of the step with no compute or communication under them", 100 * worst) +
             (main_kind.empty() ? "" : " (mostly " + [&] {
               std::string u = main_kind;
@@ -133,28 +130,32 @@ void memcpy_bound(const RunData& run, const nlohmann::json& per_rank, AnalysisRe
   out.findings.push_back(std::move(f));
 }
 
-void launch_bound(const nlohmann::json& per_rank, AnalysisResult& out) {
+void launch_bound(const std::vector<RankMetrics>& per_rank, const AnalyzeOptions::LaunchBound& th, AnalysisResult& out) {
   double gain = 0, busy_min = 1;
   std::vector<int> ranks;
   nlohmann::json ev = nlohmann::json::array();
   for (const auto& row : per_rank) {
-    const double step = row.value("step_time_ms", 0.0);
+    const double step = row.step_time_ms;
     if (step <= 0) continue;
-    const double busy = (bk(row, "compute_ms") + bk(row, "comm_transfer_ms") + bk(row, "comm_wait_ms") + memcpy_ms(row)) / step;
-    const double short_share = bk(row, "host_gap_short_ms") / step;
-    const double per_step = row.contains("host_gaps") ? row["host_gaps"].value("short_per_step", 0.0) : 0.0;
-    if (busy >= 0.5 || short_share < 0.2 || per_step < 10) continue;
-    ranks.push_back(row.value("rank", -1));
+    const auto& b = row.buckets;
+    const double busy = (b.compute_ms + b.comm_transfer_ms + b.comm_wait_ms + b.memcpy_ms()) / step;
+    const double short_share = b.host_gap_short_ms / step;
+    const double per_step = row.short_gaps_per_step;
+    if (busy >= th.max_busy_pct / 100 || short_share < th.min_short_gap_pct / 100 || per_step < th.min_short_gaps_per_step)
+      continue;
+    ranks.push_back(row.rank);
     gain = std::max(gain, short_share);
     busy_min = std::min(busy_min, busy);
-    ev.push_back({{"rank", row.value("rank", -1)}, {"gpu_busy_pct", 100 * busy}, {"short_gap_pct", 100 * short_share},
+    ev.push_back({{"rank", row.rank}, {"gpu_busy_pct", 100 * busy}, {"short_gap_pct", 100 * short_share},
                   {"short_gaps_per_step", per_step}});
   }
   if (ranks.empty()) return;
   Finding f;
   f.kind = FindingKind::LaunchBound;
   f.ranks = ranks;
-  f.severity = gain >= 0.3 ? FindingSeverity::High : gain >= 0.15 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.severity = gain >= th.high_pct / 100     ? FindingSeverity::High
+               : gain >= th.medium_pct / 100 ? FindingSeverity::Medium
+                                             : FindingSeverity::Low;
   f.title = fmt("Launch-bound: the GPU is busy only %.0f%% of the step; short gaps between kernels take %.0f%%",
                 100 * busy_min, 100 * gain);
   f.evidence = {{"per_rank", ev}, {"short_gap_threshold_ms", ms(kLongGapNs)}};
@@ -185,14 +186,15 @@ bool is_allreduce(const std::string& func) {
   return f == "allreduce" || f == "all_reduce" || f == "allreduce_coalesced";
 }
 
-void grad_compression(const RunData& run, AnalysisResult& out) {
+void grad_compression(const RunData& run, const Gathered& gd, const AnalyzeOptions::GradCompression& th,
+                      AnalysisResult& out) {
   std::map<int, Intervals> ar;
   std::int64_t bytes = 0;
   int bits = 32, nranks = 0, ops = 0;
   double best_busbw = 0;
   for (const auto& o : run.nccl_ops) {
     const int b = float_bits(o.dtype);
-    if (!is_allreduce(o.func) || b == 0 || o.bytes < (1 << 20) || o.end_ns <= o.start_ns) continue;
+    if (!is_allreduce(o.func) || b == 0 || o.bytes < th.min_bytes || o.end_ns <= o.start_ns) continue;
     ar[static_cast<int>(o.rank.value)].push_back({o.start_ns, o.end_ns});
     bytes += o.bytes, bits = std::max(bits, b), nranks = std::max(nranks, o.nranks), ++ops;
     if (o.nranks >= 2)
@@ -200,33 +202,25 @@ void grad_compression(const RunData& run, AnalysisResult& out) {
                                             static_cast<double>(o.end_ns - o.start_ns));
   }
   if (ar.empty() || nranks < 2) return;
-  CommClassifier cls(run.strings);
-  const auto acts = build_rank_activity(run, cls);
-  const auto parts = comm_parts(collective_instances(run));
   double job_share = 1e9;
   std::int64_t exposed_total = 0;
   nlohmann::json ev = nlohmann::json::array();
   std::vector<int> ranks;
-  for (const auto& a : acts) {
-    auto it = ar.find(a.rank);
-    if (it == ar.end() || a.windows.empty()) continue;
-    normalize(it->second);
-    Intervals exposed = subtract(it->second, a.compute);
-    if (auto w = parts.wait.find(a.rank); w != parts.wait.end()) exposed = subtract(exposed, w->second);
-    std::int64_t ex = 0, step = 0;
-    for (const auto& w : a.windows) ex += measure(exposed, w.s, w.e), step += w.e - w.s;
+  for (const auto& [r, g] : gd.ranks) {  // exposed all-reduce per rank (gather_copies_and_grad)
+    if (!g.grad_has) continue;
+    const std::int64_t ex = g.grad_exposed, step = g.grad_step;
     if (step <= 0) continue;
     const double share = static_cast<double>(ex) / static_cast<double>(step);
     job_share = std::min(job_share, share);
     exposed_total += ex;
-    ranks.push_back(a.rank);
-    ev.push_back({{"rank", a.rank}, {"exposed_allreduce_ms", ms(ex)}, {"exposed_share_pct", 100 * share}});
+    ranks.push_back(r);
+    ev.push_back({{"rank", r}, {"exposed_allreduce_ms", ms(ex)}, {"exposed_share_pct", 100 * share}});
   }
-  if (ranks.empty() || job_share < 0.03) return;
+  if (ranks.empty() || job_share < th.min_exposed_pct / 100) return;
   std::string link = "unknown";
   // Unknown link: judge by the best bus bandwidth, which is only a transfer rate when every
   // rank of the communicator is in the trace (else a duration includes waiting for absent peers).
-  bool slow = best_busbw < 100 && static_cast<int>(ar.size()) >= nranks;
+  bool slow = best_busbw < th.slow_busbw_gbps && static_cast<int>(ar.size()) >= nranks;
   if (auto c = RankLinks::build(run).slowest(ranks)) {
     link = c->link;
     slow = links::link_kind(c->link) != links::LinkKind::NvLink;
@@ -237,7 +231,9 @@ void grad_compression(const RunData& run, AnalysisResult& out) {
   f.kind = FindingKind::GradCompression;
   f.ranks = ranks;
   const double gain = job_share * saved;
-  f.severity = gain >= 0.10 ? FindingSeverity::High : gain >= 0.03 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.severity = gain >= th.high_gain_pct / 100     ? FindingSeverity::High
+               : gain >= th.medium_gain_pct / 100 ? FindingSeverity::Medium
+                                                  : FindingSeverity::Low;
   f.title = fmt("Gradient all-reduce in %.0f-bit floats is exposed %.0f%% of the step on a slow link: compress it",
                 bits, 100 * job_share);
   f.evidence = {{"allreduce_ops", ops},
@@ -268,12 +264,45 @@ void grad_compression(const RunData& run, AnalysisResult& out) {
 
 }  // namespace
 
-void analyze_time_buckets(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
-  auto it = out.metrics.find("per_rank");
-  if (it == out.metrics.end() || !it->is_array() || it->empty()) return;
-  memcpy_bound(run, *it, out);
-  launch_bound(*it, out);
-  grad_compression(run, out);
+namespace detail {
+
+Intervals fp32_allreduce_intervals(const std::vector<const NcclOpRow*>& ops, std::int64_t min_bytes) {
+  Intervals v;
+  for (const auto* o : ops)
+    if (is_allreduce(o->func) && float_bits(o->dtype) != 0 && o->bytes >= min_bytes && o->end_ns > o->start_ns)
+      v.push_back({o->start_ns, o->end_ns});
+  normalize(v);
+  return v;
+}
+
+// Gather: the rank's copies by kind, and its exposed fp32 all-reduce over its windows
+// (no compute under it, its waiting part excluded).
+void gather_copies_and_grad(const RunData&, const GatherInputs& in, const AnalyzeOptions& opts, RankGather& g) {
+  for (const auto* m : in.memcpys) {
+    const char* k = is_comm_memcpy(*m) ? "p2p" : m->kind == CopyKind::HtoD ? "h2d" : m->kind == CopyKind::DtoH ? "d2h" : "d2d";
+    auto& v = g.copies[k];
+    v.bytes += m->bytes, v.dur += m->dur_ns, ++v.n, v.small += m->bytes < 64 * 1024;
+  }
+  const auto& a = in.a;
+  Intervals ar = fp32_allreduce_intervals(in.ops, opts.grad_compression.min_bytes);
+  if (ar.empty() || a.windows.empty()) return;
+  g.grad_has = true;
+  Intervals exposed = subtract(ar, a.compute);
+  if (auto w = in.parts.wait.find(a.rank); w != in.parts.wait.end()) exposed = subtract(exposed, w->second);
+  for (const auto& w : a.windows) g.grad_exposed += measure(exposed, w.s, w.e), g.grad_step += w.e - w.s;
+}
+
+void judge_time_buckets(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
+  if (out.per_rank.empty()) return;
+  memcpy_bound(run, gd, out.per_rank, opts.memcpy_bound, out);
+  launch_bound(out.per_rank, opts.launch_bound, out);
+  grad_compression(run, gd, opts.grad_compression, out);
+}
+
+}  // namespace detail
+
+void analyze_time_buckets(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  detail::judge_time_buckets(run, detail::Gathered::of(run, opts), opts, out);
 }
 
 }  // namespace moetune::analyzers

@@ -9,14 +9,12 @@
 //              global_sync / straggler, so the exposed_comm finding counts exposed - exposed_wait.
 // Without a steps table each rank's first..last GPU work is one "step" (noted).
 // Finding exposed_comm when exposed communication is a large share of step time.
+// Split (gather.h): gather_* reads one rank's events; judge_* reads only the gathers.
 #include <algorithm>
 #include <map>
 
-#include "collective_instances.h"
+#include "gather.h"
 #include "moetune/analyzers/analyses.h"
-#include "moetune/analyzers/steps.h"
-#include "rank_activity.h"
-#include "time_buckets.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -24,161 +22,158 @@ using namespace detail;
 
 double pct(double a, double b) { return b > 0 ? 100.0 * a / b : 0.0; }
 
-// One per_step row (steady and warm-up windows alike); the caller adds its own last field.
-nlohmann::json step_row(int rank, const Window& w, const WindowStats& st) {
-  return {{"rank", rank},
-          {"step", w.step},
-          {"start_ns", w.s},
-          {"end_ns", w.e},
-          {"step_time_ms", ms(st.step_ns)},
-          {"compute_ms", ms(st.compute_ns)},
-          {"comm_ms", ms(st.comm_ns)},
-          {"exposed_comm_ms", ms(st.exposed_ns)},
-          {"overlap_pct", pct(static_cast<double>(st.overlap_ns), static_cast<double>(st.comm_ns))},
-          {"comm_ratio", st.step_ns > 0 ? static_cast<double>(st.comm_ns) / static_cast<double>(st.step_ns) : 0.0},
-          {"idle_ms", ms(st.idle_ns)}};
+// One per_step row (steady and warm-up windows alike); the caller sets exposed_wait_ms or warmup.
+StepMetrics step_row(int rank, const Window& w, const WindowStats& st) {
+  StepMetrics m;
+  m.rank = rank, m.step = w.step, m.start_ns = w.s, m.end_ns = w.e;
+  m.step_time_ms = ms(st.step_ns);
+  m.compute_ms = ms(st.compute_ns);
+  m.comm_ms = ms(st.comm_ns);
+  m.exposed_comm_ms = ms(st.exposed_ns);
+  m.overlap_pct = pct(static_cast<double>(st.overlap_ns), static_cast<double>(st.comm_ns));
+  m.comm_ratio = st.step_ns > 0 ? static_cast<double>(st.comm_ns) / static_cast<double>(st.step_ns) : 0.0;
+  m.idle_ms = ms(st.idle_ns);
+  return m;
 }
 
 // Exposed communication per op (nccl func, or comm-kernel family) on one rank.
-void exposed_by_op(const RunData& run, const CommClassifier& cls, const RankActivity& a,
-                   std::map<std::string, std::int64_t>& out) {
+void exposed_by_op(const RunData& run, const GatherInputs& in, std::map<std::string, std::int64_t>& out) {
+  const auto& a = in.a;
   if (a.nccl_ops > 0) {
-    for (const auto& o : run.nccl_ops)
-      if (o.rank.value == a.rank && o.end_ns > o.start_ns)
-        out[o.func] += (o.end_ns - o.start_ns) - measure(a.compute, o.start_ns, o.end_ns);
+    for (const auto* o : in.ops)
+      if (o->end_ns > o->start_ns) out[o->func] += (o->end_ns - o->start_ns) - measure(a.compute, o->start_ns, o->end_ns);
     return;
   }
-  for (const auto& k : run.kernels) {
-    if (k.rank.value != a.rank || !cls.is_comm(k.name)) continue;
+  for (const auto& k : in.kernels) {
+    if (!in.cls.is_comm(k.name)) continue;
     auto info = parse_nccl_kernel(run.str(k.name));
-    out[info ? info->func : to_string(cls.kind(k.name))] += k.dur_ns - measure(a.compute, k.start_ns, k.end_ns());
+    out[info ? info->func : to_string(in.cls.kind(k.name))] += k.dur_ns - measure(a.compute, k.start_ns, k.end_ns());
   }
 }
 
 }  // namespace
 
-void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
-  CommClassifier cls(run.strings);
-  auto acts = build_rank_activity(run, cls);
-  auto& per_rank = out.metrics["per_rank"] = nlohmann::json::array();
-  auto& per_step = out.metrics["per_step"] = nlohmann::json::array();
-  if (run.kernels.empty() && run.nccl_ops.empty() && run.memcpys.empty()) {
+namespace detail {
+
+// Gather: one rank's per-step rows, per-rank row (typed, metrics.h) and the sums the finding needs.
+void gather_comm_overlap(const RunData& run, const GatherInputs& in, RankGather& g) {
+  const auto& a = in.a;
+  exposed_by_op(run, in, g.exposed_by_op);
+  if (a.windows.empty()) return;
+  g.has_windows = true;
+  g.whole_run = a.whole_run;
+  auto& per_step = g.per_step_rows;
+  WindowStats tot;
+  auto exposed_wait_iv = intersect(subtract(a.comm, a.compute), in.wait_iv);
+  std::int64_t tot_wait = 0;
+  g.no_api = in.api.second.empty();
+  auto wait_of = [&](const std::map<int, Intervals>& m) {
+    auto it = m.find(a.rank);
+    return it == m.end() ? Intervals{} : it->second;
+  };
+  const RankBuckets rb = build_buckets(a, wait_of(in.parts.wait), wait_of(in.parts.transfer), in.api.first,
+                                       in.api.second);
+  Buckets btot;
+  std::vector<StepBuckets> step_buckets;
+  auto bucket_row = [&](std::int64_t step, std::int64_t s, std::int64_t e) {
+    auto bk = measure_buckets(a, rb, s, e);
+    step_buckets.push_back({step, s, e, ms(bk.step), bk.times()});
+    return bk;
+  };
+  for (const auto& w : a.windows) {
+    btot += bucket_row(w.step, w.s, w.e);
+    auto st = window_stats(a, w);
+    auto ew = measure(exposed_wait_iv, w.s, w.e);
+    tot_wait += ew;
+    tot.step_ns += st.step_ns;
+    tot.compute_ns += st.compute_ns;
+    tot.comm_ns += st.comm_ns;
+    tot.overlap_ns += st.overlap_ns;
+    tot.exposed_ns += st.exposed_ns;
+    tot.idle_ns += st.idle_ns;
+    // Overlap can hide exposed comm only behind compute that does not already overlap comm.
+    g.hideable += std::min(st.exposed_ns - ew, st.compute_ns - st.overlap_ns);
+    g.worst.push_back({st.exposed_ns - ew, w.step, w.s, w.e});
+    auto row = step_row(a.rank, w, st);
+    row.exposed_wait_ms = ms(ew);
+    per_step.push_back(std::move(row));
+  }
+  for (const auto& w : a.warmup_windows) {  // listed for plots, left out of every sum
+    auto row = step_row(a.rank, w, window_stats(a, w));
+    row.warmup = true;
+    per_step.push_back(std::move(row));
+  }
+  g.any_comm = tot.comm_ns > 0;
+  auto n = static_cast<double>(a.windows.size());
+  std::optional<DetectedPeriodMetrics> detected;
+  if (a.whole_run) {  // no steps: the repeating kernel sequence gives the per-step picture
+    if (auto dp = detect_step_period(run, a.rank)) {
+      g.detected = true;
+      step_buckets.clear();
+      std::int64_t sum = 0;
+      for (std::size_t i = 0; i < dp->windows.size(); ++i) {
+        bucket_row(static_cast<std::int64_t>(i), dp->windows[i].s, dp->windows[i].e);
+        sum += dp->windows[i].e - dp->windows[i].s;
+      }
+      detected = DetectedPeriodMetrics{dp->kernels, dp->windows.size(),
+                                       ms(sum) / static_cast<double>(dp->windows.size()), dp->anchor, dp->match};
+    }
+  }
+  RankMetrics& m = g.per_rank_row;
+  m.rank = a.rank;
+  m.steps = a.whole_run ? 0 : static_cast<int>(a.windows.size());
+  m.step_time_ms = ms(tot.step_ns) / n;
+  m.compute_ms = ms(tot.compute_ns) / n;
+  m.comm_ms = ms(tot.comm_ns) / n;
+  m.exposed_comm_ms = ms(tot.exposed_ns) / n;
+  m.overlap_pct = pct(static_cast<double>(tot.overlap_ns), static_cast<double>(tot.comm_ns));
+  m.comm_ratio = tot.step_ns > 0 ? static_cast<double>(tot.comm_ns) / static_cast<double>(tot.step_ns) : 0.0;
+  m.idle_ms = ms(tot.idle_ns) / n;
+  m.overlap_ms = ms(tot.overlap_ns) / n;
+  m.total_ms = ms(tot.step_ns);
+  m.compute_total_ms = ms(tot.compute_ns);
+  m.comm_total_ms = ms(tot.comm_ns);
+  m.exposed_comm_total_ms = ms(tot.exposed_ns);
+  m.exposed_wait_ms = ms(tot_wait) / n;
+  m.whole_run = a.whole_run;
+  m.comm_kernels = a.comm_kernels, m.nccl_ops = a.nccl_ops, m.peer_copies = a.peer_copies;
+  m.buckets = btot.times(n);
+  m.step_buckets = std::move(step_buckets);
+  m.long_gaps_per_step = static_cast<double>(btot.long_gaps) / n;
+  m.short_gaps_per_step = static_cast<double>(btot.short_gaps) / n;
+  m.api_calls_recorded = !rb.api_starts.empty();
+  m.detected_period = std::move(detected);
+  g.step = tot.step_ns;
+  g.comm = tot.comm_ns;
+  g.exposed = tot.exposed_ns - tot_wait;
+  g.wait = tot_wait;
+}
+
+// Measure + judge: the metrics rows in rank order, then the job-level finding.
+void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
+  out.metrics["per_rank"] = nlohmann::json::array();
+  out.metrics["per_step"] = nlohmann::json::array();
+  auto& per_rank = out.per_rank;
+  auto& per_step = out.per_step;
+  per_rank.clear(), per_step.clear();
+  if (!gd.any_kernels && run.nccl_ops.empty() && !gd.any_memcpys) {
     out.notes.push_back("not enough data: comm_overlap: the run has no GPU kernels, copies or NCCL operations");
     return;
   }
-  // Per rank: the waiting part of each collective (its start until start + wait).
-  std::map<int, Intervals> wait_iv;
-  const auto instances = collective_instances(run);
-  auto parts = comm_parts(instances);  // time buckets: pure wait vs transfer (time_buckets.h)
-  auto api = api_by_rank(run);
-  bool any_detected = false, any_no_api = false;
-  // First-call setup (global_sync's first_call cause) is attributed the same way.
-  for (const auto& in : instances)
-    for (const auto& m : in.members)
-      if (in.wait(m) + in.setup_ns > 0) wait_iv[m.rank].push_back({m.start_ns, m.start_ns + in.wait(m) + in.setup_ns});
-  bool any_whole = false, any_comm = false;
-  struct RankSum {
-    int rank = -1;
-    std::int64_t step = 0, comm = 0, exposed = 0, wait = 0, hideable = 0;  // exposed excludes wait
-    std::vector<std::pair<std::int64_t, Window>> worst;  // exposed ns, window
-  };
-  std::vector<RankSum> sums;
-  for (const auto& a : acts) {
-    if (a.windows.empty()) continue;
-    any_whole |= a.whole_run;
-    RankSum rs;
-    rs.rank = a.rank;
-    WindowStats tot;
-    auto& wv = wait_iv[a.rank];
-    normalize(wv);
-    auto exposed_wait_iv = intersect(subtract(a.comm, a.compute), wv);
-    std::int64_t tot_wait = 0;
-    auto& api_r = api[a.rank];
-    any_no_api |= api_r.second.empty();
-    const RankBuckets rb = build_buckets(a, std::move(parts.wait[a.rank]), std::move(parts.transfer[a.rank]),
-                                         std::move(api_r.first), std::move(api_r.second));
-    Buckets btot;
-    nlohmann::json step_buckets = nlohmann::json::array();
-    auto bucket_row = [&](std::int64_t step, std::int64_t s, std::int64_t e) {
-      auto bk = measure_buckets(a, rb, s, e);
-      auto row = bk.to_json();
-      row["step"] = step, row["start_ns"] = s, row["end_ns"] = e, row["step_time_ms"] = ms(bk.step);
-      step_buckets.push_back(std::move(row));
-      return bk;
-    };
-    for (const auto& w : a.windows) {
-      btot += bucket_row(w.step, w.s, w.e);
-      auto st = window_stats(a, w);
-      auto ew = measure(exposed_wait_iv, w.s, w.e);
-      tot_wait += ew;
-      tot.step_ns += st.step_ns;
-      tot.compute_ns += st.compute_ns;
-      tot.comm_ns += st.comm_ns;
-      tot.overlap_ns += st.overlap_ns;
-      tot.exposed_ns += st.exposed_ns;
-      tot.idle_ns += st.idle_ns;
-      // Overlap can hide exposed comm only behind compute that does not already overlap comm.
-      rs.hideable += std::min(st.exposed_ns - ew, st.compute_ns - st.overlap_ns);
-      rs.worst.push_back({st.exposed_ns - ew, w});
-      auto row = step_row(a.rank, w, st);
-      row["exposed_wait_ms"] = ms(ew);
-      per_step.push_back(std::move(row));
-    }
-    for (const auto& w : a.warmup_windows) {  // listed for plots, left out of every sum
-      auto row = step_row(a.rank, w, window_stats(a, w));
-      row["warmup"] = true;
-      per_step.push_back(std::move(row));
-    }
-    any_comm |= tot.comm_ns > 0;
-    auto n = static_cast<double>(a.windows.size());
-    nlohmann::json detected = nullptr;
-    if (a.whole_run) {  // no steps: the repeating kernel sequence gives the per-step picture
-      if (auto dp = detect_step_period(run, a.rank)) {
-        any_detected = true;
-        step_buckets = nlohmann::json::array();
-        std::int64_t sum = 0;
-        for (std::size_t i = 0; i < dp->windows.size(); ++i) {
-          bucket_row(static_cast<std::int64_t>(i), dp->windows[i].s, dp->windows[i].e);
-          sum += dp->windows[i].e - dp->windows[i].s;
-        }
-        detected = {{"kernels_per_step", dp->kernels},
-                    {"steps", dp->windows.size()},
-                    {"mean_step_ms", ms(sum) / static_cast<double>(dp->windows.size())},
-                    {"anchor_kernel", dp->anchor},
-                    {"self_match", dp->match}};
-      }
-    }
-    per_rank.push_back({{"rank", a.rank},
-                        {"steps", a.whole_run ? 0 : static_cast<int>(a.windows.size())},
-                        {"step_time_ms", ms(tot.step_ns) / n},
-                        {"compute_ms", ms(tot.compute_ns) / n},
-                        {"comm_ms", ms(tot.comm_ns) / n},
-                        {"exposed_comm_ms", ms(tot.exposed_ns) / n},
-                        {"overlap_pct", pct(static_cast<double>(tot.overlap_ns), static_cast<double>(tot.comm_ns))},
-                        {"comm_ratio", tot.step_ns > 0 ? static_cast<double>(tot.comm_ns) / static_cast<double>(tot.step_ns) : 0.0},
-                        {"idle_ms", ms(tot.idle_ns) / n},
-                        {"overlap_ms", ms(tot.overlap_ns) / n},
-                        {"total_ms", ms(tot.step_ns)},
-                        {"compute_total_ms", ms(tot.compute_ns)},
-                        {"comm_total_ms", ms(tot.comm_ns)},
-                        {"exposed_comm_total_ms", ms(tot.exposed_ns)},
-                        {"exposed_wait_ms", ms(tot_wait) / n},
-                        {"whole_run", a.whole_run},
-                        {"comm_kernels", a.comm_kernels},
-                        {"nccl_ops", a.nccl_ops},
-                        {"peer_copies", a.peer_copies},
-                        {"buckets", btot.to_json(n)},
-                        {"step_buckets", std::move(step_buckets)},
-                        {"host_gaps", {{"long_per_step", static_cast<double>(btot.long_gaps) / n},
-                                       {"short_per_step", static_cast<double>(btot.short_gaps) / n},
-                                       {"api_calls_recorded", !rb.api_starts.empty()}}},
-                        {"detected_period", detected}});
-    rs.step = tot.step_ns;
-    rs.comm = tot.comm_ns;
-    rs.exposed = tot.exposed_ns - tot_wait;
-    rs.wait = tot_wait;
-    sums.push_back(std::move(rs));
+  bool any_detected = false, any_no_api = false, any_whole = false, any_comm = false;
+  std::vector<const RankGather*> sums;
+  for (const auto& [r, g] : gd.ranks) {
+    if (!g.has_windows) continue;
+    any_whole |= g.whole_run;
+    any_no_api |= g.no_api;
+    any_detected |= g.detected;
+    any_comm |= g.any_comm;
+    for (const auto& row : g.per_step_rows) per_step.push_back(row);
+    per_rank.push_back(g.per_rank_row);
+    sums.push_back(&g);
   }
+  out.metrics["per_rank"] = to_json_array(per_rank);
+  out.metrics["per_step"] = to_json_array(per_step);
   if (any_detected)
     out.notes.push_back("steps: no steps recorded for some ranks; the step period was detected from the repeating "
                         "kernel sequence (per_rank[].detected_period): step_buckets are per detected step, the "
@@ -186,7 +181,7 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
   if (any_no_api)
     out.notes.push_back("time buckets: some ranks have no CUDA API calls recorded, so their gaps >= 1 ms count as idle "
                         "(a host launch gap cannot be told apart)");
-  const SteadySteps steady = steady_steps(run);
+  const SteadySteps& steady = gd.ctx.steady;
   out.metrics["comm_overlap"] = {
       {"windows", any_whole ? "whole run per rank (no steps recorded)" : "steps table"},
       {"warmup_rule", steady.rule},
@@ -215,22 +210,25 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
   double share_sum = 0, worst_share = 0, job_share = 1e9, job_gain = 1e9, comm_share = 1e9;
   int worst_rank = -1;
   int counted = 0;
-  for (const auto& rs : sums) {
-    if (rs.step <= 0) continue;
+  for (const auto* rs : sums) {
+    if (rs->step <= 0) continue;
     ++counted;
-    double share = static_cast<double>(rs.exposed) / static_cast<double>(rs.step);
+    double share = static_cast<double>(rs->exposed) / static_cast<double>(rs->step);
     share_sum += share;
     job_share = std::min(job_share, share);
-    job_gain = std::min(job_gain, static_cast<double>(rs.hideable) / static_cast<double>(rs.step));
-    comm_share = std::min(comm_share, static_cast<double>(rs.comm) / static_cast<double>(rs.step));
-    if (share > worst_share) worst_share = share, worst_rank = rs.rank;
+    job_gain = std::min(job_gain, static_cast<double>(rs->hideable) / static_cast<double>(rs->step));
+    comm_share = std::min(comm_share, static_cast<double>(rs->comm) / static_cast<double>(rs->step));
+    if (share > worst_share) worst_share = share, worst_rank = rs->rank;
   }
   if (counted == 0) return;
   double mean_share = share_sum / counted;
-  if (job_share < 0.05) return;
+  const auto& th = opts.exposed_comm;
+  if (job_share < th.min_pct / 100) return;
   Finding f;
   f.kind = FindingKind::ExposedComm;
-  f.severity = job_share >= 0.25 ? FindingSeverity::High : job_share >= 0.10 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.severity = job_share >= th.high_pct / 100     ? FindingSeverity::High
+               : job_share >= th.medium_pct / 100 ? FindingSeverity::Medium
+                                                  : FindingSeverity::Low;
   char buf[200];
   std::snprintf(buf, sizeof buf, "Exposed communication: %.0f%% of step time communicates with no compute running",
                 100 * job_share);
@@ -238,19 +236,21 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
   std::map<std::string, std::int64_t> by_op;
   nlohmann::json ranks_ev = nlohmann::json::array();
   std::vector<std::pair<std::int64_t, Window>> worst_all;
-  for (const auto& rs : sums) {
-    if (rs.step > 0 && static_cast<double>(rs.exposed) / static_cast<double>(rs.step) >= 0.05) f.ranks.push_back(rs.rank);
-    ranks_ev.push_back({{"rank", rs.rank},
-                        {"exposed_comm_ms", ms(rs.exposed + rs.wait)},
-                        {"exposed_waiting_for_other_ranks_ms", ms(rs.wait)},
-                        {"exposed_transfer_ms", ms(rs.exposed)},
-                        {"comm_ms", ms(rs.comm)},
-                        {"step_time_ms", ms(rs.step)},
-                        {"exposed_share_pct", pct(static_cast<double>(rs.exposed), static_cast<double>(rs.step))},
-                        {"hideable_ms", ms(rs.hideable)}});
-    for (const auto& w : rs.worst) worst_all.push_back(w);
+  for (const auto* rs : sums) {
+    if (rs->step > 0 && static_cast<double>(rs->exposed) / static_cast<double>(rs->step) >= th.min_pct / 100)
+      f.ranks.push_back(rs->rank);
+    ranks_ev.push_back({{"rank", rs->rank},
+                        {"exposed_comm_ms", ms(rs->exposed + rs->wait)},
+                        {"exposed_waiting_for_other_ranks_ms", ms(rs->wait)},
+                        {"exposed_transfer_ms", ms(rs->exposed)},
+                        {"comm_ms", ms(rs->comm)},
+                        {"step_time_ms", ms(rs->step)},
+                        {"exposed_share_pct", pct(static_cast<double>(rs->exposed), static_cast<double>(rs->step))},
+                        {"hideable_ms", ms(rs->hideable)}});
+    for (const auto& w : rs->worst) worst_all.push_back({w.ns, Window{w.step, w.s, w.e}});
   }
-  for (const auto& a : acts) exposed_by_op(run, cls, a, by_op);
+  for (const auto& [r, g] : gd.ranks)
+    for (const auto& [name, ns] : g.exposed_by_op) by_op[name] += ns;
   std::sort(worst_all.begin(), worst_all.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
   for (std::size_t i = 0; i < worst_all.size() && i < 5; ++i)
     f.time_ranges.push_back({worst_all[i].second.s, worst_all[i].second.e});
@@ -258,7 +258,7 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
   for (const auto& [name, ns] : by_op) ops[name] = ms(ns);
   // How much of the exposed transfer overlap could hide: it needs idle compute to hide behind.
   const double hide_fraction = job_share > 0 ? std::min(1.0, job_gain / job_share) : 0;
-  const bool link_bound = hide_fraction < 0.5;  // most exposed transfer has no compute to hide behind
+  const bool link_bound = hide_fraction < th.link_bound_hideable_pct / 100;  // little compute to hide behind
   f.evidence = {{"exposed_share_pct", 100 * job_share},
                 {"mean_exposed_share_pct", 100 * mean_share},
                 {"worst_rank", worst_rank},
@@ -319,4 +319,9 @@ void analyze_comm_overlap(const RunData& run, const AnalyzeOptions&, AnalysisRes
   out.findings.push_back(std::move(f));
 }
 
+}  // namespace detail
+
+void analyze_comm_overlap(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  detail::judge_comm_overlap(run, detail::Gathered::of(run, opts), opts, out);
+}
 }  // namespace moetune::analyzers

@@ -3,6 +3,7 @@
 // table itself is moetune/trace/comm_vocab.h.
 #include "moetune/analyzers/comm_rules.h"
 
+#include <cstdint>
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -40,7 +41,7 @@ std::vector<UnclassifiedComm> unclassified_comm_like(const std::vector<std::stri
   for (const auto& k : kernels) {
     auto id = static_cast<std::size_t>(k.name.value);
     if (k.name.value < 0 || id >= strings.size()) continue;
-    total[id] += k.dur_ns;
+    if (__builtin_add_overflow(total[id], k.dur_ns, &total[id])) total[id] = INT64_MAX;  // durations from the file
     ++count[id];
   }
   std::vector<UnclassifiedComm> out;

@@ -12,27 +12,15 @@ namespace moetune::analyzers {
 namespace {
 
 
-std::optional<double> mean_metric(const AnalysisResult& r, const char* key) {
-  if (!r.metrics.contains("per_rank") || !r.metrics["per_rank"].is_array()) return std::nullopt;
+// Mean over ranks of one per-rank metric; empty when the analysis has none.
+std::optional<double> mean_metric(const AnalysisResult& r, double RankMetrics::*field) {
+  if (r.per_rank.empty()) return std::nullopt;
   double s = 0;
-  int n = 0;
-  for (const auto& row : r.metrics["per_rank"])
-    if (row.contains(key) && row[key].is_number()) {
-      s += row[key].get<double>();
-      ++n;
-    }
-  if (n == 0) return std::nullopt;
-  return s / n;
+  for (const auto& row : r.per_rank) s += row.*field;
+  return s / static_cast<double>(r.per_rank.size());
 }
 
 nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
-
-nlohmann::json change(const std::optional<double>& a, const std::optional<double>& b) {
-  nlohmann::json j{{"before", opt(a)}, {"after", opt(b)}};
-  if (a && b && *a != 0) j["change_pct"] = 100.0 * (*b - *a) / *a;
-  if (a && b && *b != 0) j["ratio_before_over_after"] = *a / *b;
-  return j;
-}
 
 }  // namespace
 
@@ -74,8 +62,8 @@ RunSummary summarize(const RunData& run, const AnalysisResult& r) {
     for (const auto& [step, t] : step_tokens) tok += t;
     s.tokens_per_s = tok / static_cast<double>(step_tokens.size()) / (*s.step_time_ms / 1e3);
   }
-  s.exposed_comm_ms = mean_metric(r, "exposed_comm_ms");
-  s.comm_ratio = mean_metric(r, "comm_ratio");
+  s.exposed_comm_ms = mean_metric(r, &RankMetrics::exposed_comm_ms);
+  s.comm_ratio = mean_metric(r, &RankMetrics::comm_ratio);
   std::map<std::string, double> bytes, local;
   for (const auto& o : run.nccl_ops) (is_self_send(o) ? local : bytes)[o.func] += static_cast<double>(o.bytes);
   auto per_step = [&](double b) { return s.steps > 0 ? b / static_cast<double>(s.steps) : b; };
@@ -143,42 +131,73 @@ nlohmann::json predicted_vs_measured(const RunSummary& a, const RunSummary& b, c
   return j;
 }
 
+std::optional<double> Change::change_pct() const {
+  if (before && after && *before != 0) return 100.0 * (*after - *before) / *before;
+  return std::nullopt;
+}
+
+std::optional<double> Change::ratio() const {
+  if (before && after && *after != 0) return *before / *after;
+  return std::nullopt;
+}
+
+nlohmann::json to_json(const Change& c) {
+  nlohmann::json j{{"before", opt(c.before)}, {"after", opt(c.after)}};
+  if (auto p = c.change_pct()) j["change_pct"] = *p;
+  if (auto r = c.ratio()) j["ratio_before_over_after"] = *r;
+  return j;
+}
+
+RunDiff compare_runs(const RunSummary& a, const RunSummary& b) {
+  RunDiff d;
+  d.step_time_ms = {a.step_time_ms, b.step_time_ms};
+  d.step_time_mean_ms = {a.step_time_mean_ms, b.step_time_mean_ms};
+  d.exposed_comm_ms = {a.exposed_comm_ms, b.exposed_comm_ms};
+  d.comm_ratio = {a.comm_ratio, b.comm_ratio};
+  d.tokens_per_s = {a.tokens_per_s, b.tokens_per_s};
+  if (a.tokens_per_s && b.tokens_per_s && *a.tokens_per_s > 0) d.speedup = *b.tokens_per_s / *a.tokens_per_s;
+  else if (a.step_time_ms && b.step_time_ms && *b.step_time_ms > 0) d.speedup = *a.step_time_ms / *b.step_time_ms;
+  // A collective missing on one side moved 0 bytes there.
+  auto by_func = [](const std::map<std::string, double>& x, const std::map<std::string, double>& y) {
+    std::map<std::string, Change> out;
+    for (const auto& [f, v] : x) out[f] = {v, 0.0};
+    for (const auto& [f, v] : y) {
+      auto [it, fresh] = out.try_emplace(f, Change{0.0, v});
+      if (!fresh) it->second.after = v;
+    }
+    return out;
+  };
+  d.traffic_bytes_per_step = by_func(a.bytes_per_step, b.bytes_per_step);
+  d.local_bytes_per_step = by_func(a.local_bytes_per_step, b.local_bytes_per_step);
+  std::set<std::string> after_kinds, before_kinds;
+  for (const auto& f : b.findings) after_kinds.insert(to_string(f.kind));
+  for (const auto& f : a.findings) {
+    before_kinds.insert(to_string(f.kind));
+    d.findings.push_back({f.id, to_string(f.kind), f.title, after_kinds.count(to_string(f.kind)) ? "still there" : "gone"});
+  }
+  for (const auto& f : b.findings)
+    if (!before_kinds.count(to_string(f.kind))) d.findings.push_back({f.id, to_string(f.kind), f.title, "new"});
+  return d;
+}
+
 nlohmann::json diff_runs(const RunSummary& a, const RunSummary& b, const Profile* applied) {
+  const RunDiff d = compare_runs(a, b);
   nlohmann::json j{{"format_version", 1}};
   if (applied) j["predicted_vs_measured"] = predicted_vs_measured(a, b, *applied);
-  j["step_time_ms"] = change(a.step_time_ms, b.step_time_ms);
-  j["exposed_comm_ms"] = change(a.exposed_comm_ms, b.exposed_comm_ms);
-  j["comm_ratio"] = change(a.comm_ratio, b.comm_ratio);
-  j["tokens_per_s"] = change(a.tokens_per_s, b.tokens_per_s);
-  if (a.tokens_per_s && b.tokens_per_s && *a.tokens_per_s > 0) j["speedup"] = *b.tokens_per_s / *a.tokens_per_s;
-  else if (a.step_time_ms && b.step_time_ms && *b.step_time_ms > 0) j["speedup"] = *a.step_time_ms / *b.step_time_ms;
+  j["step_time_ms"] = to_json(d.step_time_ms);
+  j["exposed_comm_ms"] = to_json(d.exposed_comm_ms);
+  j["comm_ratio"] = to_json(d.comm_ratio);
+  j["tokens_per_s"] = to_json(d.tokens_per_s);
+  if (d.speedup) j["speedup"] = *d.speedup;
   auto& tr = j["traffic_bytes_per_step"] = nlohmann::json::object();
-  std::set<std::string> funcs;
-  for (const auto& [f, v] : a.bytes_per_step) funcs.insert(f);
-  for (const auto& [f, v] : b.bytes_per_step) funcs.insert(f);
-  for (const auto& f : funcs) {
-    auto get = [&](const RunSummary& s) -> std::optional<double> {
-      auto it = s.bytes_per_step.find(f);
-      return it == s.bytes_per_step.end() ? std::optional<double>(0.0) : std::optional<double>(it->second);
-    };
-    tr[f] = change(get(a), get(b));
-  }
+  for (const auto& [f, c] : d.traffic_bytes_per_step) tr[f] = to_json(c);
   auto& loc = j["local_bytes_per_step"] = nlohmann::json::object();
-  std::set<std::string> lfuncs;
-  for (const auto& [f, v] : a.local_bytes_per_step) lfuncs.insert(f);
-  for (const auto& [f, v] : b.local_bytes_per_step) lfuncs.insert(f);
-  for (const auto& f : lfuncs) {
-    auto get = [&](const RunSummary& s) {
-      auto it = s.local_bytes_per_step.find(f);
-      return std::optional<double>(it == s.local_bytes_per_step.end() ? 0.0 : it->second);
-    };
-    loc[f] = change(get(a), get(b));
-  }
+  for (const auto& [f, c] : d.local_bytes_per_step) loc[f] = to_json(c);
   j["steps"] = {{"before", a.steps}, {"after", b.steps}};
   j["steps_used"] = {{"before", a.steps_used}, {"after", b.steps_used}};
   j["steps_total"] = {{"before", a.steps_total}, {"after", b.steps_total}};
   j["warmup_rule"] = {{"before", a.warmup_rule}, {"after", b.warmup_rule}};
-  j["step_time_mean_ms"] = change(a.step_time_mean_ms, b.step_time_mean_ms);
+  j["step_time_mean_ms"] = to_json(d.step_time_mean_ms);
   auto rank_json = [](const RunSummary& s) {
     nlohmann::json o = nlohmann::json::object();
     for (const auto& [rk, v] : s.rank_step_ms) o[std::to_string(rk)] = v;
@@ -188,18 +207,8 @@ nlohmann::json diff_runs(const RunSummary& a, const RunSummary& b, const Profile
   j["step_time_basis"] = "median over steady-state steps of the job step time (max over ranks per step); "
                          "tokens/s = mean tokens per steady step (all ranks) / that median";
   j["ranks"] = {{"before", a.ranks}, {"after", b.ranks}};
-  std::set<std::string> after_kinds;
-  for (const auto& f : b.findings) after_kinds.insert(to_string(f.kind));
   auto& fs = j["findings"] = nlohmann::json::array();
-  std::set<std::string> before_kinds;
-  for (const auto& f : a.findings) {
-    before_kinds.insert(to_string(f.kind));
-    fs.push_back({{"id", f.id}, {"kind", to_string(f.kind)}, {"title", f.title},
-                  {"status", after_kinds.count(to_string(f.kind)) ? "still there" : "gone"}});
-  }
-  for (const auto& f : b.findings)
-    if (!before_kinds.count(to_string(f.kind)))
-      fs.push_back({{"id", f.id}, {"kind", to_string(f.kind)}, {"title", f.title}, {"status", "new"}});
+  for (const auto& f : d.findings) fs.push_back({{"id", f.id}, {"kind", f.kind}, {"title", f.title}, {"status", f.status}});
   return j;
 }
 

@@ -17,17 +17,12 @@
 #include <map>
 #include <set>
 
-#include "collective_instances.h"
-#include "late_cause.h"
+#include "gather.h"
 #include "moetune/analyzers/analyses.h"
-#include "rank_activity.h"
 
 namespace moetune::analyzers {
 namespace {
 using namespace detail;
-
-constexpr std::int64_t kMinWaitNs = 50'000;  // a wait shorter than 50 us is noise
-constexpr double kConsistentLate = 0.6;      // share of instances with the same late rank
 
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
   char buf[1024];
@@ -46,7 +41,7 @@ struct Group {
 // One rank arrives last in most waiting instances of (comm, func) and no other analysis
 // names it: name it, what it did before arriving and the wait it costs the others.
 Finding late_rank_finding(const std::string& comm, const std::string& func, const Group& g, int late, double span,
-                          const std::string& source) {
+                          const std::string& source, const AnalyzeOptions::GlobalSync& th) {
   std::int64_t caused = 0, late_wait_all = 0, gap = 0, busy = 0;
   int late_in = 0;
   std::map<std::string, std::int64_t> cause_ns;
@@ -83,7 +78,9 @@ Finding late_rank_finding(const std::string& comm, const std::string& func, cons
   double of_comm = g.comm > 0 ? static_cast<double>(g.all_wait) / static_cast<double>(g.comm) : 0;
   Finding f;
   f.kind = FindingKind::GlobalSync;
-  f.severity = share >= 0.10 ? FindingSeverity::High : share >= 0.03 ? FindingSeverity::Medium : FindingSeverity::Low;
+  f.severity = share >= th.high_pct / 100     ? FindingSeverity::High
+               : share >= th.medium_pct / 100 ? FindingSeverity::Medium
+                                              : FindingSeverity::Low;
   f.title = fmt("Rank %.0f arrives last at %.0f of the %.0f ", late, late_in, static_cast<double>(g.flagged.size())) +
             func + fmt(" calls where ranks wait: the others wait %.1f ms for it (waiting is %.0f%% of all time in ",
                        ms(late_wait_all), 100 * of_comm) + func + ")";
@@ -152,10 +149,31 @@ Finding late_rank_finding(const std::string& comm, const std::string& func, cons
 
 }  // namespace
 
-void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
-  std::string source;
-  AlignStats stats;
-  auto insts = collective_instances(run, &source, &stats);
+namespace detail {
+
+bool is_sync_instance(const CollInstance& in, std::int64_t min_wait_ns) {
+  std::int64_t thr = std::max<std::int64_t>(min_wait_ns, in.transfer_ns / 2);
+  int waiting = 0;
+  for (const auto& m : in.members) waiting += in.wait(m) >= thr;
+  return 2 * waiting > static_cast<int>(in.members.size()) - 1;  // most ranks wait
+}
+
+// Gather: what this rank did before it arrived last at a sync instance (its own events).
+void gather_late_causes(const RunData&, const GatherInputs& in, const AnalyzeOptions& opts, RankGather& g) {
+  const auto& a = in.a;
+  if (!a.busy.empty()) g.has_busy = true, g.busy_first = a.busy.front().s, g.busy_last = a.busy.back().e;
+  const auto& insts = in.ctx.instances;
+  for (std::size_t i = 0; i < insts.size(); ++i)
+    if (insts[i].late_rank == a.rank && is_sync_instance(insts[i], opts.global_sync.min_wait_ns))
+      g.late[static_cast<std::int64_t>(i)] = in.late.at(a.rank, insts[i].first_arrival, insts[i].last_arrival);
+}
+
+// Measure + judge: waits per rank and per (communicator, func) -> global_sync findings.
+void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
+  const auto& th = opts.global_sync;
+  const std::string& source = gd.ctx.source;
+  const AlignStats& stats = gd.ctx.stats;
+  const auto& insts = gd.ctx.instances;
   out.metrics["global_sync"] = {{"source", source},
                                 {"aligned", stats.by_id + stats.by_order},
                                 {"aligned_by_id", stats.by_id},
@@ -164,7 +182,7 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
                                 {"refused_count_mismatch", stats.refused_size},
                                 {"by_id_without_time_overlap", stats.id_without_overlap}};
   if (insts.empty()) {
-    out.notes.push_back(run.nccl_ops.empty() && run.kernels.empty()
+    out.notes.push_back(run.nccl_ops.empty() && !gd.any_kernels
                             ? "not enough data: global_sync: no collectives in the run"
                         : stats.ranks < 2
                             ? "not enough data: global_sync: " + std::to_string(stats.ranks) +
@@ -179,13 +197,16 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
                       " by communicator and sequence number, " + std::to_string(stats.by_order) +
                       " by launch order checked for function, size and time overlap, from " + source + "); refused " +
                       std::to_string(stats.refused) + " calls that match no other rank's");
-  CommClassifier cls(run.strings);
-  auto acts = build_rank_activity(run, cls);
   double span_sum = 0;
-  for (const auto& a : acts)
-    if (!a.busy.empty()) span_sum += static_cast<double>(a.busy.back().e - a.busy.front().s);
-  LateCauses causes(run, cls, acts);
-  double span = acts.empty() ? 0 : span_sum / static_cast<double>(acts.size());
+  for (const auto& [r, g] : gd.ranks)
+    if (g.has_busy) span_sum += static_cast<double>(g.busy_last - g.busy_first);
+  auto late_of = [&gd](int rank, std::int64_t index) {
+    auto g = gd.ranks.find(rank);
+    if (g == gd.ranks.end()) return LateActivity{};
+    auto l = g->second.late.find(index);
+    return l == g->second.late.end() ? LateActivity{} : l->second;
+  };
+  double span = gd.ranks.empty() ? 0 : span_sum / static_cast<double>(gd.ranks.size());
   // Ranks that an earlier analysis (stragglers: straggler, host_sync, gpu_idle) already names.
   std::set<int> claimed;
   for (const auto& f : out.findings)
@@ -213,16 +234,15 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
       first_calls.push_back(&in);
       first_medians.push_back(static_cast<double>(in.median_later_ns));
     }
-    std::int64_t thr = std::max<std::int64_t>(kMinWaitNs, in.transfer_ns / 2);
-    int waiting = 0;
-    for (const auto& m : in.members) waiting += in.wait(m) >= thr;
-    if (2 * waiting <= static_cast<int>(in.members.size()) - 1) continue;  // not most ranks
+    if (!is_sync_instance(in, th.min_wait_ns)) continue;  // not most ranks
     g.flagged.push_back(&in);
     g.wait += in.total_wait();
-    g.why.push_back(causes.at(in.late_rank, in.first_arrival, in.last_arrival));
+    g.why.push_back(late_of(in.late_rank, static_cast<std::int64_t>(&in - insts.data())));
   }
 
-  for (auto& [key, g] : groups) {
+  for (auto& kv : groups) {  // not a structured binding: clang 14 cannot capture one in a lambda
+    const auto& key = kv.first;
+    auto& g = kv.second;
     if (g.flagged.empty()) continue;
     const auto& func = key.second;
     double nr = static_cast<double>(g.flagged.front()->members.size());
@@ -232,10 +252,10 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     auto top = std::max_element(late_hist.begin(), late_hist.end(),
                                  [](const auto& a, const auto& b) { return a.second < b.second; });
     double top_share = static_cast<double>(top->second) / static_cast<double>(g.flagged.size());
-    if (share < 0.01) continue;  // waits too small to matter for the run
-    if (g.flagged.size() >= 3 && top_share >= kConsistentLate) {
+    if (share < th.min_wait_share_pct / 100) continue;  // waits too small to matter for the run
+    if (g.flagged.size() >= 3 && top_share >= th.consistent_late_pct / 100) {
       if (!claimed.count(top->first)) {
-        out.findings.push_back(late_rank_finding(key.first, func, g, top->first, span, source));
+        out.findings.push_back(late_rank_finding(key.first, func, g, top->first, span, source, th));
         continue;
       }
       std::map<std::string, int> hist_causes;
@@ -252,7 +272,9 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     bool tree = g.algo == "Tree" && algo_env_applies(func);
     Finding f;
     f.kind = FindingKind::GlobalSync;
-    f.severity = share >= 0.10 ? FindingSeverity::High : share >= 0.03 ? FindingSeverity::Medium : FindingSeverity::Low;
+    f.severity = share >= th.high_pct / 100     ? FindingSeverity::High
+                 : share >= th.medium_pct / 100 ? FindingSeverity::Medium
+                                                : FindingSeverity::Low;
     f.title = (tree ? "Tree " : "") + func + fmt(" is a global sync point: %.0f of %.0f instances make most ranks wait",
                                               static_cast<double>(g.flagged.size()), static_cast<double>(g.total));
     for (const auto& m : g.flagged.front()->members) f.ranks.push_back(m.rank);
@@ -317,7 +339,7 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     const auto* in = first_calls[i];
     double extra = static_cast<double>(in->transfer_ns) - first_medians[i];
     double share = span > 0 ? extra / span : 0;
-    if (share < 0.005) continue;
+    if (share < th.first_call_min_pct / 100) continue;
     Finding f;
     f.kind = FindingKind::GlobalSync;
     f.severity = FindingSeverity::Low;
@@ -336,6 +358,12 @@ void analyze_global_sync(const RunData& run, const AnalyzeOptions&, AnalysisResu
     f.gain_basis = "first instance's transfer minus the median later transfer, as a share of the run; one-time only";
     out.findings.push_back(std::move(f));
   }
+}
+
+}  // namespace detail
+
+void analyze_global_sync(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  detail::judge_global_sync(run, detail::Gathered::of(run, opts), opts, out);
 }
 
 }  // namespace moetune::analyzers

@@ -166,6 +166,7 @@ PlanEval evaluate_plan(const PlanInputs& in, const PlacementPlan& plan) {
   PlanEval ev;
   const auto R = static_cast<std::size_t>(in.ranks);
   ev.rank_tokens.assign(R, 0.0);
+  std::vector<double> sent(R, 0.0), received(R, 0.0), cross_sent(R, 0.0), cross_received(R, 0.0);
   double local = 0, same = 0, cross = 0;
   auto node = [&](int r) { return r < static_cast<int>(in.node_of_rank.size()) ? in.node_of_rank[static_cast<std::size_t>(r)] : r; };
   for (std::size_t l = 0; l < in.load.size(); ++l) {
@@ -187,7 +188,14 @@ PlanEval evaluate_plan(const PlanInputs& in, const PlacementPlan& plan) {
           if (node(r) == node(static_cast<int>(s))) near.push_back(r);
         const auto& targets = near.empty() ? rs : near;
         (near.empty() ? cross : same) += t;
-        for (int r : targets) ev.rank_tokens[static_cast<std::size_t>(r)] += t / static_cast<double>(targets.size());
+        const double part = t / static_cast<double>(targets.size());
+        for (int r : targets) {
+          const auto d = static_cast<std::size_t>(r);
+          ev.rank_tokens[d] += part;
+          if (s < R) sent[s] += part;
+          if (d < R) received[d] += part;
+          if (near.empty() && s < R && d < R) cross_sent[s] += part, cross_received[d] += part;
+        }
       }
     }
   }
@@ -204,6 +212,8 @@ PlanEval evaluate_plan(const PlanInputs& in, const PlacementPlan& plan) {
     ev.max_rank_time = std::max(ev.max_rank_time, ev.rank_tokens[r] / sp);
     mx = std::max(mx, ev.rank_tokens[r]);
     sum += ev.rank_tokens[r];
+    ev.max_rank_remote_tokens = std::max({ev.max_rank_remote_tokens, sent[r], received[r]});
+    ev.max_rank_cross_node_tokens = std::max({ev.max_rank_cross_node_tokens, cross_sent[r], cross_received[r]});
   }
   ev.balancedness = mx > 0 ? (sum / static_cast<double>(R)) / mx : 1.0;
   int base = 0;
@@ -221,6 +231,8 @@ nlohmann::json to_json(const PlanEval& e) {
           {"cross_node_pct", e.cross_node_pct},
           {"cross_node_tokens_per_step", e.cross_node_tokens},
           {"max_rank_time_tokens", e.max_rank_time},
+          {"max_rank_remote_tokens", e.max_rank_remote_tokens},
+          {"max_rank_cross_node_tokens", e.max_rank_cross_node_tokens},
           {"balancedness", e.balancedness},
           {"extra_copies", e.extra_copies},
           {"memory_cost_pct", e.memory_cost_pct},

@@ -10,7 +10,7 @@
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/comm_rules.h"
 #include "moetune/analyzers/steps.h"
-#include "rank_activity.h"
+#include "gather.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -45,7 +45,29 @@ bool is_hopper_or_newer(const RankRow& r) {
 
 }  // namespace
 
-void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult& out) {
+namespace detail {
+
+// Gather: first..last kernel or copy of the rank (a rank without steps is sized on it).
+void gather_precision(const RunData&, const GatherInputs& in, RankGather& g) {
+  auto add = [&g](std::int64_t s, std::int64_t e) {
+    if (e <= s) return;
+    if (!g.km_span) g.km_span = {{s, e}};
+    else g.km_span->first = std::min(g.km_span->first, s), g.km_span->second = std::max(g.km_span->second, e);
+  };
+  for (const auto& k : in.kernels) add(k.start_ns, k.end_ns());
+  for (const auto* m : in.memcpys) add(m->start_ns, m->end_ns());
+}
+
+}  // namespace detail
+
+void analyze_precision(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  detail::judge_precision(run, detail::Gathered::of(run, opts), opts, out);
+}
+
+namespace detail {
+
+// Measure + judge: 32-bit dispatch/combine bytes and the share of the step they run in.
+void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
   if (run.nccl_ops.empty()) {
     out.notes.push_back("not enough data: precision: no NCCL operations recorded");
     return;
@@ -118,7 +140,7 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
 
   // Per rank, over the steady-state steps (steps.h): the step time and the time during which
   // a wide all-to-all runs (union of the ops: grouped send/recv ops overlap each other).
-  const SteadySteps steady = steady_steps(run);
+  const SteadySteps& steady = gd.ctx.steady;
   std::map<int, double> step_ns;
   std::set<std::pair<int, std::int64_t>> step_keys;
   for (auto& [r, iv] : wide_iv) detail::normalize(iv);
@@ -143,8 +165,8 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
       auto [it, fresh] = win.try_emplace(r, s, e);
       if (!fresh) it->second.first = std::min(it->second.first, s), it->second.second = std::max(it->second.second, e);
     };
-    for (const auto& k : run.kernels) add(k.rank, k.start_ns, k.end_ns());
-    for (const auto& m : run.memcpys) add(m.rank, m.start_ns, m.end_ns());
+    for (const auto& [r, g] : gd.ranks)  // first..last kernel or copy (gather_precision)
+      if (g.km_span) add(RankId(r), g.km_span->first, g.km_span->second);
     for (const auto& o : run.nccl_ops) add(o.rank, o.start_ns, o.end_ns);
     for (const auto& [r, w] : win) {
       step_ns[r] += static_cast<double>(w.second - w.first);
@@ -170,9 +192,10 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
   f.time_ranges = ranges;
   const double gain = 100 * comm_share * (1.0 - 16.0 / wide_bits);
   // Severity follows what 16-bit could win; a payload that costs < 2 % of the step is a low.
-  f.severity = comm_share > 0.2                 ? FindingSeverity::High
-               : (total_step <= 0 || gain >= 2) ? FindingSeverity::Medium
-                                                : FindingSeverity::Low;
+  const auto& th = opts.comm_precision;
+  f.severity = comm_share > th.high_share_pct / 100                 ? FindingSeverity::High
+               : (total_step <= 0 || gain >= th.medium_gain_pct) ? FindingSeverity::Medium
+                                                                 : FindingSeverity::Low;
   f.title = "MoE dispatch/combine all-to-all sends " + std::to_string(wide_bits) +
             "-bit payloads: 16-bit halves the bytes";
   f.evidence = {{"alltoall_bytes_" + std::to_string(wide_bits) + "bit", wide_bytes},
@@ -212,5 +235,7 @@ void analyze_precision(const RunData& run, const AnalyzeOptions&, AnalysisResult
                   {"optional", true}}});
   out.findings.push_back(f);
 }
+
+}  // namespace detail
 
 }  // namespace moetune::analyzers

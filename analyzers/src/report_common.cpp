@@ -17,14 +17,11 @@ std::optional<FindingSeverity> parse_severity(const std::string& s) {
 
 StepRatios step_ratios(const AnalysisResult& r) {
   StepRatios s;
-  if (auto it = r.metrics.find("per_step"); it != r.metrics.end() && it->is_array())
-    for (const auto& row : *it) {
-      const int rank = row.value("rank", -1);
-      const auto step = row.value("step", std::int64_t{-1});
-      s.ranks.insert(rank);
-      s.ratio[step][rank] = row.value("comm_ratio", 0.0);
-      if (row.value("warmup", false)) s.warmup.insert(step);
-    }
+  for (const auto& row : r.per_step) {
+    s.ranks.insert(row.rank);
+    s.ratio[row.step][row.rank] = row.comm_ratio;
+    if (row.warmup) s.warmup.insert(row.step);
+  }
   return s;
 }
 
@@ -47,15 +44,13 @@ std::string step_list(const std::set<std::int64_t>& steps) {
 
 std::vector<BucketShares> bucket_shares(const AnalysisResult& r) {
   std::vector<BucketShares> out;
-  auto it = r.metrics.find("per_rank");
-  if (it == r.metrics.end() || !it->is_array()) return out;
-  for (const auto& row : *it) {
-    const double step = row.value("step_time_ms", 0.0);
-    if (!row.contains("buckets") || step <= 0) continue;
+  for (const auto& row : r.per_rank) {
+    const double step = row.step_time_ms;
+    if (step <= 0) continue;
     BucketShares b;
-    b.rank = row.value("rank", -1);
+    b.rank = row.rank;
     b.step_ms = step;
-    for (int i = 0; i < 10; ++i) b.pct[i] = 100 * row["buckets"].value(kBucketKeys[i], 0.0) / step;
+    for (int i = 0; i < BucketTimes::kCount; ++i) b.pct[i] = 100 * row.buckets.at(i) / step;
     out.push_back(b);
   }
   return out;
@@ -63,15 +58,15 @@ std::vector<BucketShares> bucket_shares(const AnalysisResult& r) {
 
 ReportSummary summarize(const AnalysisResult& r) {
   ReportSummary s;
-  if (auto it = r.metrics.find("per_rank"); it != r.metrics.end() && it->is_array() && !it->empty()) {
+  if (!r.per_rank.empty()) {
     s.have_metrics = true;
-    s.ranks = it->size();
-    for (const auto& row : *it) {
-      s.step_time_ms += row.value("step_time_ms", 0.0);
-      s.comm_ratio += row.value("comm_ratio", 0.0);
-      s.exposed_comm_ms += row.value("exposed_comm_ms", 0.0);
-      s.overlap_pct += row.value("overlap_pct", 0.0);
-      s.idle_ms += row.value("idle_ms", 0.0);
+    s.ranks = r.per_rank.size();
+    for (const auto& row : r.per_rank) {
+      s.step_time_ms += row.step_time_ms;
+      s.comm_ratio += row.comm_ratio;
+      s.exposed_comm_ms += row.exposed_comm_ms;
+      s.overlap_pct += row.overlap_pct;
+      s.idle_ms += row.idle_ms;
     }
     auto n = static_cast<double>(s.ranks);
     s.step_time_ms /= n, s.comm_ratio /= n, s.exposed_comm_ms /= n, s.overlap_pct /= n, s.idle_ms /= n;

@@ -71,15 +71,14 @@ std::string report_html(const RunData& run, const AnalysisResult& r, const HtmlO
   }
   o << "<p class=\"muted\">kernels " << run.kernels.size() << ", NCCL ops " << run.nccl_ops.size() << ", NVTX ranges "
     << run.nvtx.size() << ", steps " << run.steps.size() << ", routing rows " << run.routing.size() << "</p>\n";
-  if (auto it = r.metrics.find("per_rank"); it != r.metrics.end() && it->is_array() && !it->empty()) {
+  if (!r.per_rank.empty()) {
     o << "<h2>Per rank (means per step)</h2><table><tr><th>rank</th><th>steps</th><th>step ms</th><th>compute ms</th>"
          "<th>comm ms</th><th>exposed comm ms</th><th>overlap %</th><th>comm ratio %</th><th>idle ms</th></tr>\n";
-    for (const auto& row : *it)
-      o << "<tr><td>" << row.value("rank", -1) << "</td><td>" << row.value("steps", 0) << "</td><td>"
-        << num(row.value("step_time_ms", 0.0), 3) << "</td><td>" << num(row.value("compute_ms", 0.0), 3) << "</td><td>"
-        << num(row.value("comm_ms", 0.0), 3) << "</td><td>" << num(row.value("exposed_comm_ms", 0.0), 3) << "</td><td>"
-        << num(row.value("overlap_pct", 0.0), 1) << "</td><td>" << num(100 * row.value("comm_ratio", 0.0), 1)
-        << "</td><td>" << num(row.value("idle_ms", 0.0), 3) << "</td></tr>\n";
+    for (const auto& row : r.per_rank)
+      o << "<tr><td>" << row.rank << "</td><td>" << row.steps << "</td><td>" << num(row.step_time_ms, 3) << "</td><td>"
+        << num(row.compute_ms, 3) << "</td><td>" << num(row.comm_ms, 3) << "</td><td>" << num(row.exposed_comm_ms, 3)
+        << "</td><td>" << num(row.overlap_pct, 1) << "</td><td>" << num(100 * row.comm_ratio, 1) << "</td><td>"
+        << num(row.idle_ms, 3) << "</td></tr>\n";
     o << "</table>\n";
   }
   if (auto bs = bucket_shares(r); !bs.empty()) {  // one stacked bar per rank, then the numbers

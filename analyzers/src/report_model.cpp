@@ -4,7 +4,7 @@
 #include "moetune/analyzers/report_model.h"
 
 #include <algorithm>
-#include <cctype>
+#include <cstdio>
 #include <climits>
 #include <cmath>
 #include <set>
@@ -27,49 +27,37 @@ std::vector<Series> step_time_series(const RunData& run) {
   return out;
 }
 
-namespace {
-// nccl-tests bus-bandwidth factor (2(n-1)/n for all-reduce, (n-1)/n for all-gather,
-// reduce-scatter and all-to-all, 1 otherwise).
-double busbw_factor(const std::string& func, int n) {
-  if (n <= 1) return 1.0;
-  std::string f = func;
-  std::transform(f.begin(), f.end(), f.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  if (f.find("allreduce") != std::string::npos) return 2.0 * (n - 1) / n;
-  if (f.find("allgather") != std::string::npos || f.find("reducescatter") != std::string::npos ||
-      f.find("alltoall") != std::string::npos)
-    return double(n - 1) / n;
-  return 1.0;
+std::string BusBw::ceiling_label() const {
+  if (ceiling_gbps <= 0) return {};
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "link ceiling %s %.0f GB/s (achievable: %.0f %% of %.0f GB/s raw)", ceiling_link.c_str(),
+                ceiling_gbps, 100 * ceiling_fraction, ceiling_raw_gbps);
+  return buf;
 }
-}  // namespace
 
-BusBw busbw_series(const RunData& run) {
+BusBw busbw_series(const AnalysisResult& r) {
   BusBw b;
-  const int nranks_run = std::max<int>(1, int(run.ranks.size()));
-  std::map<std::string, std::map<int, std::vector<double>>> samples;  // func -> log2 bucket -> busbw
-  for (const auto& o : run.nccl_ops) {
-    const auto dur = o.end_ns - o.start_ns;
-    if (dur <= 0 || o.bytes <= 0) continue;
-    const double algbw = double(o.bytes) / double(dur);  // bytes/ns == GB/s
-    const int n = o.nranks > 0 ? o.nranks : nranks_run;
-    int bucket = 0;
-    for (auto v = o.bytes; v > 1; v >>= 1) ++bucket;
-    samples[o.func][bucket].push_back(algbw * busbw_factor(o.func, n));
+  std::map<std::string, std::map<std::int64_t, const CollectiveMetrics*>> pick;  // func -> bytes -> row
+  for (const auto& c : r.collectives) {
+    if (c.bytes <= 0 || c.busbw_gbps <= 0) continue;
+    auto& slot = pick[c.func][c.bytes];
+    if (!slot || c.count > slot->count) slot = &c;
+    if (c.ceiling && c.ceiling->achievable_gbps > b.ceiling_gbps) {
+      b.ceiling_gbps = c.ceiling->achievable_gbps;
+      b.ceiling_raw_gbps = c.ceiling->raw_gbps;
+      b.ceiling_fraction = c.ceiling->fraction;
+      b.ceiling_link = c.ceiling->link;
+    }
   }
-  for (auto& [func, buckets] : samples) {
+  for (const auto& [func, by_size] : pick) {
     Series s;
     s.name = func;
-    for (auto& [bucket, v] : buckets) {
-      std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
-      s.x.push_back(std::ldexp(1.0, bucket));
-      s.y.push_back(v[v.size() / 2]);
+    for (const auto& [bytes, row] : by_size) {
+      s.x.push_back(static_cast<double>(bytes));
+      s.y.push_back(row->busbw_gbps);
     }
     b.by_func.push_back(std::move(s));
   }
-  for (const auto& t : run.topology)
-    if (t.bandwidth_gbps && *t.bandwidth_gbps > b.ceiling_gbps) {
-      b.ceiling_gbps = *t.bandwidth_gbps;
-      b.ceiling_link = t.link;
-    }
   return b;
 }
 
@@ -82,45 +70,27 @@ std::vector<int> expert_layers(const RunData& run) {
 ExpertHeat expert_heat(const RunData& run, const AnalysisResult* result, int layer) {
   ExpertHeat h;
   h.layer = layer;
-  std::map<int, double> total;
   h.step_min = INT64_MAX;
   h.step_max = INT64_MIN;
   for (const auto& r : run.routing) {
     if (r.layer != layer) continue;
     h.tokens[{r.step, r.expert}] += double(r.tokens);
-    total[r.expert] += double(r.tokens);
     h.step_min = std::min(h.step_min, r.step);
     h.step_max = std::max(h.step_max, r.step);
-    h.experts = std::max(h.experts, r.expert + 1);
+    h.experts = std::max(h.experts, r.expert < INT_MAX ? r.expert + 1 : INT_MAX);  // ids come from the file
   }
   if (h.tokens.empty()) {
     h.step_min = h.step_max = 0;
     return h;
   }
   std::set<int> hot, cold;
-  auto pick = [&](const nlohmann::json& arr, std::set<int>& out) {
-    if (!arr.is_array()) return;
-    for (const auto& e : arr) {
-      if (e.is_number_integer()) out.insert(e.get<int>());
-      else if (e.is_object() && e.contains("expert") && e.value("layer", layer) == layer) out.insert(e.value("expert", -1));
-    }
-  };
   if (result) {
-    if (auto it = result->metrics.find("experts"); it != result->metrics.end() && it->is_object()) {
-      if (it->contains("hot")) pick((*it)["hot"], hot);
-      if (it->contains("cold")) pick((*it)["cold"], cold);
-    }
+    for (const auto& m : result->experts.hot)
+      if (m.layer == layer) hot.insert(m.expert);
+    for (const auto& m : result->experts.cold)
+      if (m.layer == layer) cold.insert(m.expert);
   }
   h.hot_from_metrics = !hot.empty() || !cold.empty();
-  if (!h.hot_from_metrics) {
-    std::vector<std::pair<double, int>> order;
-    for (auto [e, t] : total) order.push_back({t, e});
-    std::sort(order.begin(), order.end());
-    for (std::size_t i = 0; i < std::min<std::size_t>(3, order.size()); ++i) {
-      cold.insert(order[i].second);
-      hot.insert(order[order.size() - 1 - i].second);
-    }
-  }
   h.hot.assign(hot.begin(), hot.end());
   h.cold.assign(cold.begin(), cold.end());
   return h;
@@ -151,7 +121,7 @@ std::vector<PlotSpec> report_plots(const RunData& run, const AnalysisResult& r) 
   std::vector<PlotSpec> out;
   if (!run.steps.empty()) out.push_back({"step_time", "Step time per step", -1});
   if (step_ratios(r).plotted().size() >= 2) out.push_back({"comm_ratio", "Communication ratio per step", -1});
-  if (!busbw_series(run).by_func.empty()) out.push_back({"busbw", "Bus bandwidth per collective", -1});
+  if (!busbw_series(r).by_func.empty()) out.push_back({"busbw", "Bus bandwidth per collective", -1});
   int n = 0;
   for (int layer : expert_layers(run)) {
     if (n++ == kMaxExpertLayers) break;  // first layers only: the report stays readable

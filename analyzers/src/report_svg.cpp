@@ -150,10 +150,15 @@ std::string heatmap(ExpertHeat h, const std::set<std::int64_t>& skip) {
   for (const auto& [k, v] : cell)
     o << "<rect x=\"" << num(L + cw * k.first) << "\" y=\"" << num(T + ch * k.second) << "\" width=\"" << num(cw + 0.3)
       << "\" height=\"" << num(ch + 0.3) << "\" fill=\"" << heat_color(vmax > 0 ? v / vmax : 0) << "\"/>";
+  // Labels: every `every`-th expert plus the hot and cold ones; O(labels), not O(largest expert id)
+  // (fuzz_store: an expert id of 131,780,740 from a file made this loop run for minutes).
   const int every = std::max(1, h.experts / 24);
-  for (int e = 0; e < h.experts; ++e) {
+  std::set<int> labelled(hot.begin(), hot.end());
+  labelled.insert(cold.begin(), cold.end());
+  for (std::int64_t e = 0; e < h.experts; e += every) labelled.insert(static_cast<int>(e));
+  for (int e : labelled) {
+    if (e < 0 || e >= h.experts) continue;
     const bool is_hot = hot.count(e) > 0, is_cold = cold.count(e) > 0;
-    if (e % every && !is_hot && !is_cold) continue;
     o << "<text x=\"" << L - 4 << "\" y=\"" << num(T + ch * (e + 0.5) + 4) << "\" font-size=\"10\" text-anchor=\"end\""
       << (is_hot ? " fill=\"#d00\"" : is_cold ? " fill=\"#0060d0\"" : "") << ">e" << e
       << (is_hot ? " HOT" : is_cold ? " cold" : "") << "</text>";
@@ -180,7 +185,8 @@ std::string plot_svg(const PlotSpec& p, const RunData& run, const AnalysisResult
       Series kept;
       kept.name = s.name;
       for (std::size_t i = 0; i < s.x.size(); ++i)
-        if (!skip.count(std::int64_t(s.x[i]))) kept.x.push_back(s.x[i]), kept.y.push_back(s.y[i]);
+        if (!(std::abs(s.x[i]) < 9.2e18 && skip.count(std::int64_t(s.x[i]))))  // x may be any double from the file
+          kept.x.push_back(s.x[i]), kept.y.push_back(s.y[i]);
       s = std::move(kept);
     }
     return line_plot(series, {"step time per step", "step", "step time (ms)", false, true, 1, "", 0, ""});
@@ -197,13 +203,11 @@ std::string plot_svg(const PlotSpec& p, const RunData& run, const AnalysisResult
     return line_plot(s, {"communication ratio per step", "step", "comm ratio", false, true, 100, "%", 0, ""});
   }
   if (p.id == "busbw") {
-    const BusBw b = busbw_series(run);
+    const BusBw b = busbw_series(r);
     auto named = b.by_func;
     for (auto& s : named) s.name += " (median)";
     return line_plot(named, {"bus bandwidth per collective", "message size", "bus bandwidth (GB/s)", true, false, 1, "",
-                             b.ceiling_gbps,
-                             b.ceiling_gbps > 0 ? "link ceiling " + b.ceiling_link + " " + num(b.ceiling_gbps, 0) + " GB/s"
-                                                : std::string()});
+                             b.ceiling_gbps, b.ceiling_label()});
   }
   if (p.layer >= 0) return heatmap(expert_heat(run, &r, p.layer), skip);
   return "";

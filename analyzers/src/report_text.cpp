@@ -43,10 +43,7 @@ std::string fix_text(const Fix& f) {
   return f.type + " " + b.dump();
 }
 
-const nlohmann::json* per_rank(const AnalysisResult& r) {
-  auto it = r.metrics.find("per_rank");
-  return it != r.metrics.end() && it->is_array() && !it->empty() ? &*it : nullptr;
-}
+const std::vector<RankMetrics>* per_rank(const AnalysisResult& r) { return r.per_rank.empty() ? nullptr : &r.per_rank; }
 
 }  // namespace
 
@@ -63,10 +60,9 @@ std::string report_text(const RunData& run, const AnalysisResult& r) {
                   "comm_ms", "exposed_ms", "overlap%", "comm%", "idle_ms");
     o << line;
     for (const auto& row : *pr) {
-      std::snprintf(line, sizeof line, "%5d %6d %10.3f %10.3f %9.3f %10.3f %9.1f %7.1f %9.3f\n", row.value("rank", -1),
-                    row.value("steps", 0), row.value("step_time_ms", 0.0), row.value("compute_ms", 0.0),
-                    row.value("comm_ms", 0.0), row.value("exposed_comm_ms", 0.0), row.value("overlap_pct", 0.0),
-                    100 * row.value("comm_ratio", 0.0), row.value("idle_ms", 0.0));
+      std::snprintf(line, sizeof line, "%5d %6d %10.3f %10.3f %9.3f %10.3f %9.1f %7.1f %9.3f\n", row.rank, row.steps,
+                    row.step_time_ms, row.compute_ms, row.comm_ms, row.exposed_comm_ms, row.overlap_pct,
+                    100 * row.comm_ratio, row.idle_ms);
       o << line;
     }
     o << "(per-step means; comm% = communication time / step time)\n\n";
@@ -127,10 +123,9 @@ std::string report_markdown(const RunData& run, const AnalysisResult& r) {
     o << "\n## Per rank (means per step)\n\n| rank | steps | step ms | compute ms | comm ms | exposed comm ms | overlap % | "
          "comm ratio % | idle ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const auto& row : *pr)
-      o << "| " << row.value("rank", -1) << " | " << row.value("steps", 0) << " | " << num(row.value("step_time_ms", 0.0), 3)
-        << " | " << num(row.value("compute_ms", 0.0), 3) << " | " << num(row.value("comm_ms", 0.0), 3) << " | "
-        << num(row.value("exposed_comm_ms", 0.0), 3) << " | " << num(row.value("overlap_pct", 0.0), 1) << " | "
-        << num(100 * row.value("comm_ratio", 0.0), 1) << " | " << num(row.value("idle_ms", 0.0), 3) << " |\n";
+      o << "| " << row.rank << " | " << row.steps << " | " << num(row.step_time_ms, 3) << " | " << num(row.compute_ms, 3)
+        << " | " << num(row.comm_ms, 3) << " | " << num(row.exposed_comm_ms, 3) << " | " << num(row.overlap_pct, 1)
+        << " | " << num(100 * row.comm_ratio, 1) << " | " << num(row.idle_ms, 3) << " |\n";
   }
   if (auto bs = bucket_shares(r); !bs.empty()) {
     o << "\n## Time accounting (% of step; docs/ANALYZE-JSON.md)\n\n| rank |";

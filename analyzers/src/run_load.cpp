@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "moetune/analyzers/model.h"
+#include "moetune/trace/dim3_store.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -134,13 +135,16 @@ void sort_by_rank_start(std::vector<Row>& v) {
   if (std::is_sorted(v.begin(), v.end(), less)) return;
   std::int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (const auto& r : v) lo = std::min(lo, r.rank.value), hi = std::max(hi, r.rank.value);
-  if (hi - lo > (1 << 20)) return std::stable_sort(v.begin(), v.end(), less);  // sparse ranks: plain sort
-  std::vector<std::size_t> first(static_cast<std::size_t>(hi - lo) + 2, 0);
-  for (const auto& r : v) ++first[static_cast<std::size_t>(r.rank.value - lo) + 1];
+  // The span in unsigned arithmetic: ranks come from the file, and hi - lo of two extreme
+  // int64 values overflows (found by fuzz_store: ranks INT64_MAX and -2^40).
+  const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+  if (span > (1u << 20)) return std::stable_sort(v.begin(), v.end(), less);  // sparse ranks: plain sort
+  std::vector<std::size_t> first(static_cast<std::size_t>(span) + 2, 0);
+  for (const auto& r : v) ++first[static_cast<std::size_t>(static_cast<std::uint64_t>(r.rank.value) - static_cast<std::uint64_t>(lo)) + 1];
   for (std::size_t i = 1; i < first.size(); ++i) first[i] += first[i - 1];
   std::vector<Row> out(v.size());
   auto pos = first;
-  for (auto& r : v) out[pos[static_cast<std::size_t>(r.rank.value - lo)]++] = std::move(r);
+  for (auto& r : v) out[pos[static_cast<std::size_t>(static_cast<std::uint64_t>(r.rank.value) - static_cast<std::uint64_t>(lo))]++] = std::move(r);
   auto by_start = [](const Row& a, const Row& b) { return a.start_ns < b.start_ns; };
   for (std::size_t k = 0; k + 1 < first.size(); ++k) {
     auto b = out.begin() + static_cast<std::ptrdiff_t>(first[k]), e = out.begin() + static_cast<std::ptrdiff_t>(first[k + 1]);
@@ -173,9 +177,14 @@ Expected<RunData> RunData::load(const std::filesystem::path& path) {
     p->sql = "SELECT id,rank,stream,start_ns,dur_ns,name_id,correlation,grid,block FROM kernels "
              "ORDER BY rank, start_ns, id";
     d.kernels.reserve(static_cast<std::size_t>(std::clamp<std::int64_t>(counts.get("kernels"), 0, 1LL << 32)));
-    p->read_all = [&d](sqlite3_stmt* st) {
+    const int version = rd.format_version();  // grid/block as stored (moetune/trace/dim3_store.h)
+    p->read_all = [&d, version](sqlite3_stmt* st) {
       int rc;
-      while ((rc = sqlite3_step(st)) == SQLITE_ROW) decode(st, d.kernels.emplace_back());
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        KernelRow& k = d.kernels.emplace_back();
+        decode(st, k);
+        k.grid = dim3_load(k.grid, version), k.block = dim3_load(k.block, version);
+      }
       return rc;
     };
     p->append = [] {};

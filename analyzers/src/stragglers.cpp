@@ -10,22 +10,17 @@
 //   gpu_idle  - gaps with no GPU work >= opts.idle_gap_ns inside steps, not already
 //               explained by a host sync.
 // Cost: O(N) to fold activity (rank_activity.h) plus O(log N) per sync call / gap.
+// Split (gather.h): gather_* reads one rank's events; judge_* reads only the gathers.
 #include <algorithm>
 #include <cstdio>
 #include <map>
 
-#include "collective_instances.h"
+#include "gather.h"
 #include "moetune/analyzers/analyses.h"
-#include "moetune/analyzers/steps.h"
-#include "rank_activity.h"
 
 namespace moetune::analyzers {
 namespace {
 using namespace detail;
-
-constexpr double kStragglerRatio = 1.10;
-constexpr std::int64_t kStragglerMinNs = 100'000;
-constexpr std::int64_t kSyncIdleMinNs = 10'000;  // idle behind one sync call worth counting
 
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
   char buf[1024];
@@ -38,7 +33,7 @@ FindingSeverity by_share(double share, double medium, double high) {
 }
 
 struct RankTotals {
-  const RankActivity* act = nullptr;
+  const RankGather* act = nullptr;
   std::int64_t window_ns = 0, compute_ns = 0;
   double steps = 0;
   double compute_per_step() const { return steps > 0 ? static_cast<double>(compute_ns) / steps : 0; }
@@ -49,14 +44,14 @@ struct RankTotals {
 // expert; placement: where the expert lives). A token goes to the copy on its own rank, else
 // the copies share it evenly (the planner's rule, placement.h). Empty without routing or
 // placement, or when a routed expert has no placement row.
-std::vector<double> expert_tokens_per_rank(const RunData& run) {
+std::vector<double> expert_tokens_per_rank(const RunData& run, const SteadySteps& ctx_steady) {
   if (run.routing.empty() || run.placement.empty()) return {};
   std::map<std::pair<int, int>, std::vector<int>> where;  // (layer, expert) -> ranks (deduplicated)
   for (const auto& p : run.placement) {
     auto& v = where[{p.layer, p.expert}];
     if (std::find(v.begin(), v.end(), static_cast<int>(p.rank.value)) == v.end()) v.push_back(static_cast<int>(p.rank.value));
   }
-  const SteadySteps steady = steady_steps(run);
+  const SteadySteps& steady = ctx_steady;
   std::map<std::int64_t, bool> steps;
   std::vector<double> tokens;
   for (const auto& r : run.routing) {
@@ -87,7 +82,8 @@ double median_without(const std::vector<double>& v, std::size_t skip) {
   return median_of(o);
 }
 
-void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, AnalysisResult& out) {
+void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<RankTotals>& tot,
+                     const AnalyzeOptions::Straggler& th, AnalysisResult& out) {
   if (tot.size() < 2) {
     out.notes.push_back("not enough data: straggler: needs two or more ranks");
     return;
@@ -103,8 +99,8 @@ void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, Ana
       return;
     }
   }
-  auto insts = collective_instances(run);
-  const std::vector<double> expert_tokens = expert_tokens_per_rank(run);
+  const auto& insts = gd.ctx.instances;
+  const std::vector<double> expert_tokens = expert_tokens_per_rank(run, gd.ctx.steady);
   for (const auto& t : tot) {
     std::vector<double> others;
     for (const auto& o : tot)
@@ -113,7 +109,7 @@ void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, Ana
     double med = others.size() % 2 ? others[others.size() / 2]
                                    : (others[others.size() / 2 - 1] + others[others.size() / 2]) / 2;
     double mine = t.compute_per_step();
-    if (med <= 0 || mine < kStragglerRatio * med || mine - med < static_cast<double>(kStragglerMinNs)) continue;
+    if (med <= 0 || mine < th.ratio * med || mine - med < static_cast<double>(th.min_excess_ns)) continue;
     // Measured: what the other ranks waited in collectives where this rank arrived last.
     std::int64_t others_wait = 0;
     int late_in = 0;
@@ -132,10 +128,10 @@ void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, Ana
       my_tokens = expert_tokens[r];
       others_tokens = median_without(expert_tokens, r);
     }
-    const bool by_load = my_tokens && others_tokens && *others_tokens > 0 && *my_tokens >= kStragglerRatio * *others_tokens;
+    const bool by_load = my_tokens && others_tokens && *others_tokens > 0 && *my_tokens >= th.ratio * *others_tokens;
     Finding f;
     f.kind = FindingKind::Straggler;
-    f.severity = by_share((mine - med) / std::max(step, 1.0), 0.05, 0.15);
+    f.severity = by_share((mine - med) / std::max(step, 1.0), th.medium_pct / 100, th.high_pct / 100);
     f.title = fmt("Rank %.0f is a straggler: its compute takes %.0f%% longer than the other ranks'", t.act->rank,
                   100 * (mine / med - 1));
     f.ranks = {t.act->rank};
@@ -188,88 +184,119 @@ void find_stragglers(const RunData& run, const std::vector<RankTotals>& tot, Ana
 
 }  // namespace
 
-void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  CommClassifier cls(run.strings);
-  auto acts = build_rank_activity(run, cls);
-  if (acts.empty()) {
+namespace detail {
+
+// Gather: the rank's compute over its windows, GPU idle after its blocking sync calls, and
+// its idle gaps inside steps (with what the host did during the longest ones).
+void gather_stragglers(const RunData& run, const GatherInputs& in, const AnalyzeOptions& opts, RankGather& g) {
+  const auto& a = in.a;
+  if (a.windows.empty()) return;
+  for (const auto& w : a.windows) {
+    g.window_ns += w.e - w.s;
+    g.compute_ns += measure(a.compute, w.s, w.e);
+  }
+  g.nwindows = static_cast<std::int64_t>(a.windows.size());
+  const auto& busy = a.busy;
+  // host_sync: the GPU gap that the sync's return falls into.
+  std::vector<Interval> sync_gaps;
+  for (const auto* c : in.syncs) {
+    auto te = c->end_ns();
+    auto it = std::upper_bound(busy.begin(), busy.end(), te, [](std::int64_t v, const Interval& iv) { return v < iv.e; });
+    if (it == busy.end() || it->s <= te) continue;  // GPU busy when the sync returned, or no later work
+    std::int64_t prev_end = it == busy.begin() ? c->start_ns : std::prev(it)->e;
+    std::int64_t from = std::max(prev_end, c->start_ns), to = it->s;
+    if (!a.whole_run) {  // count only the part inside a steady step (warm-up and setup are not the loop)
+      auto w = std::upper_bound(a.windows.begin(), a.windows.end(), from,
+                                [](std::int64_t v, const Window& x) { return v < x.e; });
+      if (w == a.windows.end() || w->s >= to) continue;
+      from = std::max(from, w->s), to = std::min(to, w->e);
+    }
+    std::int64_t idle = to - from;
+    if (idle < opts.host_sync.min_idle_per_call_ns) continue;
+    sync_gaps.push_back({from, to});
+    g.sync_idle += idle;
+    auto& e = g.sync_by_api[run.str(c->name)];
+    ++e.first;
+    e.second += idle;
+  }
+  g.sync_gaps = static_cast<std::int64_t>(sync_gaps.size());
+  {
+    auto worst = sync_gaps;
+    std::sort(worst.begin(), worst.end(), [](auto& x, auto& y) { return x.e - x.s > y.e - y.s; });
+    for (std::size_t i = 0; i < worst.size() && i < 5; ++i) g.sync_worst.push_back({worst[i].s, worst[i].e});
+  }
+
+  // gpu_idle: gaps inside steps not explained by a host sync.
+  std::vector<Interval> idle;
+  for (const auto& w : a.windows)
+    for (const auto& gp : gaps(busy, w.s, w.e, opts.idle_gap_ns)) {
+      bool by_sync = std::any_of(sync_gaps.begin(), sync_gaps.end(),
+                                 [&](const Interval& s) { return s.s < gp.e && s.e > gp.s; });
+      if (by_sync) continue;
+      idle.push_back(gp);
+      g.idle_ns += gp.e - gp.s;
+    }
+  g.idle_gaps = static_cast<std::int64_t>(idle.size());
+  auto worst = idle;
+  std::sort(worst.begin(), worst.end(), [](auto& x, auto& y) { return x.e - x.s > y.e - y.s; });
+  for (std::size_t i = 0; i < worst.size() && i < 5; ++i) {
+    g.idle_worst.push_back({worst[i].s, worst[i].e});
+    // What the host did in the gap: the API call (started up to 1 s before) covering most of it.
+    std::string host = in.api_sorted ? "no CUDA API call (host busy outside CUDA)" : "unknown";
+    std::int64_t best = 0;
+    const auto& rows = in.api_rows;
+    auto lo = std::lower_bound(rows.begin(), rows.end(), worst[i].s - 1'000'000'000,
+                               [](const ApiCallRow& c, std::int64_t v) { return c.start_ns < v; });
+    for (auto it = lo; in.api_sorted && it != rows.end() && it->start_ns < worst[i].e; ++it) {
+      auto ov = std::min(it->end_ns(), worst[i].e) - std::max(it->start_ns, worst[i].s);
+      if (ov > best) best = ov, host = run.str(it->name);
+    }
+    g.idle_worst_ev.push_back(
+        {{"start_ns", worst[i].s}, {"gap_ms", ms(worst[i].e - worst[i].s)}, {"host_during_gap", host}});
+  }
+}
+
+// Measure + judge: straggler across ranks; host_sync and gpu_idle per rank.
+void judge_stragglers(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
+  if (gd.ranks.empty()) {
     out.notes.push_back("not enough data: stragglers: the run has no GPU activity");
     return;
   }
   std::vector<RankTotals> tot;
-  for (const auto& a : acts) {
-    if (a.windows.empty()) continue;
+  for (const auto& [r, g] : gd.ranks) {
+    if (!g.has_windows) continue;
     RankTotals t;
-    t.act = &a;
-    for (const auto& w : a.windows) {
-      t.window_ns += w.e - w.s;
-      t.compute_ns += measure(a.compute, w.s, w.e);
-    }
-    t.steps = static_cast<double>(a.windows.size());
+    t.act = &g;
+    t.window_ns = g.window_ns;
+    t.compute_ns = g.compute_ns;
+    t.steps = static_cast<double>(g.nwindows);
     tot.push_back(t);
   }
-  find_stragglers(run, tot, out);
-
-  // Blocking sync calls per rank; names classified once per interned string.
-  std::vector<char> sync_name(run.strings.size());
-  for (std::size_t i = 0; i < run.strings.size(); ++i) sync_name[i] = is_blocking_sync_api(run.strings[i]);
-  std::map<int, std::vector<const ApiCallRow*>> syncs;
-  for (const auto& c : run.api_calls) {
-    auto id = static_cast<std::size_t>(c.name.value);
-    if (id < sync_name.size() && sync_name[id])
-      syncs[static_cast<int>(c.rank.value)].push_back(&c);
-  }
-  bool api_sorted = std::is_sorted(run.api_calls.begin(), run.api_calls.end(), [](const auto& a, const auto& b) {
-    return a.rank != b.rank ? a.rank < b.rank : a.start_ns < b.start_ns;
-  });
-  if (run.api_calls.empty()) out.notes.push_back("not enough data: host_sync: no CUDA API calls recorded");
+  find_stragglers(run, gd, tot, opts.straggler, out);
+  if (!gd.any_api_calls) out.notes.push_back("not enough data: host_sync: no CUDA API calls recorded");
 
   for (const auto& t : tot) {
     const auto& a = *t.act;
-    const auto& busy = a.busy;
-    // host_sync: the GPU gap that the sync's return falls into.
-    std::vector<Interval> sync_gaps;
-    std::map<std::string, std::pair<int, std::int64_t>> by_api;
-    std::int64_t sync_idle = 0;
-    for (const auto* c : syncs[a.rank]) {
-      auto te = c->end_ns();
-      auto it = std::upper_bound(busy.begin(), busy.end(), te, [](std::int64_t v, const Interval& iv) { return v < iv.e; });
-      if (it == busy.end() || it->s <= te) continue;  // GPU busy when the sync returned, or no later work
-      std::int64_t prev_end = it == busy.begin() ? c->start_ns : std::prev(it)->e;
-      std::int64_t from = std::max(prev_end, c->start_ns), to = it->s;
-      if (!a.whole_run) {  // count only the part inside a steady step (warm-up and setup are not the loop)
-        auto w = std::upper_bound(a.windows.begin(), a.windows.end(), from,
-                                  [](std::int64_t v, const Window& x) { return v < x.e; });
-        if (w == a.windows.end() || w->s >= to) continue;
-        from = std::max(from, w->s), to = std::min(to, w->e);
-      }
-      std::int64_t idle = to - from;
-      if (idle < kSyncIdleMinNs) continue;
-      sync_gaps.push_back({from, to});
-      sync_idle += idle;
-      auto& e = by_api[run.str(c->name)];
-      ++e.first;
-      e.second += idle;
-    }
+    const std::int64_t sync_idle = a.sync_idle;
     double share = t.window_ns > 0 ? static_cast<double>(sync_idle) / static_cast<double>(t.window_ns) : 0;
-    if (share >= 0.02 && sync_idle >= opts.idle_gap_ns) {
+    if (share >= opts.host_sync.min_pct / 100 && sync_idle >= opts.idle_gap_ns) {
       Finding f;
       f.kind = FindingKind::HostSync;
-      f.severity = by_share(share, 0.05, 0.10);
+      f.severity = by_share(share, opts.host_sync.medium_pct / 100, opts.host_sync.high_pct / 100);
       f.title = fmt("Rank %.0f: host synchronisation leaves the GPU idle %.2f ms per step (%.0f%% of step time)", a.rank,
                     ms(sync_idle) / t.steps, 100 * share);
       f.ranks = {a.rank};
-      auto worst = sync_gaps;
-      std::sort(worst.begin(), worst.end(), [](auto& x, auto& y) { return x.e - x.s > y.e - y.s; });
-      for (std::size_t i = 0; i < worst.size() && i < 5; ++i) f.time_ranges.push_back({worst[i].s, worst[i].e});
+      f.time_ranges = a.sync_worst;
       nlohmann::json apis_ev = nlohmann::json::object();
       std::string top;
       std::int64_t top_ns = -1;
-      for (const auto& [name, e] : by_api) {
+      for (const auto& [name, e] : a.sync_by_api) {
         apis_ev[name] = {{"calls", e.first}, {"gpu_idle_after_ms", ms(e.second)}};
         if (e.second > top_ns) top_ns = e.second, top = name;
       }
-      f.evidence = {{"rank", a.rank}, {"sync_calls_with_idle", sync_gaps.size()}, {"gpu_idle_after_sync_ms", ms(sync_idle)},
-                    {"share_of_step_time_pct", 100 * share}, {"by_api", apis_ev}};
+      f.evidence = {{"rank", a.rank}, {"sync_calls_with_idle", static_cast<std::size_t>(a.sync_gaps)},
+                    {"gpu_idle_after_sync_ms", ms(sync_idle)}, {"share_of_step_time_pct", 100 * share},
+                    {"by_api", apis_ev}};
       f.recommendation.text = "Rank " + std::to_string(a.rank) + " blocks the host in " + top +
                               " and the GPU then waits for new work. Remove synchronisation from the step loop "
                               "(.item(), .cpu(), printing GPU tensors, blocking copies): order streams with "
@@ -283,46 +310,19 @@ void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, Analysis
       out.findings.push_back(std::move(f));
     }
 
-    // gpu_idle: gaps inside steps not explained by a host sync.
-    std::vector<Interval> idle;
-    std::int64_t idle_ns = 0;
-    for (const auto& w : a.windows)
-      for (const auto& g : gaps(busy, w.s, w.e, opts.idle_gap_ns)) {
-        bool by_sync = std::any_of(sync_gaps.begin(), sync_gaps.end(),
-                                   [&](const Interval& s) { return s.s < g.e && s.e > g.s; });
-        if (by_sync) continue;
-        idle.push_back(g);
-        idle_ns += g.e - g.s;
-      }
+    const std::int64_t idle_ns = a.idle_ns;
     double ishare = t.window_ns > 0 ? static_cast<double>(idle_ns) / static_cast<double>(t.window_ns) : 0;
-    if (ishare < 0.03 || idle.empty()) continue;
+    if (ishare < opts.gpu_idle.min_pct / 100 || a.idle_gaps == 0) continue;
     Finding f;
     f.kind = FindingKind::GpuIdle;
-    f.severity = by_share(ishare, 0.07, 0.15);
+    f.severity = by_share(ishare, opts.gpu_idle.medium_pct / 100, opts.gpu_idle.high_pct / 100);
     f.title = fmt("Rank %.0f: GPU idle %.2f ms per step in gaps of >= %.1f ms with no GPU work", a.rank,
                   ms(idle_ns) / t.steps, ms(opts.idle_gap_ns));
     f.ranks = {a.rank};
-    auto worst = idle;
-    std::sort(worst.begin(), worst.end(), [](auto& x, auto& y) { return x.e - x.s > y.e - y.s; });
-    nlohmann::json gaps_ev = nlohmann::json::array();
-    for (std::size_t i = 0; i < worst.size() && i < 5; ++i) {
-      f.time_ranges.push_back({worst[i].s, worst[i].e});
-      // What the host did in the gap: the API call (started up to 1 s before) covering most of it.
-      std::string host = api_sorted ? "no CUDA API call (host busy outside CUDA)" : "unknown";
-      std::int64_t best = 0;
-      RankId rk(a.rank);
-      auto lo = std::lower_bound(run.api_calls.begin(), run.api_calls.end(), std::make_pair(rk, worst[i].s - 1'000'000'000),
-                                 [](const ApiCallRow& c, const std::pair<RankId, std::int64_t>& v) {
-                                   return c.rank != v.first ? c.rank < v.first : c.start_ns < v.second;
-                                 });
-      for (auto it = lo; api_sorted && it != run.api_calls.end() && it->rank == rk && it->start_ns < worst[i].e; ++it) {
-        auto ov = std::min(it->end_ns(), worst[i].e) - std::max(it->start_ns, worst[i].s);
-        if (ov > best) best = ov, host = run.str(it->name);
-      }
-      gaps_ev.push_back({{"start_ns", worst[i].s}, {"gap_ms", ms(worst[i].e - worst[i].s)}, {"host_during_gap", host}});
-    }
-    f.evidence = {{"rank", a.rank}, {"gaps", idle.size()}, {"idle_ms_total", ms(idle_ns)},
-                  {"share_of_step_time_pct", 100 * ishare}, {"min_gap_ms", ms(opts.idle_gap_ns)}, {"largest_gaps", gaps_ev}};
+    f.time_ranges = a.idle_worst;
+    f.evidence = {{"rank", a.rank}, {"gaps", static_cast<std::size_t>(a.idle_gaps)}, {"idle_ms_total", ms(idle_ns)},
+                  {"share_of_step_time_pct", 100 * ishare}, {"min_gap_ms", ms(opts.idle_gap_ns)},
+                  {"largest_gaps", a.idle_worst_ev}};
     f.recommendation.text = "Rank " + std::to_string(a.rank) + "'s GPU waits for the host to launch work. Move host work "
                             "off the critical path: prefetch input (DataLoader workers, pinned memory), avoid Python "
                             "work between launches, capture the step with CUDA graphs to cut launch overhead.";
@@ -340,6 +340,12 @@ void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, Analysis
     }
     out.findings.push_back(std::move(f));
   }
+}
+
+}  // namespace detail
+
+void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
+  detail::judge_stragglers(run, detail::Gathered::of(run, opts), opts, out);
 }
 
 }  // namespace moetune::analyzers

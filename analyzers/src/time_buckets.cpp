@@ -14,12 +14,13 @@ Buckets& Buckets::operator+=(const Buckets& o) {
   return *this;
 }
 
-nlohmann::json Buckets::to_json(double div) const {
+BucketTimes Buckets::times(double div) const {
   auto v = [div](std::int64_t ns) { return div > 0 ? ms(ns) / div : 0.0; };
-  return {{"compute_ms", v(compute)},       {"comm_transfer_ms", v(transfer)}, {"comm_wait_ms", v(wait)},
-          {"memcpy_h2d_ms", v(h2d)},        {"memcpy_d2h_ms", v(d2h)},         {"memcpy_d2d_ms", v(d2d)},
-          {"memcpy_p2p_ms", v(p2p)},        {"host_gap_long_ms", v(gap_long)}, {"host_gap_short_ms", v(gap_short)},
-          {"idle_ms", v(idle)}};
+  BucketTimes t;
+  t.compute_ms = v(compute), t.comm_transfer_ms = v(transfer), t.comm_wait_ms = v(wait);
+  t.memcpy_h2d_ms = v(h2d), t.memcpy_d2h_ms = v(d2h), t.memcpy_d2d_ms = v(d2d), t.memcpy_p2p_ms = v(p2p);
+  t.host_gap_long_ms = v(gap_long), t.host_gap_short_ms = v(gap_short), t.idle_ms = v(idle);
+  return t;
 }
 
 CommParts comm_parts(const std::vector<CollInstance>& instances) {

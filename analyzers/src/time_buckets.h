@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "collective_instances.h"
+#include "moetune/analyzers/metrics.h"
 #include "rank_activity.h"
 
 namespace moetune::analyzers::detail {
@@ -33,8 +34,8 @@ struct Buckets {
   Buckets& operator+=(const Buckets& o);
   std::int64_t memcpy() const { return h2d + d2h + d2d + p2p; }
   std::int64_t sum() const { return compute + transfer + wait + memcpy() + gap_long + gap_short + idle; }
-  // The contract keys (compute_ms ... idle_ms), each value / div.
-  nlohmann::json to_json(double div = 1) const;
+  // In ms (compute_ms ... idle_ms, metrics.h), each value / div.
+  BucketTimes times(double div = 1) const;
 };
 
 // Disjoint bucket interval sets of one rank (compute is the activity's own set).

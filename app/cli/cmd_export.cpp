@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "command.h"
-#include "moetune/synth/chrome_export.h"
+#include "moetune/export/chrome_export.h"
 #include "moetune/trace/reader.h"
 #ifdef MOETUNE_CLI_HAS_ANALYZERS
 #include "moetune/analyzers/model.h"
@@ -29,8 +29,8 @@ struct ExportArgs {
 
 // The findings of RUN as annotations: one per (rank, time range) of each finding; a
 // finding without time ranges spans the whole run on each of its ranks.
-std::vector<synth::ChromeAnnotation> finding_annotations(const std::string& run, std::int64_t t0, std::int64_t t1) {
-  std::vector<synth::ChromeAnnotation> out;
+std::vector<exporters::ChromeAnnotation> finding_annotations(const std::string& run, std::int64_t t0, std::int64_t t1) {
+  std::vector<exporters::ChromeAnnotation> out;
 #ifdef MOETUNE_CLI_HAS_ANALYZERS
   auto data = analyzers::RunData::load(run);
   if (!data) throw InputError(data.error().message);
@@ -64,7 +64,7 @@ void run_export(const ExportArgs& a, int& exit_code) {
     throw InputError(a.out + ": output file exists (use --force to overwrite)");
   auto r = TraceReader::open(a.run);
   if (!r) throw InputError(r.error().message);
-  synth::ChromeExportOptions opts;
+  exporters::ChromeExportOptions opts;
   opts.rank = a.rank;
   opts.flows = a.flows;
   if (!a.no_findings) {
@@ -72,7 +72,7 @@ void run_export(const ExportArgs& a, int& exit_code) {
     if (!range) throw InputError(range.error().message);
     opts.annotations = finding_annotations(a.run, range->first, range->second);
   }
-  auto st = synth::export_chrome(**r, a.out, opts);
+  auto st = exporters::export_chrome(**r, a.out, opts);
   if (!st) throw InputError(st.error().message);
   std::fprintf(to_stdout ? stderr : stdout,
                "wrote %s: %lld events (%lld kernels, %zu finding annotations) on %lld tracks (%lld extra lanes for "

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune plan RUN.moetune -o PROFILE.json [--force] [--memory-budget PCT] [--hot-k K]: analyze the run and write the tuning
-// profile (every finding's machine-applicable fixes) that `moetune apply` runs with.
+// moetune plan RUN.moetune -o PROFILE.json [--force] [--memory-budget PCT] [--hot-k K] [--only ID|KIND,...]: analyze
+// the run and write the tuning profile (every finding's machine-applicable fixes, or only the named findings') that
+// `moetune apply` runs with.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -15,6 +16,7 @@ namespace {
 
 struct PlanArgs {
   std::string run, out, comm_rules;
+  std::vector<std::string> only;  // finding ids (hot_experts-1) or kinds (hot_experts)
   bool force = false;
   analyzers::AnalyzeOptions opts;
 };
@@ -26,6 +28,24 @@ void run_plan(const PlanArgs& a, int& exit_code) {
   auto opts = a.opts;
   opts.comm_rules = load_comm_rules(a.comm_rules);
   auto res = analyzers::analyze(*run, opts);
+  if (!a.only.empty()) {  // one fix at a time: measure each finding's gain on its own
+    std::vector<analyzers::Finding> kept;
+    std::string all;
+    for (const auto& f : res.findings) {
+      all += (all.empty() ? "" : ", ") + f.id;
+      for (const auto& o : a.only)
+        if (o == f.id || o == analyzers::to_string(f.kind)) {
+          kept.push_back(f);
+          break;
+        }
+    }
+    for (const auto& o : a.only) {
+      bool hit = false;
+      for (const auto& f : kept) hit = hit || o == f.id || o == analyzers::to_string(f.kind);
+      if (!hit) throw InputError(a.run + ": --only " + o + ": no such finding (the run has: " + (all.empty() ? "none" : all) + ")");
+    }
+    res.findings = std::move(kept);
+  }
   auto prof = analyzers::build_profile(res, a.run);
   // Temporary + rename (--force) or link (exclusive create): never through a symlink at -o.
   auto w = write_file_safely(a.out, analyzers::to_json(prof).dump(2) + "\n", a.force);
@@ -49,6 +69,9 @@ const Register reg{"plan", [](CLI::App& app, int& exit_code) {
                          ->check(CLI::Range(0.0, 400.0));
                      c->add_option("--hot-k", a->opts.hot_k, "how many hot experts per layer (default 3)")
                          ->check(CLI::Range(1, 1024));
+                     c->add_option("--only", a->only,
+                                   "only these findings' fixes: ids (hot_experts-1) or kinds (hot_experts), comma list")
+                         ->delimiter(',');
                      c->add_option("--comm-rules", a->comm_rules, kCommRulesHelp);
                      c->callback([a, &exit_code] { run_plan(*a, exit_code); });
                    }};

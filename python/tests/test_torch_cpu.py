@@ -78,9 +78,53 @@ steps = db.execute("SELECT step, tokens FROM steps ORDER BY step").fetchall()
 if steps != [(s, T) for s in range(STEPS)]:
     print(f"FAIL: steps {steps}")
     sys.exit(1)
+
+
+def stored_list(b):
+    """A list as the store keeps it (trace/schema.sql, nccl_lists): tag 1/2 + varints
+    (0 then n: n + 1 zeros), tag 0x11/0x12 bit-packed, tag 0 + JSON text."""
+    b = bytes(b)
+    if not b:
+        return []
+    if b[0] == 0:
+        return json.loads(b[1:].decode())
+    pos = 1
+
+    def var():
+        nonlocal pos
+        v = shift = 0
+        while True:
+            x = b[pos]
+            pos += 1
+            v |= (x & 0x7F) << shift
+            shift += 7
+            if not x & 0x80:
+                return v
+
+    if b[0] in (1, 2):
+        out = []
+        while pos < len(b):
+            v = var()
+            out += [v] if v else [0] * (var() + 1)
+        return out
+    n, off, stride, m, base = [var() for _ in range(5)]
+    w, bits = b[pos], int.from_bytes(b[pos + 1:], "little")
+    out = [0] * n
+    for k in range(m):
+        out[off + k * stride] = base + ((bits >> (k * w)) & ((1 << w) - 1))
+    return out
+
+
 got = {}
-for step, layer, expert, tokens in db.execute("SELECT step, layer, expert, tokens FROM expert_routing"):
-    got.setdefault((step, layer), [0] * E)[expert] += tokens
+if db.execute("PRAGMA user_version").fetchone()[0] >= 3:  # routing as one row of lists per (step, layer, rank)
+    for step, layer, e0, experts, tokens in db.execute(
+            "SELECT step, layer, expert0, experts, tokens FROM expert_counts"):
+        tok = stored_list(tokens)
+        for expert, t in zip(stored_list(experts) if experts is not None else range(e0, e0 + len(tok)), tok):
+            got.setdefault((step, layer), [0] * E)[expert] += t
+else:
+    for step, layer, expert, tokens in db.execute("SELECT step, layer, expert, tokens FROM expert_routing"):
+        got.setdefault((step, layer), [0] * E)[expert] += tokens
 if got != expected:
     print(f"FAIL: routing rows differ\n got      {sorted(got.items())}\n expected {sorted(expected.items())}")
     sys.exit(1)

@@ -9,7 +9,18 @@
 namespace moe {
 namespace {
 using moetune::Error;
+
+// A JSON object key that is a whole non-negative index ("3"), else -1.
+int index_key(const std::string& key) {
+  try {
+    size_t pos = 0;
+    int i = std::stoi(key, &pos);
+    return pos == key.size() && i >= 0 ? i : -1;
+  } catch (...) {
+    return -1;
+  }
 }
+}  // namespace
 
 std::vector<int> Placement::local_experts(int layer, int rank) const {
   std::vector<int> out;
@@ -72,13 +83,7 @@ moetune::Expected<Placement> parse_placement(const std::string& text, const std:
   if (!j.contains("layers") || !j["layers"].is_object()) return bad("\"layers\" is missing or not an object");
   Placement p = default_placement(layers, experts, nranks);
   for (auto& [lkey, lval] : j["layers"].items()) {
-    int l = -1;
-    try {
-      size_t pos = 0;
-      l = std::stoi(lkey, &pos);
-      if (pos != lkey.size()) l = -1;
-    } catch (...) {
-    }
+    const int l = index_key(lkey);
     if (l < 0) return bad("layer key '" + lkey + "' is not a layer index");
     if (l >= layers) continue;  // a plan for a deeper model: extra layers do not apply here
     if (!lval.is_object()) return bad("layer " + lkey + " is not an object");
@@ -101,13 +106,7 @@ moetune::Expected<Placement> parse_placement(const std::string& text, const std:
       p.copies[l][e] = std::move(ranks);
     }
     for (auto& [ekey, _] : lval.items()) {
-      int e = -1;
-      try {
-        size_t pos = 0;
-        e = std::stoi(ekey, &pos);
-        if (pos != ekey.size()) e = -1;
-      } catch (...) {
-      }
+      const int e = index_key(ekey);
       if (e < 0 || e >= experts) return bad("layer " + lkey + " names expert '" + ekey + "', outside 0.." + std::to_string(experts - 1));
     }
   }

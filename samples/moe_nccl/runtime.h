@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// Checked CUDA / cuBLAS / NCCL calls and the NVTX `moe` domain helpers of moe_nccl.
+// Checked CUDA / cuBLAS / NCCL calls of moe_nccl (the NVTX `moe` domain helpers: nvtx_moe.h).
 // A failed runtime call is not bad input: it prints one line and exits 1.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
-#include <nvtx3/nvToolsExt.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "nvtx_moe.h"
 #include "options.h"
 
 namespace moe {
@@ -35,44 +35,6 @@ namespace moe {
     cublasStatus_t s_ = (x);                                                                             \
     if (s_ != CUBLAS_STATUS_SUCCESS) ::moe::die(std::string(#x " failed: ") + cublasGetStatusString(s_)); \
   } while (0)
-
-// NVTX domain `moe` (docs/CONVENTIONS-NVTX.md): ranges for steps and phases, marks for routing.
-class Nvtx {
- public:
-  Nvtx() : dom_(nvtxDomainCreateA("moe")) {}
-  void push(const std::string& msg) const {
-    auto a = attr(msg);
-    nvtxDomainRangePushEx(dom_, &a);
-  }
-  void pop() const { nvtxDomainRangePop(dom_); }
-  void mark(const std::string& msg) const {
-    auto a = attr(msg);
-    nvtxDomainMarkEx(dom_, &a);
-  }
-
- private:
-  static nvtxEventAttributes_t attr(const std::string& msg) {
-    nvtxEventAttributes_t a{};
-    a.version = NVTX_VERSION;
-    a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
-    a.messageType = NVTX_MESSAGE_TYPE_ASCII;
-    a.message.ascii = msg.c_str();
-    return a;
-  }
-  nvtxDomainHandle_t dom_;
-};
-
-// RAII range: push on construction, pop on destruction.
-class NvtxRange {
- public:
-  NvtxRange(const Nvtx& n, const std::string& msg) : n_(n) { n_.push(msg); }
-  ~NvtxRange() { n_.pop(); }
-  NvtxRange(const NvtxRange&) = delete;
-  NvtxRange& operator=(const NvtxRange&) = delete;
-
- private:
-  const Nvtx& n_;
-};
 
 inline ncclDataType_t nccl_type(CommDtype d) {
   return d == CommDtype::fp32 ? ncclFloat32 : d == CommDtype::bf16 ? ncclBfloat16 : ncclFloat16;

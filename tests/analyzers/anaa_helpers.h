@@ -66,6 +66,22 @@ inline std::vector<const Finding*> of_kind(const AnalysisResult& r, FindingKind 
   return v;
 }
 
+// The one finding of kind `k` in `r`; a test failure and nullptr unless there is exactly one.
+inline const Finding* only_of_kind(const AnalysisResult& r, FindingKind k) {
+  auto v = of_kind(r, k);
+  if (v.size() == 1) return v[0];
+  ADD_FAILURE() << v.size() << " findings of kind " << to_string(k) << ", expected 1";
+  return nullptr;
+}
+
+// One analysis (analyze_comm_overlap, analyze_global_sync, ...) run alone on `run`.
+template <class Analysis>
+AnalysisResult run_analysis(Analysis analysis, const RunData& run, const AnalyzeOptions& opts = {}) {
+  AnalysisResult r;
+  analysis(run, opts, r);
+  return r;
+}
+
 inline bool has_note(const AnalysisResult& r, const std::string& part) {
   for (const auto& n : r.notes)
     if (n.find(part) != std::string::npos) return true;
@@ -106,13 +122,19 @@ struct Builder {
     o.end_ns = s1;
     d.nccl_ops.push_back(o);
   }
+  // A point-to-point op (Send / Recv) of `count` elements with `peer` on communicator "pp".
+  void p2p(int r, const std::string& func, int peer, std::int64_t count, std::int64_t s0, std::int64_t s1) {
+    NcclOpRow o;
+    o.rank = RankId(r);
+    o.func = func;
+    o.peer = peer;
+    o.comm_hash = "pp";
+    o.count = count;
+    o.start_ns = s0, o.end_ns = s1;
+    d.nccl_ops.push_back(o);
+  }
   void step(int r, std::int64_t n, std::int64_t s0, std::int64_t s1) {
-    StepRow st;
-    st.rank = RankId(r);
-    st.step = n;
-    st.start_ns = s0;
-    st.end_ns = s1;
-    d.steps.push_back(st);
+    d.steps.push_back(StepRow{RankId(r), n, s0, s1, std::nullopt});
   }
   // RunData keeps rows sorted by (rank, start), as the reader returns them.
   RunData done() {
@@ -124,6 +146,15 @@ struct Builder {
     return d;
   }
 };
+
+// The metrics.per_rank row of `rank` (a test failure and an empty object when there is none).
+inline const nlohmann::json& rank_row(const AnalysisResult& r, int rank) {
+  for (const auto& row : r.metrics.at("per_rank"))
+    if (row.at("rank") == rank) return row;
+  static const nlohmann::json none;
+  ADD_FAILURE() << "no per_rank row for rank " << rank;
+  return none;
+}
 
 using CmdResult = moetune::test::CommandResult;
 inline CmdResult run_cmd(const std::string& cmd) { return moetune::test::run_command(cmd); }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers for the analyzers part-B tests: run the built CLI, make synth runs once per
-// test binary in a private temp folder, read text files.
+// test binary in a private temp folder, read and write text files.
 #pragma once
 #include "common/run_command.h"
+#include "common/scratch_dir.h"
+#include "common/text.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,31 +18,21 @@
 
 namespace anab {
 
-inline std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using moetune::test::read_text;
+
+// The built CLI.
+inline std::string cli() { return MOETUNE_CLI; }
 
 using CmdResult = moetune::test::CommandResult;
 // Runs a shell command line; captures stdout and stderr together.
 inline CmdResult run(const std::string& cmd) { return moetune::test::run_command(cmd); }
 
 // A private folder for this test process, removed when the process exits.
-inline const std::filesystem::path& tmpdir() {
-  struct Dir {
-    std::filesystem::path p;
-    Dir() : p(std::filesystem::temp_directory_path() / ("moetune_anab_" + std::to_string(::getpid()))) {
-      std::filesystem::create_directories(p);
-    }
-    ~Dir() {
-      std::error_code ec;
-      std::filesystem::remove_all(p, ec);
-    }
-  };
-  static const Dir d;
-  return d.p;
+inline const std::filesystem::path& tmpdir() { return moetune::test::process_dir("moetune_anab"); }
+
+// Writes `text` to tmpdir()/name; its path.
+inline std::filesystem::path write(const std::string& name, const std::string& text) {
+  return moetune::test::write_text(tmpdir() / name, text);
 }
 
 // A synth run made once per binary: key = extra synth arguments.

@@ -11,9 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "anab_helpers.h"
+#include "import_helpers.h"
 #include "moetune/analyzers/analyses.h"
-#include "moetune/import/import.h"
 
 namespace bwtest {
 
@@ -52,20 +51,13 @@ inline void add_ranks(RunData& run, int n, const std::string& host = "", const s
 }
 
 // A topology text imported into a run (written under the test's temp folder as `name`),
-// plus `ranks` H200 ranks on GPU0..ranks-1.
-inline RunData imported(const std::filesystem::path& topo, int ranks, const std::string& name) {
-  auto out = anab::tmpdir() / name;
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    EXPECT_TRUE(w.ok());
-    auto r = import::import_files({topo}, **w, {});
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    EXPECT_TRUE((*w)->finish().ok());
-  }
-  auto run = RunData::load(out);
-  EXPECT_TRUE(run.ok());
-  add_ranks(*run, ranks, "", "NVIDIA H200");
-  return std::move(*run);
+// plus `ranks` ranks on GPU0..ranks-1 named `gpu_name` ("": no name; the file's "GPU d:
+// NAME" lines, when present, are then the only name the model sees).
+inline RunData imported(const std::filesystem::path& topo, int ranks, const std::string& name,
+                        const std::string& gpu_name = "NVIDIA H200") {
+  RunData run = anaa::import_run({topo}, name);
+  add_ranks(run, ranks, "", gpu_name);
+  return run;
 }
 
 // One rank's row of an all-to-all instance `seq` on communicator "ep".

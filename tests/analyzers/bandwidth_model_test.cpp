@@ -9,6 +9,7 @@
 
 using namespace moetune;
 using namespace moetune::analyzers;
+using anaa::run_analysis;
 
 namespace {
 
@@ -39,8 +40,7 @@ using bwtest::low_bw;
 TEST(BandwidthModel, BusBandwidthFormulaAndBaseline) {
   // 8 MiB in 147.8 us: algbw = 8388608 / 147800 ns = 56.76 GB/s; busbw = x 7/8 = 49.66 GB/s
   auto run = alltoall_run(147'800);
-  AnalysisResult r;
-  analyze_bandwidth(run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, run);
   ASSERT_EQ(r.metrics["collectives"].size(), 1u);
   const auto& c = r.metrics["collectives"][0];
   EXPECT_EQ(c["count"], 4);
@@ -56,15 +56,13 @@ TEST(BandwidthModel, BusBandwidthFormulaAndBaseline) {
 
 TEST(BandwidthModel, AtBaselineIsFine) {
   auto run = alltoall_run(26'000);  // ~282 GB/s bus bandwidth
-  AnalysisResult r;
-  analyze_bandwidth(run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, run);
   EXPECT_EQ(low_bw(r), nullptr);
 }
 
 TEST(BandwidthModel, OneRankViewIsNotJudged) {
   auto run = alltoall_run(147'800, 1);
-  AnalysisResult r;
-  analyze_bandwidth(run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, run);
   EXPECT_EQ(low_bw(r), nullptr);
   ASSERT_EQ(r.metrics["collectives"].size(), 1u);
   EXPECT_EQ(r.metrics["collectives"][0]["ranks_seen"], 1);

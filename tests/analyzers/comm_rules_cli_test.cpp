@@ -10,23 +10,8 @@
 #include "anab_helpers.h"
 #include "moetune/analyzers/model.h"
 
-namespace {
-
-std::string cli() { return MOETUNE_CLI; }
-
-std::filesystem::path write(const std::string& name, const std::string& text) {
-  auto p = anab::tmpdir() / name;
-  std::ofstream(p) << text;
-  return p;
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n + (!s.empty() && s.back() != '\n');
-}
-
-}  // namespace
+using anab::cli;
+using anab::write;
 
 TEST(CommRulesCli, BadFileIsOneLineNamingTheFileAndExit2) {
   auto run = anab::synth("");
@@ -42,7 +27,7 @@ TEST(CommRulesCli, BadFileIsOneLineNamingTheFileAndExit2) {
           cli() + " diff " + run.string() + " " + run.string()}) {
       auto r = anab::run(cmd + " --comm-rules " + f.string());
       EXPECT_EQ(r.rc, 2) << cmd << "\n" << r.out;
-      EXPECT_EQ(lines(r.out), 1) << r.out;
+      EXPECT_TRUE(moetune::test::one_line(r.out)) << r.out;
       EXPECT_NE(r.out.find(f.string() + ": "), std::string::npos) << r.out;
     }
   }

@@ -46,6 +46,17 @@ std::string kinds(const std::vector<const Finding*>& v) {
   return s;
 }
 
+// The only finding of our kinds, which must be of kind `k`; a test failure and nullptr otherwise.
+const Finding* only_mine(const AnalysisResult& r, FindingKind k) {
+  auto v = mine(r);
+  if (v.size() != 1) {
+    ADD_FAILURE() << "expected one " << to_string(k) << ", got " << kinds(v);
+    return nullptr;
+  }
+  EXPECT_EQ(v[0]->kind, k);
+  return v[0];
+}
+
 }  // namespace
 
 TEST(PartBSynth, CleanRunHasNoneOfOurKinds) {
@@ -75,10 +86,9 @@ TEST(PartBSynth, CleanRunHasNoneOfOurKinds) {
 
 TEST(PartBSynth, Fp32DispatchIsCommPrecision) {
   auto a = analyze_synth("--ranks 8 --inject fp32_dispatch");
-  auto v = mine(a.res);
-  ASSERT_EQ(v.size(), 1u) << kinds(v);
-  const auto& f = *v[0];
-  EXPECT_EQ(f.kind, FindingKind::CommPrecision);
+  const Finding* only = only_mine(a.res, FindingKind::CommPrecision);
+  ASSERT_TRUE(only);
+  const auto& f = *only;
   auto bytes = f.evidence["alltoall_bytes_32bit"].get<std::int64_t>();
   EXPECT_EQ(f.evidence["bytes_saved_at_16bit"].get<std::int64_t>(), bytes / 2);
   std::int64_t a2a = 0;
@@ -95,10 +105,9 @@ TEST(PartBSynth, Fp32DispatchIsCommPrecision) {
 
 TEST(PartBSynth, HotExpertsOnSlowRankGetAPlanThatMovesThem) {
   auto a = analyze_synth("--ranks 8 --inject hot_experts_slow_rank");
-  auto v = mine(a.res);
-  ASSERT_EQ(v.size(), 1u) << kinds(v);
-  const auto& f = *v[0];
-  EXPECT_EQ(f.kind, FindingKind::HotExperts);
+  const Finding* only = only_mine(a.res, FindingKind::HotExperts);
+  ASSERT_TRUE(only);
+  const auto& f = *only;
   EXPECT_EQ(f.ranks, std::vector<int>{7});  // README: S = N-1 on a uniform topology
   const auto& hot = a.res.metrics["experts"]["hot"];
   for (const auto& h : hot) {
@@ -127,10 +136,9 @@ TEST(PartBSynth, HotExpertsOnSlowRankGetAPlanThatMovesThem) {
 
 TEST(PartBSynth, SlowLinkIsLowBandwidthWithoutAlgoAdvice) {
   auto a = analyze_synth("--ranks 8 --inject slow_link");
-  auto v = mine(a.res);
-  ASSERT_EQ(v.size(), 1u) << kinds(v);
-  const auto& f = *v[0];
-  EXPECT_EQ(f.kind, FindingKind::LowBandwidth);
+  const Finding* only = only_mine(a.res, FindingKind::LowBandwidth);
+  ASSERT_TRUE(only);
+  const auto& f = *only;
   EXPECT_EQ(f.evidence["func"], "AllToAll");
   const double raw = 18 * moetune::links::kNvlink4PerLinkGbps;
   const double clean = moetune::links::kNvlinkAchievable.fraction * raw;
@@ -161,11 +169,10 @@ TEST(PartBSynth, HeterogeneousTopologyIsPcie) {
 
 TEST(PartBSynth, SxmWithoutNvlink) {
   auto a = analyze_synth("--ranks 4 --topology sxm-no-nvlink:4");
-  auto v = mine(a.res);
-  ASSERT_EQ(v.size(), 1u) << kinds(v);
-  EXPECT_EQ(v[0]->kind, FindingKind::PcieTopology);
-  ASSERT_TRUE(v[0]->evidence.contains("sold_as_sxm_without_nvlink"));
-  EXPECT_EQ(v[0]->evidence["sold_as_sxm_without_nvlink"].size(), 4u);
+  const Finding* f = only_mine(a.res, FindingKind::PcieTopology);
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->evidence.contains("sold_as_sxm_without_nvlink"));
+  EXPECT_EQ(f->evidence["sold_as_sxm_without_nvlink"].size(), 4u);
 }
 
 TEST(PartBSynth, OtherInjectionsAreNotOurs) {

@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "anaa_helpers.h"
 #include "common/run_command.h"
+#include "common/scratch_dir.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/topology.h"
 #include "moetune/trace/writer.h"
@@ -17,27 +19,24 @@
 namespace fs = std::filesystem;
 using namespace moetune;
 using namespace moetune::analyzers;
+using anaa::has_note;
+using anaa::run_analysis;
 
 namespace {
 
-fs::path tmpdir() {
-  static const fs::path d = [] {
-    auto p = fs::temp_directory_path() / ("moetune_hostile_ids_" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
+const fs::path& tmpdir() { return moetune::test::process_dir("moetune_hostile_ids"); }
+
+void add_rank(RunData& d, std::int64_t rank, const std::string& host = "") {
+  RankRow row;
+  row.rank = RankId(rank);
+  row.host = host;
+  d.ranks.push_back(row);
 }
 
 // Synthetic: 2 ranks, one layer of 4 experts, 3 steps, expert e's tokens grow with e.
 RunData small_moe_run() {
   RunData d;
-  for (int r = 0; r < 2; ++r) {
-    RankRow row;
-    row.rank = RankId(r);
-    row.host = "h0";
-    d.ranks.push_back(row);
-  }
+  for (int r = 0; r < 2; ++r) add_rank(d, r, "h0");
   for (std::int64_t step = 0; step < 3; ++step)
     for (int r = 0; r < 2; ++r)
       for (int e = 0; e < 4; ++e) d.routing.push_back({step, 0, RankId(r), e, 100 * (e + 1), std::nullopt});
@@ -45,10 +44,11 @@ RunData small_moe_run() {
   return d;
 }
 
-bool has_note(const AnalysisResult& r, const std::string& part) {
-  for (const auto& n : r.notes)
-    if (n.find(part) != std::string::npos) return true;
-  return false;
+// analyze_experts on `d` keeps no experts metrics and says why in a note containing `why`.
+void expect_no_experts(const RunData& d, const std::string& why) {
+  auto out = run_analysis(analyze_experts, d);
+  EXPECT_FALSE(out.metrics.contains("experts"));
+  EXPECT_TRUE(has_note(out, why));
 }
 
 }  // namespace
@@ -81,38 +81,23 @@ TEST(HostileIds, ExpertsWithOnlyBadRowsSayNotEnoughData) {
   RunData d;
   d.routing.push_back({0, 0, RankId(0), INT_MIN, 5, std::nullopt});
   d.routing.push_back({0, INT_MIN, RankId(0), 0, 5, std::nullopt});
-  AnalysisResult out;
-  analyze_experts(d, {}, out);
-  EXPECT_FALSE(out.metrics.contains("experts"));
-  EXPECT_TRUE(has_note(out, "no usable expert_routing rows"));
+  expect_no_experts(d, "no usable expert_routing rows");
 }
 
 TEST(HostileIds, ExpertsRefuseHugeDenseTables) {
   // Synthetic: 2 ranks, 64 layers, 300 experts per layer recorded, and 2000 ranks named
   // by ranks rows: 64 x 2000 x 300 > the 2^25-cell limit; a note, no 300 MB tables.
   RunData d;
-  for (int r = 0; r < 2000; ++r) {
-    RankRow row;
-    row.rank = RankId(r);
-    d.ranks.push_back(row);
-  }
+  for (int r = 0; r < 2000; ++r) add_rank(d, r);
   for (int l = 0; l < 64; ++l)
     for (int e = 0; e < 300; ++e) d.routing.push_back({0, l, RankId(e % 2), e, 1, std::nullopt});
-  AnalysisResult out;
-  analyze_experts(d, {}, out);
-  EXPECT_FALSE(out.metrics.contains("experts"));
-  EXPECT_TRUE(has_note(out, "exceeds the analysis limit"));
+  expect_no_experts(d, "exceeds the analysis limit");
 }
 
 TEST(HostileIds, RankLinksFollowDistinctRanksNotTheLargestId) {
   // One ranks row with rank 1000000 used to size the topology model by 10^12 pairs.
   RunData d;
-  for (std::int64_t r : {0LL, 1LL, 1000000LL, -5LL}) {
-    RankRow row;
-    row.rank = RankId(r);
-    row.host = "h0";
-    d.ranks.push_back(row);
-  }
+  for (std::int64_t r : {0LL, 1LL, 1000000LL, -5LL}) add_rank(d, r, "h0");
   TopologyRow t;
   t.host = "h0";
   t.a = "GPU0";

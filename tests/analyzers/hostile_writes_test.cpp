@@ -15,12 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string cli() { return MOETUNE_CLI; }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using anab::cli;
+const auto& slurp = moetune::test::read_text;
 
 fs::path dir(const std::string& name) {
   auto d = anab::tmpdir() / name;

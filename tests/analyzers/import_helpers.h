@@ -7,25 +7,14 @@
 #include <vector>
 
 #include "anaa_helpers.h"
+#include "common/import_store.h"
 #include "moetune/import/import.h"
 
 namespace anaa {
 
 inline RunData import_run(const std::vector<std::filesystem::path>& files, const std::string& name) {
   auto out = tmpdir() / (name + ".moetune");
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    if (!w) {
-      ADD_FAILURE() << w.error().message;
-      return {};
-    }
-    auto r = import::import_files(files, **w, {});
-    if (!r) {
-      ADD_FAILURE() << r.error().message;
-      return {};
-    }
-    if (auto fin = (*w)->finish(); !fin) ADD_FAILURE() << fin.error().message;
-  }
+  if (!moetune::test::import_store(files, out)) return {};
   auto d = RunData::load(out);
   if (!d) {
     ADD_FAILURE() << d.error().message;

@@ -15,6 +15,7 @@
 
 using namespace moetune;
 using namespace moetune::analyzers;
+using anaa::run_analysis;
 
 namespace {
 
@@ -49,8 +50,7 @@ TEST(LinkCeiling, NvlinkFractionIsTheMeasuredOneGibPoint) {
 TEST(LinkCeiling, H200x2TopologyGivesRawAndAchievableCeiling) {
   auto run = h200x2_run(1.0);
   ASSERT_FALSE(run.topology.empty());
-  AnalysisResult r;
-  analyze_bandwidth(run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, run);
   // raw = 18 links x the per-link rate the file prints (26.562 GB/s)
   const double raw = 18 * 26.562;
   const double ceiling = raw * links::kNvlinkAchievable.fraction;
@@ -70,8 +70,7 @@ TEST(LinkCeiling, H200x2TopologyGivesRawAndAchievableCeiling) {
 
 TEST(LinkCeiling, FourTimesSlowerIsLowAndSaysRawVsAchievable) {
   auto run = h200x2_run(4.0);
-  AnalysisResult r;
-  analyze_bandwidth(run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, run);
   const auto* f = low_bw(r);
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->evidence["slowest_link"], "NV18");
@@ -85,8 +84,7 @@ TEST(LinkCeiling, NcclTestsBaselineTakesPrecedence) {
   // A run 3x slower than the measured sweep is low against the link model; with an imported
   // nccl-tests baseline at a third of the measured rates it matches its baseline and is not.
   auto run = h200x2_run(3.0);
-  AnalysisResult model;
-  analyze_bandwidth(run, {}, model);
+  auto model = run_analysis(analyze_bandwidth, run);
   ASSERT_NE(low_bw(model), nullptr) << "3x slower than measured is low against the link model";
   for (const auto& p : measured()) {
     BenchResultRow b;
@@ -97,7 +95,6 @@ TEST(LinkCeiling, NcclTestsBaselineTakesPrecedence) {
     b.busbw_gbps = p.busbw / 3.0;
     run.bench.push_back(b);
   }
-  AnalysisResult r;
-  analyze_bandwidth(run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, run);
   EXPECT_EQ(low_bw(r), nullptr) << "the run matches its own nccl-tests baseline";
 }

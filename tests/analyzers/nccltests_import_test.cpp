@@ -8,6 +8,7 @@
 
 #include "anab_helpers.h"
 #include "common/expect_rows.h"
+#include "common/import_store.h"
 #include "moetune/import/import.h"
 #include "moetune/import/text_formats.h"
 #include "moetune/trace/reader.h"
@@ -54,17 +55,22 @@ void expect_factor_consistent(const NcclTestsRun& r) {
   EXPECT_GT(checked, 0);
 }
 
+// What every file's test pins: the collective, the rank count, the rows and the largest size.
+void expect_run(const NcclTestsRun& r, const std::string& func, int nranks, std::size_t rows, std::int64_t max_bytes) {
+  EXPECT_EQ(r.func, func);
+  EXPECT_EQ(r.nranks, nranks);
+  EXPECT_EQ(r.rows.size(), rows);
+  EXPECT_EQ(max_size(r), max_bytes);
+}
+
 }  // namespace
 
 TEST(NcclTestsImport, A3MegaAllReduce16Ranks) {
   auto r = parse_file("a3mega_h100_allreduce_2node_16rank.txt");
-  EXPECT_EQ(r.func, "AllReduce");
-  EXPECT_EQ(r.nranks, 16);
+  expect_run(r, "AllReduce", 16, 62u, 8589934592LL);  // 62 rows: 31 sizes x (out-of-place, in-place)
   EXPECT_EQ(r.nranks_basis, "device list");
   EXPECT_EQ(r.hosts.size(), 2u);
-  EXPECT_EQ(r.rows.size(), 62u);  // 31 sizes x (out-of-place, in-place)
   EXPECT_EQ(r.rows.front().bytes, 8);
-  EXPECT_EQ(max_size(r), 8589934592LL);
   EXPECT_DOUBLE_EQ(peak(r, false), 338.82);
   EXPECT_DOUBLE_EQ(peak(r, true), 337.35);
   ASSERT_TRUE(r.avg_busbw_gbps.has_value());
@@ -76,11 +82,8 @@ TEST(NcclTestsImport, A3MegaAllReduce16Ranks) {
 
 TEST(NcclTestsImport, H100SingleNodeAllReduce) {
   auto r = parse_file("ncclt290_h100_allreduce_1node_8gpu.txt");
-  EXPECT_EQ(r.func, "AllReduce");
-  EXPECT_EQ(r.nranks, 8);
+  expect_run(r, "AllReduce", 8, 12u, 4294967296LL);
   EXPECT_EQ(r.hosts.size(), 1u);
-  EXPECT_EQ(r.rows.size(), 12u);
-  EXPECT_EQ(max_size(r), 4294967296LL);
   EXPECT_DOUBLE_EQ(peak(r, true), 476.53);
   ASSERT_TRUE(r.avg_busbw_gbps.has_value());
   EXPECT_DOUBLE_EQ(*r.avg_busbw_gbps, 439.369);
@@ -90,12 +93,9 @@ TEST(NcclTestsImport, H100SingleNodeAllReduce) {
 
 TEST(NcclTestsImport, AllToAllWithInfoLogAndNoFooter) {
   auto r = parse_file("ncclt321_h20vm_alltoall_2node_4rank_infolog_nofooter.txt");
-  EXPECT_EQ(r.func, "AllToAll");
-  EXPECT_EQ(r.nranks, 4);
+  expect_run(r, "AllToAll", 4, 26u, 4294967296LL);  // 26 rows: 13 sizes, 1 MB .. 4 GB
   EXPECT_EQ(r.hosts.size(), 2u);
-  EXPECT_EQ(r.rows.size(), 26u);  // 13 sizes, 1 MB .. 4 GB
   EXPECT_EQ(r.rows.front().bytes, 1048576);
-  EXPECT_EQ(max_size(r), 4294967296LL);
   EXPECT_DOUBLE_EQ(std::max(peak(r, false), peak(r, true)), 50.37);
   EXPECT_FALSE(r.avg_busbw_gbps.has_value()) << "no footer: the average must be reported missing";
   EXPECT_GT(r.noise_lines, 100);  // NCCL INFO lines skipped
@@ -105,12 +105,9 @@ TEST(NcclTestsImport, AllToAllWithInfoLogAndNoFooter) {
 
 TEST(NcclTestsImport, OldFormatKnownBadAllToAll) {
   auto r = parse_file("ncclt78_v100_8node_alltoall_bad.txt");
-  EXPECT_EQ(r.func, "AllToAll");
+  expect_run(r, "AllToAll", 64, 4u, 536870912LL);  // 64 ranks: 268435456 B / (1048576 floats x 4 B)
   EXPECT_EQ(r.func_basis, "file name");
-  EXPECT_EQ(r.nranks, 64);  // 268435456 B / (1048576 floats x 4 B)
   EXPECT_EQ(r.nranks_basis, "count x type size");
-  EXPECT_EQ(r.rows.size(), 4u);
-  EXPECT_EQ(max_size(r), 536870912LL);
   EXPECT_DOUBLE_EQ(peak(r, false), 0.51);
   ASSERT_TRUE(r.avg_busbw_gbps.has_value());
   EXPECT_DOUBLE_EQ(*r.avg_busbw_gbps, 0.507636);
@@ -119,19 +116,14 @@ TEST(NcclTestsImport, OldFormatKnownBadAllToAll) {
 
 TEST(NcclTestsImport, ImportWritesBenchRowsAndHealth) {
   auto out = anab::tmpdir() / "ncclt321.moetune";
-  auto w = TraceWriter::create(out, {.force = true});
-  ASSERT_TRUE(w.ok());
-  auto r = import_files({data("ncclt321_h20vm_alltoall_2node_4rank_infolog_nofooter.txt")}, **w, {});
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  ASSERT_TRUE((*w)->finish().ok());
-  auto rd = TraceReader::open(out);
-  ASSERT_TRUE(rd.ok());
-  auto bench = test::rows((*rd)->bench_results());
+  auto rd = moetune::test::import_store({data("ncclt321_h20vm_alltoall_2node_4rank_infolog_nofooter.txt")}, out);
+  ASSERT_TRUE(rd);
+  auto bench = test::rows(rd->bench_results());
   EXPECT_EQ(bench.size(), 26u);
   EXPECT_EQ(bench.front().func, "AllToAll");
   EXPECT_EQ(bench.front().nranks, 4);
   bool no_footer = false;
-  for (const auto& s : test::rows((*rd)->stats())) no_footer = no_footer || s.name == "nccl_tests_no_footer";
+  for (const auto& s : test::rows(rd->stats())) no_footer = no_footer || s.name == "nccl_tests_no_footer";
   EXPECT_TRUE(no_footer);
 }
 

@@ -14,22 +14,9 @@ using namespace moetune::analyzers;
 
 namespace {
 
-// The topology file imported, plus `n` ranks on GPU0..n-1 of one host with no GPU name (the
-// file's "GPU d: NAME" lines, when present, are the only name the model sees).
+// The topology file imported, plus `n` ranks on GPU0..n-1 of one host with no GPU name.
 RunData imported_unnamed(const std::filesystem::path& topo, int n, const std::string& name) {
-  auto out = anab::tmpdir() / name;
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    EXPECT_TRUE(w.ok());
-    auto r = import::import_files({topo}, **w, {});
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    EXPECT_TRUE((*w)->finish().ok());
-  }
-  auto run = RunData::load(out);
-  EXPECT_TRUE(run.ok());
-  RunData d = std::move(*run);
-  bwtest::add_ranks(d, n);
-  return d;
+  return bwtest::imported(topo, n, name, "");
 }
 
 RunData mesh(int n, const std::string& code, const std::string& gpu_name) {

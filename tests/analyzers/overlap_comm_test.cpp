@@ -4,19 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "anaa_helpers.h"
+#include "common/comm_kernel_cases.h"
 #include "moetune/analyzers/comm_rules.h"
 
 using namespace anaa;
 
 namespace {
-
-const nlohmann::json& rank_row(const AnalysisResult& r, int rank) {
-  for (const auto& row : r.metrics.at("per_rank"))
-    if (row.at("rank") == rank) return row;
-  static const nlohmann::json none;
-  ADD_FAILURE() << "no per_rank row for rank " << rank;
-  return none;
-}
 
 // One rank, one step [0, 1000): a gemm [0, gemm_end) on stream 7 and an NCCL SendRecv
 // kernel [comm_start, comm_end) on stream 13; meta "command" = `command`.
@@ -32,44 +25,29 @@ RunData gemm_then_sendrecv(std::int64_t gemm_end, std::int64_t comm_start, std::
   return run;
 }
 
+// The one ExposedComm finding of `r`, with its link_bound flag and gain checked.
+const Finding* exposed(const AnalysisResult& r, bool link_bound, double gain_pct) {
+  const Finding* ex = only_of_kind(r, FindingKind::ExposedComm);
+  if (ex) {
+    EXPECT_EQ(ex->evidence.at("link_bound"), link_bound);
+    EXPECT_NEAR(ex->estimated_gain_pct, gain_pct, 1e-9);
+  }
+  return ex;
+}
+
 }  // namespace
 
 TEST(CommRules, ClassifiesKnownNamesAndLeavesUnknownAsCompute) {
-  EXPECT_EQ(classify_kernel("ncclKernel_AllReduce_RING_LL_Sum_float(ncclDevComm*, unsigned long, ncclWork*)"),
-            CommKind::NcclCollective);
-  EXPECT_EQ(classify_kernel("ncclKernel_SendRecv_RING_SIMPLE_Sum_int8_t(ncclWorkElem)"), CommKind::NcclP2P);
-  EXPECT_EQ(classify_kernel("ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)"), CommKind::NcclP2P);
-  EXPECT_EQ(classify_kernel("ncclDevKernel_AllReduce_Sum_bf16_TREE_LL(ncclDevKernelArgsStorage<4096ul>)"),
-            CommKind::NcclCollective);
-  EXPECT_EQ(classify_kernel("void deep_ep::intranode::dispatch<8, 768, 8192>(int4*, float*)"), CommKind::EpDispatch);
-  EXPECT_EQ(classify_kernel("void deep_ep::internode_ll::combine<false, 7168>(void*)"), CommKind::EpCombine);
-  EXPECT_EQ(classify_kernel("void deep_ep::intranode::notify_dispatch<8>(int const*)"), CommKind::EpNotify);
-  // Compute that merely mentions dispatch/combine, or an unknown name: never communication.
-  EXPECT_EQ(classify_kernel("void deep_ep::layout::get_dispatch_layout<256, 32, 8>(long const*)"), CommKind::None);
-  EXPECT_EQ(classify_kernel("void moe::dispatch_tokens_kernel(float*)"), CommKind::None);
-  EXPECT_EQ(classify_kernel("combine_kernel"), CommKind::None);
-  EXPECT_EQ(classify_kernel("my_custom_alltoall_kernel"), CommKind::None);
-  EXPECT_EQ(classify_kernel("void at::native::vectorized_elementwise_kernel<4>(int)"), CommKind::None);
+  auto classify = [](std::string_view n) { return classify_kernel(n); };
+  moetune::test::expect_kinds(classify, moetune::test::kNcclKernelKinds);
+  moetune::test::expect_kinds(classify, moetune::test::kEpKernelKinds);
+  moetune::test::expect_compute(classify);
   EXPECT_GE(matching_rule("ncclDevKernel_Generic"), 0);
   EXPECT_EQ(matching_rule("sm90_xmma_gemm_bf16"), -1);
 }
 
 TEST(CommRules, DecodesNcclKernelNamesOldAndNew) {
-  auto a = parse_nccl_kernel("ncclKernel_AllReduce_RING_LL_Sum_float(ncclDevComm*, unsigned long, ncclWork*)");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->func, "AllReduce");
-  EXPECT_EQ(a->algo, "Ring");
-  EXPECT_EQ(a->proto, "LL");
-  auto b = parse_nccl_kernel("ncclDevKernel_AllReduce_Sum_bf16_TREE_LL128(ncclDevKernelArgsStorage<4096ul>)");
-  ASSERT_TRUE(b);
-  EXPECT_EQ(b->func, "AllReduce");
-  EXPECT_EQ(b->algo, "Tree");
-  EXPECT_EQ(b->proto, "LL128");
-  auto c = parse_nccl_kernel("ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)");
-  ASSERT_TRUE(c);
-  EXPECT_EQ(c->func, "SendRecv");
-  EXPECT_EQ(c->algo, "");
-  EXPECT_FALSE(parse_nccl_kernel("flash_fwd_kernel"));
+  moetune::test::expect_decodes_nccl_kernels(parse_nccl_kernel);
   EXPECT_TRUE(algo_env_applies("AllReduce"));
   EXPECT_FALSE(algo_env_applies("AllToAll"));
   EXPECT_FALSE(algo_env_applies("SendRecv"));
@@ -117,8 +95,7 @@ TEST(CommOverlap, HandComputedFixture) {
   b.d.memcpys.push_back(m);
   b.step(0, 1, 0, 1000);
   auto run = b.done();
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   const auto& row = rank_row(r, 0);
   EXPECT_EQ(row.at("steps"), 1);
   EXPECT_DOUBLE_EQ(row.at("step_time_ms").get<double>(), 1000e-6);
@@ -132,31 +109,25 @@ TEST(CommOverlap, HandComputedFixture) {
   EXPECT_EQ(r.metrics.at("per_step")[0].at("step"), 1);
   // 25 % of the step is exposed comm and 350 ns of compute does not overlap comm:
   // the gain bound is min(250, 350) = 250 ns = 25 %.
-  auto ex = of_kind(r, FindingKind::ExposedComm);
-  ASSERT_EQ(ex.size(), 1u);
-  EXPECT_NEAR(ex[0]->estimated_gain_pct, 25.0, 1e-9);
-  EXPECT_EQ(ex[0]->evidence.at("link_bound"), false);
+  const Finding* ex = exposed(r, false, 25.0);
+  ASSERT_TRUE(ex);
   // Not a moe_nccl run: the advice is the code change, no sample flag.
-  for (const auto& fx : ex[0]->recommendation.fixes) EXPECT_EQ(fx.type, "code");
+  for (const auto& fx : ex->recommendation.fixes) EXPECT_EQ(fx.type, "code");
 }
 
 TEST(CommOverlap, MoeNcclRunGetsTheOverlapChunksFlag) {
   // 600 ns of compute, an all-to-all 500..900 (100 ns hidden): 300 ns exposed, 500 ns of compute
   // free to hide it -> overlap can hide all of it (30 % of the step).
   auto run = gemm_then_sendrecv(600, 500, 900, "moe_nccl --experts 8 --comm-dtype fp32");
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
-  auto ex = of_kind(r, FindingKind::ExposedComm);
-  ASSERT_EQ(ex.size(), 1u);
-  EXPECT_EQ(ex[0]->evidence.at("link_bound"), false);
-  EXPECT_NEAR(ex[0]->estimated_gain_pct, 30.0, 1e-9);
-  ASSERT_FALSE(ex[0]->recommendation.fixes.empty());
-  EXPECT_EQ(ex[0]->recommendation.fixes.front().type, "flag");
-  EXPECT_EQ(ex[0]->recommendation.fixes.front().body.at("name"), "--overlap-chunks");
+  auto r = run_analysis(analyze_comm_overlap, run);
+  const Finding* ex = exposed(r, false, 30.0);
+  ASSERT_TRUE(ex);
+  ASSERT_FALSE(ex->recommendation.fixes.empty());
+  EXPECT_EQ(ex->recommendation.fixes.front().type, "flag");
+  EXPECT_EQ(ex->recommendation.fixes.front().body.at("name"), "--overlap-chunks");
   // Already chunked: no flag to add, the code advice stays.
   run.meta["command"] = "moe_nccl --overlap-chunks 4";
-  AnalysisResult r2;
-  analyze_comm_overlap(run, {}, r2);
+  auto r2 = run_analysis(analyze_comm_overlap, run);
   for (const auto& fx : of_kind(r2, FindingKind::ExposedComm).at(0)->recommendation.fixes) EXPECT_EQ(fx.type, "code");
 }
 
@@ -164,14 +135,11 @@ TEST(CommOverlap, LinkBoundExposedCommGetsNoOverlapAdvice) {
   // 100 ns of compute, then 800 ns of all-to-all with nothing to hide behind: communication
   // is the step (the socket-linked emulated nodes' shape), overlap could hide <= 100 ns.
   auto run = gemm_then_sendrecv(100, 100, 900, "moe_nccl --experts 8");
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
-  auto ex = of_kind(r, FindingKind::ExposedComm);
-  ASSERT_EQ(ex.size(), 1u);
-  EXPECT_EQ(ex[0]->evidence.at("link_bound"), true);
-  EXPECT_NEAR(ex[0]->estimated_gain_pct, 10.0, 1e-9);  // min(800 exposed, 100 idle compute) / 1000
-  EXPECT_NE(ex[0]->recommendation.text.find("Overlap cannot hide this"), std::string::npos);
-  for (const auto& fx : ex[0]->recommendation.fixes) EXPECT_NE(fx.type, "flag") << fx.body.dump();
+  auto r = run_analysis(analyze_comm_overlap, run);
+  const Finding* ex = exposed(r, true, 10.0);  // min(800 exposed, 100 idle compute) / 1000
+  ASSERT_TRUE(ex);
+  EXPECT_NE(ex->recommendation.text.find("Overlap cannot hide this"), std::string::npos);
+  for (const auto& fx : ex->recommendation.fixes) EXPECT_NE(fx.type, "flag") << fx.body.dump();
 }
 
 TEST(CommOverlap, NoStepsMeansWholeRunAndSaysSo) {
@@ -180,8 +148,7 @@ TEST(CommOverlap, NoStepsMeansWholeRunAndSaysSo) {
   b.kernel(0, 7, 100, 200, "gemm");
   b.kernel(0, 13, 150, 300, "ncclDevKernel_SendRecv(x)");
   auto run = b.done();
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   const auto& row = rank_row(r, 0);
   EXPECT_EQ(row.at("steps"), 0);
   EXPECT_EQ(row.at("whole_run"), true);
@@ -196,8 +163,7 @@ TEST(CommOverlap, NoCommunicationIsNotEnoughData) {
   b.kernel(0, 7, 100, 200, "dispatch_kernel_of_unknown_library");
   b.step(0, 0, 0, 200);
   auto run = b.done();
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   EXPECT_TRUE(has_note(r, "not enough data: comm_overlap: no communication"));
   EXPECT_TRUE(of_kind(r, FindingKind::ExposedComm).empty());
   EXPECT_DOUBLE_EQ(rank_row(r, 0).at("comm_ms").get<double>(), 0.0);
@@ -205,17 +171,16 @@ TEST(CommOverlap, NoCommunicationIsNotEnoughData) {
 
 TEST(CommOverlap, EmptyRunIsNotEnoughData) {
   RunData run;
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   EXPECT_TRUE(has_note(r, "not enough data: comm_overlap"));
 }
 
 TEST(CommOverlapSynth, NoOverlapInjectionGivesExposedComm) {
   auto r = analyze(synth_run("no_overlap"));
-  auto ex = of_kind(r, FindingKind::ExposedComm);
-  ASSERT_EQ(ex.size(), 1u);
-  EXPECT_EQ(ex[0]->ranks.size(), 8u);
-  EXPECT_GT(ex[0]->estimated_gain_pct, 0.0);
+  const Finding* ex = only_of_kind(r, FindingKind::ExposedComm);
+  ASSERT_TRUE(ex);
+  EXPECT_EQ(ex->ranks.size(), 8u);
+  EXPECT_GT(ex->estimated_gain_pct, 0.0);
   EXPECT_TRUE(of_kind(r, FindingKind::GlobalSync).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::Straggler).empty());
   for (const auto& row : r.metrics.at("per_rank")) EXPECT_LT(row.at("overlap_pct").get<double>(), 60.0);

@@ -62,8 +62,7 @@ Independent sweep(const RunData& run, std::int64_t rank, std::int64_t w0, std::i
 
 void check_agrees(const RunData& run) {
   ASSERT_FALSE(run.kernels.empty());
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   ASSERT_TRUE(r.metrics.contains("per_step"));
   std::map<std::int64_t, Independent> ana, ind;
   for (const auto& row : r.metrics.at("per_step")) {

@@ -11,23 +11,8 @@
 
 using namespace moetune::analyzers;
 
-namespace {
-
-std::string cli() { return MOETUNE_CLI; }
-
-std::filesystem::path write(const std::string& name, const std::string& text) {
-  auto p = anab::tmpdir() / name;
-  std::ofstream(p) << text;
-  return p;
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
-}  // namespace
+using anab::cli;
+using anab::write;
 
 TEST(Profile, BuiltFromFindingsAndRoundTrips) {
   auto path = anab::synth("--ranks 8 --inject hot_experts_slow_rank,fp32_dispatch");
@@ -89,7 +74,7 @@ TEST(ApplyCli, BadProfilesExitTwoWithOneLine) {
   for (const auto& p : {notjson, unknown, badplan}) {
     auto r = anab::run(cli() + " apply " + p.string() + " -- true");
     EXPECT_EQ(r.rc, 2) << p << ": " << r.out;
-    EXPECT_EQ(lines(r.out), 1) << r.out;
+    EXPECT_TRUE(moetune::test::one_line(r.out)) << r.out;
     EXPECT_NE(r.out.find(p.filename().string()), std::string::npos) << r.out;
   }
   auto r = anab::run(cli() + " apply " + unknown.string() + " -- true");
@@ -105,6 +90,32 @@ TEST(ApplyCli, PlanThenApplyOnASynthRun) {
   auto r = anab::run(cli() + " apply " + prof.string() + " --target samples -- sh -c 'echo \"args:$*\"' sh");
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("args:--comm-dtype bf16"), std::string::npos) << r.out;
+}
+
+// `moetune plan --only`: one finding's fixes at a time (the calibration measures each alone).
+// A run with both fp32 dispatch and hot experts: --only hot_experts keeps the placement and
+// drops the bf16 flag; --only comm_precision-1 the reverse; an unknown id exits 2 in one line.
+TEST(Profile, PlanOnlyKeepsTheNamedFindingsFixes) {
+  auto run = anab::synth("--ranks 8 --inject fp32_dispatch,hot_experts_slow_rank");
+  ASSERT_FALSE(run.empty());
+  auto plan = [&](const std::string& only) {
+    auto out = anab::tmpdir() / ("only-" + only + ".json");
+    auto r = anab::run(cli() + " plan " + run.string() + " -o " + out.string() + " --force --only " + only);
+    return std::make_pair(r, r.rc == 0 ? nlohmann::json::parse(std::ifstream(out)) : nlohmann::json());
+  };
+  auto [r1, hot] = plan("hot_experts");
+  ASSERT_EQ(r1.rc, 0) << r1.out;
+  EXPECT_TRUE(hot.contains("placement")) << hot.dump();
+  EXPECT_TRUE(hot["flags"].empty()) << hot.dump();
+  EXPECT_EQ(hot["findings"], nlohmann::json::array({"hot_experts-1"}));
+  auto [r2, prec] = plan("comm_precision-1");
+  ASSERT_EQ(r2.rc, 0) << r2.out;
+  EXPECT_FALSE(prec.contains("placement") && !prec["placement"].is_null()) << prec.dump();
+  EXPECT_EQ(prec["flags"], nlohmann::json::array({"--comm-dtype", "bf16"}));
+  auto [r3, none] = plan("straggler-9");
+  EXPECT_EQ(r3.rc, 2) << r3.out;
+  EXPECT_TRUE(moetune::test::one_line(r3.out)) << r3.out;
+  EXPECT_NE(r3.out.find("--only straggler-9: no such finding"), std::string::npos) << r3.out;
 }
 
 // `moetune plan --memory-budget`: 0 % allows no replica, a larger budget allows more
@@ -133,5 +144,5 @@ TEST(Profile, PlanMemoryBudgetBoundsReplicas) {
   auto bad = anab::run(cli() + " plan '" + path.string() + "' -o " + (anab::tmpdir() / "bad.json").string() +
                        " --force --memory-budget -5");
   EXPECT_EQ(bad.rc, 2);
-  EXPECT_EQ(lines(bad.out), 1) << bad.out;
+  EXPECT_TRUE(moetune::test::one_line(bad.out)) << bad.out;
 }

@@ -110,21 +110,19 @@ TEST(RankingRealTrace, PrecisionGainIsSizedOnTheWindowWithoutSteps) {
   // The same recording with its steps removed (a torch.profiler trace without ProfilerStep):
   // the fp32 all-to-all finding must be sized on the traced window, not 0 %.
   RunData run = torch_moe();
-  AnalysisResult with_steps;
-  analyze_precision(run, {}, with_steps);
-  auto a = of_kind(with_steps, FindingKind::CommPrecision);
-  ASSERT_EQ(a.size(), 1u);
+  auto with_steps = run_analysis(analyze_precision, run);
+  const Finding* a = only_of_kind(with_steps, FindingKind::CommPrecision);
+  ASSERT_TRUE(a);
   run.steps.clear();
-  AnalysisResult r;
-  analyze_precision(run, {}, r);
-  auto v = of_kind(r, FindingKind::CommPrecision);
-  ASSERT_EQ(v.size(), 1u);
-  const double share = v[0]->evidence.at("share_of_step_time_pct");
+  auto r = run_analysis(analyze_precision, run);
+  const Finding* v = only_of_kind(r, FindingKind::CommPrecision);
+  ASSERT_TRUE(v);
+  const double share = v->evidence.at("share_of_step_time_pct");
   EXPECT_GT(share, 10.0);
-  EXPECT_NEAR(v[0]->estimated_gain_pct, share / 2, 1e-9);  // fp32 -> bf16 halves the bytes
+  EXPECT_NEAR(v->estimated_gain_pct, share / 2, 1e-9);  // fp32 -> bf16 halves the bytes
   // The window holds the three steps and a little more: the share is close to the stepped one.
-  EXPECT_NEAR(share, a[0]->evidence.at("share_of_step_time_pct").get<double>(), 5.0);
-  EXPECT_NE(v[0]->gain_basis.find("traced window"), std::string::npos);
+  EXPECT_NEAR(share, a->evidence.at("share_of_step_time_pct").get<double>(), 5.0);
+  EXPECT_NE(v->gain_basis.find("traced window"), std::string::npos);
 }
 
 // A plain user job traced by torch.profiler only: torch_moe --no-marks (no moetune text: no

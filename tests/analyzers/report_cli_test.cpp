@@ -7,17 +7,13 @@
 #include <sstream>
 
 #include "anaa_helpers.h"
+#include "common/text.h"
 #include "moetune/analyzers/report.h"
 
 using namespace anaa;
 
 namespace {
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+const auto& slurp = moetune::test::read_text;
 const std::string kCli = MOETUNE_CLI;
 }  // namespace
 
@@ -59,9 +55,10 @@ TEST(Report, HtmlEscapesNamesFromTheTrace) {
 }
 
 TEST(Report, SummaryAveragesPerRankRows) {
-  AnalysisResult r;
-  r.metrics["per_rank"] = {{{"rank", 0}, {"step_time_ms", 10.0}, {"comm_ratio", 0.2}},
-                           {{"rank", 1}, {"step_time_ms", 20.0}, {"comm_ratio", 0.4}}};
+  AnalysisResult r;  // the typed per-rank metrics the reports read (metrics.h)
+  r.per_rank.resize(2);
+  r.per_rank[0].rank = 0, r.per_rank[0].step_time_ms = 10.0, r.per_rank[0].comm_ratio = 0.2;
+  r.per_rank[1].rank = 1, r.per_rank[1].step_time_ms = 20.0, r.per_rank[1].comm_ratio = 0.4;
   auto s = summarize(r);
   EXPECT_EQ(s.ranks, 2u);
   EXPECT_DOUBLE_EQ(s.step_time_ms, 15.0);

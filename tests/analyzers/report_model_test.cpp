@@ -76,14 +76,14 @@ TEST(ReportModel, BusBandwidthAndTopologyFromRealNcclData) {
   ASSERT_EQ(imp.rc, 0) << imp.out;
   auto run = RunData::load(out);
   ASSERT_TRUE(run.ok());
-  const BusBw bw = busbw_series(*run);
+  const auto r = analyze(*run);
+  const BusBw bw = busbw_series(r);  // the bandwidth analysis' collectives
   ASSERT_FALSE(bw.by_func.empty()) << "NCCL ops with sizes give bus bandwidth series";
   for (const auto& s : bw.by_func) {
     ASSERT_EQ(s.x.size(), s.y.size());
     for (std::size_t i = 1; i < s.x.size(); ++i) EXPECT_GT(s.x[i], s.x[i - 1]) << "one point per size bucket, sorted";
     for (double v : s.y) EXPECT_GT(v, 0);
   }
-  const auto r = analyze(*run);
   const std::string html = report_html(*run, r);
   EXPECT_NE(html.find("<h3>Bus bandwidth per collective</h3>"), std::string::npos);
   EXPECT_NE(html.find("bus bandwidth (GB/s)"), std::string::npos);

@@ -16,16 +16,32 @@ std::string kinds(const AnalysisResult& r) {
   for (const auto& f : r.findings) s += std::string(to_string(f.kind)) + " ";
   return s;
 }
+
+// Rank 0 alone: 10 steps of `period` ns, each opening with a gemm of `busy` ns on stream 7;
+// `more(b, t)` adds what else a step starting at t holds.
+template <class More>
+RunData ten_steps(std::int64_t period, std::int64_t busy, More more) {
+  Builder b;
+  b.rank(0);
+  for (int s = 0; s < 10; ++s) {
+    std::int64_t t = s * period;
+    b.kernel(0, 7, t, t + busy, "gemm");
+    more(b, t);
+    b.step(0, s, t, t + period);
+  }
+  return b.done();
+}
+
 }  // namespace
 
 TEST(StragglersSynth, StragglerNamesTheRank) {
   auto r = analyze(synth_run("straggler:3"));
-  auto st = of_kind(r, FindingKind::Straggler);
-  ASSERT_EQ(st.size(), 1u) << kinds(r);
-  EXPECT_EQ(st[0]->ranks, std::vector<int>{3});
-  EXPECT_GT(st[0]->evidence.at("slower_pct").get<double>(), 20.0);
-  EXPECT_GT(st[0]->evidence.at("others_waited_ms_total").get<double>(), 0.0);
-  EXPECT_GT(st[0]->evidence.at("collectives_arrived_last").get<int>(), 0);
+  const Finding* st = only_of_kind(r, FindingKind::Straggler);
+  ASSERT_TRUE(st) << kinds(r);
+  EXPECT_EQ(st->ranks, std::vector<int>{3});
+  EXPECT_GT(st->evidence.at("slower_pct").get<double>(), 20.0);
+  EXPECT_GT(st->evidence.at("others_waited_ms_total").get<double>(), 0.0);
+  EXPECT_GT(st->evidence.at("collectives_arrived_last").get<int>(), 0);
   EXPECT_TRUE(of_kind(r, FindingKind::HostSync).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::GpuIdle).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::ExposedComm).empty()) << "others' waits are the straggler's, not exposed comm";
@@ -33,19 +49,19 @@ TEST(StragglersSynth, StragglerNamesTheRank) {
 
 TEST(StragglersSynth, StragglerDefaultRankIsOne) {
   auto r = analyze(synth_run("straggler", 4, 8));
-  auto st = of_kind(r, FindingKind::Straggler);
-  ASSERT_EQ(st.size(), 1u) << kinds(r);
-  EXPECT_EQ(st[0]->ranks, std::vector<int>{1});
+  const Finding* st = only_of_kind(r, FindingKind::Straggler);
+  ASSERT_TRUE(st) << kinds(r);
+  EXPECT_EQ(st->ranks, std::vector<int>{1});
 }
 
 TEST(StragglersSynth, HostSyncNamesTheRankAndTheCall) {
   auto r = analyze(synth_run("host_sync:2"));
-  auto hs = of_kind(r, FindingKind::HostSync);
-  ASSERT_EQ(hs.size(), 1u) << kinds(r);
-  EXPECT_EQ(hs[0]->ranks, std::vector<int>{2});
-  EXPECT_TRUE(hs[0]->evidence.at("by_api").contains("cudaDeviceSynchronize"));
+  const Finding* hs = only_of_kind(r, FindingKind::HostSync);
+  ASSERT_TRUE(hs) << kinds(r);
+  EXPECT_EQ(hs->ranks, std::vector<int>{2});
+  EXPECT_TRUE(hs->evidence.at("by_api").contains("cudaDeviceSynchronize"));
   // README: GPU idle >= 3 ms per step on R, 20 steps.
-  EXPECT_GE(hs[0]->evidence.at("gpu_idle_after_sync_ms").get<double>(), 20 * 3.0 * 0.99);
+  EXPECT_GE(hs->evidence.at("gpu_idle_after_sync_ms").get<double>(), 20 * 3.0 * 0.99);
   EXPECT_TRUE(of_kind(r, FindingKind::GpuIdle).empty()) << "the idle is the sync's, not a second finding";
   EXPECT_TRUE(of_kind(r, FindingKind::Straggler).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::ExposedComm).empty());
@@ -53,12 +69,12 @@ TEST(StragglersSynth, HostSyncNamesTheRankAndTheCall) {
 
 TEST(StragglersSynth, GpuIdleNamesTheRank) {
   auto r = analyze(synth_run("gpu_idle:5"));
-  auto gi = of_kind(r, FindingKind::GpuIdle);
-  ASSERT_EQ(gi.size(), 1u) << kinds(r);
-  EXPECT_EQ(gi[0]->ranks, std::vector<int>{5});
+  const Finding* gi = only_of_kind(r, FindingKind::GpuIdle);
+  ASSERT_TRUE(gi) << kinds(r);
+  EXPECT_EQ(gi->ranks, std::vector<int>{5});
   // 6 ms of host work; the GPU drains the ~1 ms launch queue first, so each gap is ~5 ms.
-  for (const auto& g : gi[0]->evidence.at("largest_gaps")) EXPECT_GE(g.at("gap_ms").get<double>(), 4.5);
-  EXPECT_FALSE(gi[0]->time_ranges.empty());
+  for (const auto& g : gi->evidence.at("largest_gaps")) EXPECT_GE(g.at("gap_ms").get<double>(), 4.5);
+  EXPECT_FALSE(gi->time_ranges.empty());
   EXPECT_TRUE(of_kind(r, FindingKind::HostSync).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::Straggler).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::GlobalSync).empty());
@@ -90,11 +106,7 @@ TEST(Stragglers, OneRankIsNotEnoughData) {
 
 TEST(Stragglers, SyncCallWithGpuBusyAfterItIsNotHostSync) {
   // cudaStreamSynchronize returns while the GPU still runs another stream: no idle behind it.
-  Builder b;
-  b.rank(0);
-  for (int s = 0; s < 10; ++s) {
-    std::int64_t t = s * 10'000'000;
-    b.kernel(0, 7, t, t + 9'000'000, "gemm");
+  auto run = ten_steps(10'000'000, 9'000'000, [](Builder& b, std::int64_t t) {
     b.kernel(0, 9, t + 4'000'000, t + 10'000'000, "gemm2");
     ApiCallRow c;
     c.rank = RankId(0);
@@ -102,25 +114,15 @@ TEST(Stragglers, SyncCallWithGpuBusyAfterItIsNotHostSync) {
     c.dur_ns = 8'000'000;  // returns at t + 9 ms, stream 9 still busy
     c.name = b.s("cudaStreamSynchronize");
     b.d.api_calls.push_back(c);
-    b.step(0, s, t, t + 10'000'000);
-  }
-  auto run = b.done();
-  AnalysisResult r;
-  analyze_stragglers(run, {}, r);
+  });
+  auto r = run_analysis(analyze_stragglers, run);
   EXPECT_TRUE(of_kind(r, FindingKind::HostSync).empty());
   EXPECT_TRUE(of_kind(r, FindingKind::GpuIdle).empty());
 }
 
 TEST(Stragglers, GapThresholdIsAnOption) {
   // 0.5 ms gaps every 2 ms: reported with idle_gap_ns = 0.25 ms, not with the default 1 ms.
-  Builder b;
-  b.rank(0);
-  for (int s = 0; s < 10; ++s) {
-    std::int64_t t = s * 2'000'000;
-    b.kernel(0, 7, t, t + 1'500'000, "gemm");
-    b.step(0, s, t, t + 2'000'000);
-  }
-  auto run = b.done();
+  auto run = ten_steps(2'000'000, 1'500'000, [](Builder&, std::int64_t) {});
   run.meta["warmup_steps"] = "0";  // all 10 steps count (else the first 10 % is warm-up)
   AnalysisResult r1, r2;
   analyze_stragglers(run, {}, r1);
@@ -128,7 +130,7 @@ TEST(Stragglers, GapThresholdIsAnOption) {
   AnalyzeOptions o;
   o.idle_gap_ns = 250'000;
   analyze_stragglers(run, o, r2);
-  auto gi = of_kind(r2, FindingKind::GpuIdle);
-  ASSERT_EQ(gi.size(), 1u);
-  EXPECT_NEAR(gi[0]->evidence.at("idle_ms_total").get<double>(), 10 * 0.5, 1e-9);
+  const Finding* gi = only_of_kind(r2, FindingKind::GpuIdle);
+  ASSERT_TRUE(gi);
+  EXPECT_NEAR(gi->evidence.at("idle_ms_total").get<double>(), 10 * 0.5, 1e-9);
 }

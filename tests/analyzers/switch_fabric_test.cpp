@@ -16,6 +16,7 @@
 
 using namespace moetune;
 using namespace moetune::analyzers;
+using anaa::run_analysis;
 
 namespace {
 
@@ -63,8 +64,7 @@ TEST(SwitchFabric, X4TopologyIsASwitchWithAPerGpuCeiling) {
 
   // The measured 4-rank sweep against that ceiling: per-GPU, not 3 x per pair, and healthy.
   add_sweep(run, sweep("h200x4_a2a_bw_n4.jsonl"));
-  AnalysisResult r;
-  analyze_bandwidth(run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, run);
   ASSERT_TRUE(r.metrics.contains("link_model"));
   const auto& nv = r.metrics["link_model"]["NV18"];
   EXPECT_EQ(nv["fabric"], "nvswitch");
@@ -90,8 +90,7 @@ TEST(SwitchFabric, SlowX4SweepSaysTheFabricInItsEvidence) {
   auto pts = sweep("h200x4_a2a_bw_n4.jsonl");
   for (auto& p : pts) p.time_us *= 4;
   add_sweep(run, pts);
-  AnalysisResult r;
-  analyze_bandwidth(run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, run);
   const Finding* low = bwtest::low_bw(r);  // analyze_bandwidth makes one per func at most
   ASSERT_NE(low, nullptr);
   EXPECT_EQ(low->evidence["link_fabric"], "nvswitch");
@@ -106,8 +105,7 @@ TEST(SwitchFabric, TwoGpusAndBridgedPairsStayPointToPoint) {
     EXPECT_EQ(L.fabric(0, 1), links::Fabric::PointToPoint);
     EXPECT_EQ(*L.peer_share(0, 1), *L.achievable(0, 1));
     add_sweep(run, sweep("h200x4_a2a_bw_n2pair.jsonl"));
-    AnalysisResult r;
-    analyze_bandwidth(run, {}, r);
+    auto r = run_analysis(analyze_bandwidth, run);
     EXPECT_EQ(r.metrics["link_model"]["NV18"]["fabric"], "point-to-point");
   }
   {  // 4 PCIe cards with NVLink bridges 0-1 and 2-3, PHB between the pairs
@@ -150,8 +148,7 @@ TEST(SwitchFabric, RecordedX4FixtureIsASwitch) {
   ASSERT_EQ(L.ranks(), 4);
   for (int a = 0; a < 4; ++a)
     for (int b = a + 1; b < 4; ++b) EXPECT_EQ(L.fabric(a, b), links::Fabric::Switch) << a << "-" << b;
-  AnalysisResult r;
-  analyze_bandwidth(*run, {}, r);
+  auto r = run_analysis(analyze_bandwidth, *run);
   EXPECT_EQ(r.metrics["link_model"]["NV18"]["fabric"], "nvswitch");
 }
 

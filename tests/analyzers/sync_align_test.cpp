@@ -65,9 +65,9 @@ TEST(SyncAlignReal, NsysSendRecvTwoGpusNamesRankOneLate) {
   EXPECT_EQ(m.at("refused").get<int>(), 0);
   EXPECT_NEAR(rank_wait_ms(r, 0), 11.395541, 1e-6);
   EXPECT_NEAR(rank_wait_ms(r, 1), 2.451989, 1e-6);
-  auto gs = of_kind(r, FindingKind::GlobalSync);
-  ASSERT_EQ(gs.size(), 1u);
-  const auto& f = *gs[0];
+  const Finding* gs = only_of_kind(r, FindingKind::GlobalSync);
+  ASSERT_TRUE(gs);
+  const auto& f = *gs;
   EXPECT_EQ(f.ranks, std::vector<int>{1});
   EXPECT_EQ(f.evidence.at("late_rank").get<int>(), 1);
   EXPECT_EQ(f.evidence.at("late_in").get<int>(), 18);
@@ -93,8 +93,7 @@ TEST(SyncAlignReal, NsysSendRecvTwoGpusNamesRankOneLate) {
 // (22.3 ms of it in the 9th), rank 1 0.248 ms.
 TEST(SyncAlignReal, KinetoSampledPairAlignsOnlyOverlappingKernels) {
   auto run = import_real({"kineto/hta_sampled_rank0of128.json.gz", "kineto/hta_sampled_rank1of128.json.gz"}, "align_hta");
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
+  auto r = run_analysis(analyze_global_sync, run);
   const auto& m = gs_metrics(r);
   EXPECT_EQ(m.at("aligned_by_order").get<int>(), 5);
   EXPECT_EQ(m.at("refused").get<int>(), 10);
@@ -124,13 +123,12 @@ TEST(SyncAlignSynth, LateRankIsNamedWithoutSequenceNumbers) {
     EXPECT_EQ(m.at("refused").get<int>(), 0);
     auto n = note_with(r, std::string("waiting ") + c.a2a);
     EXPECT_NE(n.find("global_sync: rank 3 arrives last in 100%"), std::string::npos) << n;
-    auto st = of_kind(r, FindingKind::Straggler);
-    ASSERT_EQ(st.size(), 1u);
-    EXPECT_EQ(st[0]->ranks, std::vector<int>{3});
+    const Finding* st = only_of_kind(r, FindingKind::Straggler);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->ranks, std::vector<int>{3});
     EXPECT_TRUE(of_kind(r, FindingKind::GlobalSync).empty()) << "the straggler finding owns the wait";
     // Without the stragglers analysis, global_sync names the rank itself, with its cause.
-    AnalysisResult alone;
-    analyze_global_sync(*c.run, {}, alone);
+    auto alone = run_analysis(analyze_global_sync, *c.run);
     bool named = false;
     for (const auto* f : of_kind(alone, FindingKind::GlobalSync))
       if (f->evidence.value("cause", "") == "late rank" && f->evidence.at("func") == c.a2a) {
@@ -146,8 +144,7 @@ TEST(SyncAlignSynth, LateRankIsNamedWithoutSequenceNumbers) {
 TEST(SyncAlign, CallsThatDoNotOverlapAreRefused) {
   // Rank 1's calls all start after rank 0's matching ones ended: no plausible pairing.
   auto run = two_rank_kernels({{0, 100}, {1000, 1100}}, {{200, 300}, {1200, 1300}});
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
+  auto r = run_analysis(analyze_global_sync, run);
   EXPECT_EQ(gs_metrics(r).at("aligned").get<int>(), 0);
   EXPECT_EQ(gs_metrics(r).at("refused").get<int>(), 4);
   EXPECT_TRUE(has_note(r, "not enough data: global_sync"));
@@ -159,16 +156,15 @@ TEST(SyncAlign, MissingCallOnOneRankCostsOnlyThatCall) {
   for (int i = 0; i < 6; ++i) r0.push_back({i * 10'000'000, i * 10'000'000 + 3'000'000});
   for (int i = 1; i < 6; ++i) r1.push_back({i * 10'000'000 + 2'900'000, i * 10'000'000 + 3'000'000});
   auto run = two_rank_kernels(r0, r1);
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
+  auto r = run_analysis(analyze_global_sync, run);
   EXPECT_EQ(gs_metrics(r).at("aligned_by_order").get<int>(), 5);
   EXPECT_EQ(gs_metrics(r).at("refused").get<int>(), 1);
   EXPECT_NEAR(rank_wait_ms(r, 0), 5 * 2.9, 1e-9);
   EXPECT_NEAR(rank_wait_ms(r, 1), 0.0, 1e-9);
-  auto gs = of_kind(r, FindingKind::GlobalSync);
-  ASSERT_EQ(gs.size(), 1u);
-  EXPECT_EQ(gs[0]->ranks, std::vector<int>{1});
-  EXPECT_EQ(gs[0]->evidence.at("late_rank_before_arrival"), "gpu_idle");  // nothing ran on rank 1 before
+  const Finding* gs = only_of_kind(r, FindingKind::GlobalSync);
+  ASSERT_TRUE(gs);
+  EXPECT_EQ(gs->ranks, std::vector<int>{1});
+  EXPECT_EQ(gs->evidence.at("late_rank_before_arrival"), "gpu_idle");  // nothing ran on rank 1 before
 }
 
 TEST(SyncAlign, DifferentElementCountsAreRefused) {
@@ -186,8 +182,7 @@ TEST(SyncAlign, DifferentElementCountsAreRefused) {
   op(0, 0, 1000, 64), op(1, 100, 1000, 64);     // same count: aligned
   op(0, 2000, 3000, 64), op(1, 2100, 3000, 32);  // overlap but counts differ: refused
   auto run = b.done();
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
+  auto r = run_analysis(analyze_global_sync, run);
   EXPECT_EQ(gs_metrics(r).at("aligned_by_order").get<int>(), 1);
   EXPECT_EQ(gs_metrics(r).at("refused").get<int>(), 2);
   EXPECT_GE(gs_metrics(r).at("refused_count_mismatch").get<int>(), 1);
@@ -199,14 +194,7 @@ TEST(SyncAlign, PointToPointPairsSenderAndReceiverByPeer) {
   Builder b;
   for (int r = 0; r < 3; ++r) b.rank(r);
   auto op = [&](int r, const char* func, int peer, std::int64_t s, std::int64_t e) {
-    NcclOpRow o;
-    o.rank = RankId(r);
-    o.func = func;
-    o.peer = peer;
-    o.comm_hash = "pp";
-    o.count = 1024;
-    o.start_ns = s, o.end_ns = e;
-    b.d.nccl_ops.push_back(o);
+    b.p2p(r, func, peer, 1024, s, e);
   };
   for (int i = 0; i < 4; ++i) {
     std::int64_t t = i * 10'000'000;
@@ -216,8 +204,7 @@ TEST(SyncAlign, PointToPointPairsSenderAndReceiverByPeer) {
     op(2, "Recv", 1, t + 2'300'000, t + 2'500'000);
   }
   auto run = b.done();
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
+  auto r = run_analysis(analyze_global_sync, run);
   EXPECT_EQ(gs_metrics(r).at("aligned_by_order").get<int>(), 8);
   EXPECT_EQ(gs_metrics(r).at("refused").get<int>(), 0);
   EXPECT_NEAR(rank_wait_ms(r, 0), 4 * 1.0, 1e-9);
@@ -246,20 +233,11 @@ TEST(SyncAlign, KinetoSeqAlignsById) {
     return p;
   };
   auto a = write(0, {0, 1, 2}), b = write(1, {1, 2});
-  auto out = tmpdir() / "kineto_seq.moetune";
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    ASSERT_TRUE(w);
-    ASSERT_TRUE(import::import_files({a, b}, **w, {}));
-    ASSERT_TRUE((*w)->finish());
-  }
-  auto run = RunData::load(out);
-  ASSERT_TRUE(run);
+  RunData run = import_run({a, b}, "kineto_seq");
   int with_seq = 0;
-  for (const auto& o : run->nccl_ops) with_seq += o.seq >= 0;
+  for (const auto& o : run.nccl_ops) with_seq += o.seq >= 0;
   EXPECT_EQ(with_seq, 5);
-  AnalysisResult r;
-  analyze_global_sync(*run, {}, r);
+  auto r = run_analysis(analyze_global_sync, run);
   EXPECT_EQ(gs_metrics(r).at("aligned_by_id").get<int>(), 2);
   EXPECT_EQ(gs_metrics(r).at("aligned_by_order").get<int>(), 0);
   EXPECT_NEAR(rank_wait_ms(r, 0), 2 * 0.1, 1e-9);  // rank 1 arrives 100 us later, same end
@@ -273,14 +251,7 @@ TEST(SyncAlign, SmallSendMayFinishBeforeItsReceiveStarts) {
   Builder b;
   b.rank(0), b.rank(1);
   auto op = [&](int r, const char* func, int peer, std::int64_t s, std::int64_t e) {
-    NcclOpRow o;
-    o.rank = RankId(r);
-    o.func = func;
-    o.peer = peer;
-    o.comm_hash = "pp";
-    o.count = 256;
-    o.start_ns = s, o.end_ns = e;
-    b.d.nccl_ops.push_back(o);
+    b.p2p(r, func, peer, 256, s, e);
   };
   op(1, "Recv", 0, 0, 50'000);
   for (int i = 1; i <= 3; ++i) {
@@ -289,8 +260,7 @@ TEST(SyncAlign, SmallSendMayFinishBeforeItsReceiveStarts) {
     op(1, "Recv", 0, t + 2'000'000, t + 2'030'000);
   }
   auto run = b.done();
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
+  auto r = run_analysis(analyze_global_sync, run);
   EXPECT_EQ(gs_metrics(r).at("aligned_by_order").get<int>(), 3);
   EXPECT_EQ(gs_metrics(r).at("refused").get<int>(), 1);
   EXPECT_NEAR(rank_wait_ms(r, 1), 3 * 0.010, 1e-9);  // 30 us receive vs 20 us send

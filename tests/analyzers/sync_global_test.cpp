@@ -81,37 +81,34 @@ TEST(GlobalSyncSynth, CleanRunHasNoSyncPoint) {
 
 TEST(GlobalSync, TreeAllReduceWithRotatingLateRankRecommendsRing) {
   auto run = rotating_late("AllReduce", "Tree");
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
-  auto gs = of_kind(r, FindingKind::GlobalSync);
-  ASSERT_EQ(gs.size(), 1u);
-  EXPECT_EQ(gs[0]->evidence.at("cause"), "algorithm");
-  EXPECT_TRUE(has_nccl_algo_fix(*gs[0]));
+  auto r = run_analysis(analyze_global_sync, run);
+  const Finding* gs = only_of_kind(r, FindingKind::GlobalSync);
+  ASSERT_TRUE(gs);
+  EXPECT_EQ(gs->evidence.at("cause"), "algorithm");
+  EXPECT_TRUE(has_nccl_algo_fix(*gs));
   // transfer = the fastest rank's duration; waits are 2 ms on the 3 early ranks.
-  EXPECT_NEAR(gs[0]->evidence.at("mean_transfer_ms").get<double>(), 0.1, 1e-9);
-  EXPECT_NEAR(gs[0]->evidence.at("total_wait_ms_all_ranks").get<double>(), 8 * 3 * 2.0, 1e-6);
+  EXPECT_NEAR(gs->evidence.at("mean_transfer_ms").get<double>(), 0.1, 1e-9);
+  EXPECT_NEAR(gs->evidence.at("total_wait_ms_all_ranks").get<double>(), 8 * 3 * 2.0, 1e-6);
 }
 
 TEST(GlobalSync, AllToAllNeverGetsNcclAlgo) {
   for (const char* algo : {"Tree", "Ring", ""}) {
     auto run = rotating_late("AllToAll", algo);
-    AnalysisResult r;
-    analyze_global_sync(run, {}, r);
-    auto gs = of_kind(r, FindingKind::GlobalSync);
-    ASSERT_EQ(gs.size(), 1u) << algo;
-    EXPECT_FALSE(has_nccl_algo_fix(*gs[0])) << algo;
-    EXPECT_NE(gs[0]->recommendation.text.find("NCCL_MAX_P2P_NCHANNELS"), std::string::npos);
+    auto r = run_analysis(analyze_global_sync, run);
+    const Finding* gs = only_of_kind(r, FindingKind::GlobalSync);
+    ASSERT_TRUE(gs) << algo;
+    EXPECT_FALSE(has_nccl_algo_fix(*gs)) << algo;
+    EXPECT_NE(gs->recommendation.text.find("NCCL_MAX_P2P_NCHANNELS"), std::string::npos);
   }
 }
 
 TEST(GlobalSync, RingAllReduceWithSkewGetsNoAlgoChange) {
   auto run = rotating_late("AllReduce", "Ring");
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
-  auto gs = of_kind(r, FindingKind::GlobalSync);
-  ASSERT_EQ(gs.size(), 1u);
-  EXPECT_FALSE(has_nccl_algo_fix(*gs[0]));
-  EXPECT_EQ(gs[0]->evidence.at("cause"), "arrival skew");
+  auto r = run_analysis(analyze_global_sync, run);
+  const Finding* gs = only_of_kind(r, FindingKind::GlobalSync);
+  ASSERT_TRUE(gs);
+  EXPECT_FALSE(has_nccl_algo_fix(*gs));
+  EXPECT_EQ(gs->evidence.at("cause"), "arrival skew");
 }
 
 TEST(GlobalSync, AlignsKernelsByNameWithoutNcclOps) {
@@ -127,19 +124,17 @@ TEST(GlobalSync, AlignsKernelsByNameWithoutNcclOps) {
     }
   }
   auto run = b.done();
-  AnalysisResult r;
-  analyze_global_sync(run, {}, r);
-  auto gs = of_kind(r, FindingKind::GlobalSync);
-  ASSERT_EQ(gs.size(), 1u);
-  EXPECT_EQ(gs[0]->evidence.at("alignment"), "kernel names");
-  EXPECT_EQ(gs[0]->evidence.at("algo"), "Tree");
+  auto r = run_analysis(analyze_global_sync, run);
+  const Finding* gs = only_of_kind(r, FindingKind::GlobalSync);
+  ASSERT_TRUE(gs);
+  EXPECT_EQ(gs->evidence.at("alignment"), "kernel names");
+  EXPECT_EQ(gs->evidence.at("algo"), "Tree");
 }
 
 TEST(GlobalSync, OneRankOrNoNcclIsNotEnoughData) {
   {
     auto run = rotating_late("AllReduce", "Tree", 1);
-    AnalysisResult r;
-    analyze_global_sync(run, {}, r);
+    auto r = run_analysis(analyze_global_sync, run);
     EXPECT_TRUE(of_kind(r, FindingKind::GlobalSync).empty());
     EXPECT_TRUE(has_note(r, "not enough data: global_sync"));
   }
@@ -149,8 +144,7 @@ TEST(GlobalSync, OneRankOrNoNcclIsNotEnoughData) {
     b.kernel(0, 7, 0, 100, "gemm");
     b.kernel(1, 7, 0, 100, "gemm");
     auto run = b.done();
-    AnalysisResult r;
-    analyze_global_sync(run, {}, r);
+    auto r = run_analysis(analyze_global_sync, run);
     EXPECT_TRUE(has_note(r, "not enough data: global_sync"));
   }
 }

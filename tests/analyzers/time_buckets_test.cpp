@@ -13,14 +13,6 @@ using namespace anaa;
 
 namespace {
 
-const nlohmann::json& rank_row(const AnalysisResult& r, int rank) {
-  for (const auto& row : r.metrics.at("per_rank"))
-    if (row.at("rank") == rank) return row;
-  static const nlohmann::json none;
-  ADD_FAILURE() << "no per_rank row for rank " << rank;
-  return none;
-}
-
 double bsum(const nlohmann::json& b) {
   double s = 0;
   for (const char* k : kBucketKeys) s += b.at(k).get<double>();
@@ -69,8 +61,7 @@ TEST(TimeBuckets, EveryBucketByHandWithPrecedence) {
   b.kernel(0, 7, 2'006'000, 2'007'000, "gemm");                // long gap [6000, 2 006 000)
   b.step(0, 0, 0, 10'000'000);                                 // idle [2 007 000, 10 000 000): no API call
   auto run = b.done();
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   const auto& bk = rank_row(r, 0).at("buckets");
   EXPECT_DOUBLE_EQ(bk.at("compute_ms").get<double>(), 2600e-6);
   EXPECT_DOUBLE_EQ(bk.at("comm_transfer_ms").get<double>(), 2000e-6);
@@ -98,8 +89,7 @@ TEST(TimeBuckets, EarlyRankWaitsAtTheFrontOfTheCollective) {
   b.step(0, 0, 0, 6000);
   b.step(1, 0, 0, 6000);
   auto run = b.done();
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   const auto& b0 = rank_row(r, 0).at("buckets");
   EXPECT_DOUBLE_EQ(b0.at("comm_wait_ms").get<double>(), 3000e-6);
   EXPECT_DOUBLE_EQ(b0.at("comm_transfer_ms").get<double>(), 1000e-6);
@@ -116,8 +106,7 @@ TEST(TimeBuckets, LongGapsWithoutApiCallsAreIdleAndNoted) {
   b.kernel(0, 7, 0, 1000, "gemm");
   b.kernel(0, 7, 3'001'000, 3'002'000, "gemm");
   auto run = b.done();
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   const auto& bk = rank_row(r, 0).at("buckets");
   EXPECT_DOUBLE_EQ(bk.at("idle_ms").get<double>(), 3.0);
   EXPECT_DOUBLE_EQ(bk.at("host_gap_long_ms").get<double>(), 0.0);
@@ -166,8 +155,7 @@ TEST(StepPeriod, DetectedOnSynthWithStepsRemoved) {
   ASSERT_TRUE(p);
   EXPECT_EQ(p->kernels, per_step);
   EXPECT_GE(p->windows.size(), 4u);  // 6 steps, the anchor opens 5 complete ones at most
-  AnalysisResult r;
-  analyze_comm_overlap(run, {}, r);
+  auto r = run_analysis(analyze_comm_overlap, run);
   const auto& row = rank_row(r, 0);
   ASSERT_FALSE(row.at("detected_period").is_null());
   EXPECT_EQ(row.at("step_buckets").size(), p->windows.size());
@@ -192,26 +180,26 @@ TEST(StepPeriod, NothingRepeatingIsNotAPeriod) {
 TEST(NewFindings, MemcpyBoundOnItsInjection) {
   // memcpy_bound (synthetic): 64 MiB H2D per rank per step at 12 GB/s = 5.59 ms, blocking the step.
   AnalysisResult r = analyze(synth_run("memcpy_bound", 4, 6));
-  auto v = of_kind(r, FindingKind::MemcpyBound);
-  ASSERT_EQ(v.size(), 1u);
-  EXPECT_EQ(v[0]->ranks.size(), 4u);
-  const auto& h2d = v[0]->evidence.at("by_kind").at("h2d");
+  const Finding* v = only_of_kind(r, FindingKind::MemcpyBound);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->ranks.size(), 4u);
+  const auto& h2d = v->evidence.at("by_kind").at("h2d");
   EXPECT_EQ(h2d.at("bytes").get<std::int64_t>(), 4 * 6 * (64LL << 20));  // 4 ranks x 6 steps
   EXPECT_NEAR(h2d.at("achieved_gbps").get<double>(), 12.0, 0.01);
   EXPECT_NEAR(h2d.at("pcie_raw_gbps").get<double>(), 63.008, 0.01);  // H200: PCIe gen5 x16
-  EXPECT_NE(v[0]->evidence.at("host_memory_inferred").get<std::string>().find("pageable"), std::string::npos);
+  EXPECT_NE(v->evidence.at("host_memory_inferred").get<std::string>().find("pageable"), std::string::npos);
   const double step = rank_row(r, 0).at("step_time_ms");
   EXPECT_NEAR(rank_row(r, 0).at("buckets").at("memcpy_h2d_ms").get<double>(), 5.59, 0.01);
-  EXPECT_NEAR(v[0]->estimated_gain_pct, 100 * 5.59 / step, 1.0);
+  EXPECT_NEAR(v->estimated_gain_pct, 100 * 5.59 / step, 1.0);
   EXPECT_EQ(r.findings.front().kind, FindingKind::MemcpyBound);
 }
 
 TEST(NewFindings, LaunchBoundOnItsInjection) {
   // launch_bound (synthetic): 80 us of host time before every launch; kernels last 5-100 us.
   AnalysisResult r = analyze(synth_run("launch_bound", 4, 6));
-  auto v = of_kind(r, FindingKind::LaunchBound);
-  ASSERT_EQ(v.size(), 1u);
-  EXPECT_EQ(v[0]->ranks.size(), 4u);
+  const Finding* v = only_of_kind(r, FindingKind::LaunchBound);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->ranks.size(), 4u);
   EXPECT_EQ(r.findings.front().kind, FindingKind::LaunchBound);
   EXPECT_EQ(r.metrics.at("ranking").at("largest_bucket"), "host_gap_short");
 }
@@ -225,11 +213,11 @@ TEST(NewFindings, GradCompressionOnlyForExposedFp32AllReduceOnSlowLink) {
   auto run = RunData::load(path);
   ASSERT_TRUE(run);
   AnalysisResult r = analyze(*run);
-  auto v = of_kind(r, FindingKind::GradCompression);
-  ASSERT_EQ(v.size(), 1u);
-  EXPECT_EQ(v[0]->evidence.at("dtype_bits"), 32);
-  EXPECT_EQ(v[0]->evidence.at("link"), "PHB");
-  EXPECT_GT(v[0]->estimated_gain_pct, 3.0);
+  const Finding* v = only_of_kind(r, FindingKind::GradCompression);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->evidence.at("dtype_bits"), 32);
+  EXPECT_EQ(v->evidence.at("link"), "PHB");
+  EXPECT_GT(v->estimated_gain_pct, 3.0);
   // Same injection over NVLink: exposed, but not a slow link.
   AnalysisResult fast = analyze(synth_run("fp32_grad_allreduce", 4, 6));
   EXPECT_TRUE(of_kind(fast, FindingKind::GradCompression).empty());

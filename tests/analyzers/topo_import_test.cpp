@@ -3,9 +3,11 @@
 // asserted here, then the pcie_topology analysis on the imported runs.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "anab_helpers.h"
+#include "import_helpers.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/import/import.h"
 #include "moetune/import/text_formats.h"
@@ -35,18 +37,34 @@ std::string link(const TopoMatrix& m, const std::string& a, const std::string& b
 
 std::string g(int i) { return "GPU" + std::to_string(i); }
 
-analyzers::AnalysisResult analyze_file(const std::string& f) {
-  auto out = anab::tmpdir() / (f + ".moetune");
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    EXPECT_TRUE(w.ok());
-    auto r = import_files({topo_file(f)}, **w, {});
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    EXPECT_TRUE((*w)->finish().ok());
+// The file parsed, with the GPU and NIC counts it must have.
+TopoMatrix parse(const std::string& f, int gpus, int nics) {
+  auto m = parse(f);
+  EXPECT_EQ(m.gpus(), gpus) << f;
+  EXPECT_EQ(m.nics(), nics) << f;
+  return m;
+}
+
+// `got` has every entry of `want` (a label's CPU affinity, NUMA node, NIC name, ...).
+void expect_entries(const std::map<std::string, std::string>& got, const std::map<std::string, std::string>& want) {
+  for (const auto& [k, v] : want) {
+    auto it = got.find(k);
+    EXPECT_TRUE(it != got.end() && it->second == v) << k << ": want " << v << ", got "
+                                                    << (it == got.end() ? "nothing" : it->second);
   }
-  auto run = analyzers::RunData::load(out);
-  EXPECT_TRUE(run.ok());
-  return analyzers::analyze(*run);
+}
+
+// Every pair of distinct GPUs among GPU0..n-1 is linked by `code`.
+void expect_all_pairs(const TopoMatrix& m, int n, const std::string& code) {
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      if (i != j) {
+        EXPECT_EQ(link(m, g(i), g(j)), code) << i << "," << j;
+      }
+}
+
+analyzers::AnalysisResult analyze_file(const std::string& f) {
+  return analyzers::analyze(anaa::import_run({topo_file(f)}, f));
 }
 
 std::vector<const analyzers::Finding*> pcie(const analyzers::AnalysisResult& r) {
@@ -60,9 +78,7 @@ std::vector<const analyzers::Finding*> pcie(const analyzers::AnalysisResult& r) 
 
 TEST(TopoImport, Club1229TwoRtx5090Phb) {
   // expect: 2 GPUs, TAB-separated; GPU0-GPU1 PHB; both CPU 0-63, NUMA 0, GPU NUMA ID N/A; no NIC columns
-  auto m = parse("club3090_1229_2x5090_phb_tabs.txt");
-  EXPECT_EQ(m.gpus(), 2);
-  EXPECT_EQ(m.nics(), 0);
+  auto m = parse("club3090_1229_2x5090_phb_tabs.txt", 2, 0);
   EXPECT_TRUE(m.tabs);
   EXPECT_EQ(link(m, "GPU0", "GPU1"), "PHB");
   EXPECT_EQ(link(m, "GPU1", "GPU0"), "PHB");
@@ -77,31 +93,20 @@ TEST(TopoImport, Club1229TwoRtx5090Phb) {
 
 TEST(TopoImport, Club178TwoRtx3090SysNumaNa) {
   // expect: GPU0-GPU1 SYS; GPU0 CPU 0-7,16-23 NUMA "N/A" (empty field then N/A), GPU1 CPU 8-15,24-31 NUMA 1
-  auto m = parse("club3090_178_2x3090_sys_numa_na_tabs.txt");
-  EXPECT_EQ(m.gpus(), 2);
-  EXPECT_EQ(m.nics(), 0);
+  auto m = parse("club3090_178_2x3090_sys_numa_na_tabs.txt", 2, 0);
   EXPECT_TRUE(m.tabs);
   EXPECT_EQ(link(m, "GPU0", "GPU1"), "SYS");
-  EXPECT_EQ(m.cpu_affinity["GPU0"], "0-7,16-23");
-  EXPECT_EQ(m.numa_affinity["GPU0"], "N/A");
-  EXPECT_EQ(m.cpu_affinity["GPU1"], "8-15,24-31");
-  EXPECT_EQ(m.numa_affinity["GPU1"], "1");
-  EXPECT_EQ(m.gpu_numa_id["GPU0"], "N/A");
-  EXPECT_EQ(m.gpu_numa_id["GPU1"], "N/A");
+  expect_entries(m.cpu_affinity, {{"GPU0", "0-7,16-23"}, {"GPU1", "8-15,24-31"}});
+  expect_entries(m.numa_affinity, {{"GPU0", "N/A"}, {"GPU1", "1"}});
+  expect_entries(m.gpu_numa_id, {{"GPU0", "N/A"}, {"GPU1", "N/A"}});
 }
 
 TEST(TopoImport, DeepEpA100Sxm4EightNics) {
   // expect: 8 GPUs, every pair NV12; 8 NICs mlx5_0..7 via NIC Legend, each GPU PXB to 2 NICs;
   // GPU0-3 CPU 0-31,64-95 NUMA 0, GPU4-7 CPU 32-63,96-127 NUMA 1; no GPU NUMA ID column
-  auto m = parse("deepep13_a100sxm4_8gpu_8nic_roce.txt");
-  EXPECT_EQ(m.gpus(), 8);
-  EXPECT_EQ(m.nics(), 8);
+  auto m = parse("deepep13_a100sxm4_8gpu_8nic_roce.txt", 8, 8);
   EXPECT_FALSE(m.tabs);
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 8; ++j)
-      if (i != j) {
-        EXPECT_EQ(link(m, g(i), g(j)), "NV12") << i << "," << j;
-      }
+  expect_all_pairs(m, 8, "NV12");
   for (int n = 0; n < 8; ++n) EXPECT_EQ(m.nic_names["NIC" + std::to_string(n)], "mlx5_" + std::to_string(n));
   for (int i = 0; i < 8; ++i) {
     int pxb = 0;
@@ -117,9 +122,7 @@ TEST(TopoImport, K8sA100NvlinkBridgePairOldNicLabels) {
   // expect (as the matrix reads): NV12 for (0,1); GPU2-GPU3 NODE; cross pairs SYS; NIC columns
   // labelled mlx5_0/mlx5_1 directly (no NIC Legend, no GPU NUMA ID); NICs NODE to GPU0/1, SYS to GPU2/3.
   // (The file's expect line also says "(2,3)" are NV12; the pasted matrix says NODE: the matrix wins.)
-  auto m = parse("k8sdeviceplugin436_4xa100_nvbridge_mlx5_tabs.txt");
-  EXPECT_EQ(m.gpus(), 4);
-  EXPECT_EQ(m.nics(), 2);
+  auto m = parse("k8sdeviceplugin436_4xa100_nvbridge_mlx5_tabs.txt", 4, 2);
   EXPECT_TRUE(m.tabs);
   EXPECT_FALSE(m.legend);
   EXPECT_EQ(link(m, "GPU0", "GPU1"), "NV12");
@@ -140,9 +143,7 @@ TEST(TopoImport, K8sA100NvlinkBridgePairOldNicLabels) {
 TEST(TopoImport, Nccl428OldFormatT4) {
   // expect: 4 GPUs, no NVLink; GPU0 SYS to all (CPU 0-15,32-47), GPU1-3 NODE to each other
   // (CPU 16-31,48-63); only "CPU Affinity", no Legend
-  auto m = parse("nccl428_4xt4_old_format_sys_node.txt");
-  EXPECT_EQ(m.gpus(), 4);
-  EXPECT_EQ(m.nics(), 0);
+  auto m = parse("nccl428_4xt4_old_format_sys_node.txt", 4, 0);
   EXPECT_FALSE(m.legend);
   for (int j = 1; j < 4; ++j) EXPECT_EQ(link(m, "GPU0", g(j)), "SYS");
   EXPECT_EQ(link(m, "GPU1", "GPU2"), "NODE");
@@ -156,14 +157,8 @@ TEST(TopoImport, Nccl428OldFormatT4) {
 TEST(TopoImport, SglangH800NineNics) {
   // expect: all pairs NV8; 9 NICs, GPUn PIX to one rail NIC, NIC8 (mlx5_bond_0) NODE to GPU0-3 /
   // SYS to GPU4-7; NIC names mlx5_0, mlx5_3..9; GPU0-3 NUMA 0, GPU4-7 NUMA 1; label line skipped
-  auto m = parse("sglang28424_h800_8gpu_9nic.txt");
-  EXPECT_EQ(m.gpus(), 8);
-  EXPECT_EQ(m.nics(), 9);
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 8; ++j)
-      if (i != j) {
-        EXPECT_EQ(link(m, g(i), g(j)), "NV8");
-      }
+  auto m = parse("sglang28424_h800_8gpu_9nic.txt", 8, 9);
+  expect_all_pairs(m, 8, "NV8");
   for (int i = 0; i < 8; ++i) {
     int pix = 0;
     for (int n = 0; n < 9; ++n) pix += link(m, g(i), "NIC" + std::to_string(n)) == "PIX";
@@ -172,16 +167,11 @@ TEST(TopoImport, SglangH800NineNics) {
     EXPECT_EQ(link(m, g(i), "NIC8"), i < 4 ? "NODE" : "SYS");
     EXPECT_EQ(m.numa_affinity[g(i)], i < 4 ? "0" : "1");
   }
-  EXPECT_EQ(m.nic_names["NIC0"], "mlx5_0");
-  EXPECT_EQ(m.nic_names["NIC1"], "mlx5_3");
-  EXPECT_EQ(m.nic_names["NIC7"], "mlx5_9");
-  EXPECT_EQ(m.nic_names["NIC8"], "mlx5_bond_0");
+  expect_entries(m.nic_names, {{"NIC0", "mlx5_0"}, {"NIC1", "mlx5_3"}, {"NIC7", "mlx5_9"}, {"NIC8", "mlx5_bond_0"}});
 }
 
 TEST(TopoImport, DeviceH200Single) {
-  auto m = parse("h200_topo.txt");
-  EXPECT_EQ(m.gpus(), 1);
-  EXPECT_EQ(m.nics(), 0);
+  auto m = parse("h200_topo.txt", 1, 0);
   auto r = analyze_file("h200_topo.txt");
   EXPECT_TRUE(pcie(r).empty()) << "one GPU: nothing to link";
 }

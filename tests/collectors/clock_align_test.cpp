@@ -16,6 +16,7 @@
 
 #include "common/run_command.h"
 #include "common/expect_rows.h"
+#include "common/scratch_dir.h"
 #include "moetune/live/merge.h"
 #include "moetune/synth/synth.h"
 #include "moetune/trace/reader.h"
@@ -24,15 +25,6 @@ using namespace moetune;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Dir {
-  fs::path p = fs::temp_directory_path() / ("moetune-clock-" + std::to_string(::getpid()));
-  Dir() { fs::create_directories(p); }
-  ~Dir() {
-    std::error_code ec;
-    fs::remove_all(p, ec);
-  }
-};
 
 // A host's clock error: its clock reads t + off + drift x (t - t0) at true time t.
 struct Skew {
@@ -239,8 +231,8 @@ TEST(ClockFit, RecoversLineAndRejectsOutliers) {
 }
 
 TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
-  Dir d;
-  const fs::path orig = synth_run(d.p);
+  const test::ScratchDir d("moetune-clock");
+  const fs::path orig = synth_run(d.path());
   auto rd = TraceReader::open(orig);
   ASSERT_TRUE(rd);
   const auto [t_lo, t_hi] = test::rows((*rd)->time_range());
@@ -249,8 +241,8 @@ TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
 
   // 1. Every host skewed, the reference (host0, rank 0) too: maps are relative to it.
   const std::vector<Skew> skew = {{1'300'000, -20e-6}, {-4'700'000, 50e-6}, {5'000'000, -50e-6}, {-2'200'000, 35e-6}};
-  auto parts = split(orig, d.p, hosts, skew, t_lo, "all");
-  auto rep = merge(parts, d.p / "all.moetune", true);
+  auto parts = split(orig, d.path(), hosts, skew, t_lo, "all");
+  auto rep = merge(parts, d.path() / "all.moetune", true);
   ASSERT_EQ(rep.clocks.size(), 4u);
   for (const auto& c : rep.clocks) {
     const int h = std::stoi(c.domain.substr(4));
@@ -269,7 +261,7 @@ TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
     }
   }
   // Trace health and the ranks table carry the result.
-  auto m = TraceReader::open(d.p / "all.moetune");
+  auto m = TraceReader::open(d.path() / "all.moetune");
   ASSERT_TRUE(m);
   int offsets = 0, bounds = 0;
   for (const auto& s : test::rows((*m)->stats())) {
@@ -287,10 +279,10 @@ TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
   // parts merged without clock error (and without alignment).
   std::vector<Skew> none(hosts), skew2 = skew;
   skew2[0] = {};
-  auto base = merge(split(orig, d.p, hosts, none, t_lo, "base"), d.p / "base.moetune", false);
+  auto base = merge(split(orig, d.path(), hosts, none, t_lo, "base"), d.path() / "base.moetune", false);
   EXPECT_TRUE(base.clocks.empty());
-  merge(split(orig, d.p, hosts, skew2, t_lo, "skew"), d.p / "skew.moetune", true);
-  const auto ja = analyze(d.p / "base.moetune"), jb = analyze(d.p / "skew.moetune");
+  merge(split(orig, d.path(), hosts, skew2, t_lo, "skew"), d.path() / "skew.moetune", true);
+  const auto ja = analyze(d.path() / "base.moetune"), jb = analyze(d.path() / "skew.moetune");
   ASSERT_TRUE(ja.contains("findings"));
   EXPECT_GE(ja["findings"].size(), 2u);  // the injected straggler / tree sync / host sync show
   int diffs = 0;
@@ -307,12 +299,12 @@ TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
 
 TEST(ClockAlign, EmulatedNodesOfOneMachineShareItsClock) {
   // Recorded on one machine with NCCL_HOSTID per rank: hosts "vm:moehost0"/"vm:moehost1".
-  Dir d;
-  const fs::path fixture = d.p / "client2.moetune";
+  const test::ScratchDir d("moetune-clock");
+  const fs::path fixture = d.path() / "client2.moetune";
   fs::copy_file(fs::path(MOETUNE_TEST_DATA) / "recorded" / "client2.moetune", fixture);
-  auto rep = merge({fixture}, d.p / "m.moetune", true);
+  auto rep = merge({fixture}, d.path() / "m.moetune", true);
   EXPECT_TRUE(rep.clocks.empty());  // one clock domain: nothing to align
-  auto a = TraceReader::open(fixture), b = TraceReader::open(d.p / "m.moetune");
+  auto a = TraceReader::open(fixture), b = TraceReader::open(d.path() / "m.moetune");
   ASSERT_TRUE(a && b);
   EXPECT_EQ(test::rows((*a)->time_range()), test::rows((*b)->time_range()));
 }

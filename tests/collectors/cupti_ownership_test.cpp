@@ -27,6 +27,20 @@ struct Pool {
     const std::uint32_t kind = 10;  // CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL
     std::memcpy(b, &kind, sizeof kind);
   }
+  // CUPTI asks for buffer i at `at_ns` and writes a record into it.
+  void filled(int i, std::int64_t at_ns) {
+    t.on_requested(buf[i], at_ns);
+    cupti_writes(buf[i]);
+  }
+  // A probe whose forced flush returns nothing of ours.
+  V empty_probe(std::int64_t at_ns, bool final = false) { return t.end_probe(t.begin_probe(), at_ns, final); }
+  // A probe whose forced flush returns buffer i at `returned_ns` (it must be taken as
+  // ours), ending at `end_ns`.
+  V returning_probe(int i, std::int64_t returned_ns, std::int64_t end_ns, bool final = false) {
+    auto st = t.begin_probe();
+    EXPECT_TRUE(t.on_completed(buf[i], returned_ns)) << "buffer " << i << " not taken as ours";
+    return t.end_probe(st, end_ns, final);
+  }
 };
 
 TEST(CuptiOwnership, RequestZeroesTheCanaryOfOurBuffer) {
@@ -41,12 +55,9 @@ TEST(CuptiOwnership, RequestZeroesTheCanaryOfOurBuffer) {
 TEST(CuptiOwnership, AloneEveryProbeConfirmsAndNothingIsLost) {
   Pool p;
   for (int round = 0; round < 5; ++round) {
-    p.t.on_requested(p.buf[round % 4], 1000 + round);
-    Pool::cupti_writes(p.buf[round % 4]);
+    p.filled(round % 4, 1000 + round);
     EXPECT_TRUE(p.t.may_flush());
-    auto st = p.t.begin_probe();
-    EXPECT_TRUE(p.t.on_completed(p.buf[round % 4], 1100 + round));  // the forced flush
-    EXPECT_EQ(p.t.end_probe(st, 1200 + round), V::Owner);
+    EXPECT_EQ(p.returning_probe(round % 4, 1100 + round, 1200 + round), V::Owner);
   }
   EXPECT_FALSE(p.t.lost());
   EXPECT_EQ(p.t.owner_confirmed_ns(), 1204);
@@ -56,15 +67,12 @@ TEST(CuptiOwnership, AloneEveryProbeConfirmsAndNothingIsLost) {
 
 TEST(CuptiOwnership, IdleJobIsNeitherFlushedNorLost) {
   Pool p;
-  p.t.on_requested(p.buf[0], 10);
-  Pool::cupti_writes(p.buf[0]);
-  auto st = p.t.begin_probe();
-  ASSERT_TRUE(p.t.on_completed(p.buf[0], 11));
-  ASSERT_EQ(p.t.end_probe(st, 12), V::Owner);
+  p.filled(0, 10);
+  ASSERT_EQ(p.returning_probe(0, 11, 12), V::Owner);
   // No callback since, nothing of ours in CUPTI: no flush (nothing to deliver, and
   // the callbacks may be someone else's by now).
   EXPECT_FALSE(p.t.may_flush());
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 20 + i), V::Idle);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(p.empty_probe(20 + i), V::Idle);
   EXPECT_FALSE(p.t.lost());
 }
 
@@ -73,25 +81,24 @@ TEST(CuptiOwnership, EmptyBufferKeptByCuptiIsNoEvidence) {
   p.t.on_requested(p.buf[1], 10);  // CUPTI holds it but wrote nothing
   for (int i = 0; i < 4; ++i) {
     EXPECT_TRUE(p.t.may_flush());
-    EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 20 + i), V::Idle);
+    EXPECT_EQ(p.empty_probe(20 + i), V::Idle);
   }
   EXPECT_FALSE(p.t.lost());
 }
 
 TEST(CuptiOwnership, TakeoverWithOurBufferInCuptiIsLostAfterTwoProbes) {
   Pool p;
-  p.t.on_requested(p.buf[0], 500);
-  Pool::cupti_writes(p.buf[0]);
+  p.filled(0, 500);
   // torch.profiler registers its callbacks now: the buffer completes into Kineto
   // ("unknown buffer"), never to us; our forced flushes return nothing of ours.
   EXPECT_TRUE(p.t.may_flush());
-  EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 1500), V::Suspect);
+  EXPECT_EQ(p.empty_probe(1500), V::Suspect);
   EXPECT_FALSE(p.t.lost());
-  EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 2500), V::Lost);
+  EXPECT_EQ(p.empty_probe(2500), V::Lost);
   EXPECT_TRUE(p.t.lost());
   EXPECT_EQ(p.t.lost_at_ns(), 500);  // the last time CUPTI called us
   EXPECT_FALSE(p.t.may_flush());     // never again: not periodic, not at exit
-  EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 3500), V::Lost);  // final
+  EXPECT_EQ(p.empty_probe(3500), V::Lost);  // final
   // A late completion does not bring it back.
   EXPECT_TRUE(p.t.on_completed(p.buf[0], 4000));
   EXPECT_TRUE(p.t.lost());
@@ -100,15 +107,11 @@ TEST(CuptiOwnership, TakeoverWithOurBufferInCuptiIsLostAfterTwoProbes) {
 
 TEST(CuptiOwnership, OneSuspectProbeFollowedByAReturnIsNotALoss) {
   Pool p;
-  p.t.on_requested(p.buf[0], 10);
-  Pool::cupti_writes(p.buf[0]);
-  EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 20), V::Suspect);  // raced a record being written
-  auto st = p.t.begin_probe();
-  ASSERT_TRUE(p.t.on_completed(p.buf[0], 25));
-  EXPECT_EQ(p.t.end_probe(st, 30), V::Owner);
-  p.t.on_requested(p.buf[1], 35);
-  Pool::cupti_writes(p.buf[1]);
-  EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 40), V::Suspect);  // count restarted at 0
+  p.filled(0, 10);
+  EXPECT_EQ(p.empty_probe(20), V::Suspect);  // raced a record being written
+  EXPECT_EQ(p.returning_probe(0, 25, 30), V::Owner);
+  p.filled(1, 35);
+  EXPECT_EQ(p.empty_probe(40), V::Suspect);  // count restarted at 0
   EXPECT_FALSE(p.t.lost());
 }
 
@@ -118,16 +121,13 @@ TEST(CuptiOwnership, BufferHandedOutDuringTheFlushIsNotEvidence) {
   p.t.on_requested(p.buf[3], 10);  // requested by another thread while the flush ran
   Pool::cupti_writes(p.buf[3]);
   EXPECT_EQ(p.t.end_probe(st, 20), V::Idle);
-  EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 30), V::Suspect);  // older than this probe
+  EXPECT_EQ(p.empty_probe(30), V::Suspect);  // older than this probe
 }
 
 TEST(CuptiOwnership, TakeoverWhileCuptiHeldNoneOfOursNeverFlushes) {
   Pool p;
-  p.t.on_requested(p.buf[0], 10);
-  Pool::cupti_writes(p.buf[0]);
-  auto st = p.t.begin_probe();
-  ASSERT_TRUE(p.t.on_completed(p.buf[0], 11));
-  ASSERT_EQ(p.t.end_probe(st, 12), V::Owner);
+  p.filled(0, 10);
+  ASSERT_EQ(p.returning_probe(0, 11, 12), V::Owner);
   // Kineto registers now; all later requests go to it. We must not flush into it.
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(p.t.may_flush());
 }
@@ -149,7 +149,7 @@ TEST(CuptiOwnership, DeniedRequestStillCountsAsACallToUs) {
   Pool p;
   p.t.on_requested(nullptr, 10);
   EXPECT_TRUE(p.t.may_flush());
-  EXPECT_EQ(p.t.end_probe(p.t.begin_probe(), 20), V::Idle);
+  EXPECT_EQ(p.empty_probe(20), V::Idle);
   EXPECT_FALSE(p.t.may_flush());
 }
 
@@ -159,9 +159,8 @@ namespace {
 
 TEST(CuptiOwnership, AtExitOneSuspectIsALoss) {
   Pool p;
-  p.t.on_requested(p.buf[0], 70);
-  Pool::cupti_writes(p.buf[0]);
-  ASSERT_EQ(p.t.end_probe(p.t.begin_probe(), 80), V::Suspect);
+  p.filled(0, 70);
+  ASSERT_EQ(p.empty_probe(80), V::Suspect);
   EXPECT_TRUE(p.t.settle_at_exit());  // no later probe can clear it: no exit flush
   EXPECT_EQ(p.t.lost_at_ns(), 70);
   EXPECT_FALSE(p.t.may_flush());
@@ -169,18 +168,14 @@ TEST(CuptiOwnership, AtExitOneSuspectIsALoss) {
 
 TEST(CuptiOwnership, FinalProbeLosesOnFirstSuspectButKeepsAnOwnerRun) {
   Pool alone;
-  alone.t.on_requested(alone.buf[0], 1);
-  Pool::cupti_writes(alone.buf[0]);
+  alone.filled(0, 1);
   EXPECT_FALSE(alone.t.settle_at_exit());
-  auto st = alone.t.begin_probe();
-  ASSERT_TRUE(alone.t.on_completed(alone.buf[0], 2));
-  EXPECT_EQ(alone.t.end_probe(st, 3, true), V::Owner);
+  EXPECT_EQ(alone.returning_probe(0, 2, 3, true), V::Owner);
   EXPECT_FALSE(alone.t.lost());
 
   Pool taken;
-  taken.t.on_requested(taken.buf[1], 5);
-  Pool::cupti_writes(taken.buf[1]);
-  EXPECT_EQ(taken.t.end_probe(taken.t.begin_probe(), 6, true), V::Lost);
+  taken.filled(1, 5);
+  EXPECT_EQ(taken.empty_probe(6, true), V::Lost);
   EXPECT_EQ(taken.t.lost_at_ns(), 5);
 }
 

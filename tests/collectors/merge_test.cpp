@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/expect_rows.h"
+#include "common/scratch_dir.h"
 #include "moetune/live/merge.h"
 #include "moetune/trace/reader.h"
 
@@ -17,14 +18,6 @@ using namespace moetune;
 namespace fs = std::filesystem;
 
 namespace {
-struct Dir {
-  fs::path p = fs::temp_directory_path() / ("moetune-merge-" + std::to_string(::getpid()));
-  Dir() { fs::create_directories(p); }
-  ~Dir() {
-    std::error_code ec;
-    fs::remove_all(p, ec);
-  }
-};
 
 // A part as a collector writes it: one ranks row, `kernels` kernels named `kname`.
 void part(const fs::path& f, std::int64_t rank, std::int64_t pid, int kernels, const char* kname,
@@ -59,18 +52,18 @@ void part(const fs::path& f, std::int64_t rank, std::int64_t pid, int kernels, c
 }  // namespace
 
 TEST(Merge, ResolvesRanksAndSkipsLaunchers) {
-  Dir d;
-  part(d.p / "a.cupti.moetune", 1, 100, 3, "k_rank1");
-  part(d.p / "a.nccl.moetune", 1, 100, 0, "unused");
-  part(d.p / "b.cupti.moetune", 0, 200, 2, "k_rank0");
-  part(d.p / "c.cupti.moetune", 1, 300, 4, "k_dup");       // claims rank 1 too
-  part(d.p / "launcher.cupti.moetune", -1, 400, 0, "none");  // torchrun agent
-  part(d.p / "killed.cupti.moetune", 5, 500, 6, "k_killed", false);
-  auto out = d.p / "run.moetune";
+  const test::ScratchDir d("moetune-merge");
+  part(d.path() / "a.cupti.moetune", 1, 100, 3, "k_rank1");
+  part(d.path() / "a.nccl.moetune", 1, 100, 0, "unused");
+  part(d.path() / "b.cupti.moetune", 0, 200, 2, "k_rank0");
+  part(d.path() / "c.cupti.moetune", 1, 300, 4, "k_dup");       // claims rank 1 too
+  part(d.path() / "launcher.cupti.moetune", -1, 400, 0, "none");  // torchrun agent
+  part(d.path() / "killed.cupti.moetune", 5, 500, 6, "k_killed", false);
+  auto out = d.path() / "run.moetune";
   {
     auto w = TraceWriter::create(out, {.force = true});
     ASSERT_TRUE(w);
-    auto rep = live::merge_parts(live::find_parts(d.p), **w);
+    auto rep = live::merge_parts(live::find_parts(d.path()), **w);
     ASSERT_TRUE(rep) << rep.error().message;
     EXPECT_EQ(rep->ranks, 4);
     ASSERT_TRUE((*w)->finish());
@@ -92,11 +85,11 @@ TEST(Merge, ResolvesRanksAndSkipsLaunchers) {
 }
 
 TEST(Merge, LinksNcclOpsToTheirKernels) {
-  Dir d;
+  const test::ScratchDir d("moetune-merge");
   {
     WriterOptions o;
     o.force = true;
-    auto w = TraceWriter::create(d.p / "p.cupti.moetune", o);
+    auto w = TraceWriter::create(d.path() / "p.cupti.moetune", o);
     ASSERT_TRUE(w);
     RankRow rr;
     rr.rank = RankId(0);
@@ -115,7 +108,7 @@ TEST(Merge, LinksNcclOpsToTheirKernels) {
     add("gemm", 50, 40);
     add("ncclDevKernel_AllReduce_Sum_f32_RING_LL", 100, 100);
     ASSERT_TRUE((*w)->finish());
-    auto n = TraceWriter::create(d.p / "p.nccl.moetune", o);
+    auto n = TraceWriter::create(d.path() / "p.nccl.moetune", o);
     ASSERT_TRUE(n);
     (*n)->add(rr);
     NcclOpRow op;
@@ -129,11 +122,11 @@ TEST(Merge, LinksNcclOpsToTheirKernels) {
     (void)(*n)->add(op);
     ASSERT_TRUE((*n)->finish());
   }
-  auto out = d.p / "run.moetune";
+  auto out = d.path() / "run.moetune";
   {
     auto w = TraceWriter::create(out, {.force = true});
     ASSERT_TRUE(w);
-    ASSERT_TRUE(live::merge_parts(live::find_parts(d.p), **w));
+    ASSERT_TRUE(live::merge_parts(live::find_parts(d.path()), **w));
     ASSERT_TRUE((*w)->finish());
   }
   auto rd = TraceReader::open(out);
@@ -152,10 +145,10 @@ TEST(Merge, LinksNcclOpsToTheirKernels) {
 }
 
 TEST(Merge, NothingReadableIsAnError) {
-  Dir d;
-  { std::FILE* f = std::fopen((d.p / "junk.moetune").c_str(), "w"); std::fputs("not sqlite", f); std::fclose(f); }
-  auto w = TraceWriter::create(d.p / "out.moetune", {.force = true});
+  const test::ScratchDir d("moetune-merge");
+  { std::FILE* f = std::fopen((d.path() / "junk.moetune").c_str(), "w"); std::fputs("not sqlite", f); std::fclose(f); }
+  auto w = TraceWriter::create(d.path() / "out.moetune", {.force = true});
   ASSERT_TRUE(w);
-  auto rep = live::merge_parts(live::find_parts(d.p), **w);
+  auto rep = live::merge_parts(live::find_parts(d.path()), **w);
   EXPECT_FALSE(rep);
 }

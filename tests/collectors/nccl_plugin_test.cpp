@@ -23,6 +23,7 @@
 
 #include "../../collectors/nccl/include/moetune/nccl/profiler_v5_abi.h"
 #include "common/expect_rows.h"
+#include "common/scratch_dir.h"
 #include "moetune/live/control.h"
 #include "moetune/live/merge.h"
 #include "moetune/trace/reader.h"
@@ -33,38 +34,43 @@ namespace fs = std::filesystem;
 namespace {
 fs::path plugin_path() { return fs::path(MOETUNE_CLI).parent_path().parent_path() / "collectors/nccl/libmoetune_nccl.so"; }
 
-// An empty folder <temp>/<prefix><pid> with the child's runtime dir rt/ in it.
-fs::path fresh_dir(const std::string& prefix) {
-  fs::path dir = fs::temp_directory_path() / (prefix + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "rt");
-  return dir;
-}
-
-// Runs drive(so) in a forked child as rank 0 with XDG_RUNTIME_DIR dir/rt, MOETUNE_OUTPUT
-// under dir and `env`; the child exit()s with drive's code (exit(): the plugin's atexit
-// handler finishes the file). The child must exit 0 and leave one part file, opened into rd.
-void run_child(const fs::path& dir, std::initializer_list<std::pair<const char*, const char*>> env,
-               int (*drive)(const fs::path&), const fs::path& so, const char* drive_name,
-               std::unique_ptr<TraceReader>& rd) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setenv("XDG_RUNTIME_DIR", (dir / "rt").c_str(), 1);
-    ::setenv("MOETUNE_OUTPUT", (dir / "r%r-%p").c_str(), 1);
-    for (const auto& [name, value] : env) ::setenv(name, value, 1);
-    ::setenv("RANK", "0", 1);
-    std::exit(drive(so));
+// The plugin tests: skipped where the plugin is not built; each has a scratch folder dir_
+// holding the child's runtime dir rt/.
+class NcclPlugin : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(so_)) GTEST_SKIP() << so_ << " not built (MOETUNE_WITH_CUDA=OFF)";
+    fs::create_directories(dir_ / "rt");
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "child step failed (code in " << drive_name << ")";
-  auto parts = live::find_parts(dir);
-  ASSERT_EQ(parts.size(), 1u);
-  auto r = TraceReader::open(parts[0]);
-  ASSERT_TRUE(r) << r.error().message;
-  rd = std::move(*r);
-}
+
+  // Runs drive(so) in a forked child as rank 0 with XDG_RUNTIME_DIR dir_/rt, MOETUNE_OUTPUT
+  // under dir_ and `env`; the child exit()s with drive's code (exit(): the plugin's atexit
+  // handler finishes the file). The child must exit 0 and leave one part file, opened into rd.
+  void run_child(std::initializer_list<std::pair<const char*, const char*>> env, int (*drive)(const fs::path&),
+                 const char* drive_name, std::unique_ptr<TraceReader>& rd) {
+    const fs::path& dir = dir_.path();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setenv("XDG_RUNTIME_DIR", (dir / "rt").c_str(), 1);
+      ::setenv("MOETUNE_OUTPUT", (dir / "r%r-%p").c_str(), 1);
+      for (const auto& [name, value] : env) ::setenv(name, value, 1);
+      ::setenv("RANK", "0", 1);
+      std::exit(drive(so_));
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0) << "child step failed (code in " << drive_name << ")";
+    auto parts = live::find_parts(dir);
+    ASSERT_EQ(parts.size(), 1u);
+    auto r = TraceReader::open(parts[0]);
+    ASSERT_TRUE(r) << r.error().message;
+    rd = std::move(*r);
+  }
+
+  const fs::path so_ = plugin_path();
+  const test::ScratchDir dir_{"moetune-nccl-test"};
+};
 
 // Child body: returns a small code for the parent to report (0 ok).
 int drive_plugin(const fs::path& so) {
@@ -165,12 +171,9 @@ int drive_plugin(const fs::path& so) {
 }
 }  // namespace
 
-TEST(NcclPlugin, DrivenLikeNccl) {
-  auto so = plugin_path();
-  if (!fs::exists(so)) GTEST_SKIP() << so << " not built (MOETUNE_WITH_CUDA=OFF)";
-  const fs::path dir = fresh_dir("moetune-nccl-test-");
+TEST_F(NcclPlugin, DrivenLikeNccl) {
   std::unique_ptr<TraceReader> rd;
-  ASSERT_NO_FATAL_FAILURE(run_child(dir, {{"MOETUNE_ARMED", "1"}}, drive_plugin, so, "drive_plugin", rd));
+  ASSERT_NO_FATAL_FAILURE(run_child({{"MOETUNE_ARMED", "1"}}, drive_plugin, "drive_plugin", rd));
   auto ops = test::rows(rd->nccl_ops());
   ASSERT_EQ(ops.size(), 3u);
   const NcclOpRow* ar = nullptr;
@@ -202,7 +205,6 @@ TEST(NcclPlugin, DrivenLikeNccl) {
   EXPECT_EQ(stats["nccl_foreign_proxy_ops"], 1);
   EXPECT_EQ(stats["nccl_ops"], 3);
   EXPECT_EQ(stats["nccl_ops_without_all_channels"], 0);
-  fs::remove_all(dir);
 }
 
 // ---- Event sequences of NCCL 2.28 for grouped send/recv and collectives ----------
@@ -212,6 +214,11 @@ long long wall_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<long long>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+void sleep_us(long us) {
+  timespec ts{0, us * 1000};
+  ::nanosleep(&ts, nullptr);
 }
 
 struct Driver {
@@ -237,6 +244,17 @@ struct Driver {
     }
     void* h = nullptr;
     tbl->startEvent(ctx, &h, &d);
+    return h;
+  }
+  // op() started and stopped at once (as a launch's task events are), then 300 us for its
+  // kernel to run; `stopped_ns`: when it stopped. nullptr when it did not start.
+  void* ran(std::uint64_t type, const char* func, int peer, int nch, std::uint64_t& stopped_ns,
+            size_t count = 256) {
+    void* h = op(type, func, peer, nch, count);
+    if (!h) return nullptr;
+    tbl->stopEvent(h);
+    stopped_ns = static_cast<std::uint64_t>(wall_ns());
+    sleep_us(300);
     return h;
   }
   // A ProxyOp child of `parent` (network transport), posted and finished now.
@@ -283,11 +301,6 @@ struct Driver {
 // all-reduce's host stop (less than 1 ms before its own enqueue: only the
 // communicator floor catches it). Grace period is huge: an op that waited for a
 // channel NCCL never sends would only be written by the final sweep and counted.
-void sleep_us(long us) {
-  timespec ts{0, us * 1000};
-  ::nanosleep(&ts, nullptr);
-}
-
 int drive_sequences(const fs::path& so) {
   void* h = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) return 30;
@@ -323,34 +336,23 @@ int drive_sequences(const fs::path& so) {
       if (!D.channel(l[3], ch, t0 + 300 * us + ch, t0 + 800 * us + ch)) return 35;
     }
   // All-reduce on A after the self exchanges: plausible stamps, lagged counters.
-  void* ar_a = D.op(ncclProfileColl, "AllReduce", -1, 2);
+  std::uint64_t tx = 0, t2 = 0, ta = 0, tb = 0;
+  void* ar_a = D.ran(ncclProfileColl, "AllReduce", -1, 2, tx);
   if (!ar_a) return 46;
-  D.tbl->stopEvent(ar_a);
-  const auto tx = static_cast<std::uint64_t>(wall_ns());
-  sleep_us(300);
   for (int ch : {0, 1})
     if (!D.channel(ar_a, ch, tx + 20 * us, tx + 120 * us)) return 47;
   // A zero-byte send still takes one channel (nsteps 1) and reports it.
-  void* empty = B.op(ncclProfileP2p, "Send", 1, 1, 0);
+  void* empty = B.ran(ncclProfileP2p, "Send", 1, 1, t2, 0);
   if (!empty) return 36;
-  B.tbl->stopEvent(empty);
-  const auto t2 = static_cast<std::uint64_t>(wall_ns());
-  sleep_us(300);
   if (!B.channel(empty, 2, t2 + 50 * us, t2 + 150 * us)) return 37;
   // All-reduce on channels 0 and 1; channel 0 matched a work item 50 ms old.
-  void* ar = B.op(ncclProfileColl, "AllReduce", -1, 2);
+  void* ar = B.ran(ncclProfileColl, "AllReduce", -1, 2, ta);
   if (!ar) return 38;
-  B.tbl->stopEvent(ar);
-  const auto ta = static_cast<std::uint64_t>(wall_ns());
-  sleep_us(300);
   if (!B.channel(ar, 1, ta + 20 * us, ta + 120 * us)) return 39;
   if (!B.channel(ar, 0, ta - 50'000 * us, ta - 49'000 * us)) return 40;
   // Second all-reduce: channel 0's slot is from 600 us before the first one stopped.
-  void* ar2 = B.op(ncclProfileColl, "AllReduce", -1, 2);
+  void* ar2 = B.ran(ncclProfileColl, "AllReduce", -1, 2, tb);
   if (!ar2) return 41;
-  B.tbl->stopEvent(ar2);
-  const auto tb = static_cast<std::uint64_t>(wall_ns());
-  sleep_us(300);
   if (!B.channel(ar2, 1, tb + 10 * us, tb + 110 * us)) return 42;
   if (!B.channel(ar2, 0, ta - 600 * us, ta - 500 * us)) return 43;
   // Communicator C: NVLink-like (no ProxyOp ever), a self exchange in every launch as
@@ -378,13 +380,10 @@ int drive_sequences(const fs::path& so) {
 
 }  // namespace
 
-TEST(NcclPlugin, P2pLaunchSpansSelfSendsZeroBytesAndStaleSlots) {
-  auto so = plugin_path();
-  if (!fs::exists(so)) GTEST_SKIP() << so << " not built (MOETUNE_WITH_CUDA=OFF)";
-  const fs::path dir = fresh_dir("moetune-nccl-seq-");
+TEST_F(NcclPlugin, P2pLaunchSpansSelfSendsZeroBytesAndStaleSlots) {
   std::unique_ptr<TraceReader> rd;
-  ASSERT_NO_FATAL_FAILURE(run_child(dir, {{"MOETUNE_ARMED", "0"}, {"MOETUNE_NCCL_GRACE_MS", "600000"}}, drive_sequences,
-                                    so, "drive_sequences", rd));
+  ASSERT_NO_FATAL_FAILURE(
+      run_child({{"MOETUNE_ARMED", "0"}, {"MOETUNE_NCCL_GRACE_MS", "600000"}}, drive_sequences, "drive_sequences", rd));
   std::map<std::string, std::int64_t> stats;
   for (const auto& s : test::rows(rd->stats())) stats[s.name] = s.value;
   // Every op finished on its own channels (none waited for a KernelCh that never comes).
@@ -429,7 +428,6 @@ TEST(NcclPlugin, P2pLaunchSpansSelfSendsZeroBytesAndStaleSlots) {
   EXPECT_EQ(reduces, 2);
   EXPECT_EQ(lagged, 3);  // A's all-reduce + launch 2's two ops to rank 1
   EXPECT_EQ(nvl, 8);
-  fs::remove_all(dir);
 }
 
 // ---- Older NCCL: v1..v4 tables decline with one line per process ----------------
@@ -467,14 +465,12 @@ int drive_legacy(const fs::path& so, int first, const fs::path& log) {
 }
 }  // namespace
 
-TEST(NcclPlugin, OlderAbisDeclineWithOneLine) {
-  auto so = plugin_path();
-  if (!fs::exists(so)) GTEST_SKIP() << so << " not built (MOETUNE_WITH_CUDA=OFF)";
+TEST_F(NcclPlugin, OlderAbisDeclineWithOneLine) {
   const char* range[] = {"", "2.23", "2.24", "2.25", "2.26-2.27"};
   for (int v = 1; v <= 4; ++v) {
-    fs::path log = fs::temp_directory_path() / ("moetune-nccl-legacy-" + std::to_string(::getpid()) + ".log");
+    const fs::path log = dir_ / "legacy.log";
     pid_t pid = ::fork();
-    if (pid == 0) std::_Exit(drive_legacy(so, v, log));
+    if (pid == 0) std::_Exit(drive_legacy(so_, v, log));
     int status = 0;
     ::waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFEXITED(status));

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/expect_rows.h"
+#include "common/text.h"
 #include "moetune/live/part_writer.h"
 #include "moetune/live/record_ring.h"
 #include "moetune/trace/reader.h"
@@ -102,19 +103,8 @@ TEST(PartWriter, SigkilledProcessLeavesReadableFileWithFlushedRows) {
 }
 
 namespace {
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-int count_lines_with(const std::string& text, const std::string& what) {
-  int n = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.find(what) != std::string::npos) ++n;
-  return n;
-}
+const auto& slurp = moetune::test::read_text;
+using moetune::test::count_lines_with;
 void remove_part(const std::filesystem::path& path) {
   std::filesystem::remove(path);
   std::filesystem::remove(path.string() + "-wal");

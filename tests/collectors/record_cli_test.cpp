@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/run_command.h"
+#include "common/text.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -200,13 +201,7 @@ TEST(RecordCli, AttachToArmedJob) {
 // (PartWriter at MOETUNE_OUTPUT, rank row, many kernel rows) with SIGXFSZ left at its
 // default action, as a real job has it.
 namespace {
-int count_lines_with(const std::string& text, const std::string& what) {
-  int n = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.find(what) != std::string::npos) ++n;
-  return n;
-}
+using moetune::test::count_lines_with;
 }  // namespace
 
 TEST(PartHost, WriteUntilFull) {

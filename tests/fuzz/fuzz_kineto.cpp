@@ -11,27 +11,15 @@
 
 #include <unistd.h>
 
+#include "common/scratch_dir.h"
 #include "moetune/import/import.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace fs = std::filesystem;
-  // One scratch folder per process, removed at exit.
-  struct Scratch {
-    fs::path dir;
-    Scratch() {
-      // tmpfs when there is one: SQLite's fsyncs on a disk cost ~100 ms per input.
-      std::error_code ec;
-      fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
-      dir = base / ("moetune-fuzz-kineto-" + std::to_string(::getpid()));
-      fs::create_directories(dir);
-    }
-    ~Scratch() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  };
-  static const Scratch scratch;
-  const fs::path& dir = scratch.dir;
+  // One scratch folder per process, removed at exit; tmpfs when there is one (SQLite's
+  // fsyncs on a disk cost ~100 ms per input).
+  static const moetune::test::ScratchDir scratch("moetune-fuzz-kineto", moetune::test::ScratchDir::On::Tmpfs);
+  const fs::path& dir = scratch.path();
   const fs::path in = dir / "trace.json";
   {
     std::ofstream out(in, std::ios::binary | std::ios::trunc);

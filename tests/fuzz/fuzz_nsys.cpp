@@ -11,19 +11,12 @@
 #include <fstream>
 #include <string>
 
+#include "common/scratch_dir.h"
 #include "moetune/import/import.h"
 
-namespace {
-
-std::filesystem::path scratch(const char* what) {
-  std::filesystem::path dir = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-  return dir / ("moetune_fuzz_nsys_" + std::to_string(getpid()) + what);
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const std::filesystem::path in = scratch(".sqlite"), out = scratch(".moetune");
+  static const moetune::test::ScratchDir scratch("moetune-fuzz-nsys", moetune::test::ScratchDir::On::Tmpfs);
+  static const std::filesystem::path in = scratch / "in.sqlite", out = scratch / "out.moetune";
   {
     std::ofstream f(in, std::ios::binary | std::ios::trunc);
     f.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));

@@ -17,6 +17,7 @@
 
 #include <unistd.h>
 
+#include "common/scratch_dir.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/diff.h"
 #include "moetune/analyzers/placement.h"
@@ -189,21 +190,8 @@ void build(Recipe& r, TraceWriter& w) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  struct Scratch {
-    fs::path dir;
-    Scratch() {
-      std::error_code ec;
-      fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
-      dir = base / ("moetune-fuzz-store-" + std::to_string(::getpid()));
-      fs::create_directories(dir);
-    }
-    ~Scratch() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  };
-  static const Scratch scratch;
-  const fs::path file = scratch.dir / "run.moetune";
+  static const moetune::test::ScratchDir scratch("moetune-fuzz-store", moetune::test::ScratchDir::On::Tmpfs);
+  const fs::path file = scratch / "run.moetune";
   Recipe r{data, size};
   const std::uint8_t damage = r.u8();
   {

@@ -8,8 +8,9 @@
 #     the sample's own timer (no profiler) gives the measured step times before and after.
 #  C. grad_compression: torch_moe with an fp32 gradient all-reduce, traced by torch.profiler and analysed
 #     (the prediction), then timed with --grad-dtype fp32 and bf16 (the measurement).
+#  A2. the same moe_nccl baseline with only the placement applied (`moetune plan --only hot_experts`).
 #  D. the Python helper under `moetune record`: routing rows and step time with and without it.
-# Usage: BUILD=build-dev2-bundle OUT=/tmp/cal bash tests/gpu/calibration.sh
+# Usage: BUILD=build-dev2-bundle OUT=/tmp/cal bash tests/gpu/calibration.sh   (SKIP_A/A2/B/C/D=1 leave a part out)
 set -u
 ROOT=$(pwd)
 BUILD=${BUILD:-build-dev2-bundle}
@@ -18,19 +19,34 @@ mkdir -p "$OUT"
 M=$ROOT/$BUILD/app/moetune
 export LD_LIBRARY_PATH=$ROOT/$BUILD/devlib:${LD_LIBRARY_PATH:-}
 N=${N:-4}
+MOE_ARGS=${MOE_ARGS:---experts 8 --top-k 2 --hidden 1024 --ffn 4096 --tokens 2048 --layers 2 --skew 1.2 --comm-dtype fp32 --steps 20 --warmup 5}
 if [ "${SKIP_A:-0}" != 1 ]; then
-  BUILD=$BUILD N=$N EMULATE=1 NAME=emul$N bash tests/gpu/tuning_loop.sh "$OUT"
+  ARGS=$MOE_ARGS BUILD=$BUILD N=$N EMULATE=1 NAME=emul$N bash tests/gpu/tuning_loop.sh "$OUT"
   P=$OUT/emul$N
   "$M" diff "$P.before.moetune" "$P.after.moetune" --profile "$P.profile.json" > "$P.pvm.txt" 2>&1
   "$M" diff "$P.before.moetune" "$P.after.moetune" --profile "$P.profile.json" --json > "$P.pvm.json" 2>&1
 fi
+# ---- A2: the same baseline with only the placement applied (`plan --only`), each fix measured alone ----
+if [ "${SKIP_A2:-0}" != 1 ] && [ -f "$OUT/emul$N.before.moetune" ]; then
+  P=$OUT/emul$N; Q=$OUT/emul${N}place
+  export MOETUNE_LIB_DIR=$ROOT/$BUILD/devlib/collectors EMULATE=1 NCCL_NVLS_ENABLE=0
+  L="bash $ROOT/tests/gpu/launch_moe.sh $N $ROOT/$BUILD/samples/moe_nccl"
+  "$M" plan "$P.before.moetune" --only "${PLACE_ONLY:-hot_experts}" -o "$Q.profile.json" --force > "$Q.plan.txt" 2>&1
+  timeout 150 "$M" apply "$Q.profile.json" -- $L $MOE_ARGS > "$Q.after_norec.log" 2>&1; echo "place_norec rc=$?" >> "$Q.rc"
+  timeout 150 "$M" apply "$Q.profile.json" --record -o "$Q.after.moetune" --force -- $L $MOE_ARGS > "$Q.after.log" 2>&1
+  echo "place_rec rc=$?" >> "$Q.rc"
+  "$M" diff "$P.before.moetune" "$Q.after.moetune" --profile "$Q.profile.json" > "$Q.pvm.txt" 2>&1
+  grep -h tokens_per_s "$Q".*.log | cut -c1-400 > "$Q.tokens.txt"
+  unset EMULATE
+fi
 # ---- B: torch_moe, torch.profiler only ----
 TN=${TN:-4}
-TARGS=${TARGS:---tokens 4096 --hidden 2048 --ffn 4096 --experts 8 --top-k 2 --layers 2 --skew 1.2 --comm-dtype fp32 --steps 10 --warmup 3}
-T=$OUT/torch$TN
 K=$(mktemp -d)
 TR="torchrun --standalone --nproc-per-node $TN $ROOT/samples/torch_moe/torch_moe.py --emulate-nodes --no-marks"
 export NCCL_SOCKET_IFNAME=lo NCCL_IB_DISABLE=1 NCCL_NVLS_ENABLE=0
+if [ "${SKIP_B:-0}" != 1 ]; then
+TARGS=${TARGS:---tokens 4096 --hidden 2048 --ffn 4096 --experts 8 --top-k 2 --layers 2 --skew 1.2 --comm-dtype fp32 --steps 10 --warmup 3}
+T=$OUT/torch$TN
 timeout 200 $TR $TARGS > "$T.base_noprof.log" 2>&1; echo "base_noprof rc=$?" >> "$T.rc"
 timeout 200 $TR $TARGS --torch-profiler "$K/before" > "$T.base_prof.log" 2>&1; echo "base_prof rc=$?" >> "$T.rc"
 "$M" import "$K"/before/*.json.gz -o "$T.before.moetune" --force > "$T.import_before.txt" 2>&1; echo "import_before rc=$?" >> "$T.rc"
@@ -45,6 +61,7 @@ timeout 200 "$M" apply "$T.profile.json" -- $TR $TARGS --torch-profiler "$K/afte
 "$M" diff "$T.before.moetune" "$T.after.moetune" --profile "$T.profile.json" --json > "$T.pvm.json" 2>&1
 grep -h median_step_ms "$T".*.log | cut -c1-300 > "$T.steps.txt"
 mkdir -p "$OUT/kineto_before" && cp "$K"/before/*.json.gz "$OUT/kineto_before/" 2>/dev/null || true
+fi
 # ---- C: gradient all-reduce compression ----
 if [ "${SKIP_C:-0}" != 1 ]; then
   G=$OUT/grad$TN

@@ -25,11 +25,14 @@ for t in ("kernels", "memcpys", "memsets", "api_calls", "nvtx", "steps"):
     check(t, all(per.get(r, 0) > 0 for r in ranks), per_rank=per)
 check("nvtx_ranges", q("SELECT COUNT(*) FROM nvtx WHERE dur_ns > 0")[0][0] > 0,
       n=q("SELECT COUNT(*) FROM nvtx WHERE dur_ns > 0")[0][0])
+v3 = q("PRAGMA user_version")[0][0] >= 3  # format 3: routing as expert_counts lists, topology_pairs view
 if routing:
-    n = q("SELECT COUNT(*) FROM expert_routing WHERE step >= 0")[0][0]
+    n = q("SELECT COALESCE(SUM(n), 0) FROM expert_counts WHERE step >= 0" if v3 else
+          "SELECT COUNT(*) FROM expert_routing WHERE step >= 0")[0][0]
     check("routing", n > 0, rows=n)
-topo = q("SELECT COUNT(*) FROM topology")[0][0]
-topo_rows = q("SELECT a, b, link, source FROM topology WHERE source LIKE 'nvml%'")
+topo_table = "topology_pairs" if v3 else "topology"
+topo = q(f"SELECT COUNT(*) FROM {topo_table}")[0][0]
+topo_rows = q(f"SELECT a, b, link, source FROM {topo_table} WHERE source LIKE 'nvml%'")
 meta_topo = q("SELECT COUNT(*) FROM meta WHERE key='nvidia_smi_topo'")[0][0]
 gpus = dict(q("SELECT rank, value FROM stats WHERE name = 'nvml_gpus'"))
 # One GPU on the host: nothing to link, NVML says so (stat nvml_gpus = 1 on every rank).

@@ -4,28 +4,16 @@
 # profiled 1-rank torch job 3 times (a race: one pass proves little). Each run must
 # exit 0, print exactly one moetune warning line ("another CUPTI client ... took the
 # activity buffers at ...") and leave a readable cupti part file and merged run.
-# Sourced by run_device.sh (uses M, T, OUT, note, stats_of), or run alone:
+# Sourced by run_device.sh (uses M, T, OUT and device_env.sh's functions), or run alone:
 #   BUILD=build-dev2 OUT=/tmp/ct bash tests/gpu/cupti_taken.sh   -> $OUT/device.tar.gz
 if ! declare -F note > /dev/null; then
   set -u
   BUILD=${BUILD:-build-coll}
   FINAL=${OUT:-/tmp/moetune-out}
   OUT=$(mktemp -d); T=$(mktemp -d); mkdir -p "$FINAL"
-  ROOT=$(pwd); M=$ROOT/$BUILD/app/moetune
-  export LD_LIBRARY_PATH=$ROOT/$BUILD/devlib:/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
-  export MOETUNE_LIB_DIR=$ROOT/$BUILD/devlib/collectors
-  mkdir -p "$MOETUNE_LIB_DIR"
-  cp "$ROOT/$BUILD/collectors/cupti/libmoetune_cupti.so" "$ROOT/$BUILD/collectors/nccl/libmoetune_nccl.so" "$MOETUNE_LIB_DIR/"
+  source tests/gpu/device_env.sh
   export NCCL_SOCKET_IFNAME=lo NCCL_IB_DISABLE=1 NCCL_NVLS_ENABLE=0
   R=$OUT/results.jsonl; : > "$R"
-  note() { echo "${1%\}}, \"t\": $SECONDS}" >> "$R"; }
-  stats_of() { python3 -c "
-import json, sqlite3, sys
-db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
-print(json.dumps([dict(zip(('name', 'rank', 'severity', 'value'), r)) for r in
-                  db.execute('SELECT name, rank, severity, value FROM stats ORDER BY name, rank')], indent=0))
-" "$1" > "$OUT/$2.stats.json" 2>&1; }
-  median_of() { python3 -c "import json,sys; v=[json.loads(l)['median_step_ms'] for f in sys.argv[1:] for l in open(f) if l.startswith('{')]; print(max(v) if v else -1)" "$@"; }
   CT_ALONE=1
 fi
 command -v nsys > "$OUT/nsys.txt" 2>&1 || echo "nsys: not on this machine" > "$OUT/nsys.txt"
@@ -46,8 +34,6 @@ for i in 1 2 3; do
   note "{\"case\": \"cupti_taken_by_torch_profiler\", \"run\": $i, \"rc\": $rc, \"warnings\": $warns, \"taken_lines\": $taken, \"kineto_unknown_buffer\": $unknown, \"crash_lines\": $crash, \"part_info_rc\": $prc, \"info_rc\": $irc, \"median_ms\": $(median_of $T/tp$i.log)}"
 done
 if [ "${CT_ALONE:-0}" = 1 ]; then
-  python3 -c "import json; print(json.dumps([json.loads(l) for l in open('$R')], indent=1))" > "$OUT/results.json"
-  cp "$OUT/results.json" "$FINAL/results.json"
-  tar czf "$FINAL/device.tar.gz" -C "$OUT" .
+  pack_results
   cat "$OUT/results.json"
 fi

@@ -10,7 +10,6 @@
 // NCCL_HOSTID and NCCL_SOCKET_IFNAME=lo NCCL_IB_DISABLE=1.
 #include <cuda_runtime.h>
 #include <nccl.h>
-#include <nvtx3/nvToolsExt.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,22 +22,19 @@
 #include <thread>
 #include <vector>
 
-#define CK(x)                                                                      \
+#include "../../samples/moe_nccl/nvtx_moe.h"
+
+// A failed call prints one line naming it and exits with `code` (3: CUDA, 4: NCCL).
+#define CHECKED(x, ok, error_string, code)                                         \
   do {                                                                             \
-    cudaError_t e_ = (x);                                                          \
-    if (e_ != cudaSuccess) {                                                       \
-      std::fprintf(stderr, "client: %s: %s\n", #x, cudaGetErrorString(e_));        \
-      std::exit(3);                                                                \
+    auto r_ = (x);                                                                 \
+    if (r_ != ok) {                                                                \
+      std::fprintf(stderr, "client: %s: %s\n", #x, error_string(r_));              \
+      std::exit(code);                                                             \
     }                                                                              \
   } while (0)
-#define NK(x)                                                                      \
-  do {                                                                             \
-    ncclResult_t r_ = (x);                                                         \
-    if (r_ != ncclSuccess) {                                                       \
-      std::fprintf(stderr, "client: %s: %s\n", #x, ncclGetErrorString(r_));        \
-      std::exit(4);                                                                \
-    }                                                                              \
-  } while (0)
+#define CK(x) CHECKED(x, cudaSuccess, cudaGetErrorString, 3)
+#define NK(x) CHECKED(x, ncclSuccess, ncclGetErrorString, 4)
 
 __global__ void gate_kernel(const float* x, float* scores, int n) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -54,23 +50,20 @@ __global__ void expert_kernel(float* y, const float* x, int n, int iters) {
   y[i] = v;
 }
 
-static nvtxDomainHandle_t g_moe;
-static void push(const std::string& s) {
-  nvtxEventAttributes_t a{};
-  a.version = NVTX_VERSION;
-  a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
-  a.messageType = NVTX_MESSAGE_TYPE_ASCII;
-  a.message.ascii = s.c_str();
-  nvtxDomainRangePushEx(g_moe, &a);
-}
-static void pop() { nvtxDomainRangePop(g_moe); }
-static void mark(const std::string& s) {
-  nvtxEventAttributes_t a{};
-  a.version = NVTX_VERSION;
-  a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
-  a.messageType = NVTX_MESSAGE_TYPE_ASCII;
-  a.message.ascii = s.c_str();
-  nvtxDomainMarkEx(g_moe, &a);
+static const moe::Nvtx* g_moe;  // the `moe` domain, created in main
+static void push(const std::string& s) { g_moe->push(s); }
+static void pop() { g_moe->pop(); }
+static void mark(const std::string& s) { g_moe->mark(s); }
+
+// Grouped send/recv all-to-all: chunk p of `from` goes to rank p, rank p's chunk lands in
+// chunk p of `to`.
+static void all_to_all(const float* from, float* to, size_t chunk, int world, ncclComm_t comm, cudaStream_t st) {
+  NK(ncclGroupStart());
+  for (int p = 0; p < world; ++p) {
+    NK(ncclSend(from + p * chunk, chunk, ncclFloat32, p, comm, st));
+    NK(ncclRecv(to + p * chunk, chunk, ncclFloat32, p, comm, st));
+  }
+  NK(ncclGroupEnd());
 }
 
 static long arg(int argc, char** argv, const char* name, long def) {
@@ -95,7 +88,8 @@ int main(int argc, char** argv) {
   const int layers = static_cast<int>(arg(argc, argv, "--layers", 2));
   const int iters = static_cast<int>(arg(argc, argv, "--iters", 200));
   const std::string id_file = sarg(argc, argv, "--id", "/tmp/moe_client.id");
-  g_moe = nvtxDomainCreateA("moe");
+  static const moe::Nvtx moe_domain;
+  g_moe = &moe_domain;
   CK(cudaSetDevice(0));
 
   ncclUniqueId id;
@@ -150,23 +144,13 @@ int main(int argc, char** argv) {
       }
       mark(route);
       push("dispatch");
-      NK(ncclGroupStart());
-      for (int p = 0; p < world; ++p) {
-        NK(ncclSend(send + p * chunk, chunk, ncclFloat32, p, comm, st));
-        NK(ncclRecv(recv + p * chunk, chunk, ncclFloat32, p, comm, st));
-      }
-      NK(ncclGroupEnd());
+      all_to_all(send, recv, chunk, world, comm, st);
       pop();
       push("experts");
       expert_kernel<<<(n + 255) / 256, 256, 0, st>>>(y, recv, static_cast<int>(n), iters);
       pop();
       push("combine");
-      NK(ncclGroupStart());
-      for (int p = 0; p < world; ++p) {
-        NK(ncclSend(y + p * chunk, chunk, ncclFloat32, p, comm, st));
-        NK(ncclRecv(send + p * chunk, chunk, ncclFloat32, p, comm, st));
-      }
-      NK(ncclGroupEnd());
+      all_to_all(y, send, chunk, world, comm, st);
       pop();
     }
     push("allreduce");

@@ -8,12 +8,10 @@
 # SKIP_A2A=1 skips the bandwidth sweep, FIXTURES_ONLY=1 stops after the recorded fixtures)
 set -u
 O=$1; mkdir -p "$O"
-ROOT=$(pwd); BUILD=${BUILD:-build-dev2}; M=$ROOT/$BUILD/app/moetune; MOE=$ROOT/$BUILD/samples/moe_nccl
+BUILD=${BUILD:-build-dev2}
+source tests/gpu/device_env.sh
+MOE=$ROOT/$BUILD/samples/moe_nccl
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-export LD_LIBRARY_PATH=$ROOT/$BUILD/devlib:/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
-export MOETUNE_LIB_DIR=$ROOT/$BUILD/devlib/collectors
-mkdir -p "$MOETUNE_LIB_DIR"
-cp "$ROOT/$BUILD/collectors/cupti/libmoetune_cupti.so" "$ROOT/$BUILD/collectors/nccl/libmoetune_nccl.so" "$MOETUNE_LIB_DIR/"
 NG=$(nvidia-smi -L | wc -l)
 t0=$(date +%s); stamp() { echo "$1 $(( $(date +%s) - t0 ))s" >> "$O/timing.txt"; }
 nvidia-smi topo -m > "$O/topo.txt" 2>&1

@@ -15,25 +15,12 @@ FINAL=${OUT:-/tmp/moetune-out}
 # folder) and is packed into $FINAL/device.tar.gz at the end, with results.json.
 OUT=$(mktemp -d)
 mkdir -p "$FINAL"
-ROOT=$(pwd)
-M=$ROOT/$BUILD/app/moetune
+source tests/gpu/device_env.sh
 C=$ROOT/$BUILD/gpu/moe_client
-export LD_LIBRARY_PATH=$ROOT/$BUILD/devlib:/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
-export MOETUNE_LIB_DIR=$ROOT/$BUILD/devlib/collectors
-mkdir -p "$MOETUNE_LIB_DIR"
-cp "$ROOT/$BUILD/collectors/cupti/libmoetune_cupti.so" "$ROOT/$BUILD/collectors/nccl/libmoetune_nccl.so" "$MOETUNE_LIB_DIR/"
 export NCCL_SOCKET_IFNAME=lo NCCL_IB_DISABLE=1 NCCL_NVLS_ENABLE=0
 T=$(mktemp -d)
 R=$OUT/results.jsonl
 : > "$R"
-note() { echo "${1%\}}, \"t\": $SECONDS}" >> "$R"; }
-# stats_of RUN NAME: the run's stats table as JSON rows (name, rank, severity, value).
-stats_of() { python3 -c "
-import json, sqlite3, sys
-db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
-print(json.dumps([dict(zip(('name', 'rank', 'severity', 'value'), r)) for r in
-                  db.execute('SELECT name, rank, severity, value FROM stats ORDER BY name, rank')], indent=0))
-" "$1" > "$OUT/$2.stats.json" 2>&1; }
 CARGS=${CARGS:---steps 30 --warmup 5}
 
 # run_client N PREFIX... : N client ranks on the one GPU, PREFIX before the client.
@@ -49,7 +36,6 @@ run_client() {
   for p in "${pids[@]}"; do wait "$p" || rc=$?; done
   return $rc
 }
-median_of() { python3 -c "import json,sys; v=[json.loads(l)['median_step_ms'] for f in sys.argv[1:] for l in open(f) if l.startswith('{')]; print(max(v) if v else -1)" "$@"; }
 
 nvidia-smi --query-gpu=name,driver_version,pcie.link.gen.max,pcie.link.width.max --format=csv,noheader > "$OUT/gpu.txt" 2>&1
 nvidia-smi topo -m > "$OUT/topo.txt" 2>&1
@@ -82,9 +68,7 @@ stats_of "$T/torch2.moetune" torch2
 finish() {
   mkdir -p "$OUT/runs"
   for f in c1 client2 torch2 attach killed2; do cp "$T/$f.moetune" "$OUT/runs/" 2>/dev/null; done
-  python3 -c "import json; print(json.dumps([json.loads(l) for l in open('$R')], indent=1))" > "$OUT/results.json"
-  cp "$OUT/results.json" "$FINAL/results.json"
-  tar czf "$FINAL/device.tar.gz" -C "$OUT" .
+  pack_results
   cat "$OUT"/*.check.json
   cat "$OUT/results.json"
   exit 0

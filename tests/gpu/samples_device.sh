@@ -24,6 +24,22 @@ FAILED=0
 log() { echo "$*" | tee -a "$OUT/log.txt"; }
 log "samples_device: $(date -u +%FT%TZ) gpus=$NGPU $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1)"
 
+# result LABEL RC T0 OUT: a run that exited 0 puts OUT's last JSON line (+ "label") in
+# results.jsonl and logs "ok" with its tokens/s and median step time; any other sets FAILED
+# and logs "FAIL" (the caller then logs the run's error tails). Returns 0 for ok.
+result() {
+  local label=$1 rc=$2 t0=$3 out=$4
+  if [ "$rc" -eq 0 ]; then
+    python3 -c 'import json,sys; j=json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1]); j["label"]=sys.argv[2]; print(json.dumps(j))' \
+      "$out" "$label" >>"$OUT/results.jsonl"
+    log "ok   $label ($((SECONDS - t0)) s) $(tail -n 1 "$OUT/results.jsonl" | grep -o '"tokens_per_s": [0-9.e+]*, "median_step_ms": [0-9.e+]*')"
+    return 0
+  fi
+  FAILED=1
+  log "FAIL $label rc=$rc ($((SECONDS - t0)) s)"
+  return 1
+}
+
 # run_moe LABEL NRANKS ARGS...: one process per rank; rank 0's JSON line (+label) -> results.jsonl
 run_moe() {
   local label=$1 n=$2
@@ -37,13 +53,7 @@ run_moe() {
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || rc=$?; done
-  if [ $rc -eq 0 ]; then
-    python3 -c 'import json,sys; j=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); j["label"]=sys.argv[2]; print(json.dumps(j))' \
-      "$TMP/$label.out0" "$label" >>"$OUT/results.jsonl"
-    log "ok   $label ($((SECONDS - t0)) s) $(grep -o '"tokens_per_s":[0-9.e+]*,"median_step_ms":[0-9.e+]*' "$TMP/$label.out0")"
-  else
-    FAILED=1
-    log "FAIL $label rc=$rc ($((SECONDS - t0)) s)"
+  if ! result "$label" "$rc" "$t0" "$TMP/$label.out0"; then
     for ((r = 0; r < n; r++)); do tail -n 3 "$TMP/$label.err$r" | sed "s/^/  rank$r: /" | tee -a "$OUT/log.txt"; done
   fi
 }
@@ -55,13 +65,7 @@ run_torch() {
   [ "$n" -gt "$NGPU" ] && emu=--emulate-nodes
   timeout 120 torchrun --standalone --nproc-per-node "$n" "$ROOT/samples/torch_moe/torch_moe.py" $emu "$@" \
     >"$TMP/$label.out" 2>"$TMP/$label.err" || rc=$?
-  if [ $rc -eq 0 ]; then
-    python3 -c 'import json,sys; j=json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1]); j["label"]=sys.argv[2]; print(json.dumps(j))' \
-      "$TMP/$label.out" "$label" >>"$OUT/results.jsonl"
-    log "ok   $label ($((SECONDS - t0)) s) $(grep -o '"tokens_per_s": [0-9.e+]*, "median_step_ms": [0-9.e+]*' "$TMP/$label.out")"
-  else
-    FAILED=1
-    log "FAIL $label rc=$rc ($((SECONDS - t0)) s)"
+  if ! result "$label" "$rc" "$t0" "$TMP/$label.out"; then
     grep -v "^\s*$" "$TMP/$label.err" | tail -n 8 | sed 's/^/  /' | tee -a "$OUT/log.txt"
   fi
 }

@@ -8,16 +8,11 @@
 # $BUILD/devlib (libraries the device lacks).
 set -u
 OUTD=$1; mkdir -p "$OUTD"
-ROOT=$(pwd)
 BUILD=${BUILD:-build-dev2}
-M=$ROOT/$BUILD/app/moetune
+source tests/gpu/device_env.sh
 MOE=$ROOT/$BUILD/samples/moe_nccl
 N=${N:-2}
 NAME=${NAME:-loop}
-export LD_LIBRARY_PATH=$ROOT/$BUILD/devlib:/usr/local/cuda/lib64:/usr/local/cuda/extras/CUPTI/lib64:${LD_LIBRARY_PATH:-}
-export MOETUNE_LIB_DIR=$ROOT/$BUILD/devlib/collectors
-mkdir -p "$MOETUNE_LIB_DIR"
-cp "$ROOT/$BUILD/collectors/cupti/libmoetune_cupti.so" "$ROOT/$BUILD/collectors/nccl/libmoetune_nccl.so" "$MOETUNE_LIB_DIR/"
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 L="bash $ROOT/tests/gpu/launch_moe.sh $N $MOE"
 # Misconfigured baseline: fp32 dispatch/combine, no overlap, skewed experts, naive placement.

@@ -200,21 +200,21 @@ class GuiDailyTest : public QObject {
     QCOMPARE(QString::fromLatin1(fold_noun(LaneKind::Nvtx)), QStringLiteral("ranges"));
   }
 
-  // Metrics constructed here (synthetic), with the analyzer's bucket keys and per-step buckets.
+  // Typed metrics constructed here (synthetic): the analyzer's buckets and per-step buckets.
   void buckets_from_analyzer_keys_and_fallback() {
-    nlohmann::json m;
-    m["per_rank"] = nlohmann::json::array();
+    std::vector<analyzers::RankMetrics> m;
     for (int r = 0; r < 2; ++r) {
-      nlohmann::json row = {{"rank", r}, {"step_time_ms", 10.0}};
-      row["buckets"] = {{"compute_ms", 5.0},         {"comm_transfer_ms", 1.0}, {"comm_wait_ms", r == 1 ? 3.0 : 0.5},
-                        {"memcpy_h2d_ms", 0.2},      {"memcpy_d2h_ms", 0.1},    {"memcpy_d2d_ms", 0.0},
-                        {"memcpy_p2p_ms", 0.0},      {"host_gap_long_ms", 0.4}, {"host_gap_short_ms", 0.1},
-                        {"idle_ms", r == 1 ? 0.2 : 2.7}};
-      row["step_buckets"] = {{{"step", 7}, {"compute_ms", 4.0}, {"comm_wait_ms", 6.0}}};
-      m["per_rank"].push_back(row);
+      analyzers::RankMetrics row;
+      row.rank = r, row.step_time_ms = 10.0;
+      auto& b = row.buckets;
+      b.compute_ms = 5.0, b.comm_transfer_ms = 1.0, b.comm_wait_ms = r == 1 ? 3.0 : 0.5, b.memcpy_h2d_ms = 0.2;
+      b.memcpy_d2h_ms = 0.1, b.host_gap_long_ms = 0.4, b.host_gap_short_ms = 0.1, b.idle_ms = r == 1 ? 0.2 : 2.7;
+      analyzers::StepBuckets s7;
+      s7.step = 7, s7.step_time_ms = 10.0, s7.buckets.compute_ms = 4.0, s7.buckets.comm_wait_ms = 6.0;
+      row.step_buckets.push_back(s7);
+      m.push_back(row);
     }
     TimeBuckets b = buckets_from_metrics(m);
-    QVERIFY(b.from_analyzer);
     QCOMPARE(b.ranks.size(), std::size_t(2));
     QCOMPARE(b.ranks[1].ms[kCommWait], 3.0);
     QVERIFY(std::abs(b.ranks[0].step_ms - 10.0) < 1e-9);
@@ -223,17 +223,9 @@ class GuiDailyTest : public QObject {
     QCOMPARE(s.step.value_or(-1), std::int64_t(7));
     QCOMPARE(s.ranks[0].ms[kCommWait], 6.0);
     QCOMPARE(s.ranks[0].step_ms, 10.0);
-    // Fallback: what per_rank had before the buckets.
-    nlohmann::json old;
-    old["per_rank"] = {{{"rank", 0}, {"step_time_ms", 10.0}, {"compute_ms", 6.0}, {"comm_ms", 3.0},
-                        {"exposed_comm_ms", 1.5}, {"exposed_wait_ms", 0.5}, {"idle_ms", 2.0}}};
-    TimeBuckets f = buckets_from_metrics(old);
-    QVERIFY(!f.from_analyzer);
-    QCOMPARE(f.ranks[0].ms[kCompute], 6.0);
-    QCOMPARE(f.ranks[0].ms[kCommExposed], 1.0);
-    QCOMPARE(f.ranks[0].ms[kCommWait], 0.5);
-    QCOMPARE(f.ranks[0].ms[kOther], 0.5);
-    QCOMPARE(f.ranks[0].step_ms, 10.0);
+    TimeBuckets none = buckets_from_metrics(m, 99);  // a step the ranks lack: the means, step left empty
+    QVERIFY(!none.step);
+    QCOMPARE(none.ranks[1].ms[kCommWait], 3.0);
 
     // The Time tab: clicking rank 1's comm-wait segment emits it.
     TimeBucketsView v;
@@ -416,19 +408,13 @@ class GuiDailyTest : public QObject {
 
     // .nsys-rep: one line saying what to run
     const QString rep = in.filePath(QStringLiteral("prof.nsys-rep"));
-    QFile f(rep);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("not a real report");
-    f.close();
+    QVERIFY(moetune::test::write_file(rep, "not a real report"));
     w.open(rep);
     QVERIFY(w.last_error().contains(QStringLiteral("nsys export --type sqlite")));
     QVERIFY(!w.last_error().contains(QLatin1Char('\n')));
     // a broken trace: the error names the file, the cache is not left behind
     const QString bad = in.filePath(QStringLiteral("bad.json"));
-    QFile b(bad);
-    QVERIFY(b.open(QIODevice::WriteOnly));
-    b.write("{\"traceEvents\": [ {\"ph\": ");
-    b.close();
+    QVERIFY(moetune::test::write_file(bad, "{\"traceEvents\": [ {\"ph\": "));
     w.open(bad);
     QVERIFY(w.wait_loaded(120000));
     QVERIFY(w.last_error().contains(QStringLiteral("bad.json")));

@@ -47,6 +47,20 @@ class GuiScreenshotTest : public QObject {
     QVERIFY2(colours.size() > 30, "too few colours: no timeline drawn");
   }
 
+  // The real moetune-gui under Xvfb saves `view` of `runf` as `png`, which must not look
+  // blank (also copied into $MOETUNE_KEEP_SCREENSHOTS when that is set).
+  void screenshot(const QString& runf, const QString& view, const QString& png) {
+    QString log;
+    QVERIFY2(run(qEnvironmentVariable("XVFB_RUN", QStringLiteral("xvfb-run")),
+                 {QStringLiteral("-a"), QStringLiteral("-s"), QStringLiteral("-screen 0 1920x1200x24"),
+                  QStringLiteral(MOETUNE_GUI), QStringLiteral("--screenshot"), png, QStringLiteral("--view"), view, runf},
+                 &log),
+             qPrintable(log));
+    check_image(png);
+    if (!qEnvironmentVariableIsEmpty("MOETUNE_KEEP_SCREENSHOTS"))
+      QFile::copy(png, qEnvironmentVariable("MOETUNE_KEEP_SCREENSHOTS") + QLatin1Char('/') + QFileInfo(png).fileName());
+  }
+
  private slots:
   void real_trace_under_xvfb_data() {
     QTest::addColumn<QString>("input");
@@ -64,54 +78,25 @@ class GuiScreenshotTest : public QObject {
     if (!QFileInfo::exists(runf) &&
         !run(QStringLiteral(MOETUNE_CLI), {QStringLiteral("import"), input, QStringLiteral("-o"), runf}, &log))
       QSKIP(qPrintable(QStringLiteral("importer cannot read this file yet: ") + log.trimmed()));
-    const QString png = dir_.filePath(QFileInfo(input).baseName() + QLatin1Char('_') + view + QStringLiteral(".png"));
-    const QString xvfb = qEnvironmentVariable("XVFB_RUN", QStringLiteral("xvfb-run"));
-    QVERIFY2(run(xvfb, {QStringLiteral("-a"), QStringLiteral("-s"), QStringLiteral("-screen 0 1920x1200x24"),
-                        QStringLiteral(MOETUNE_GUI), QStringLiteral("--screenshot"), png, QStringLiteral("--view"), view, runf},
-                 &log),
-             qPrintable(log));
-    check_image(png);
-    if (!qEnvironmentVariableIsEmpty("MOETUNE_KEEP_SCREENSHOTS"))
-      QFile::copy(png, qEnvironmentVariable("MOETUNE_KEEP_SCREENSHOTS") + QLatin1Char('/') + QFileInfo(png).fileName());
+    screenshot(runf, view, dir_.filePath(QFileInfo(input).baseName() + QLatin1Char('_') + view + QStringLiteral(".png")));
   }
   void synth_run_all_views() {
     const QString runf = moetune::test::make_synth_run(dir_, "synth.moetune", 4, 8, "hot_experts_slow_rank,straggler:1");
     QVERIFY(!runf.isEmpty());
-    for (const QString& view : {QStringLiteral("timeline"), QStringLiteral("experts"), QStringLiteral("replay")}) {
-      const QString png = dir_.filePath(QStringLiteral("synth_") + view + QStringLiteral(".png"));
-      QString log;
-      QVERIFY2(run(qEnvironmentVariable("XVFB_RUN", QStringLiteral("xvfb-run")),
-                   {QStringLiteral("-a"), QStringLiteral("-s"), QStringLiteral("-screen 0 1920x1200x24"),
-                    QStringLiteral(MOETUNE_GUI), QStringLiteral("--screenshot"), png, QStringLiteral("--view"), view, runf},
-                   &log),
-               qPrintable(log));
-      check_image(png);
-      if (!qEnvironmentVariableIsEmpty("MOETUNE_KEEP_SCREENSHOTS"))
-        QFile::copy(png, qEnvironmentVariable("MOETUNE_KEEP_SCREENSHOTS") + QLatin1Char('/') + QFileInfo(png).fileName());
-    }
+    for (const QString& view : {QStringLiteral("timeline"), QStringLiteral("experts"), QStringLiteral("replay")})
+      screenshot(runf, view, dir_.filePath(QStringLiteral("synth_") + view + QStringLiteral(".png")));
   }
   // A raw nsys export given straight to moetune-gui: imported into a cache beside it,
   // then shown (the Time tab with the per-rank buckets).
   void raw_trace_opened_directly() {
     const QString raw = dir_.filePath(QStringLiteral("raw_2gpu.sqlite"));
     QVERIFY(QFile::copy(QStringLiteral(MOETUNE_SHARED_DATA "/external/nsys/nsys_ai_mfu_2gpu_before.sqlite"), raw));
-    const QString png = dir_.filePath(QStringLiteral("raw_2gpu_time.png"));
-    QString log;
-    QVERIFY2(run(qEnvironmentVariable("XVFB_RUN", QStringLiteral("xvfb-run")),
-                 {QStringLiteral("-a"), QStringLiteral("-s"), QStringLiteral("-screen 0 1920x1200x24"),
-                  QStringLiteral(MOETUNE_GUI), QStringLiteral("--screenshot"), png, QStringLiteral("--view"),
-                  QStringLiteral("time"), raw},
-                 &log),
-             qPrintable(log));
+    screenshot(raw, QStringLiteral("time"), dir_.filePath(QStringLiteral("raw_2gpu_time.png")));
     QVERIFY(QFileInfo::exists(raw + QStringLiteral(".moetune")));
-    check_image(png);
   }
   void bad_input_exits_2() {
     const QString f = dir_.filePath(QStringLiteral("junk.moetune"));
-    QFile j(f);
-    QVERIFY(j.open(QIODevice::WriteOnly));
-    j.write("junk");
-    j.close();
+    QVERIFY(moetune::test::write_file(f, "junk"));
     QProcess p;
     p.setProcessChannelMode(QProcess::MergedChannels);
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
@@ -129,11 +114,7 @@ class GuiScreenshotTest : public QObject {
     const QString runf = moetune::test::make_synth_run(dir_, "shot.moetune", 2, 4, "");
     QVERIFY(!runf.isEmpty());
     const QString victim = dir_.filePath(QStringLiteral("victim.txt")), notes = dir_.filePath(QStringLiteral("notes.txt"));
-    for (const QString& f : {victim, notes}) {
-      QFile v(f);
-      QVERIFY(v.open(QIODevice::WriteOnly));
-      v.write("precious\n");
-    }
+    for (const QString& f : {victim, notes}) QVERIFY(moetune::test::write_file(f, "precious\n"));
     const QString link = dir_.filePath(QStringLiteral("shot.png"));
     QVERIFY(QFile::link(victim, link));
     auto shot = [&](const QString& out) {

@@ -140,10 +140,7 @@ class GuiWindowTest : public QObject {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("expect");
     const QString text = dir_.filePath(QStringLiteral("notes.txt"));
-    QFile t(text);
-    QVERIFY(t.open(QIODevice::WriteOnly));
-    t.write("this is not a trace\n");
-    t.close();
+    QVERIFY(moetune::test::write_file(text, "this is not a trace\n"));
     const QString corrupt = dir_.filePath(QStringLiteral("corrupt.moetune"));
     QFile::copy(run_, corrupt);
     {

@@ -12,6 +12,9 @@
 #include <sstream>
 
 #include "common/expect_rows.h"
+#include "common/import_store.h"
+#include "common/scratch_dir.h"
+#include "common/text.h"
 #include "moetune/import/import.h"
 #include "moetune/import/text_formats.h"
 #include "moetune/trace/reader.h"
@@ -25,12 +28,7 @@ namespace {
 
 fs::path shared(const std::string& sub) { return fs::path(MOETUNE_SHARED_DATA) / sub; }
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using moetune::test::read_text;
 
 // Every line of `text` (our "#! " provenance lines dropped) with `prefix(i)` in front.
 template <class F>
@@ -45,11 +43,7 @@ std::string tagged(const std::string& text, F prefix) {
 }
 
 fs::path write_tmp(const std::string& name, const std::string& text) {
-  auto dir = fs::temp_directory_path() / ("moetune_cluster_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  auto p = dir / name;
-  std::ofstream(p, std::ios::binary) << text;
-  return p;
+  return moetune::test::write_text(moetune::test::process_dir("moetune_cluster") / name, text);
 }
 
 void expect_same_rows(const NcclTestsRun& a, const NcclTestsRun& b) {
@@ -81,7 +75,7 @@ const char* kFiles[] = {"a3mega_h100_allreduce_2node_16rank.txt", "ncclt290_h100
 TEST(ClusterOutput, LauncherTagsReadLikeThePlainOutput) {
   for (const char* f : kFiles) {
     SCOPED_TRACE(f);
-    const std::string plain = read(shared("external/nccltests") / f);
+    const std::string plain = read_text(shared("external/nccltests") / f);
     auto base = parse_nccl_tests(plain, f);
     ASSERT_TRUE(base.ok()) << base.error().message;
     EXPECT_EQ(base->prefixed_lines, 0);
@@ -103,7 +97,7 @@ TEST(ClusterOutput, LauncherTagsReadLikeThePlainOutput) {
     }
   }
   // Known answers of the plain files (their #! expect lines), through the tagged path.
-  auto a3 = parse_nccl_tests(tagged(read(shared("external/nccltests") / kFiles[0]),
+  auto a3 = parse_nccl_tests(tagged(read_text(shared("external/nccltests") / kFiles[0]),
                                     [](int) { return std::string("[1,0]<stdout>:"); }),
                              kFiles[0]);
   ASSERT_TRUE(a3.ok());
@@ -115,7 +109,7 @@ TEST(ClusterOutput, LauncherTagsReadLikeThePlainOutput) {
 TEST(ClusterOutput, NcclInfoLinesOfOtherRanksAndASecondTableAreNotMixedIn) {
   // Derived: ncclt321 (4 ranks, INFO lines interleaved) with INFO lines tagged by ranks 1-3 and,
   // appended, the data rows again as printed by rank 3 (an independent run): only rank 0's table.
-  const std::string plain = read(shared("external/nccltests") / kFiles[2]);
+  const std::string plain = read_text(shared("external/nccltests") / kFiles[2]);
   auto base = parse_nccl_tests(plain, kFiles[2]);
   ASSERT_TRUE(base.ok());
   std::string text;
@@ -137,7 +131,7 @@ TEST(ClusterOutput, RankCountFromTheHeaderOrUnknownNeverFromTheBandwidthRatio) {
   // Derived: the 16-rank a3mega all_reduce output without its "# Rank" lines. busbw/algbw of
   // its rows is 1.88 (2 x 15/16 = 1.875, rounded): a ratio would say 17 or 16 depending on the
   // row. The rank count is unknown.
-  const std::string plain = read(shared("external/nccltests") / kFiles[0]);
+  const std::string plain = read_text(shared("external/nccltests") / kFiles[0]);
   std::string no_ranks;
   std::istringstream in(plain);
   std::string line;
@@ -155,30 +149,24 @@ TEST(ClusterOutput, RankCountFromTheHeaderOrUnknownNeverFromTheBandwidthRatio) {
   EXPECT_EQ(h->nranks, 64);
   EXPECT_EQ(h->nranks_basis, "header nRanks");
   // The 64-rank alltoall (ncclt78) keeps its exact count x type size relation.
-  auto a2a = parse_nccl_tests(read(shared("external/nccltests") / kFiles[3]), kFiles[3]);
+  auto a2a = parse_nccl_tests(read_text(shared("external/nccltests") / kFiles[3]), kFiles[3]);
   ASSERT_TRUE(a2a.ok());
   EXPECT_EQ(a2a->nranks, 64);
 
   // Imported: the unknown count is said in a stat, never stored as a guess.
   auto file = write_tmp("all_reduce_no_ranks.txt", no_ranks);
   auto store = file.parent_path() / "no_ranks.moetune";
-  {
-    auto w = TraceWriter::create(store, {.force = true});
-    ASSERT_TRUE(w.ok());
-    ASSERT_TRUE(import_files({file}, **w, {}).ok());
-    ASSERT_TRUE((*w)->finish().ok());
-  }
-  auto rd = TraceReader::open(store);
-  ASSERT_TRUE(rd.ok());
+  auto rd = moetune::test::import_store({file}, store);
+  ASSERT_TRUE(rd);
   bool said = false;
-  for (const auto& s : test::rows((*rd)->stats())) said |= s.name == "nccl_tests_nranks_unknown";
+  for (const auto& s : test::rows(rd->stats())) said |= s.name == "nccl_tests_nranks_unknown";
   EXPECT_TRUE(said);
-  for (const auto& b : test::rows((*rd)->bench_results())) EXPECT_EQ(b.nranks, 0);
+  for (const auto& b : test::rows(rd->bench_results())) EXPECT_EQ(b.nranks, 0);
 }
 
 TEST(ClusterOutput, TopoPasteCutShortKeepsItsRows) {
   // Derived: the real 8x A100 SXM4 topo -m (deepep13) cut after the GPU3 row.
-  const std::string plain = read(shared("external/topo") / "deepep13_a100sxm4_8gpu_8nic_roce.txt");
+  const std::string plain = read_text(shared("external/topo") / "deepep13_a100sxm4_8gpu_8nic_roce.txt");
   auto full = parse_topo(plain);
   ASSERT_TRUE(full.ok()) << full.error().message;
   ASSERT_EQ(full->gpus(), 8);
@@ -201,20 +189,13 @@ TEST(ClusterOutput, TopoPasteCutShortKeepsItsRows) {
 
   auto file = write_tmp("topo_cut.txt", plain.substr(0, cut_at + 1));
   auto store = file.parent_path() / "topo_cut.moetune";
-  {
-    auto w = TraceWriter::create(store, {.force = true});
-    ASSERT_TRUE(w.ok());
-    auto r = import_files({file}, **w, {});
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    ASSERT_TRUE((*w)->finish().ok());
-  }
-  auto rd = TraceReader::open(store);
-  ASSERT_TRUE(rd.ok());
+  auto rd = moetune::test::import_store({file}, store);
+  ASSERT_TRUE(rd);
   bool warned = false;
-  for (const auto& s : test::rows((*rd)->stats()))
+  for (const auto& s : test::rows(rd->stats()))
     if (s.name == "topo_matrix_cut_short") warned = s.description.find("GPU4") != std::string::npos;
   EXPECT_TRUE(warned);
   int gpu_pairs = 0;
-  for (const auto& t : test::rows((*rd)->topology())) gpu_pairs += t.a.rfind("GPU", 0) == 0 && t.b.rfind("GPU", 0) == 0;
+  for (const auto& t : test::rows(rd->topology())) gpu_pairs += t.a.rfind("GPU", 0) == 0 && t.b.rfind("GPU", 0) == 0;
   EXPECT_EQ(gpu_pairs, 28 - 6) << "all 28 GPU pairs but the 6 among GPU4..GPU7";
 }

@@ -18,6 +18,8 @@
 #include <thread>
 
 #include "common/run_command.h"
+#include "common/scratch_dir.h"
+#include "common/text.h"
 #include "import/kineto_test_util.h"
 #include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
@@ -27,24 +29,12 @@ using moetune::test::run_command;
 
 namespace {
 
-fs::path tmpdir() {
-  static const fs::path d = [] {
-    auto p = fs::temp_directory_path() / ("moetune_hostile_import_" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
-}
+const fs::path& tmpdir() { return moetune::test::process_dir("moetune_hostile_import"); }
 
 const std::string kCli = MOETUNE_CLI;
 const fs::path kKineto = moetune::test::kineto_dir() / "hta_nccl_data_rank0of2.json.gz";
 const fs::path kNsys = fs::path(MOETUNE_SHARED_DATA) / "external/nsys/nsys_ai_mfu_2gpu_before.sqlite";
 
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
 
 }  // namespace
 
@@ -79,7 +69,7 @@ TEST(HostileImport, GzipExpansionIsCapped) {
                        (tmpdir() / "bomb.moetune").string());
   EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("gzip expands beyond 8000000 bytes"), std::string::npos) << r.out;
-  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  EXPECT_TRUE(moetune::test::one_line(r.out)) << r.out;
   EXPECT_FALSE(fs::exists(tmpdir() / "bomb.moetune"));
 }
 

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/scratch_test.h"
+#include "common/text.h"
 #include "import/kineto_test_util.h"
 
 namespace moetune {
@@ -30,31 +32,17 @@ Run cli(const std::string& args, const fs::path& dir) {
   int st = std::system(cmd.c_str());
   Run r;
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  r.out = slurp(out);
-  r.err = slurp(err);
+  r.out = test::read_text(out);
+  r.err = test::read_text(err);
   return r;
 }
 
-void write(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary) << bytes;
-}
+using test::read_text;
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+void write(const fs::path& p, const std::string& bytes) { test::write_text(p, bytes); }
 
-class KinetoCli : public ::testing::Test {
+class KinetoCli : public test::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("moetune-kineto-cli-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Expects a one-line error naming `file`, exit 2, and no output (or temporary) left.
   void expect_bad(const fs::path& file, const std::string& what) {
@@ -69,7 +57,6 @@ class KinetoCli : public ::testing::Test {
       EXPECT_EQ(e.path().string().find("bad.moetune"), std::string::npos) << "left behind: " << e.path();
   }
 
-  fs::path dir_;
 };
 
 TEST_F(KinetoCli, ImportThenInfoJsonCounts) {
@@ -111,7 +98,7 @@ TEST_F(KinetoCli, BadInputsExit2WithOneLine) {
   write(empty, "");
   expect_bad(empty, "empty file");
 
-  std::string gz = read(test::kineto_dir() / "hta_sampled_rank0of128.json.gz");
+  std::string gz = read_text(test::kineto_dir() / "hta_sampled_rank0of128.json.gz");
   fs::path trunc = dir_ / "truncated.json.gz";
   write(trunc, gz.substr(0, gz.size() / 2));
   expect_bad(trunc, "truncated gzip");
@@ -156,7 +143,7 @@ TEST_F(KinetoCli, ExistingOutputNeedsForce) {
                dir_);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find(out.string()), std::string::npos) << r.err;
-  EXPECT_EQ(read(out), "precious");
+  EXPECT_EQ(read_text(out), "precious");
 }
 
 TEST_F(KinetoCli, FailedMultiFileImportStoresNothing) {

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <map>
 
+#include "common/import_store.h"
+#include "common/scratch_test.h"
 #include "import/kineto_test_util.h"
 #include "common/expect_rows.h"
 #include "moetune/import/import.h"
@@ -20,25 +22,12 @@ namespace fs = std::filesystem;
 using test::count_kineto;
 using test::kineto_dir;
 
-class KinetoGolden : public ::testing::Test {
+class KinetoGolden : public test::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("moetune-kineto-golden-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Imports `files` into a fresh run and opens it.
   std::unique_ptr<TraceReader> import(const std::vector<fs::path>& files, import::ImportOptions opts = {}) {
-    fs::path out = dir_ / "run.moetune";
-    auto w = TraceWriter::create(out, {.force = true});
-    EXPECT_TRUE(w.ok());
-    auto r = import::import_files(files, **w, opts);
-    EXPECT_TRUE(r.ok()) << r.error().message;
-    EXPECT_TRUE((*w)->finish().ok());
-    auto rd = TraceReader::open(out);
-    EXPECT_TRUE(rd.ok());
-    return std::move(*rd);
+    return test::import_store(files, dir_ / "run.moetune", opts);
   }
 
   void expect_counts_match(const fs::path& gz) {
@@ -67,7 +56,6 @@ class KinetoGolden : public ::testing::Test {
     EXPECT_EQ(sync, want.sync_calls);
   }
 
-  fs::path dir_;
 };
 
 TEST_F(KinetoGolden, CountsMatchEveryRealFile) {

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "common/expect_rows.h"
+#include "common/import_store.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
 
@@ -18,19 +19,11 @@ using namespace moetune;
 TEST(KinetoMoe, TorchMoeTracesYieldStepsRoutingAndPlacement) {
   const fs::path dir = fs::path(MOETUNE_TEST_DATA) / "recorded";
   const fs::path out = fs::temp_directory_path() / ("kineto_moe_" + std::to_string(::getpid()) + ".moetune");
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    ASSERT_TRUE(w) << w.error().message;
-    auto r = import::import_files({dir / "torch_moe_2rank_rank0.pt.trace.json.gz",
-                                   dir / "torch_moe_2rank_rank1.pt.trace.json.gz"},
-                                  **w, {});
-    ASSERT_TRUE(r) << r.error().message;
-    ASSERT_TRUE((*w)->finish());
-  }
-  auto rd = TraceReader::open(out);
-  ASSERT_TRUE(rd) << rd.error().message;
+  auto rd = test::import_store(
+      {dir / "torch_moe_2rank_rank0.pt.trace.json.gz", dir / "torch_moe_2rank_rank1.pt.trace.json.gz"}, out);
+  ASSERT_TRUE(rd);
   // Each rank recorded steps 1..3 of 1024 tokens (the profiler's active window).
-  auto steps = test::rows((*rd)->steps());
+  auto steps = test::rows(rd->steps());
   ASSERT_EQ(steps.size(), 6u);
   for (const auto& s : steps) {
     EXPECT_GE(s.step, 1);
@@ -39,14 +32,14 @@ TEST(KinetoMoe, TorchMoeTracesYieldStepsRoutingAndPlacement) {
   }
   // Routing: 2 layers x 8 experts x 3 steps x 2 ranks; every rank routes top-2 of its
   // 1024 tokens, so per (rank, step, layer) the tokens add up to 2048.
-  auto routing = test::rows((*rd)->expert_routing());
+  auto routing = test::rows(rd->expert_routing());
   ASSERT_EQ(routing.size(), 2u * 8u * 3u * 2u);
   std::map<std::tuple<std::int64_t, std::int64_t, int>, std::int64_t> sum;
   for (const auto& r : routing) sum[{r.rank.value, r.step, r.layer}] += r.tokens;
   ASSERT_EQ(sum.size(), 12u);
   for (const auto& [k, v] : sum) EXPECT_EQ(v, 2048);
   // Placement of layer 0 as the trace's text says: 0:0,1:1,2:0,3:1|0,4:0,5:1,6:0,7:1|0.
-  auto placement = test::rows((*rd)->expert_placement());
+  auto placement = test::rows(rd->expert_placement());
   ASSERT_EQ(placement.size(), 20u);  // 2 layers x (8 primaries + 2 replicas), stored once
   int replicas_l0 = 0;
   for (const auto& p : placement)

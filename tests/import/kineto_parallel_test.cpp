@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/scratch_test.h"
 #include "import/kineto_test_util.h"
 #include "common/expect_rows.h"
 #include "moetune/import/import.h"
@@ -59,13 +60,8 @@ void write_synthetic(const fs::path& p, int rank, int launches) {
   o << "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1}\n],\n \"baseTimeNanoseconds\": 1700000000000000000}\n";
 }
 
-class KinetoParallel : public ::testing::Test {
+class KinetoParallel : public test::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("moetune-kineto-parallel-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Imports FILES with THREADS parser threads (1: sequential); the error message or "".
   std::string import(const std::vector<fs::path>& files, unsigned threads, const fs::path& out) {
@@ -86,7 +82,7 @@ class KinetoParallel : public ::testing::Test {
     EXPECT_TRUE(rd.ok());
     std::map<std::string, std::pair<std::int64_t, std::string>> out;
     for (const char* t : {"meta", "ranks", "strings", "kernels", "memcpys", "memsets", "api_calls", "nvtx",
-                          "nccl_ops", "steps", "expert_routing", "expert_placement", "stats"}) {
+                          "nccl_ops", "steps", "expert_counts", "expert_placement", "stats"}) {  // format 3: routing lists
       std::string order = std::string(t) == "kernels" ? "rank, start_ns, id" : std::string(t) == "meta" ? "key" : "rowid";
       std::string sql = std::string("SELECT * FROM ") + t + " ORDER BY " + order;
       sqlite3_stmt* st = nullptr;
@@ -116,7 +112,6 @@ class KinetoParallel : public ::testing::Test {
       EXPECT_TRUE(rows.second == b[table].second) << "rows differ";
     }
   }
-  fs::path dir_;
 };
 
 TEST_F(KinetoParallel, RealTracesSameRows) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "common/scratch_test.h"
 #include "../collectors/import/src/kineto_internal.h"
 #include "common/expect_rows.h"
 #include "moetune/import/import.h"
@@ -77,13 +78,8 @@ TEST(KinetoUnit, RankFromFileName) {
   EXPECT_FALSE(is_sync_api("cudaLaunchKernel"));
 }
 
-class KinetoEdges : public ::testing::Test {
+class KinetoEdges : public test::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("moetune-kineto-unit-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::unique_ptr<TraceReader> import(const fs::path& file, import::ImportOptions opts = {}) {
     auto w = TraceWriter::create(dir_ / "run.moetune", {.force = true});
     EXPECT_TRUE(w.ok());
@@ -93,7 +89,6 @@ class KinetoEdges : public ::testing::Test {
     EXPECT_TRUE((*w)->finish().ok());
     return std::move(*TraceReader::open(dir_ / "run.moetune"));
   }
-  fs::path dir_;
 };
 
 TEST_F(KinetoEdges, FlowsClampsAndSkips) {

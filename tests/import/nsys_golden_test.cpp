@@ -8,8 +8,10 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "common/expect_rows.h"
+#include "common/import_store.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
 
@@ -28,24 +30,46 @@ fs::path temp_out(const std::string& tag) {
 // Imports `files` into a fresh run and opens it.
 std::unique_ptr<TraceReader> import_run(const std::vector<fs::path>& files, const std::string& tag) {
   fs::path out = temp_out(tag);
-  auto w = TraceWriter::create(out, {.force = true});
-  EXPECT_TRUE(w.ok());
-  auto r = import::import_files(files, **w, {});
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  auto f = (*w)->finish();
-  EXPECT_TRUE(f.ok());
-  auto rd = TraceReader::open(out);
-  EXPECT_TRUE(rd.ok());
+  auto rd = test::import_store(files, out);
   fs::remove(out);  // the open reader keeps the data
-  return rd.ok() ? std::move(*rd) : nullptr;
+  return rd;
+}
+
+// The raw export opened read-only (a test failure and nullptr when it does not open).
+std::unique_ptr<Db> open_raw(const fs::path& file) {
+  auto db = Db::open(file, Db::Mode::ReadOnly);
+  if (!db) {
+    ADD_FAILURE() << db.error().message;
+    return nullptr;
+  }
+  return std::move(*db);
+}
+
+// An export imported (as import_run) beside the raw export itself, to compare the two.
+struct ImportedAndRaw {
+  std::unique_ptr<TraceReader> rd;
+  std::unique_ptr<Db> raw;
+};
+ImportedAndRaw import_beside_raw(const fs::path& file, const std::string& tag) {
+  return {import_run({file}, tag), open_raw(file)};
+}
+
+// The imported store answers `store_sql` as the raw export answers `raw_sql`, which must
+// answer; that answer.
+std::optional<std::int64_t> expect_same(TraceReader& rd, Db& raw, const std::string& store_sql,
+                                        const std::string& raw_sql) {
+  auto want = raw.scalar(raw_sql);
+  EXPECT_TRUE(want) << raw_sql;
+  EXPECT_EQ(rd.db().scalar(store_sql), want) << store_sql;
+  return want;
 }
 
 // pid -> count from a query on the raw export returning (pid, count).
 std::map<std::int64_t, std::int64_t> raw_by_pid(const fs::path& file, const std::string& sql) {
   std::map<std::int64_t, std::int64_t> m;
-  auto db = Db::open(file, Db::Mode::ReadOnly);
-  EXPECT_TRUE(db.ok());
-  auto st = (*db)->prepare(sql);
+  auto db = open_raw(file);
+  if (!db) return m;
+  auto st = db->prepare(sql);
   EXPECT_TRUE(st.ok()) << sql;
   while (st->step()) m[st->i64(0)] = st->i64(1);
   return m;
@@ -119,21 +143,16 @@ TEST(NsysGolden, PerRankCountsMatchRawExport) {
 }
 
 TEST(NsysGolden, AbsoluteTimesFromSessionStart) {
-  auto rd = import_run({kTwoGpu}, "time");
-  ASSERT_TRUE(rd);
-  auto db = Db::open(kTwoGpu, Db::Mode::ReadOnly);
-  ASSERT_TRUE(db.ok());
+  auto [rd, db] = import_beside_raw(kTwoGpu, "time");
+  ASSERT_TRUE(rd && db);
   // Raw target-clock timestamps: abs = utcEpochNs + (t - systemClockNs).
-  auto expect = (*db)->scalar(
-      "SELECT s.utcEpochNs + (SELECT min(start) FROM CUPTI_ACTIVITY_KIND_KERNEL) - s.systemClockNs "
-      "FROM TARGET_INFO_SESSION_START_TIME s");
-  ASSERT_TRUE(expect);
-  EXPECT_EQ(rd->db().scalar("SELECT min(start_ns) FROM kernels"), expect);
+  auto first = expect_same(*rd, *db, "SELECT min(start_ns) FROM kernels",
+                           "SELECT s.utcEpochNs + (SELECT min(start) FROM CUPTI_ACTIVITY_KIND_KERNEL) - s.systemClockNs "
+                           "FROM TARGET_INFO_SESSION_START_TIME s");
   // By hand: 1779782330176752435 + (60111513113 - 28254349605); 2026-05-26T07:59:22 UTC.
-  EXPECT_EQ(*expect, 1779782362033915943LL);
+  EXPECT_EQ(first, 1779782362033915943LL);
   // Durations are kept: the longest kernel equals the raw one.
-  EXPECT_EQ(rd->db().scalar("SELECT max(dur_ns) FROM kernels"),
-            (*db)->scalar("SELECT max(end - start) FROM CUPTI_ACTIVITY_KIND_KERNEL"));
+  expect_same(*rd, *db, "SELECT max(dur_ns) FROM kernels", "SELECT max(end - start) FROM CUPTI_ACTIVITY_KIND_KERNEL");
 }
 
 TEST(NsysGolden, DeviceNamesFromTargetInfoAndRelativeTimes) {
@@ -179,18 +198,16 @@ TEST(NsysGolden, NcclOpsJoinTheNcclApiRanges) {
 }
 
 TEST(NsysGolden, TorchNvtxNamesAreSplitFromTheirIds) {
-  auto rd = import_run({kTwoGpu}, "torchnames");
-  ASSERT_TRUE(rd);
-  auto db = Db::open(kTwoGpu, Db::Mode::ReadOnly);
-  ASSERT_TRUE(db.ok());
+  auto [rd, db] = import_beside_raw(kTwoGpu, "torchnames");
+  ASSERT_TRUE(rd && db);
   // "aten::mul, seq = 45328, op_id = 990726" -> name "aten::mul", payload {"seq":..,"op_id":..}.
-  auto raw_names = (*db)->scalar(
+  auto names = expect_same(
+      *rd, *db, "SELECT count(DISTINCT name_id) FROM nvtx",
       "SELECT count(DISTINCT CASE WHEN instr(n.text, ', ') > 0 THEN substr(n.text, 1, instr(n.text, ', ') - 1) "
       "ELSE coalesce(n.text, s.value) END) FROM NVTX_EVENTS n LEFT JOIN StringIds s ON s.id = n.textId");
-  EXPECT_EQ(rd->db().scalar("SELECT count(DISTINCT name_id) FROM nvtx"), raw_names);
-  EXPECT_EQ(*raw_names, 88 + 5);  // by hand: 88 torch op names + 5 NCCL API names
-  EXPECT_EQ(rd->db().scalar("SELECT count(*) FROM nvtx WHERE json_extract(payload, '$.op_id') IS NOT NULL"),
-            (*db)->scalar("SELECT count(*) FROM NVTX_EVENTS WHERE text LIKE '%, op_id = %'"));
+  EXPECT_EQ(names, 88 + 5);  // by hand: 88 torch op names + 5 NCCL API names
+  expect_same(*rd, *db, "SELECT count(*) FROM nvtx WHERE json_extract(payload, '$.op_id') IS NOT NULL",
+              "SELECT count(*) FROM NVTX_EVENTS WHERE text LIKE '%, op_id = %'");
   EXPECT_EQ(rd->db().scalar("SELECT json_extract(payload, '$.op_id') FROM nvtx WHERE start_ns = "
                             "(SELECT min(start_ns) FROM nvtx)"),
             990346);  // by hand: the first NVTX row is "aten::empty, op_id = 990346"

@@ -13,7 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "../../collectors/import/src/nsys_internal.h"
+#include "common/comm_kernel_cases.h"
 #include "common/expect_rows.h"
+#include "common/import_store.h"
 #include "moetune/trace/moe_text.h"
 #include "moetune/import/import.h"
 #include "moetune/trace/reader.h"
@@ -29,27 +31,7 @@ fs::path temp_path(const std::string& tag, const char* ext) {
 }
 
 TEST(NsysKernelName, ParsesFuncAlgoProtoDtype) {
-  auto k = parse_nccl_kernel("ncclDevKernel_AllReduce_Sum_f32_RING_LL");
-  ASSERT_TRUE(k);
-  EXPECT_EQ(k->func, "AllReduce");
-  EXPECT_EQ(k->redop, "Sum");
-  EXPECT_EQ(k->dtype, "f32");
-  EXPECT_EQ(k->algo, "Ring");
-  EXPECT_EQ(k->proto, "LL");
-  auto s = parse_nccl_kernel("ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)");
-  ASSERT_TRUE(s);
-  EXPECT_EQ(s->func, "SendRecv");
-  EXPECT_FALSE(s->algo);
-  auto t = parse_nccl_kernel("ncclDevKernel_AllGather_COLLNET_DIRECT_SIMPLE");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->algo, "CollNetDirect");
-  EXPECT_EQ(t->proto, "Simple");
-  auto old = parse_nccl_kernel("ncclKernel_AllReduce_TREE_LL128_Sum_bf16");
-  ASSERT_TRUE(old);
-  EXPECT_EQ(old->algo, "Tree");
-  EXPECT_EQ(old->proto, "LL128");
-  EXPECT_EQ(old->dtype, "bf16");
-  EXPECT_FALSE(parse_nccl_kernel("vectorized_elementwise_kernel"));
+  test::expect_decodes_nccl_kernels(parse_nccl_kernel);
   EXPECT_FALSE(is_nccl_kernel("my_ncclDevKernel_x"));
 }
 
@@ -185,21 +167,14 @@ TEST(NsysSynthetic, MoeConventionsPayloadsAndNcclJoin) {
   fs::path in = temp_path("synth", ".sqlite"), out = temp_path("synth", ".moetune");
   build_synthetic(in);
   if (HasFatalFailure()) return;
-  {
-    auto w = TraceWriter::create(out, {.force = true});
-    ASSERT_TRUE(w.ok());
-    auto r = import::import_files({in}, **w, {});
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    ASSERT_TRUE((*w)->finish().ok());
-  }
-  auto rd = TraceReader::open(out);
-  ASSERT_TRUE(rd.ok());
-  auto ranks = test::rows((*rd)->ranks());
+  auto rd = test::import_store({in}, out);
+  ASSERT_TRUE(rd);
+  auto ranks = test::rows(rd->ranks());
   ASSERT_EQ(ranks.size(), 2u);
   EXPECT_EQ(ranks[1].pid, 300);  // named rank 1 by its ncclCommInitRank payload
   EXPECT_EQ(ranks[0].pid, 200);
   const std::int64_t base = 1700000000000000000LL - 1000;  // raw clock: utc - systemClockNs
-  auto steps = test::rows((*rd)->steps());
+  auto steps = test::rows(rd->steps());
   ASSERT_EQ(steps.size(), 2u);
   for (const auto& s : steps) {
     if (s.rank.value == 1) {
@@ -211,16 +186,16 @@ TEST(NsysSynthetic, MoeConventionsPayloadsAndNcclJoin) {
       EXPECT_EQ(s.step, 9);  // ProfilerStep#9 in the default domain
     }
   }
-  auto routing = test::rows((*rd)->expert_routing());
+  auto routing = test::rows(rd->expert_routing());
   ASSERT_EQ(routing.size(), 3u);
   EXPECT_EQ(routing[2].expert, 2);
   EXPECT_EQ(routing[2].tokens, 9);
   EXPECT_EQ(routing[2].step, 4);
   EXPECT_EQ(routing[2].layer, 2);
   EXPECT_EQ(routing[2].rank.value, 1);
-  auto placement = test::rows((*rd)->expert_placement());
+  auto placement = test::rows(rd->expert_placement());
   EXPECT_EQ(placement.size(), 4u);
-  auto ops = test::rows((*rd)->nccl_ops());
+  auto ops = test::rows(rd->nccl_ops());
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0].func, "Send");  // a SendRecv kernel whose group only sent
   EXPECT_EQ(ops[0].bytes, 4096 + 1024);
@@ -230,17 +205,17 @@ TEST(NsysSynthetic, MoeConventionsPayloadsAndNcclJoin) {
   EXPECT_EQ(ops[0].seq, 0);
   EXPECT_EQ(ops[0].enqueue_ns, base + 2800);
   EXPECT_EQ(ops[0].start_ns, base + 3000);
-  auto api = test::rows((*rd)->api_calls());
+  auto api = test::rows(rd->api_calls());
   ASSERT_EQ(api.size(), 3u);
   int drivers = 0;
   for (const auto& a : api) drivers += a.kind == ApiKind::Driver;
   EXPECT_EQ(drivers, 1);  // cuLaunchKernelEx
   // The decoded payload is stored on the NVTX row.
-  auto payload = (*rd)->db().prepare("SELECT payload FROM nvtx WHERE payload LIKE '%Peer rank%' ORDER BY start_ns LIMIT 1");
+  auto payload = rd->db().prepare("SELECT payload FROM nvtx WHERE payload LIKE '%Peer rank%' ORDER BY start_ns LIMIT 1");
   ASSERT_TRUE(payload.ok());
   ASSERT_TRUE(payload->step());
   EXPECT_EQ(nlohmann::json::parse(payload->text(0))["Message size [bytes]"], 4096);
-  EXPECT_EQ((*rd)->db().scalar("SELECT value FROM stats WHERE name = 'moe_malformed_marks'"), 1);
+  EXPECT_EQ(rd->db().scalar("SELECT value FROM stats WHERE name = 'moe_malformed_marks'"), 1);
   fs::remove(in);
   fs::remove(out);
 }

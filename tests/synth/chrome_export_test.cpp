@@ -8,12 +8,21 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "moetune/synth/chrome_export.h"
+#include "moetune/export/chrome_export.h"
 #include "moetune/trace/writer.h"
 #include "synth_support.h"
 
 namespace moetune::test {
 namespace {
+
+// Synth options for a run of `ranks` ranks and `steps` steps on `topology`.
+synth::Options sized(int ranks, int steps, const std::string& topology) {
+  synth::Options o;
+  o.ranks = ranks;
+  o.steps = steps;
+  o.topology = topology;
+  return o;
+}
 
 nlohmann::json load(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -52,7 +61,7 @@ TEST(ChromeExport, AllRanksNestedAndEveryKernelExported) {
   auto run = make_run("export_all", o);
   auto r = open_run(run);
   auto out = temp_path("export_all.json");
-  auto st = synth::export_chrome(*r, out);
+  auto st = exporters::export_chrome(*r, out);
   ASSERT_TRUE(st.ok()) << st.error().message;
   auto j = load(out);
   EXPECT_EQ(check_nesting(j), st->events);
@@ -66,15 +75,11 @@ TEST(ChromeExport, AllRanksNestedAndEveryKernelExported) {
 }
 
 TEST(ChromeExport, FlowsLinkEveryLaunchToItsKernel) {
-  synth::Options o;
-  o.steps = 2;
-  o.ranks = 2;
-  o.topology = "nvlink:2";
-  auto r = open_run(make_run("flows", o));
+  auto r = open_run(make_run("flows", sized(2, 2, "nvlink:2")));
   auto out = temp_path("flows.json");
-  synth::ChromeExportOptions opts;
+  exporters::ChromeExportOptions opts;
   opts.flows = true;
-  auto st = synth::export_chrome(*r, out, opts);
+  auto st = exporters::export_chrome(*r, out, opts);
   ASSERT_TRUE(st.ok()) << st.error().message;
   auto j = load(out);
   std::map<std::int64_t, double> s_ts, f_ts;
@@ -114,18 +119,14 @@ TEST(ChromeExport, OverlappingEventsGoToExtraLanes) {
   }
   auto r = open_run(path);
   auto out = temp_path("overlap.json");
-  auto st = synth::export_chrome(*r, out);
+  auto st = exporters::export_chrome(*r, out);
   ASSERT_TRUE(st.ok()) << st.error().message;
   EXPECT_EQ(check_nesting(load(out)), 7);
   EXPECT_EQ(st->extra_lanes, 2);
 }
 
 TEST(ChromeExport, PerRankFileRoundTripsThroughKinetoImport) {
-  synth::Options o;
-  o.steps = 4;
-  o.ranks = 4;
-  o.topology = "nvlink:2,pcie:2";
-  auto r = open_run(make_run("roundtrip", o));
+  auto r = open_run(make_run("roundtrip", sized(4, 4, "nvlink:2,pcie:2")));
   auto json = temp_path("rank2.json"), back = temp_path("rank2.moetune");
   std::string cmd = std::string(MOETUNE_CLI) + " export " + r->path().string() + " --format chrome --rank 2 -o " +
                     json.string() + " --force > /dev/null && " + MOETUNE_CLI + " import " + json.string() + " -o " +

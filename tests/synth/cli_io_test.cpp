@@ -11,6 +11,8 @@
 #include <fstream>
 
 #include "common/run_command.h"
+#include "common/scratch_dir.h"
+#include "common/text.h"
 
 namespace fs = std::filesystem;
 
@@ -20,14 +22,7 @@ const std::string kCli = MOETUNE_CLI;
 
 moetune::test::CommandResult run(const std::string& cmd) { return moetune::test::run_command(cmd); }
 
-const fs::path& dir() {
-  static const fs::path d = [] {
-    auto p = fs::temp_directory_path() / ("moetune_cliio_" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
-}
+const fs::path& dir() { return moetune::test::process_dir("moetune_cliio"); }
 
 std::size_t count(const std::string& s, const std::string& what) {
   std::size_t n = 0;
@@ -35,7 +30,6 @@ std::size_t count(const std::string& s, const std::string& what) {
   return n;
 }
 
-int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
 // A synth run with a straggler (findings with time ranges), made once.
 const fs::path& synth_run() {
@@ -99,7 +93,7 @@ TEST(CliIo, ImportADirectoryOfRankFiles) {
   fs::create_directories(empty);
   auto e = run(kCli + " import " + empty.string() + " -o " + (dir() / "e.moetune").string());
   EXPECT_EQ(e.rc, 2);
-  EXPECT_EQ(lines(e.out), 1) << e.out;
+  EXPECT_TRUE(moetune::test::one_line(e.out)) << e.out;
   EXPECT_NE(e.out.find("no trace files"), std::string::npos) << e.out;
 }
 
@@ -108,7 +102,7 @@ TEST(CliIo, NsysReportGetsTheExportCommand) {
   std::ofstream(rep) << "binary";
   auto r = run(kCli + " import " + rep.string() + " -o " + (dir() / "n.moetune").string());
   EXPECT_EQ(r.rc, 2);
-  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_TRUE(moetune::test::one_line(r.out)) << r.out;
   EXPECT_NE(r.out.find("nsys export --type sqlite"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir() / "n.moetune"));
 }

@@ -8,16 +8,13 @@
 #include <string>
 #include <unistd.h>
 
+#include "common/scratch_dir.h"
 #include "moetune/synth/synth.h"
 #include "moetune/trace/reader.h"
 
 namespace moetune::test {
 
-inline std::filesystem::path temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("moetune-synth-test-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir / name;
-}
+inline std::filesystem::path temp_path(const std::string& name) { return process_dir("moetune-synth-test") / name; }
 
 inline std::filesystem::path make_run(const std::string& name, synth::Options o) {
   auto p = temp_path(name + ".moetune");

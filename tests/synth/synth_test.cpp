@@ -18,6 +18,16 @@ synth::Options small(const std::string& inject = "", const std::string& topo = "
   return o;
 }
 
+// The run's routing rows (TraceReader::expert_routing, format 3 stores them as lists) as
+// the TEMP table expert_routing, for the SQL checks below.
+void routing_table(TraceReader& r) {
+  ASSERT_TRUE(r.db().exec("CREATE TEMP TABLE expert_routing(step, layer, rank, expert, tokens, time_ns)"));
+  auto ins = r.db().prepare("INSERT INTO expert_routing VALUES(?,?,?,?,?,?)");
+  ASSERT_TRUE(ins);
+  for (const auto& e : r.expert_routing())
+    ins->bind(1, e.step).bind(2, e.layer).bind(3, e.rank.value).bind(4, e.expert).bind(5, e.tokens).bind(6, e.time_ns).exec();
+}
+
 // All event content of a run as one string (ordered, ids excluded where they are row ids).
 std::string dump(TraceReader& r) {
   static const char* const queries[] = {
@@ -26,8 +36,9 @@ std::string dump(TraceReader& r) {
       "SELECT rank,tid,start_ns,dur_ns,name_id,domain_id FROM nvtx ORDER BY id",
       "SELECT rank,comm_hash,seq,func,algo,proto,channels,count,dtype,bytes,nranks,enqueue_ns,start_ns,end_ns,"
       "in_splits,out_splits FROM nccl_ops ORDER BY id",
-      "SELECT step,layer,rank,expert,tokens,time_ns FROM expert_routing ORDER BY rowid",
+      "SELECT step,layer,rank,time_ns,n,expert0,experts,tokens FROM expert_counts ORDER BY rowid",
       "SELECT * FROM expert_placement ORDER BY rowid", "SELECT * FROM topology ORDER BY rowid",
+      "SELECT * FROM topology_domains ORDER BY id", "SELECT * FROM topology_domain_gpus ORDER BY domain, idx",
       "SELECT * FROM steps ORDER BY rowid", "SELECT * FROM ranks ORDER BY rank",
       "SELECT * FROM strings ORDER BY id"};
   std::string out;
@@ -59,8 +70,12 @@ TEST(Synth, CleanRunIsConsistentAndLabelled) {
   auto meta = test::rows(r->meta());
   EXPECT_EQ(meta["synthetic"], "1");
   // counts and time range the writer recorded at finish() equal a full scan
-  for (const char* t : {"kernels", "api_calls", "nvtx", "nccl_ops", "steps", "expert_routing", "topology"})
+  for (const char* t : {"kernels", "api_calls", "nvtx", "nccl_ops", "steps"})
     EXPECT_EQ(test::rows(r->counts()).get(t), scalar(*r, std::string("SELECT count(*) FROM ") + t)) << t;
+  // format 3: routing entries are counted in expert_counts.n, GPU pairs through the view
+  EXPECT_EQ(test::rows(r->counts()).get("expert_routing"), scalar(*r, "SELECT sum(n) FROM expert_counts"));
+  EXPECT_EQ(test::rows(r->counts()).get("expert_routing"), static_cast<double>(test::rows(r->expert_routing()).size()));
+  EXPECT_EQ(test::rows(r->counts()).get("topology"), scalar(*r, "SELECT count(*) FROM topology_pairs"));
   auto [lo, hi] = test::rows(r->time_range());
   EXPECT_EQ(lo, scalar(*r, "SELECT min(s) FROM (SELECT min(start_ns) s FROM kernels UNION ALL SELECT min(start_ns) "
                            "FROM api_calls UNION ALL SELECT min(start_ns) FROM nvtx)"));
@@ -79,7 +94,9 @@ TEST(Synth, CleanRunIsConsistentAndLabelled) {
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM nccl_ops WHERE func='AllToAll' AND dtype='BFloat16' AND stream=13"),
             8 * 6 * 16);
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM nccl_ops WHERE func='AllReduce' AND algo='Ring'"), 8 * 6 * 2);
-  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology WHERE link='NV18' AND bandwidth_gbps=478.125"), 28);  // 18 x 26.5625
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology_pairs WHERE link='NV18' AND bandwidth_gbps=478.125"), 28);  // 18 x 26.5625
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology_domain_gpus"), 8);  // one NVLink host: one row per GPU
+  routing_table(*r);
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM steps WHERE tokens=4096"), 48);
   // no kernels overlap on one stream of one rank
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM kernels a JOIN kernels b ON a.rank=b.rank AND a.stream=b.stream AND "
@@ -136,12 +153,13 @@ TEST(Synth, HotExpertsLiveOnTheSlowestRank) {
   auto r = open_run(make_run("hot", small("hot_experts_slow_rank", "nvlink:4,pcie:2,net:2")));
   EXPECT_EQ(test::rows(r->meta())["synth.slowest_rank"], "7");
   EXPECT_EQ(scalar(*r, "SELECT count(*) FROM expert_placement WHERE rank=7 AND expert IN (0,1,2)"), 3 * 2);
+  routing_table(*r);
   double share = scalar(*r, "SELECT sum(x.tokens) * 1.0 / (SELECT sum(tokens) FROM expert_routing) FROM "
                             "expert_routing x JOIN expert_placement p ON p.layer=x.layer AND p.expert=x.expert "
                             "WHERE p.rank=7");
   EXPECT_NEAR(share, 0.62, 0.03);
-  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology WHERE link='NET' AND bandwidth_gbps=12.5"), 2 * 6);
-  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology WHERE link='PHB'"), 1);
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology_pairs WHERE link='NET' AND bandwidth_gbps=12.5"), 2 * 6);
+  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM topology_pairs WHERE link='PHB'"), 1);
 }
 
 TEST(Synth, StragglerComputesSixtyPercentLonger) {
@@ -155,12 +173,12 @@ TEST(Synth, StragglerComputesSixtyPercentLonger) {
 
 TEST(Synth, HostSyncAndGpuIdleLeaveGapsOnTheirRankOnly) {
   auto r = open_run(make_run("hsync", small("host_sync:3")));
-  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM api_calls a JOIN strings s ON s.id=a.name_id WHERE "
-                       "s.value='cudaDeviceSynchronize' AND a.rank=3"),
-            6);
-  EXPECT_EQ(scalar(*r, "SELECT count(*) FROM api_calls a JOIN strings s ON s.id=a.name_id WHERE "
-                       "s.value='cudaDeviceSynchronize' AND a.rank<>3"),
-            0);
+  auto syncs = [&](const std::string& ranks) {
+    return scalar(*r, "SELECT count(*) FROM api_calls a JOIN strings s ON s.id=a.name_id WHERE "
+                      "s.value='cudaDeviceSynchronize' AND a.rank" + ranks);
+  };
+  EXPECT_EQ(syncs("=3"), 6);
+  EXPECT_EQ(syncs("<>3"), 0);
   auto g = open_run(make_run("idle", small("gpu_idle:2")));
   // largest gap between consecutive kernels (any stream) on a rank
   auto gap = [&](int rank) {

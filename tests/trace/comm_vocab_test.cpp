@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The one communication vocabulary (moetune/trace/comm_vocab.h) on real kernel names:
-// positives as the libraries name their kernels (the source file is given per name; the
-// demangled form is what Kineto / nsys write), negatives from real compute kernels.
+// The one communication vocabulary (moetune/trace/comm_vocab.h) on real kernel names
+// (common/comm_kernel_cases.h), on names and dtypes, and with user rules.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "common/comm_kernel_cases.h"
 #include "moetune/trace/comm_vocab.h"
 
 using namespace moetune;
@@ -15,104 +15,19 @@ using comm::Kind;
 
 namespace {
 
-Kind kind(const std::string& n) { return comm::classify_kernel(n, nullptr); }
+Kind kind(std::string_view n) { return comm::classify_kernel(n, nullptr); }
 
 }  // namespace
 
 TEST(CommVocab, NcclKernelsOldAndNew) {
-  // NCCL <= 2.18 (HTA traces), >= 2.19 (our H200 runs), demangled with "void " and mangled (CUPTI).
-  EXPECT_EQ(kind("ncclKernel_AllReduce_RING_LL_Sum_float(ncclDevComm*, unsigned long, ncclWork*)"),
-            Kind::NcclCollective);
-  EXPECT_EQ(kind("ncclKernel_SendRecv_RING_SIMPLE_Sum_int8_t(ncclDevComm*, unsigned long, ncclWork*)"), Kind::NcclP2P);
-  EXPECT_EQ(kind("ncclDevKernel_AllReduce_Sum_bf16_RING_LL(ncclDevKernelArgsStorage<4096ul>)"), Kind::NcclCollective);
-  EXPECT_EQ(kind("void ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)"), Kind::NcclP2P);
-  EXPECT_EQ(kind("_Z22ncclDevKernel_SendRecv24ncclDevKernelArgsStorageILm4096EE"), Kind::NcclP2P);
-  EXPECT_EQ(kind("ncclAllReduceRingLLKernel_sum_f32(CollectiveArgs)"), Kind::NcclCollective);  // NCCL < 2.7
-
-  auto a = comm::parse_nccl_kernel("ncclKernel_AllReduce_RING_LL_Sum_float(ncclDevComm*, unsigned long, ncclWork*)");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->func, "AllReduce");
-  EXPECT_EQ(a->algo, "Ring");
-  EXPECT_EQ(a->proto, "LL");
-  EXPECT_EQ(a->redop, "Sum");
-  EXPECT_EQ(a->dtype, "float");
-  auto b = comm::parse_nccl_kernel("void ncclDevKernel_AllReduce_Sum_bf16_TREE_LL128(ncclDevKernelArgsStorage<4096ul>)");
-  ASSERT_TRUE(b);
-  EXPECT_EQ(b->algo, "Tree");
-  EXPECT_EQ(b->proto, "LL128");
-  EXPECT_EQ(b->dtype, "bf16");
-  auto c = comm::parse_nccl_kernel("ncclDevKernel_AllGather_COLLNET_DIRECT_SIMPLE");
-  ASSERT_TRUE(c);
-  EXPECT_EQ(c->algo, "CollNetDirect");
-  EXPECT_EQ(c->proto, "Simple");
-  auto d = comm::parse_nccl_kernel("_Z22ncclDevKernel_SendRecv24ncclDevKernelArgsStorageILm4096EE");
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->func, "SendRecv");
-  EXPECT_EQ(d->algo, "");
-  auto old = comm::parse_nccl_kernel("ncclAllReduceRingLLKernel_sum_f32");
-  ASSERT_TRUE(old);
-  EXPECT_EQ(old->func, "AllReduce");
-  EXPECT_EQ(old->algo, "Ring");
-  EXPECT_EQ(old->proto, "LL");
-  EXPECT_FALSE(comm::parse_nccl_kernel("flash_fwd_kernel"));
+  test::expect_kinds(kind, test::kNcclKernelKinds);
+  test::expect_decodes_nccl_kernels(comm::parse_nccl_kernel);
   EXPECT_FALSE(comm::is_nccl_kernel("my_ncclDevKernel_x"));
 }
 
-TEST(CommVocab, ExpertParallelKernelsByStructure) {
-  // deepseek-ai/DeepEP csrc/kernels/intranode.cu, internode.cu, internode_ll.cu.
-  EXPECT_EQ(kind("void deep_ep::intranode::dispatch<8, 768, 6144>(int4*, float*, int*, long*, float*, int*, int*)"),
-            Kind::EpDispatch);
-  EXPECT_EQ(kind("void deep_ep::intranode::combine<__nv_bfloat16, 8, 768, 4096>(__nv_bfloat16*, float*)"),
-            Kind::EpCombine);
-  EXPECT_EQ(kind("void deep_ep::intranode::notify_dispatch<8>(int const*, int*, int, int const*, int*)"),
-            Kind::EpNotify);
-  EXPECT_EQ(kind("void deep_ep::intranode::cached_notify_combine<8>(void**, int*, int, int, int)"), Kind::EpNotify);
-  EXPECT_EQ(kind("void deep_ep::internode::cached_notify(int, int, int, int, int)"), Kind::EpNotify);
-  EXPECT_EQ(kind("void deep_ep::internode_ll::dispatch<false, 3, 7168>(void*, float*, int*)"), Kind::EpDispatch);
-  EXPECT_EQ(kind("void deep_ep::internode_ll::combine<false, 3, 7168, 128>(void*, void*, int*)"), Kind::EpCombine);
-  // The same kernels in forks under other namespaces.
-  EXPECT_EQ(kind("void my_ep::internode::dispatch<false, 8, 32>(int4*, float*)"), Kind::EpDispatch);
-  EXPECT_EQ(kind("void uccl_ep::internode_ll::combine<false, 3, 7168, 128>(void*, void*)"), Kind::EpCombine);
-  EXPECT_EQ(kind("void uccl_ep::intranode::notify_dispatch<8>(int const*, int*)"), Kind::EpNotify);
-  // pplx-kernels csrc/all_to_all/internode_dispatch.cu and intranode_combine.cu.
-  EXPECT_EQ(kind("void dispatchKernel<10u, true, true>(int*, unsigned long, std::byte*)"), Kind::EpDispatch);
-  EXPECT_EQ(kind("void (anonymous namespace)::combineKernel<float, __nv_bfloat16, 32ul, true, true>(__nv_bfloat16*)"),
-            Kind::EpCombine);
-  // TensorRT-LLM communicationKernels/moeAlltoAllKernels.cu and moeCommKernels.cu.
-  EXPECT_EQ(kind("void tensorrt_llm::kernels::moe_comm::moeA2ADispatchKernel<__nv_bfloat16, 8>(int const*)"),
-            Kind::EpDispatch);
-  EXPECT_EQ(kind("void tensorrt_llm::kernels::moe_comm::moeA2ACombineKernel<__nv_bfloat16, 8, true, false>(int)"),
-            Kind::EpCombine);
-  EXPECT_EQ(kind("tensorrt_llm::kernels::moe_comm::moeA2APrepareDispatchKernel(int*, int*, int, unsigned int*)"),
-            Kind::EpNotify);
-  EXPECT_EQ(kind("tensorrt_llm::kernels::moeAllToAllKernel(tensorrt_llm::kernels::MoeEpWorldInfo)"), Kind::NcclP2P);
-  // Triton-distributed tutorials/04-deepseek-infer-all2all.py; tilelang's DeepEP port.
-  EXPECT_EQ(kind("all_to_all_kernel"), Kind::NcclP2P);
-  EXPECT_EQ(kind("notify_dispatch_kernel"), Kind::EpNotify);
-  // NVSHMEM / IBGDA kernels.
-  EXPECT_EQ(kind("void nvshmemi_transfer_rma_nbi<(threadgroup_t)3, (nvshmemi_op_t)1>(void*, void*, unsigned long)"),
-            Kind::OneSided);
-}
+TEST(CommVocab, ExpertParallelKernelsByStructure) { test::expect_kinds(kind, test::kEpKernelKinds); }
 
-TEST(CommVocab, ComputeKernelsStayCompute) {
-  // Real compute kernels (HTA Kineto traces, our synth/torch runs) with "dispatch" / "combine"
-  // / "moe" / "a2a" somewhere in the name.
-  for (const char* n : {
-           "void cub::DeviceReduceByKeyKernel<cub::DispatchReduceByKey<long*, long*, cub::ConstantInputIterator<int, "
-           "int>, int*, int*, cub::Equality, cub::Sum, int>::PtxReduceByKeyPolicy, long*, long*>(long*, long*, int)",
-           "void at_cuda_detail::cub::DeviceRadixSortOnesweepKernel<at_cuda_detail::cub::DeviceRadixSortPolicy<long, "
-           "long, int>::Policy800, false, long, long, int, int>(int*, int*, long*, long const*, long*, long const*, int)",
-           "void deep_ep::layout::get_dispatch_layout<256, 32, 8>(long const*, int*, int*, int*, bool*, int, int)",
-           "void moe::permute_tokens_kernel<__nv_bfloat16, 128>(__nv_bfloat16 const*, __nv_bfloat16*, int const*)",
-           "void vllm::moe::moe_align_block_size_kernel<int>(int const*, int*, int*, int*, int, int, int, unsigned long)",
-           "MoeA2AGateKernel",
-           "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<c10::BFloat16>, "
-           "at::detail::Array<char*, 3> >(int, at::native::CUDAFunctor_add<c10::BFloat16>, at::detail::Array<char*, 3>)",
-           "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_kernel",
-           "dispatch", "combine", "triton_poi_fused_combine_0", "dispatch_kernel", "my_custom_alltoall_kernel"}) {
-    EXPECT_EQ(kind(n), Kind::None) << n;
-  }
-}
+TEST(CommVocab, ComputeKernelsStayCompute) { test::expect_compute(kind); }
 
 TEST(CommVocab, NamesDtypesAndBusFactors) {
   EXPECT_EQ(comm::func_from_name("all_to_all_single"), "AllToAll");

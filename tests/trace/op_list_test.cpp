@@ -10,17 +10,12 @@
 #include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
+#include "trace/store_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace moetune;
 
-namespace {
-fs::path tmp_path(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("moetune_oplist_test_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d / name;
-}
-}  // namespace
+using test::tmp_path;
 
 TEST(OpList, TextRoundTripAndCompactForm) {
   for (const char* t : {"[1,2,3]", "[1024, 1024, 1024, 1024]", "[]", "[0]", "[0,0,0,5,0,0]", "[0, 1]",
@@ -70,7 +65,7 @@ TEST(OpList, StoredOncePerDistinctListAndSharedOnRead) {
   }
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r);
-  EXPECT_EQ((*r)->format_version(), 2);
+  EXPECT_EQ((*r)->format_version(), kFormatVersion);
   EXPECT_EQ((*r)->db().scalar("SELECT count(*) FROM nccl_lists"), 3);  // group ranks + 2 split lists
   EXPECT_EQ((*r)->db().scalar("SELECT count(*) FROM nccl_ops WHERE typeof(out_splits) = 'text'"), 8);
   auto ops = test::rows((*r)->nccl_ops());
@@ -100,7 +95,11 @@ TEST(OpList, FormatOneFilesReadTheirText) {
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "UPDATE nccl_ops SET in_splits='[3, 4]', out_splits='[5,6]', pg_ranks='[0, 1]';"
-                         "DROP TABLE nccl_lists; PRAGMA user_version = 1",
+                         "DROP TABLE nccl_lists; PRAGMA user_version = 1;"
+                         // format 3's tables out, format 1's expert_routing in
+                         "DROP TABLE expert_counts; DROP VIEW topology_pairs; DROP TABLE topology_domain_gpus;"
+                         "DROP TABLE topology_domains; CREATE TABLE expert_routing (step, layer, rank, expert, tokens,"
+                         " time_ns)",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Issue 15 item 1: trace/schema.sql (the CREATE TABLE text) and the table descriptors
 // of tables.h (what the writer binds and the reader selects) name the same tables and
-// columns, with the same SQL types, in the same order.
+// views, with the same columns and SQL types in the same order. Tables of older formats
+// only (TableInfo::until) are checked against the files of those formats.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "moetune/trace/reader.h"
@@ -18,16 +20,16 @@ struct SqlColumn {
   std::string name, type;
 };
 
-// The tables of schema.sql in the order it creates them, each with its columns in order.
-std::vector<std::pair<std::string, std::vector<SqlColumn>>> tables_of_schema_sql() {
-  std::vector<std::pair<std::string, std::vector<SqlColumn>>> out;
+// The tables and views of schema.sql, each with its columns in order.
+std::map<std::string, std::vector<SqlColumn>> tables_of_schema_sql() {
+  std::map<std::string, std::vector<SqlColumn>> out;
   auto db = Db::open(":memory:", Db::Mode::Create);
   EXPECT_TRUE(db);
   if (!db) return out;
   EXPECT_TRUE(create_schema(**db));
-  auto t = (*db)->prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid");
+  auto t = (*db)->prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')");
   EXPECT_TRUE(t);
-  while (t->step()) out.push_back({t->text(0), {}});
+  while (t->step()) out[t->text(0)];
   for (auto& [name, cols] : out) {
     auto c = (*db)->prepare("SELECT name, type FROM pragma_table_info(?) ORDER BY cid");
     c->bind(1, name);
@@ -36,21 +38,78 @@ std::vector<std::pair<std::string, std::vector<SqlColumn>>> tables_of_schema_sql
   return out;
 }
 
+// "table" or "view", as schema.sql creates `name`.
+std::string kind_in_schema(const std::string& name) {
+  auto db = Db::open(":memory:", Db::Mode::Create);
+  if (!db || !create_schema(**db)) return "";
+  auto t = (*db)->prepare("SELECT type FROM sqlite_master WHERE name = ?");
+  if (!t) return "";
+  t->bind(1, name);
+  return t->step() ? t->text(0) : "";
+}
+
 }  // namespace
 
 TEST(SchemaDescriptors, MatchSchemaSqlTablesColumnsTypesAndOrder) {
   const auto sql = tables_of_schema_sql();
-  const auto& desc = all_tables();
-  ASSERT_EQ(sql.size(), desc.size()) << "schema.sql and tables.h list a different number of tables";
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    const auto& [name, cols] = sql[i];
-    ASSERT_EQ(name, desc[i].info.name) << "table " << i << " of schema.sql";
-    ASSERT_EQ(cols.size(), desc[i].columns.size()) << "columns of " << name;
+  std::set<std::string> described;
+  for (const auto& d : all_tables()) {
+    if (!d.info.current()) continue;  // a table of older formats only
+    const std::string name(d.info.name);
+    described.insert(name);
+    auto it = sql.find(name);
+    ASSERT_NE(it, sql.end()) << name << " is described in tables.h but schema.sql does not create it";
+    const auto& cols = it->second;
+    EXPECT_EQ(d.info.flags & kView ? "view" : "table", kind_in_schema(name)) << name;
+    ASSERT_EQ(cols.size(), d.columns.size()) << "columns of " << name;
     for (std::size_t c = 0; c < cols.size(); ++c) {
-      EXPECT_EQ(cols[c].name, desc[i].columns[c].name) << name << " column " << c;
-      EXPECT_EQ(cols[c].type, desc[i].columns[c].sql_type) << name << "." << cols[c].name;
-      EXPECT_FALSE(desc[i].columns[c].doc.empty()) << name << "." << cols[c].name << " has no doc";
+      EXPECT_EQ(cols[c].name, d.columns[c].name) << name << " column " << c;
+      EXPECT_EQ(cols[c].type, d.columns[c].sql_type) << name << "." << cols[c].name;
+      EXPECT_FALSE(d.columns[c].doc.empty()) << name << "." << cols[c].name << " has no doc";
     }
+  }
+  for (const auto& [name, cols] : sql) EXPECT_TRUE(described.count(name)) << name << " of schema.sql has no descriptor";
+}
+
+// A table of older formats only (expert_routing, formats 1-2) has the columns its
+// descriptor names in a file of that format (the reader selects them there).
+TEST(SchemaDescriptors, OlderFormatTablesMatchTheirDescriptors) {
+  int older = 0;
+  for (const auto& d : all_tables()) {
+    if (d.info.current()) continue;
+    ++older;
+    EXPECT_LT(d.info.until, kFormatVersion) << d.info.name;
+    EXPECT_LE(d.info.since, d.info.until) << d.info.name;
+    EXPECT_FALSE(d.info.in_format(kFormatVersion)) << d.info.name;
+    EXPECT_TRUE(d.info.in_format(d.info.until)) << d.info.name;
+  }
+  EXPECT_GE(older, 1);
+  // Real files of formats 1 and 2 (recorded on GPUs): every older-format table has its
+  // descriptor's columns, and TraceReader opens them (check_schema) and reads the table.
+  for (const char* name : {"recorded/h200x4_moe_nccl.moetune", "recorded/emul4_h100_placement_before.moetune"}) {
+    const std::string path = std::string(MOETUNE_TEST_DATA) + "/" + name;
+    auto db = Db::open(path, Db::Mode::ReadOnly);
+    ASSERT_TRUE(db) << path;
+    const auto version = (*db)->scalar("PRAGMA user_version");
+    ASSERT_TRUE(version);
+    for (const auto& d : all_tables()) {
+      if (d.info.current() || !d.info.in_format(static_cast<int>(*version))) continue;
+      auto c = (*db)->prepare("SELECT name, type FROM pragma_table_info(?) ORDER BY cid");
+      ASSERT_TRUE(c);
+      c->bind(1, d.info.name);
+      std::size_t i = 0;
+      for (; c->step(); ++i) {
+        ASSERT_LT(i, d.columns.size()) << name << ": " << d.info.name;
+        EXPECT_EQ(c->text(0), d.columns[i].name) << name;
+        EXPECT_EQ(c->text(1), d.columns[i].sql_type) << name;
+      }
+      EXPECT_EQ(i, d.columns.size()) << name << ": " << d.info.name;
+    }
+    auto rd = TraceReader::open(path);
+    ASSERT_TRUE(rd) << rd.error().message;
+    auto routing = (*rd)->expert_routing();
+    ASSERT_TRUE(routing) << routing.error().message;
+    EXPECT_EQ(static_cast<std::int64_t>(routing->size()), *(*db)->scalar("SELECT count(*) FROM expert_routing")) << name;
   }
 }
 

@@ -8,49 +8,28 @@
 #include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
+#include "trace/store_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace moetune;
+using test::tmp_path;
 
 namespace {
-fs::path tmp_path(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("moetune_trace_test_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d / name;
-}
-
+// Synthetic: 1 rank row, 100 kernels named gemm / nccl, one NCCL op with lists, one stat.
 void write_small(const fs::path& p) {
-  auto w = TraceWriter::create(p, {.force = true});
-  ASSERT_TRUE(w) << w.error().message;
-  auto& wr = **w;
-  RankRow r0;
-  r0.rank = RankId(0);
-  r0.host = "h0";
-  r0.gpu_name = "NVIDIA H200";
-  wr.add(r0);
-  auto gemm = wr.intern("gemm");
-  auto nccl = wr.intern("ncclDevKernel_AllReduce");
-  for (int i = 0; i < 100; ++i) {
-    KernelRow k;
-    k.rank = RankId(i % 2);
-    k.stream = StreamId(7);
-    k.start_ns = 1000 * i;
-    k.dur_ns = 500;
-    k.name = (i % 10 == 0) ? nccl : gemm;
-    k.correlation = i;
-    wr.add(k);
-  }
-  NcclOpRow op;
-  op.rank = RankId(0);
-  op.func = "AllReduce";
-  op.algo = "Ring";
-  op.bytes = 4096;
-  op.start_ns = 0;
-  op.end_ns = 500;
-  op.in_splits = "[1,2]";
-  wr.add(op);
-  wr.add(StatRow{"dropped_records", Severity::DataLoss, 3, 0, "test drop"});
-  ASSERT_TRUE(wr.finish());
+  test::write_store(p, 100, [](TraceWriter& wr) {
+    RankRow r0;
+    r0.rank = RankId(0);
+    r0.host = "h0";
+    r0.gpu_name = "NVIDIA H200";
+    wr.add(r0);
+    NcclOpRow op = test::small_allreduce();
+    op.algo = "Ring";
+    op.bytes = 4096;
+    op.in_splits = "[1,2]";
+    wr.add(op);
+    wr.add(StatRow{"dropped_records", Severity::DataLoss, 3, 0, "test drop"});
+  });
 }
 }  // namespace
 

@@ -61,6 +61,7 @@ std::string_view Statement::text_view(int col) const {
 std::string Statement::text(int col) const { return std::string(text_view(col)); }
 bool Statement::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
 bool Statement::is_integer(int col) const { return sqlite3_column_type(s_, col) == SQLITE_INTEGER; }
+bool Statement::is_blob(int col) const { return sqlite3_column_type(s_, col) == SQLITE_BLOB; }
 std::optional<std::int64_t> Statement::opt_i64(int col) const {
   if (is_null(col)) return std::nullopt;
   return i64(col);

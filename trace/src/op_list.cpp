@@ -3,55 +3,44 @@
 
 #include <cstdlib>
 
+#include "varint.h"
+
 namespace moetune {
 
 namespace {
 constexpr char kUnset = -1;
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
-// Reads one varint at pos; false at the end or on a truncated varint.
-bool get_varint(std::string_view in, std::size_t& pos, std::uint64_t& v) {
-  v = 0;
-  for (int shift = 0; pos < in.size() && shift < 64; shift += 7) {
-    auto b = static_cast<unsigned char>(in[pos++]);
-    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
 // Entries: a non-zero value is its varint; a run of n zeros is 0 then varint(n - 1).
 void encode_values(std::string& out, const std::vector<std::int64_t>& v) {
   for (std::size_t i = 0; i < v.size();) {
     if (v[i] != 0) {
-      put_varint(out, static_cast<std::uint64_t>(v[i++]));
+      varint::put(out, static_cast<std::uint64_t>(v[i++]));
       continue;
     }
     std::size_t j = i;
     while (j < v.size() && v[j] == 0) ++j;
-    put_varint(out, 0);
-    put_varint(out, j - i - 1);
+    varint::put(out, 0);
+    varint::put(out, j - i - 1);
     i = j;
   }
 }
 
+// A damaged or crafted list stops at this many entries (a zero run of 2^62 would
+// otherwise run for ever and fill memory).
+constexpr std::uint64_t kMaxEntries = 1ull << 22;
+
 template <class Fn>
 void for_each_value(std::string_view payload, Fn&& fn) {
   std::size_t pos = 0;
-  std::uint64_t v = 0, run = 0;
-  while (pos < payload.size() && get_varint(payload, pos, v)) {
+  std::uint64_t v = 0, run = 0, n = 0;
+  while (pos < payload.size() && varint::get(payload, pos, v)) {
+    if (++n > kMaxEntries) return;
     if (v != 0) {
       fn(static_cast<std::int64_t>(v));
       continue;
     }
-    if (!get_varint(payload, pos, run)) return;
+    if (!varint::get(payload, pos, run) || run >= kMaxEntries - n + 1) return;
+    n += run;
     for (std::uint64_t k = 0; k <= run; ++k) fn(0);
   }
 }
@@ -102,18 +91,19 @@ void OpList::assign(std::string_view json) {
   data_ = std::move(s);
 }
 
-OpList OpList::of(const std::vector<std::int64_t>& values) {
+OpList OpList::of(const std::vector<std::int64_t>& values, bool comma_space) {
   OpList l;
   auto s = std::make_shared<std::string>();
   bool plain = true;
   for (auto v : values) plain = plain && v >= 0;
   if (plain) {
-    *s += kComma;
+    *s += comma_space ? kCommaSpace : kComma;
     encode_values(*s, values);
   } else {
     *s += kRaw;
     *s += '[';
-    for (std::size_t i = 0; i < values.size(); ++i) *s += (i ? "," : "") + std::to_string(values[i]);
+    for (std::size_t i = 0; i < values.size(); ++i)
+      *s += (i ? (comma_space ? ", " : ",") : "") + std::to_string(values[i]);
     *s += ']';
   }
   l.data_ = std::move(s);

@@ -2,6 +2,9 @@
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
 
+#include "compact_store.h"
+#include "moetune/trace/dim3_store.h"
+
 #include <climits>
 #include <cstdio>
 
@@ -36,12 +39,13 @@ Expected<std::int64_t> user_version(Db& db) {
   }
 }
 
-// Every table and column of this version's schema (tables.h) must be present: a dropped
-// table or column would otherwise read as "no rows" and be analysed as data. A table a
-// later format version added (TableInfo::since) is absent from older files by design.
+// Every table, view and column of this version's schema (tables.h) must be present: a
+// dropped table or column would otherwise read as "no rows" and be analysed as data. A
+// table a later format version added (TableInfo::since) is absent from older files by
+// design, as is one a later version replaced (TableInfo::until) from newer ones.
 Expected<void> check_schema(Db& db, int version) {
   for (const auto& t : all_tables()) {
-    if (t.info.since > version) continue;
+    if (!t.info.in_format(version)) continue;
     auto c = db.prepare("SELECT name FROM pragma_table_info(?)");
     if (!c) return Error{"cannot read the schema (" + db.last_error() + ")"};
     c->bind(1, t.info.name);
@@ -78,7 +82,7 @@ std::string check_lines(Statement& qc) {
 std::string damaged_tables(Db& db) {
   std::string out;
   for (const auto& t : all_tables()) {
-    if (!db.has_table(t.info.name)) continue;
+    if ((t.info.flags & kView) || !db.has_table(t.info.name)) continue;
     auto qc = db.prepare("PRAGMA quick_check(\"" + std::string(t.info.name) + "\")");
     if (!qc) continue;
     auto what = check_lines(*qc);
@@ -122,16 +126,22 @@ Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::filesystem::
   // Writers number strings densely from 0; a table whose largest id is far above its row
   // count (a damaged or crafted file) is renumbered densely here, so memory follows the
   // rows, never the largest id. Row name ids go through sid() either way.
-  std::vector<StringRow> rows;
+  std::vector<std::pair<std::int64_t, std::string>> rows;
   std::int64_t max_id = -1;
   std::string bad;
   auto read = r->scan(tables::kStrings, " ORDER BY id", [&](StringRow&& row) {
-    if (row.id < 0 && bad.empty()) bad = std::to_string(row.id);
+    if (!bad.empty()) return;
+    if (row.id < 0) bad = "corrupt strings table (negative id " + std::to_string(row.id) + ")";
     max_id = std::max(max_id, row.id);
-    rows.push_back(std::move(row));
+    if (r->version_ >= 3 && row.value.blob) {  // packed integer-list tail (string_pack.cpp)
+      auto text = unpack_string(row.value.bytes);
+      if (!text) bad = "damaged store: string " + std::to_string(row.id) + " cannot be unpacked";
+      else row.value.bytes = std::move(*text);
+    }
+    rows.emplace_back(row.id, std::move(row.value.bytes));
   });
   if (!read) return read.error();
-  if (!bad.empty()) return Error{path.string() + ": corrupt strings table (negative id " + bad + ")"};
+  if (!bad.empty()) return Error{path.string() + ": " + bad};
   if (max_id < 4 * static_cast<std::int64_t>(rows.size()) + 16) {
     r->strings_.resize(static_cast<std::size_t>(max_id + 1));
     for (auto& [id, v] : rows) r->strings_[static_cast<std::size_t>(id)] = std::move(v);
@@ -176,10 +186,11 @@ Expected<void> TraceReader::check_integrity(bool full) {
   auto stored = meta_numbers("store.counts");
   if (!stored) return stored.error();
   for (const auto& [t, cached] : *stored) {
-    if (!std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }) ||
-        !db_->has_table(t))
-      continue;
-    auto n = db_->scalar("SELECT count(*) FROM " + t);
+    if (!std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; })) continue;
+    std::string count_sql = logical_count_sql(t, version_);  // compact tables count their entries
+    if (count_sql.empty() && db_->has_table(t)) count_sql = "SELECT count(*) FROM " + t;
+    if (count_sql.empty()) continue;
+    auto n = db_->scalar(count_sql);
     if (!n) continue;
     verified_counts_[t] = *n;
     if (*n != cached)
@@ -216,6 +227,15 @@ void read_value(const Statement& st, int i, double& f) { f = st.f64(i); }
 void read_value(const Statement& st, int i, bool& f) { f = st.i64(i) != 0; }
 void read_value(const Statement& st, int i, std::string& f) { f = st.text(i); }
 void read_value(const Statement& st, int i, std::optional<std::string>& f) { f = st.opt_text(i); }
+void read_value(const Statement& st, int i, StoredText& f) {
+  f.blob = st.is_blob(i);
+  f.bytes = st.text(i);
+}
+void read_blob(const Statement& st, int i, std::string& f) { f = std::string(st.text_view(i)); }
+void read_blob(const Statement& st, int i, std::optional<std::string>& f) {
+  if (st.is_null(i)) f.reset();
+  else f = std::string(st.text_view(i));
+}
 void read_value(const Statement& st, int i, std::optional<std::int64_t>& f) { f = st.opt_i64(i); }
 void read_value(const Statement& st, int i, std::optional<double>& f) {
   if (!st.is_null(i)) f = st.f64(i);
@@ -237,28 +257,30 @@ void TraceReader::decode(const Statement& st, int i, Row& row, const C& c) {
     if (f != raw) ++clamped_;
   } else if constexpr (C::codec == Codec::Str) f = sid(st.i64(i));
   else if constexpr (C::codec == Codec::IntId) f = int_id(st.i64(i));
-  else if constexpr (C::codec == Codec::Blob) f = std::string(st.text_view(i));
+  else if constexpr (C::codec == Codec::Blob) read_blob(st, i, f);
+  else if constexpr (C::codec == Codec::Dim3) f = dim3_load(st.i64(i), version_);  // dim3_store.h
   else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(f)>, OpList>) f = list_at(st, i);
   else read_value(st, i, f);
 }
 
 template <class T, class Fn>
 Expected<void> TraceReader::scan(const T& table, const std::string& tail, Fn&& fn) {
-  static const std::string head = [&] {
-    std::string sql = "SELECT ";
-    for (const auto& c : table.columns()) sql += std::string(sql.size() > 7 ? "," : "") + std::string(c.name);
-    return sql + " FROM " + std::string(table.info.name);
-  }();
-  auto st = db_->prepare(head + tail);
+  using Row = typename T::row_type;
+  constexpr bool with_rowid = std::is_invocable_v<Fn, Row&&, std::int64_t>;
+  std::string sql = "SELECT ";
+  for (const auto& c : table.columns()) sql += std::string(sql.size() > 7 ? "," : "") + std::string(c.name);
+  if (with_rowid) sql += ",rowid";
+  auto st = db_->prepare(sql + " FROM " + std::string(table.info.name) + tail);
   if (!st) return table_error(table.info.name, db_->last_error());
   while (st->step()) {
-    typename T::row_type row;
+    Row row;
     std::apply([&](const auto&... c) {
       int i = 0;
       (decode(*st, i++, row, c), ...);
     }, table.cols);
     if (!list_error_.empty()) return table_error("nccl_lists", list_error_);
-    fn(std::move(row));
+    if constexpr (with_rowid) fn(std::move(row), st->i64(static_cast<int>(T::size)));
+    else fn(std::move(row));
   }
   if (st->rc() != SQLITE_DONE) return table_error(table.info.name, db_->last_error());
   return {};
@@ -347,7 +369,8 @@ Expected<TableCounts> TraceReader::counts() {
     } else if (auto is = stored->find(t); is != stored->end()) {
       c.by_table[t] = is->second;
     } else {
-      auto n = scalar(t, "SELECT count(*) FROM " + t);
+      const std::string logical = logical_count_sql(t, version_);
+      auto n = scalar(t, logical.empty() ? "SELECT count(*) FROM " + t : logical);
       if (!n) return n.error();
       c.by_table[t] = n->value_or(0);
     }
@@ -440,9 +463,34 @@ template <class T>
 Rows<typename T::row_type> TraceReader::select_all(const T& table) {
   return select(table, " ORDER BY " + std::string(table.info.order_by));
 }
-Rows<ExpertRoutingRow> TraceReader::expert_routing() { return select_all(tables::kRouting); }
 Rows<ExpertPlacementRow> TraceReader::expert_placement() { return select_all(tables::kPlacement); }
-Rows<TopologyRow> TraceReader::topology() { return select_all(tables::kTopology); }
+
+// Format 3 keeps routing as expert_counts lists (routing_lists.cpp); the rows come back
+// as the format 1/2 table gave them.
+Rows<ExpertRoutingRow> TraceReader::expert_routing() {
+  if (version_ < 3) return select_all(tables::kRouting);
+  RoutingExpander rows;
+  const auto& t = tables::kExpertCounts;
+  if (auto r = scan(t, " ORDER BY " + std::string(t.info.order_by), [&](ExpertCountsRow&& c) { rows.add(c); }); !r)
+    return r.error();
+  return rows.finish();
+}
+
+// Format 3: the pair rows, with each domain's pairs put back where they were added
+// (topology_domains.cpp).
+Rows<TopologyRow> TraceReader::topology() {
+  if (version_ < 3) return select_all(tables::kTopology);
+  auto domains = select_all(tables::kTopoDomains);
+  if (!domains) return domains.error();
+  auto gpus = select_all(tables::kTopoDomainGpus);
+  if (!gpus) return gpus.error();
+  TopologyMerger rows(std::move(*domains), *gpus);
+  if (auto r = scan(tables::kTopology, " ORDER BY rowid",
+                    [&](TopologyRow&& row, std::int64_t rowid) { rows.pair(rowid, std::move(row)); });
+      !r)
+    return r.error();
+  return rows.finish();
+}
 Rows<BenchResultRow> TraceReader::bench_results() { return select_all(tables::kBench); }
 
 }  // namespace moetune

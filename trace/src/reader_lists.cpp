@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // TraceReader: the nccl_ops list columns (in_splits, out_splits, pg_ranks). Format 2
 // stores an id into nccl_lists; every op holding that id gets the same shared OpList, so
-// a 1024-rank run keeps one copy of each distinct list in memory. Format 1 files hold
+// a 1024-rank run keeps one copy of each distinct list in memory. Format 3 stores a
+// list bit-packed where that is smaller (OpList::stored). Format 1 files hold
 // the JSON text in the column itself (read and compacted per op).
 #include "moetune/trace/reader.h"
 
@@ -24,8 +25,13 @@ OpList TraceReader::list_at(const Statement& st, int col) {
   }
   OpList l;
   list_query_->bind(1, id);
-  if (list_query_->step()) l = OpList::from_encoded(std::string(list_query_->text_view(0)));
-  else if (list_query_->rc() != SQLITE_DONE) list_error_ = db_->last_error();
+  if (list_query_->step()) {
+    std::string bytes(list_query_->text_view(0));
+    // Format 3 may store a list bit-packed (list_pack.cpp); earlier formats never do.
+    l = version_ >= 3 ? OpList::from_stored(std::move(bytes)) : OpList::from_encoded(std::move(bytes));
+  } else if (list_query_->rc() != SQLITE_DONE) {
+    list_error_ = db_->last_error();
+  }
   list_query_->reset();
   lists_.emplace(id, l);
   return l;

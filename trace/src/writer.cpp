@@ -10,6 +10,8 @@
 #include <tuple>
 #include <vector>
 
+#include "compact_store.h"
+#include "moetune/trace/dim3_store.h"
 #include "moetune/trace/safe_file.h"
 #include "schema_sql.h"
 
@@ -64,9 +66,20 @@ void bind_value(sqlite3_stmt* st, int c, Severity v) { sqlite3_bind_text(st, c, 
 void bind_value(sqlite3_stmt* st, int c, const std::string& v) {
   sqlite3_bind_text(st, c, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
+void bind_value(sqlite3_stmt* st, int c, const StoredText& v) {
+  if (v.blob) sqlite3_bind_blob(st, c, v.bytes.data(), static_cast<int>(v.bytes.size()), SQLITE_STATIC);
+  else bind_value(st, c, v.bytes);
+}
 template <class V>
 void bind_value(sqlite3_stmt* st, int c, const std::optional<V>& v) {
   if (v) bind_value(st, c, *v);
+  else sqlite3_bind_null(st, c);
+}
+void bind_blob(sqlite3_stmt* st, int c, const std::string& v) {
+  sqlite3_bind_blob(st, c, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+void bind_blob(sqlite3_stmt* st, int c, const std::optional<std::string>& v) {
+  if (v) bind_blob(st, c, *v);
   else sqlite3_bind_null(st, c);
 }
 
@@ -115,8 +128,9 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
   if (auto r = create_schema(d); !r) return r.error();
 
 
-  // One-row INSERT per table; the event tables also get one of kBulkRows rows.
+  // One-row INSERT per table of this format; the event tables also get one of kBulkRows rows.
   auto prepare = [&](const auto& t) -> Expected<void> {
+    if (!t.info.current() || (t.info.flags & kView)) return {};
     const std::size_t at = tables::slot_of<std::remove_cvref_t<decltype(t)>>;
     const bool bulk = t.info.flags & kRanged && t.info.name != "nccl_ops";
     for (auto [rows, slot] : {std::pair{1, &w->one_[at]}, std::pair{bulk ? kBulkRows : 0, &w->bulk_[at]}}) {
@@ -131,6 +145,15 @@ Expected<std::unique_ptr<TraceWriter>> TraceWriter::create(const std::filesystem
   Expected<void> ready;
   std::apply([&](const auto*... t) { (void)((ready = prepare(*t), ready.ok()) && ...); }, tables::kAll);
   if (!ready) return ready.error();
+  TraceWriter* self = w.get();
+  w->routing_ = std::make_unique<RoutingGroups>();
+  w->topo_ = std::make_unique<TopoDomains>(TopoDomains::Sink{
+      [self](const TopologyRow& r) {
+        self->insert(tables::kTopology, r);
+        return static_cast<std::int64_t>(sqlite3_last_insert_rowid(self->db_->handle()));
+      },
+      [self](const TopoDomainRow& r) { self->insert(tables::kTopoDomains, r); },
+      [self](const TopoDomainGpuRow& r) { self->insert(tables::kTopoDomainGpus, r); }});
   w->kbuf_.reserve(kKernelWindow);
   w->mbuf_.reserve(kBulkRows);
   w->sbuf_.reserve(kBulkRows);
@@ -161,6 +184,8 @@ TraceWriter::~TraceWriter() {
 // sqlite3_close_v2's zombie mode (close first, finalize later) leaked the whole
 // connection (~260 KB per writer, found by LeakSanitizer in fuzz_kineto).
 void TraceWriter::finalize_statements() {
+  routing_.reset();
+  topo_.reset();
   for (auto* set : {bulk_, one_})
     for (std::size_t b = 0; b < tables::kCount; ++b) {
       sqlite3_finalize(set[b]);
@@ -184,7 +209,7 @@ void TraceWriter::row_done() {
   ++rows_;
   if (++batch_ >= opts_.batch_rows) {
     batch_ = 0;
-    if (auto r = flush(); !r && error_.empty()) error_ = r.error().message;
+    if (auto r = commit(); !r && error_.empty()) error_ = r.error().message;
   }
 }
 
@@ -194,8 +219,8 @@ void TraceWriter::bind_row(const T& table, sqlite3_stmt* st, int& c, const typen
     using C = std::remove_cvref_t<decltype(col)>;
     const auto& v = row.*(col.member);
     if constexpr (C::codec == Codec::AutoId) return;
-    else if constexpr (C::codec == Codec::Blob)
-      sqlite3_bind_blob(st, ++c, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    else if constexpr (C::codec == Codec::Blob) bind_blob(st, ++c, v);
+    else if constexpr (C::codec == Codec::Dim3) bind_value(st, ++c, dim3_store(v));  // dim3_store.h
     else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(v)>, OpList>) bind_list(st, ++c, v);
     else bind_value(st, ++c, v);
   };
@@ -218,7 +243,11 @@ StringId TraceWriter::intern(std::string_view s) {
   auto it = strings_.find(s);
   if (it != strings_.end()) return it->second;
   StringId id(static_cast<std::int64_t>(strings_.size()));
-  insert(tables::kStrings, {id.value, std::string(s)});
+  StringRow row{id.value, {}};
+  // A long integer list at the end is stored packed (string_pack.cpp).
+  if (pack_string(s, row.value.bytes)) row.value.blob = true;
+  else row.value.bytes = std::string(s);
+  insert(tables::kStrings, row);
   strings_.emplace(std::string(s), id);
   return id;
 }
@@ -310,14 +339,35 @@ std::int64_t TraceWriter::add(const NcclOpRow& r) {
   row_done();
   return sqlite3_last_insert_rowid(db_->handle());
 }
-void TraceWriter::add(const ExpertRoutingRow& r) { add_row(tables::kRouting, r); }
+// Format 3: routing rows become expert_counts lists, topology pairs of a uniform GPU
+// domain one domain row (compact_store.h); "store.counts" keeps the logical rows.
+void TraceWriter::add(const ExpertRoutingRow& r) {
+  if (!in_tx_) (void)begin();
+  note(tables::kRouting);
+  if (auto row = routing_->add(r)) insert(tables::kExpertCounts, *row);
+  row_done();
+}
 void TraceWriter::add(const ExpertPlacementRow& r) { add_row(tables::kPlacement, r); }
-void TraceWriter::add(const TopologyRow& r) { add_row(tables::kTopology, r); }
+void TraceWriter::add(const TopologyRow& r) {
+  if (!in_tx_) (void)begin();
+  note(tables::kTopology);
+  topo_->add(r);
+  row_done();
+}
 void TraceWriter::add(const StepRow& r) { add_row(tables::kSteps, r); }
 void TraceWriter::add(const BenchResultRow& r) { add_row(tables::kBench, r); }
 void TraceWriter::add(const StatRow& r) { insert(tables::kStats, r); }
 
 Expected<void> TraceWriter::flush() {
+  if (error_.empty() && routing_ && topo_) {
+    if (!in_tx_) (void)begin();
+    if (auto row = routing_->flush()) insert(tables::kExpertCounts, *row);
+    topo_->flush();
+  }
+  return commit();
+}
+
+Expected<void> TraceWriter::commit() {
   if (error_.empty()) drain_all();
   if (!error_.empty()) return Error{error_};
   if (in_tx_) {
@@ -356,7 +406,6 @@ void TraceWriter::write_summary() {
 Expected<void> TraceWriter::finish() {
   if (finished_) return {};
   if (error_.empty()) write_summary();
-  if (error_.empty()) drain_all();
   if (auto r = flush(); !r) return r;
   // A finished run leaves WAL mode so readers can open it read-only (even on read-only media)
   // without -wal/-shm side files.

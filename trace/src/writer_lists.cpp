@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // TraceWriter: the nccl_ops list columns (in_splits, out_splits, pg_ranks). A compact
 // list (op_list.h) is stored once in nccl_lists and referenced by id from every op that
-// carries it; a list kept as verbatim text goes into the column as TEXT.
+// carries it (in its stored form: bit-packed where smaller, format 3); a list kept as
+// verbatim text goes into the column as TEXT.
 #include "moetune/trace/writer.h"
 
 #include <sqlite3.h>
@@ -14,7 +15,7 @@ TraceWriter::ListRef TraceWriter::list_ref(const OpList& l) {
   ref.list = &l;
   if (!l.compact()) return ref;
   auto [it, fresh] = lists_.try_emplace(l.encoded(), static_cast<std::int64_t>(lists_.size()) + 1);
-  if (fresh) insert(tables::kNcclLists, {it->second, l.encoded()});
+  if (fresh) insert(tables::kNcclLists, {it->second, l.stored()});
   ref.id = it->second;
   return ref;
 }

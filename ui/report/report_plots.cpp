@@ -8,7 +8,6 @@
 #include <map>
 #include <set>
 
-#include "moetune/trace/comm_vocab.h"
 #include "moetune/analyzers/report_model.h"
 #include "moetune/ui/plot_builders.h"
 
@@ -116,19 +115,17 @@ QString build_comm_ratio_plot(QCustomPlot* p, const analyzers::AnalysisResult& r
   integer_step_axis(p);
   p->yAxis->setLabel(QStringLiteral("comm ratio (solid)"));
   p->yAxis2->setLabel(QStringLiteral("exposed comm ms (dashed)"));
-  const auto it = r.metrics.find("per_step");
-  if (it == r.metrics.end() || !it->is_array() || it->empty()) {
+  if (r.per_step.empty()) {
     note(p, QStringLiteral("no per-step comm metrics from the analyzers"));
     p->replot();
     return QStringLiteral("no per_step metrics");
   }
   std::map<std::int64_t, std::array<QVector<double>, 3>> by_rank;
-  for (const auto& e : *it) {
-    if (!e.is_object() || !e.contains("step")) continue;
-    auto& v = by_rank[e.value("rank", std::int64_t(0))];
-    v[0].push_back(e.value("step", 0.0));
-    v[1].push_back(e.value("comm_ratio", 0.0));
-    v[2].push_back(e.value("exposed_comm_ms", 0.0));
+  for (const auto& e : r.per_step) {
+    auto& v = by_rank[e.rank];
+    v[0].push_back(double(e.step));
+    v[1].push_back(e.comm_ratio);
+    v[2].push_back(e.exposed_comm_ms);
   }
   int i = 0;
   for (auto& [rank, v] : by_rank) {
@@ -155,17 +152,17 @@ QString build_comm_ratio_plot(QCustomPlot* p, const analyzers::AnalysisResult& r
   return {};
 }
 
-QString build_busbw_plot(QCustomPlot* p, const analyzers::RunData& run) {
+QString build_busbw_plot(QCustomPlot* p, const analyzers::AnalysisResult& r) {
   reset(p);
   p->xAxis->setLabel(QStringLiteral("message size (bytes)"));
   p->yAxis->setLabel(QStringLiteral("bus bandwidth (GB/s)"));
   p->xAxis->setScaleType(QCPAxis::stLogarithmic);
   p->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  const analyzers::BusBw bw = analyzers::busbw_series(run);  // the report model's series
+  const analyzers::BusBw bw = analyzers::busbw_series(r);  // the bandwidth analysis' values
   if (bw.by_func.empty()) {
-    note(p, QStringLiteral("no NCCL ops with sizes and durations in this run"));
+    note(p, QStringLiteral("no collective with bytes, communicator size (>= 2) and duration measured by the analysis"));
     p->replot();
-    return QStringLiteral("no nccl ops");
+    return QStringLiteral("no bus bandwidth");
   }
   int i = 0;
   double ymax = 0;
@@ -179,7 +176,6 @@ QString build_busbw_plot(QCustomPlot* p, const analyzers::RunData& run) {
     g->setData(x, y, true);
   }
   const double ceiling = bw.ceiling_gbps;
-  const QString link = qs(bw.ceiling_link);
   p->legend->setVisible(true);
   p->rescaleAxes();
   if (ceiling > 0) {
@@ -190,15 +186,14 @@ QString build_busbw_plot(QCustomPlot* p, const analyzers::RunData& run) {
     auto* t = new QCPItemText(p);
     t->position->setCoords(p->xAxis->range().lower * 1.5, ceiling);
     t->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-    t->setText(QStringLiteral("link ceiling ") + link + QStringLiteral(" ") + QString::number(ceiling, 'f', 0) +
-               QStringLiteral(" GB/s"));
+    t->setText(qs(bw.ceiling_label()));
     t->setColor(Qt::red);
     ymax = std::max(ymax, ceiling);
   }
   p->xAxis->scaleRange(1.3, p->xAxis->range().center());
   p->yAxis->setRange(0, ymax * 1.15);
   p->replot();
-  return ceiling > 0 ? QString() : QStringLiteral("no link ceiling (topology has no bandwidth)");
+  return ceiling > 0 ? QString() : QStringLiteral("no link ceiling (no collective crosses a link of known bandwidth)");
 }
 
 std::vector<int> expert_layers(const analyzers::RunData& run) { return analyzers::expert_layers(run); }
@@ -267,7 +262,7 @@ QString build_expert_heatmap(QCustomPlot* p, const analyzers::RunData& run, cons
   p->xAxis->setRange(double(smin) - 0.5, double(smin + nx) - 0.5);
   p->yAxis->setRange(-0.5, emax + 0.5);
   p->replot();
-  return from_metrics ? QString() : QStringLiteral("hot/cold = top/bottom 3 by tokens (no analyzer metrics)");
+  return from_metrics ? QString() : QStringLiteral("no hot/cold marks: the experts analysis lists none for this layer");
 }
 
 TopoMatrix topology_matrix(const analyzers::RunData& run) {

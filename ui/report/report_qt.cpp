@@ -33,7 +33,7 @@ std::vector<Image> render_plots(const analyzers::RunData& run, const analyzers::
     plot.resize(900, 380);
     if (spec.id == "step_time") build_step_time_plot(&plot, run);
     else if (spec.id == "comm_ratio") build_comm_ratio_plot(&plot, r);
-    else if (spec.id == "busbw") build_busbw_plot(&plot, run);
+    else if (spec.id == "busbw") build_busbw_plot(&plot, r);
     else if (spec.layer >= 0) build_expert_heatmap(&plot, run, &r, spec.layer);
     else continue;
     out.push_back({spec.id, plot.toPixmap(900, 380).toImage()});

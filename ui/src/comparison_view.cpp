@@ -17,15 +17,19 @@ namespace moetune::ui {
 
 namespace {
 
-QString num(const nlohmann::json& v, double scale, const QString& unit) {
-  if (!v.is_number()) return QStringLiteral("n/a");
-  return QString::number(v.get<double>() * scale, 'f', 3) + unit;
+QString num(const std::optional<double>& v, double scale, const QString& unit) {
+  if (!v) return QStringLiteral("n/a");
+  return QString::number(*v * scale, 'f', 3) + unit;
 }
 
-QString pct(const nlohmann::json& c) {
-  if (!c.contains("change_pct") || !c["change_pct"].is_number()) return {};
-  const double p = c["change_pct"].get<double>();
-  return (p > 0 ? QStringLiteral("+") : QString()) + QString::number(p, 'f', 1) + QStringLiteral(" %");
+QString pct(const analyzers::Change& c) {
+  const auto p = c.change_pct();
+  if (!p) return {};
+  return (*p > 0 ? QStringLiteral("+") : QString()) + QString::number(*p, 'f', 1) + QStringLiteral(" %");
+}
+
+QString bytes(const std::optional<double>& v) {
+  return v ? format_bytes(std::int64_t(*v)) : QStringLiteral("n/a");
 }
 
 }  // namespace
@@ -48,7 +52,8 @@ ComparisonView::ComparisonView(Side before, Side after, QWidget* parent)
   resize(1500, 900);
   const auto sa = analyzers::summarize(side_[0].run->data, *side_[0].result);
   const auto sb = analyzers::summarize(side_[1].run->data, *side_[1].result);
-  diff_ = analyzers::diff_runs(sa, sb);
+  const analyzers::RunDiff d = analyzers::compare_runs(sa, sb);
+  diff_ = analyzers::diff_runs(sa, sb);  // the same comparison as `moetune diff --json`
 
   auto* runs = new QSplitter(Qt::Horizontal);
   const analyzers::RunSummary* sums[2] = {&sa, &sb};
@@ -87,23 +92,18 @@ ComparisonView::ComparisonView(Side before, Side after, QWidget* parent)
     table_->setItem(r, 2, new QTableWidgetItem(a));
     table_->setItem(r, 3, new QTableWidgetItem(c));
   };
-  auto row = [&](const QString& what, const char* key, double scale, const QString& unit) {
-    const auto& c = diff_[key];
-    add(what, num(c["before"], scale, unit), num(c["after"], scale, unit), pct(c));
+  auto row = [&](const QString& what, const analyzers::Change& c, double scale, const QString& unit) {
+    add(what, num(c.before, scale, unit), num(c.after, scale, unit), pct(c));
   };
-  row(tr("step time"), "step_time_ms", 1, tr(" ms"));
-  row(tr("exposed comm / step"), "exposed_comm_ms", 1, tr(" ms"));
-  row(tr("comm ratio"), "comm_ratio", 100, tr(" %"));
-  row(tr("tokens/s"), "tokens_per_s", 1, QString());
-  if (diff_.contains("speedup") && diff_["speedup"].is_number())
-    add(tr("speedup"), QString(), QString(), QString::number(diff_["speedup"].get<double>(), 'f', 3) + QStringLiteral("x"));
-  for (const auto& [f, c] : diff_["traffic_bytes_per_step"].items())
-    add(tr("traffic %1 / rank / step").arg(QString::fromStdString(f)),
-        c["before"].is_number() ? format_bytes(std::int64_t(c["before"].get<double>())) : QStringLiteral("n/a"),
-        c["after"].is_number() ? format_bytes(std::int64_t(c["after"].get<double>())) : QStringLiteral("n/a"), pct(c));
-  for (const auto& f : diff_["findings"])
-    add(tr("finding: %1").arg(QString::fromStdString(f.value("title", std::string()))), QString(), QString(),
-        QString::fromStdString(f.value("status", std::string())));
+  row(tr("step time"), d.step_time_ms, 1, tr(" ms"));
+  row(tr("exposed comm / step"), d.exposed_comm_ms, 1, tr(" ms"));
+  row(tr("comm ratio"), d.comm_ratio, 100, tr(" %"));
+  row(tr("tokens/s"), d.tokens_per_s, 1, QString());
+  if (d.speedup) add(tr("speedup"), QString(), QString(), QString::number(*d.speedup, 'f', 3) + QStringLiteral("x"));
+  for (const auto& [f, c] : d.traffic_bytes_per_step)
+    add(tr("traffic %1 / rank / step").arg(QString::fromStdString(f)), bytes(c.before), bytes(c.after), pct(c));
+  for (const auto& f : d.findings)
+    add(tr("finding: %1").arg(QString::fromStdString(f.title)), QString(), QString(), QString::fromStdString(f.status));
   table_->resizeColumnsToContents();
   table_->horizontalHeader()->setStretchLastSection(true);
 

@@ -2,44 +2,17 @@
 #include "moetune/ui/live_follower.h"
 
 #ifdef MOETUNE_UI_HAS_LIVE
-#include <sqlite3.h>
-
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "moetune/live/merge.h"
+#include "moetune/trace/snapshot.h"
 #include "moetune/trace/writer.h"
 #include "moetune/ui/run_loader.h"
 
 namespace moetune::ui {
-
-namespace {
-
-// A consistent copy of a store another process is writing: one read transaction over
-// the WAL snapshot, pages copied by sqlite3_backup.
-Expected<void> copy_store(const std::filesystem::path& from, const std::filesystem::path& to) {
-  auto src = Db::open(from, Db::Mode::ReadOnly);
-  if (!src) return src.error();
-  std::error_code ec;
-  std::filesystem::remove(to, ec);
-  sqlite3* dst = nullptr;
-  if (sqlite3_open_v2(to.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
-    std::string m = to.string() + ": " + (dst ? sqlite3_errmsg(dst) : "cannot open");
-    sqlite3_close(dst);
-    return Error{m};
-  }
-  sqlite3_backup* b = sqlite3_backup_init(dst, "main", (*src)->handle(), "main");
-  int rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(dst);
-  if (b) sqlite3_backup_finish(b);
-  std::string err = rc == SQLITE_DONE ? std::string() : from.string() + ": snapshot failed: " + sqlite3_errstr(rc);
-  sqlite3_close(dst);
-  if (!err.empty()) return Error{err};
-  return {};
-}
-
-}  // namespace
 
 LiveFollower::LiveFollower(QObject* parent) : QObject(parent) {
   connect(&timer_, &QTimer::timeout, this, [this] { poll(); });
@@ -111,7 +84,7 @@ Expected<LoadedRun> LiveFollower::snapshot(const std::filesystem::path& parts_di
   std::string skipped;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const auto to = scratch / ("part-" + std::to_string(i) + ".moetune");
-    if (auto c = copy_store(parts[i], to); !c) { skipped = c.error().message; continue; }
+    if (auto c = snapshot_store(parts[i], to); !c) { skipped = c.error().message; continue; }
     copies.push_back(to);
   }
   if (copies.empty()) return Error{skipped};

@@ -51,7 +51,7 @@
 #include "moetune/ui/trace_import.h"
 #include "moetune/ui/zoom_state.h"
 #ifdef MOETUNE_UI_HAS_CHROME_EXPORT
-#include "moetune/synth/chrome_export.h"
+#include "moetune/export/chrome_export.h"
 #include "moetune/trace/reader.h"
 #endif
 
@@ -218,6 +218,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(loader_, &RunLoader::analysisReady, this, [this](std::shared_ptr<const analyzers::AnalysisResult> r) {
     result_ = r;
     findings_->set_result(r);
+    timeline_->set_analysis(r);
     plots_->set_result(r);
     experts_->set_result(r);
     health_->set_result(r);
@@ -247,7 +248,7 @@ void MainWindow::update_buckets() {
   }
   const std::int64_t step = zoom_->current_step();
   auto b = std::make_shared<const TimeBuckets>(
-      buckets_from_metrics(result_->metrics, step >= 0 ? std::optional<std::int64_t>(step) : std::nullopt));
+      buckets_from_metrics(result_->per_rank, step >= 0 ? std::optional<std::int64_t>(step) : std::nullopt));
   timeline_->set_buckets(b);
   time_view_->set_buckets(b);
 }
@@ -296,6 +297,8 @@ QList<QPair<QString, QString>> MainWindow::shortcut_list() {
       {tr("Left drag"), tr("Pan")},
       {tr("Right drag / Shift+left drag"), tr("Zoom to the selected time range")},
       {tr("Click a rank header"), tr("Collapse / expand its lanes; click its time bar to highlight a bucket's lanes")},
+      {tr("Click a node (over 16 ranks)"),
+       tr("Expand it to its ranks' lanes (its header collapses it); click a rank's strip in the heatmap: only that rank")},
       {tr("Space"), tr("Play / pause the step replay")},
       {QStringLiteral("F1"), tr("This list")},
       {k(QKeySequence::Quit), tr("Quit")},
@@ -478,7 +481,7 @@ void MainWindow::build_menus() {
     if (p.isEmpty()) return;
     auto rd = TraceReader::open(run_->summary.path);
     if (!rd) { on_failed(QString::fromStdString(rd.error().message)); return; }
-    auto st = synth::export_chrome(**rd, p.toStdString());
+    auto st = exporters::export_chrome(**rd, p.toStdString());
     if (!st) on_failed(QString::fromStdString(st.error().message));
     else statusBar()->showMessage(tr("Wrote %1 events to %2").arg(st->events).arg(p), 5000);
   });

@@ -40,6 +40,13 @@ void OverviewStrip::recount() {
   for (const auto& lane : tl.lanes) {
     if (lane.kind == LaneKind::Step || lane.kind == LaneKind::Nvtx) continue;
     const auto& ev = lane.events;
+    if (ev.size() < std::size_t(w)) {  // sparse lane (many ranks): walk the events, not the columns
+      for (const LaneEvent& e : ev) {
+        const double x = std::floor(m.x(e.start));
+        if (x >= 0 && x < w) bins_[std::size_t(x)] += 1;
+      }
+      continue;
+    }
     std::size_t i = 0;
     for (int x = 0; x < w && i < ev.size(); ++x) {
       const std::int64_t t1 = m.t(x + 1);

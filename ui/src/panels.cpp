@@ -42,18 +42,19 @@ void PlotsPanel::set_run(std::shared_ptr<const LoadedRun> run) {
   run_ = std::move(run);
   QStringList notes;
   const QString a = build_step_time_plot(step_, run_->data);
-  const QString b = build_busbw_plot(busbw_, run_->data);
-  for (const QString& n : {a, b})
-    if (!n.isEmpty()) notes << n;
+  if (!a.isEmpty()) notes << a;
   notes_->setText(notes.join(QStringLiteral(" · ")));
-  build_comm_ratio_plot(ratio_, analyzers::AnalysisResult{});
+  build_comm_ratio_plot(ratio_, analyzers::AnalysisResult{});  // both drawn again when the analysis is in
+  build_busbw_plot(busbw_, analyzers::AnalysisResult{});
   for (QCustomPlot* p : {step_, ratio_, busbw_}) apply_plot_palette(p, p->palette());
 }
 
 void PlotsPanel::set_result(std::shared_ptr<const analyzers::AnalysisResult> r) {
-  const QString n = build_comm_ratio_plot(ratio_, *r);
-  apply_plot_palette(ratio_, ratio_->palette());
-  if (!n.isEmpty()) notes_->setText(notes_->text() + QStringLiteral(" · ") + n);
+  QString text = notes_->text();
+  for (const QString& n : {build_comm_ratio_plot(ratio_, *r), build_busbw_plot(busbw_, *r)})
+    if (!n.isEmpty()) text += (text.isEmpty() ? QString() : QStringLiteral(" · ")) + n;
+  notes_->setText(text);
+  for (QCustomPlot* p : {ratio_, busbw_}) apply_plot_palette(p, p->palette());
   if (zoom_->current_step() >= 0) on_step(zoom_->current_step());
 }
 

@@ -21,82 +21,43 @@ constexpr BucketInfo kInfo[kBucketCount] = {
     {"host_gap_long_ms", "host gap (long)", 0x8c6bb1},
     {"host_gap_short_ms", "host gap (short)", 0xbcaad8},
     {"idle_ms", "idle", 0xbdbdbd},
-    {"exposed_comm_ms", "comm exposed", 0xd6604d},
-    {"", "other", 0x8d8d8d},
 };
-
-double num(const nlohmann::json& o, const char* k) {
-  auto it = o.find(k);
-  return it != o.end() && it->is_number() ? it->get<double>() : 0.0;
-}
-
-// The analyzer's bucket keys of one object (buckets or one step_buckets entry).
-bool read_buckets(const nlohmann::json& o, RankBuckets& rb) {
-  if (!o.is_object()) return false;
-  bool any = false;
-  for (int b = kCompute; b <= kIdle; ++b) {
-    auto it = o.find(kInfo[b].key);
-    if (it != o.end() && it->is_number()) { rb.ms[std::size_t(b)] = std::max(0.0, it->get<double>()); any = true; }
-  }
-  rb.step_ms = 0;
-  for (double v : rb.ms) rb.step_ms += v;
-  return any;
-}
 }  // namespace
 
 const BucketInfo& bucket_info(int b) { return kInfo[std::clamp(b, 0, kBucketCount - 1)]; }
 
 const std::array<int, kBucketCount>& bucket_display_order() {
-  static const std::array<int, kBucketCount> order = {kCompute,     kCommTransfer, kCommExposed, kCommWait,
-                                                      kMemcpyH2D,   kMemcpyD2H,    kMemcpyD2D,   kMemcpyP2P,
-                                                      kHostGapLong, kHostGapShort, kIdle,        kOther};
+  static const std::array<int, kBucketCount> order = {kCompute,   kCommTransfer, kCommWait,    kMemcpyH2D,    kMemcpyD2H,
+                                                      kMemcpyD2D, kMemcpyP2P,    kHostGapLong, kHostGapShort, kIdle};
   return order;
 }
 
 std::vector<LaneKind> bucket_lane_kinds(int b) {
   switch (b) {
     case kCompute: return {LaneKind::Compute};
-    case kCommTransfer: case kCommWait: case kCommExposed: return {LaneKind::Comm, LaneKind::NcclOp};
+    case kCommTransfer: case kCommWait: return {LaneKind::Comm, LaneKind::NcclOp};
     case kMemcpyH2D: case kMemcpyD2H: case kMemcpyD2D: case kMemcpyP2P: return {LaneKind::Memcpy};
     case kHostGapLong: case kHostGapShort: return {LaneKind::Api};
     default: return {};
   }
 }
 
-TimeBuckets buckets_from_metrics(const nlohmann::json& metrics, std::optional<std::int64_t> step) {
+TimeBuckets buckets_from_metrics(const std::vector<analyzers::RankMetrics>& per_rank, std::optional<std::int64_t> step) {
   TimeBuckets out;
-  auto pr = metrics.find("per_rank");
-  if (pr == metrics.end() || !pr->is_array()) return out;
-  bool all_analyzer = true, step_found = false;
-  for (const auto& row : *pr) {
-    if (!row.is_object()) continue;
+  bool step_found = false;
+  for (const auto& row : per_rank) {
     RankBuckets rb;
-    rb.rank = row.value("rank", int(out.ranks.size()));
-    bool got = false;
-    if (step) {
-      auto sb = row.find("step_buckets");
-      if (sb != row.end() && sb->is_array())
-        for (const auto& s : *sb)
-          if (s.is_object() && s.value("step", std::int64_t(-1)) == *step) { got = read_buckets(s, rb); step_found = got || step_found; break; }
-    }
-    if (!got) got = read_buckets(row.value("buckets", nlohmann::json::object()), rb);
-    if (!got) {  // fallback: the per-rank metrics that exist without buckets
-      all_analyzer = false;
-      rb.ms = {};
-      rb.ms[kCompute] = std::max(0.0, num(row, "compute_ms"));
-      // exposed comm includes waiting for other ranks; exposed_wait_ms (when known) is that wait
-      const double wait = std::max(0.0, num(row, "exposed_wait_ms"));
-      rb.ms[kCommWait] = wait;
-      rb.ms[kCommExposed] = std::max(0.0, num(row, "exposed_comm_ms") - wait);
-      rb.ms[kIdle] = std::max(0.0, num(row, "idle_ms"));
-      const double step_ms = num(row, "step_time_ms");
-      const double sum = rb.ms[kCompute] + rb.ms[kCommWait] + rb.ms[kCommExposed] + rb.ms[kIdle];
-      rb.ms[kOther] = std::max(0.0, step_ms - sum);
-      rb.step_ms = std::max(step_ms, sum);
-    }
+    rb.rank = row.rank;
+    const analyzers::BucketTimes* b = &row.buckets;
+    if (step)
+      for (const auto& s : row.step_buckets)
+        if (s.step == *step) {
+          b = &s.buckets, step_found = true;
+          break;
+        }
+    for (int i = 0; i < kBucketCount; ++i) rb.step_ms += rb.ms[std::size_t(i)] = std::max(0.0, b->at(i));
     out.ranks.push_back(rb);
   }
-  out.from_analyzer = all_analyzer && !out.ranks.empty();
   if (step_found) out.step = step;
   std::sort(out.ranks.begin(), out.ranks.end(), [](const auto& a, const auto& b) { return a.rank < b.rank; });
   return out;
@@ -189,10 +150,7 @@ void TimeBucketsView::rebuild() {
     plot_->replot();
     return;
   }
-  QString what = b_->step ? tr("Step %1").arg(*b_->step) : tr("Mean per step");
-  if (!b_->from_analyzer)
-    what += tr(" · from the compute / exposed comm / wait / idle metrics (this analysis has no transfer, memcpy or "
-               "host-gap buckets)");
+  const QString what = b_->step ? tr("Step %1").arg(*b_->step) : tr("Mean per step");
   note_->setText(what + tr(" · click a segment to highlight its lanes in the timeline"));
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
   const int n = int(b_->ranks.size());

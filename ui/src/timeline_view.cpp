@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "moetune/ui/timeline_view.h"
 
+#include <QImage>
 #include <QKeyEvent>
 #include <QPainter>
 #include <QScrollBar>
 #include <QToolTip>
 #include <QWheelEvent>
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
 
 #include "moetune/analyzers/evidence_format.h"
+#include "moetune/analyzers/model.h"
 #include "moetune/ui/run_loader.h"
 #include "moetune/ui/zoom_state.h"
 
@@ -67,7 +72,7 @@ TimelineView::TimelineView(ZoomState* zoom, QWidget* parent)
   setMinimumSize(400, 200);
   setAttribute(Qt::WA_OpaquePaintEvent);
   connect(zoom_, &ZoomState::viewChanged, this, qOverload<>(&QWidget::update));
-  connect(zoom_, &ZoomState::highlightChanged, this, qOverload<>(&QWidget::update));
+  connect(zoom_, &ZoomState::highlightChanged, this, [this] { expand_for_highlight(); update(); });
   connect(zoom_, &ZoomState::cursorChanged, this, qOverload<>(&QWidget::update));
   connect(vscroll_, &QScrollBar::valueChanged, this, [this] { relayout(); update(); });
 }
@@ -76,8 +81,117 @@ void TimelineView::set_run(std::shared_ptr<const LoadedRun> run) {
   run_ = std::move(run);
   selected_ = hovered_ = {};
   search_from_ = INT64_MIN;
+  const std::filesystem::path path = run_ ? run_->summary.path : std::filesystem::path();
+  const bool same_run = !run_path_.empty() && path == run_path_;  // the full run after its preview
+  run_path_ = path;
+  nodes_ = {};
+  heat_ = {};
+  if (run_) {
+    nodes_ = RankNodes::build(run_->data, run_->timeline);
+    node_mode_ = nodes_.rank_count() >= kNodeModeMinRanks;
+    const bool whole = !run_->partial;
+    heat_ = RankHeat::from_timeline(run_->timeline, whole ? run_->timeline.t_begin : run_->window_t0,
+                                    whole ? run_->timeline.t_end : run_->window_t1);
+    if (analysis_ && same_run) heat_.set_metrics(analysis_->metrics);
+  } else {
+    node_mode_ = false;
+  }
+  if (!same_run) {
+    analysis_.reset();
+    expanded_.clear();
+    auto_expanded_.clear();
+  }
   relayout();
   update();
+}
+
+void TimelineView::set_analysis(std::shared_ptr<const analyzers::AnalysisResult> r) {
+  analysis_ = std::move(r);
+  if (run_) {
+    const bool whole = !run_->partial;
+    heat_ = RankHeat::from_timeline(run_->timeline, whole ? run_->timeline.t_begin : run_->window_t0,
+                                    whole ? run_->timeline.t_end : run_->window_t1);
+    if (analysis_) heat_.set_metrics(analysis_->metrics);
+  }
+  update();
+}
+
+void TimelineView::set_node_expanded(int node, bool expanded, int only_rank) {
+  if (node < 0 || std::size_t(node) >= nodes_.nodes.size()) return;
+  auto_expanded_.erase(node);
+  if (expanded) {
+    expanded_.insert(node);
+    for (int r : nodes_.nodes[std::size_t(node)].ranks) {
+      if (only_rank < 0 || r == only_rank) collapsed_.erase(r);
+      else collapsed_.insert(r);
+    }
+  } else {
+    expanded_.erase(node);
+  }
+  relayout();
+  update();
+}
+
+int TimelineView::node_row_y(int node) const {
+  for (const auto& r : rows_)
+    if (r.node == node) return kRulerHeight - vscroll_->value() + r.y;
+  return -1;
+}
+
+bool TimelineView::lane_shown(int lane) const {
+  return std::any_of(rows_.begin(), rows_.end(), [lane](const Row& r) { return r.lane == lane; });
+}
+
+bool TimelineView::rank_header_shown(int rank) const {
+  if (!run_) return false;
+  for (const auto& r : rows_)
+    if (r.group >= 0 && r.lane < 0 && run_->timeline.groups[std::size_t(r.group)].rank == rank) return true;
+  return false;
+}
+
+int TimelineView::scroll_y() const { return vscroll_->value(); }
+
+void TimelineView::scroll_to_rank(int rank) {
+  const int node = nodes_.node_of_rank(rank);
+  for (const auto& r : rows_) {
+    const bool hit = (r.group >= 0 && r.lane < 0 && run_->timeline.groups[std::size_t(r.group)].rank == rank) ||
+                     (r.group < 0 && r.node == node && !r.node_header);
+    if (hit) { vscroll_->setValue(std::max(0, r.y - kHeaderHeight)); return; }
+  }
+}
+
+// A finding's ranks: open the nodes that hold them (if few), with those ranks' lanes.
+void TimelineView::expand_for_highlight() {
+  if (!node_mode_ || !run_) return;
+  const auto& hl = zoom_->highlighted_ranks();
+  for (int n : auto_expanded_) expanded_.erase(n);
+  auto_expanded_.clear();
+  std::set<int> want;
+  for (int r : hl)
+    if (int n = nodes_.node_of_rank(r); n >= 0) want.insert(n);
+  if (!want.empty() && int(want.size()) <= kAutoExpandNodes) {
+    for (int n : want) {
+      if (expanded_.count(n)) continue;  // the user opened it: leave it as it is
+      expanded_.insert(n);
+      auto_expanded_.insert(n);
+      for (int r : nodes_.nodes[std::size_t(n)].ranks) {
+        if (hl.count(r)) collapsed_.erase(r);
+        else collapsed_.insert(r);
+      }
+    }
+  }
+  relayout();
+  if (!hl.empty()) scroll_to_rank(*hl.begin());
+}
+
+int TimelineView::heat_rank_at(QPoint pt) const {
+  if (!run_ || !node_mode_ || pt.x() < kLabelWidth) return -1;
+  const Row* r = row_at(pt.y());
+  if (!r || r->node < 0 || r->node_header) return -1;
+  const int dy = pt.y() - (kRulerHeight - vscroll_->value() + r->y) - 2;
+  const auto& ranks = nodes_.nodes[std::size_t(r->node)].ranks;
+  if (dy < 0 || dy / kHeatRankPx >= int(ranks.size())) return -1;
+  return ranks[std::size_t(dy / kHeatRankPx)];
 }
 
 void TimelineView::set_collapsed(int rank, bool c) {
@@ -126,7 +240,7 @@ QRect TimelineView::bucket_bar_rect(int row_y) const {
 std::pair<int, int> TimelineView::bucket_at(QPoint pt) const {
   if (!run_ || bucket_scale_ms_ <= 0) return {-1, -1};
   const Row* r = row_at(pt.y());
-  if (!r || r->lane >= 0) return {-1, -1};
+  if (!r || r->lane >= 0 || r->group < 0) return {-1, -1};
   const int rank = run_->timeline.groups[std::size_t(r->group)].rank;
   const RankBuckets* rb = buckets_of(rank);
   const QRect bar = bucket_bar_rect(r->y);
@@ -152,13 +266,32 @@ void TimelineView::relayout() {
   int y = 0;
   if (run_) {
     const auto& tl = run_->timeline;
-    for (std::size_t g = 0; g < tl.groups.size(); ++g) {
+    auto add_group = [&](std::size_t g) {
       rows_.push_back({y, kHeaderHeight, int(g), -1});
       y += kHeaderHeight;
-      if (collapsed_.count(tl.groups[g].rank)) continue;
+      if (collapsed_.count(tl.groups[g].rank)) return;
       for (int l : tl.groups[g].lanes) {
         rows_.push_back({y, kLaneHeight, int(g), l});
         y += kLaneHeight;
+      }
+    };
+    if (!node_mode_) {
+      for (std::size_t g = 0; g < tl.groups.size(); ++g) add_group(g);
+    } else {
+      std::map<int, std::size_t> group_of;  // rank -> lane group
+      for (std::size_t g = 0; g < tl.groups.size(); ++g) group_of[tl.groups[g].rank] = g;
+      for (std::size_t n = 0; n < nodes_.nodes.size(); ++n) {
+        const auto& node = nodes_.nodes[n];
+        if (!expanded_.count(int(n))) {
+          const int h = std::max(kHeaderHeight, int(node.ranks.size()) * kHeatRankPx + 4);
+          rows_.push_back({y, h, -1, -1, int(n), false});
+          y += h;
+          continue;
+        }
+        rows_.push_back({y, kHeaderHeight, -1, -1, int(n), true});
+        y += kHeaderHeight;
+        for (int rank : node.ranks)
+          if (auto it = group_of.find(rank); it != group_of.end()) add_group(it->second);
       }
     }
   }
@@ -176,10 +309,11 @@ void TimelineView::resizeEvent(QResizeEvent*) {
 
 const TimelineView::Row* TimelineView::row_at(int y) const {
   const int cy = y - kRulerHeight + vscroll_->value();
-  for (const auto& r : rows_) {
-    if (cy >= r.y && cy < r.y + r.h) return &r;
-  }
-  return nullptr;
+  // rows are laid out top to bottom: the last row starting at or above cy
+  auto it = std::upper_bound(rows_.begin(), rows_.end(), cy, [](int v, const Row& r) { return v < r.y; });
+  if (it == rows_.begin()) return nullptr;
+  --it;
+  return cy < it->y + it->h ? &*it : nullptr;
 }
 
 void TimelineView::paint_ruler(QPainter& p, const TimeMapper& m) {
@@ -223,16 +357,38 @@ void TimelineView::paintEvent(QPaintEvent*) {
   small.setPointSizeF(std::max(6.0, small.pointSizeF() - 1.5));
   p.setFont(small);
   const QFontMetrics fm(small);
-  for (const auto& r : rows_) {
+  // only the rows in view: the first one ending below the ruler, on until the bottom
+  auto first = std::upper_bound(rows_.begin(), rows_.end(), kRulerHeight - top,
+                                [](int v, const Row& r) { return v < r.y + r.h; });
+  for (auto ri = first; ri != rows_.end(); ++ri) {
+    const Row& r = *ri;
     const int y = top + r.y;
-    if (y + r.h < kRulerHeight || y > height()) continue;
+    if (y > height()) break;
+    if (r.group < 0) {
+      paint_node_row(p, r, y, m, right);
+      continue;
+    }
     const LaneGroup& g = tl.groups[std::size_t(r.group)];
     const bool lit = hl.count(g.rank) > 0;
     if (r.lane < 0) {
       p.fillRect(QRect(0, y, right, r.h), lit ? (dark ? QColor(110, 90, 30) : QColor(255, 236, 179)) : header_bg);
       p.setPen(pal.color(QPalette::Text));
       const QString arrow = collapsed_.count(g.rank) ? QStringLiteral("▸ ") : QStringLiteral("▾ ");
-      p.drawText(QRect(4, y, right - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft, arrow + QString::fromStdString(g.label));
+      if (node_mode_) {  // the rank's overview strip beside its label, up to its bucket bar
+        const int w = int(m.width);
+        QImage strip(std::max(1, w), 1, QImage::Format_RGB32);
+        strip.fill(pal.color(QPalette::Base));
+        heat_line(g.rank, m, w, reinterpret_cast<QRgb*>(strip.scanLine(0)));
+        const int end = buckets_of(g.rank) && bucket_scale_ms_ > 0 ? bucket_bar_rect(r.y).left() - 6 : right;
+        p.save();
+        p.setClipRect(QRect(kLabelWidth, y, std::max(0, end - kLabelWidth), r.h));
+        p.drawImage(QRect(kLabelWidth, y + 5, w, r.h - 10), strip);
+        p.restore();
+        p.drawText(QRect(4, y, kLabelWidth - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft,
+                   fm.elidedText(arrow + QString::fromStdString(g.label), Qt::ElideRight, kLabelWidth - 8));
+      } else {
+        p.drawText(QRect(4, y, right - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft, arrow + QString::fromStdString(g.label));
+      }
       // Where the rank's step time goes: one stacked bar, same scale for all ranks.
       if (const RankBuckets* rb = bucket_scale_ms_ > 0 ? buckets_of(g.rank) : nullptr) {
         const QRect bar = bucket_bar_rect(r.y);
@@ -305,6 +461,7 @@ void TimelineView::paintEvent(QPaintEvent*) {
   p.setPen(pal.color(QPalette::Mid));
   p.drawLine(kLabelWidth - 1, kRulerHeight, kLabelWidth - 1, height());
   paint_ruler(p, m);
+  if (node_mode_) paint_heat_legend(p);
   if (zoom_->cursor() != INT64_MIN) {
     const double x = m.x(zoom_->cursor());
     if (x >= 0 && x <= m.width) {
@@ -349,6 +506,10 @@ void TimelineView::mousePressEvent(QMouseEvent* e) {
   }
   if (e->pos().x() < kLabelWidth) {
     const Row* r = row_at(e->pos().y());
+    if (r && r->group < 0 && r->node >= 0) {  // node label: expand / collapse the node
+      set_node_expanded(r->node, !expanded_.count(r->node));
+      return;
+    }
     if (r && r->lane < 0 && run_) {
       const int rank = run_->timeline.groups[std::size_t(r->group)].rank;
       set_collapsed(rank, !collapsed_.count(rank));
@@ -385,6 +546,10 @@ void TimelineView::mouseMoveEvent(QMouseEvent* e) {
                        this);
     return;
   }
+  if (const QString t = heat_tooltip(e->pos()); !t.isEmpty()) {
+    QToolTip::showText(e->globalPosition().toPoint(), t, this);
+    return;
+  }
   const EventRef h = hit(e->pos());
   if (h.lane != hovered_.lane || h.index != hovered_.index) {
     hovered_ = h;
@@ -402,6 +567,11 @@ void TimelineView::mouseReleaseEvent(QMouseEvent* e) {
     const double a = std::min(press_.x(), e->pos().x()) - kLabelWidth;
     const double b = std::max(press_.x(), e->pos().x()) - kLabelWidth;
     zoom_->set_view(m.t(a), m.t(b));
+  } else if (!moved && e->button() == Qt::LeftButton && heat_rank_at(e->pos()) >= 0) {
+    // a rank's strip in the overview: open its node with that rank's lanes
+    const int rank = heat_rank_at(e->pos());
+    set_node_expanded(nodes_.node_of_rank(rank), true, rank);
+    scroll_to_rank(rank);
   } else if (!moved && e->button() == Qt::LeftButton && e->pos().x() >= kLabelWidth) {
     selected_ = hit(e->pos());
     emit eventSelected(selected_);
@@ -449,6 +619,12 @@ bool TimelineView::find_next(const QString& text) {
   if (!best.valid()) { search_from_ = INT64_MIN; return false; }  // wrap on the next call
   search_from_ = best_t;
   selected_ = best;
+  if (node_mode_ && !lane_shown(best.lane)) {  // open the lane's node and rank first
+    const int rank = tl.lanes[std::size_t(best.lane)].rank;
+    const int node = nodes_.node_of_rank(rank);
+    if (node >= 0 && !expanded_.count(node)) set_node_expanded(node, true, rank);
+    set_collapsed(rank, false);
+  }
   const LaneEvent& e = tl.lanes[std::size_t(best.lane)].events[std::size_t(best.index)];
   const std::int64_t pad = std::max<std::int64_t>(e.dur * 2, 2000);
   zoom_->set_view(e.start - pad, e.end() + pad);
@@ -459,6 +635,122 @@ bool TimelineView::find_next(const QString& text) {
   emit eventSelected(selected_);
   update();
   return true;
+}
+
+// ---- node mode: the ranks x time overview -------------------------------------------
+
+void TimelineView::paint_node_row(QPainter& p, const Row& r, int y, const TimeMapper& m, int right) {
+  const QPalette& pal = palette();
+  const bool dark = pal.color(QPalette::Base).lightness() < 128;
+  const NodeGroup& node = nodes_.nodes[std::size_t(r.node)];
+  const auto& hl = zoom_->highlighted_ranks();
+  const bool lit = std::any_of(node.ranks.begin(), node.ranks.end(), [&hl](int k) { return hl.count(k) > 0; });
+  const QColor base = pal.color(QPalette::Base), hi = pal.color(QPalette::Highlight);
+  const float f = r.node_header ? 0.30f : 0.12f;
+  const QColor bg = lit ? (dark ? QColor(110, 90, 30) : QColor(255, 236, 179))
+                        : QColor::fromRgbF((1 - f) * base.redF() + f * hi.redF(), (1 - f) * base.greenF() + f * hi.greenF(),
+                                           (1 - f) * base.blueF() + f * hi.blueF());
+  const int n = int(node.ranks.size());
+  if (r.node_header) {
+    p.fillRect(QRect(0, y, right, r.h), bg);
+    p.setPen(pal.color(QPalette::Text));
+    p.drawText(QRect(4, y, right - 8, r.h), Qt::AlignVCenter | Qt::AlignLeft,
+               QStringLiteral("\u25be ") + QString::fromStdString(node.label) +
+                   tr(" \u00b7 %n GPU(s) \u00b7 click to collapse into the overview", nullptr, n));
+    return;
+  }
+  p.fillRect(QRect(0, y, kLabelWidth - 1, r.h), bg);
+  p.setPen(pal.color(QPalette::Text));
+  p.drawText(QRect(4, y, kLabelWidth - 14, r.h), Qt::AlignVCenter | Qt::AlignLeft,
+             QStringLiteral("\u25b8 ") + QString::fromStdString(node.label));
+  // kHeatRankPx - 1 pixel rows per rank and a gap row, one pixel per timeline pixel.
+  const int w = std::max(1, int(m.width));
+  QImage img(w, n * kHeatRankPx, QImage::Format_RGB32);
+  img.fill(base);
+  for (int i = 0; i < n; ++i) {
+    auto* line = reinterpret_cast<QRgb*>(img.scanLine(i * kHeatRankPx));
+    heat_line(node.ranks[std::size_t(i)], m, w, line);
+    for (int k = 1; k < kHeatRankPx - 1; ++k)
+      std::copy(line, line + w, reinterpret_cast<QRgb*>(img.scanLine(i * kHeatRankPx + k)));
+  }
+  p.drawImage(QPoint(kLabelWidth, y + 2), img);
+  // the finding's ranks: an amber tick at the label edge
+  for (int i = 0; i < n; ++i)
+    if (hl.count(node.ranks[std::size_t(i)]))
+      p.fillRect(QRect(kLabelWidth - 10, y + 2 + i * kHeatRankPx - 1, 8, kHeatRankPx + 2), QColor(230, 150, 0));
+  p.setPen(pal.color(QPalette::Midlight));
+  p.drawLine(0, y + r.h - 1, right, y + r.h - 1);
+}
+
+// One rank's heat over the view, into `line` (w pixels; pixels without data keep their
+// colour): step cells (a 1-pixel gap at each step's start where the cell is wide enough to
+// show it) or comm kernel share per kHeatBinPx bin.
+void TimelineView::heat_line(int rank, const TimeMapper& m, int w, QRgb* line) const {
+  static const std::array<QRgb, 256> lut = [] {
+    std::array<QRgb, 256> l{};
+    for (int i = 0; i < 256; ++i) l[std::size_t(i)] = heat_color(i / 255.0).rgb();
+    return l;
+  }();
+  auto put = [&](int x, double v) { line[x] = lut[std::size_t(std::clamp(int(v * 255 + 0.5), 0, 255))]; };
+  const double top = heat_.scale_max();
+  if (heat_.from_analysis()) {
+    std::vector<float> row(static_cast<std::size_t>(w), -1.0f);  // max over the cells in a pixel
+    for (const StepCell& c : heat_.steps_of(rank)) {
+      if (c.t1 <= m.t0 || c.t0 >= m.t1) continue;
+      const double xa = m.x(c.t0), xb = m.x(c.t1);
+      const bool wide = xb - xa > 6;  // wide cells leave a pixel at their start: the step boundary
+      const int a = std::clamp(int(std::floor(xa)) + (wide ? 1 : 0), 0, w - 1);
+      const int b = std::clamp(int(wide ? std::floor(xb) : std::ceil(xb)), a + 1, w);
+      const auto v = float(c.share() / top);
+      for (int x = a; x < b; ++x) row[std::size_t(x)] = std::max(row[std::size_t(x)], v);
+    }
+    for (int x = 0; x < w; ++x)
+      if (row[std::size_t(x)] >= 0) put(x, row[std::size_t(x)]);
+    return;
+  }
+  for (int bx = 0; bx < w; bx += kHeatBinPx) {
+    const double v = heat_.busy_share(rank, m.t(bx), m.t(bx + kHeatBinPx));
+    if (v < 0) continue;
+    for (int x = bx; x < std::min(w, bx + kHeatBinPx); ++x) put(x, v / top);
+  }
+}
+
+void TimelineView::paint_heat_legend(QPainter& p) {
+  const QRect bar(6, 6, 44, kRulerHeight - 12);
+  for (int x = 0; x < bar.width(); ++x)
+    p.fillRect(QRect(bar.left() + x, bar.top(), 1, bar.height()), heat_color(double(x) / (bar.width() - 1)));
+  p.setPen(palette().color(QPalette::ButtonText));
+  p.drawRect(bar.adjusted(0, 0, -1, -1));
+  const QString what = heat_.from_analysis()
+                           ? tr("0-%1 % comm wait/step").arg(QString::number(100 * heat_.scale_max(), 'f', 0))
+                           : tr("0-100 % comm kernels");
+  p.drawText(QRect(bar.right() + 5, 0, kLabelWidth - bar.right() - 7, kRulerHeight), Qt::AlignVCenter | Qt::AlignLeft,
+             what);
+}
+
+QString TimelineView::heat_tooltip(QPoint pt) const {
+  const int rank = heat_rank_at(pt);
+  if (rank < 0) return {};
+  const TimeMapper m = mapper();
+  const double x = pt.x() - kLabelWidth;
+  const QString who = tr("rank %1 (%2)").arg(rank).arg(QString::fromStdString(
+                          nodes_.nodes[std::size_t(nodes_.node_of_rank(rank))].label));
+  if (heat_.from_analysis()) {
+    const std::int64_t t = m.t(x);
+    for (const StepCell& c : heat_.steps_of(rank))
+      if (t >= c.t0 && t < c.t1)
+        return who + tr(" \u00b7 step %1: comm wait %2 ms of %3 ms (%4 %)\nclick: open this rank's lanes")
+                         .arg(c.step)
+                         .arg(QString::fromStdString(analyzers::format_number(c.wait_ms)))
+                         .arg(QString::fromStdString(analyzers::format_number(c.step_ms)))
+                         .arg(QString::number(100 * c.share(), 'f', 1));
+    return who + tr(": no step here\nclick: open this rank's lanes");
+  }
+  const double bx = std::floor(x / kHeatBinPx) * kHeatBinPx;
+  const double v = heat_.busy_share(rank, m.t(bx), m.t(bx + kHeatBinPx));
+  if (v < 0) return who + tr(": no events loaded here\nclick: open this rank's lanes");
+  return who + tr(": comm kernels %1 % of this bin (comm wait per step follows the analysis)\nclick: open this rank's lanes")
+                   .arg(QString::number(100 * v, 'f', 1));
 }
 
 }  // namespace moetune::ui

@@ -25,7 +25,10 @@ CopyKind copy_kind(uint8_t k) {
 
 const char* sync_name(CUpti_ActivitySynchronizationType t) {
   switch (t) {
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_EVENT_SYNCHRONIZE: return "cudaEventSynchronize (wait)";
+    // CUPTI reports cudaEventQuery (a poll that never blocks) with this type too: on the H100
+    // the helper runs had exactly one such record per cudaEventQuery call and no
+    // cudaEventSynchronize call at all (tests/data/device/README.md, session 4).
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_EVENT_SYNCHRONIZE: return "cudaEventSynchronize/Query (wait)";
     case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_WAIT_EVENT: return "cudaStreamWaitEvent (wait)";
     case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_SYNCHRONIZE: return "cudaStreamSynchronize (wait)";
     case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_CONTEXT_SYNCHRONIZE: return "cudaDeviceSynchronize (wait)";

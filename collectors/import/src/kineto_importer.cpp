@@ -9,6 +9,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "gpu_row.h"
 #include "kineto_batch.h"
 #include "kineto_event.h"
 #include "moetune/trace/moe_text.h"
@@ -201,13 +202,8 @@ class Mapper {
       StreamId stream(e.stream.value_or(e.tid));
       std::int64_t corr = e.correlation.value_or(0);
       if (e.cat == "kernel") {
-        KernelRow k;
-        k.rank = rank_;
-        k.stream = stream;
-        k.start_ns = start;
-        k.dur_ns = dur;
+        auto k = gpu_row<KernelRow>(rank_, stream, start, dur, corr);
         k.name = intern(e.name);
-        k.correlation = corr;
         k.grid = e.grid;
         k.block = e.block;
         std::optional<NcclOpRow> op;
@@ -217,24 +213,14 @@ class Mapper {
         last_corr_ = k.correlation;
         if (op) add_nccl(*op);
       } else if (e.cat == "gpu_memcpy") {
-        MemcpyRow m;
-        m.rank = rank_;
-        m.stream = stream;
-        m.start_ns = start;
-        m.dur_ns = dur;
+        auto m = gpu_row<MemcpyRow>(rank_, stream, start, dur, corr);
         m.bytes = e.bytes.value_or(0);
         m.kind = copy_kind_from_name(e.name);
-        m.correlation = corr;
         if (!e.correlation) return pend({Pending::Memcpy, e.pid, e.tid, e.ts_ns, {}, m, {}, {}, {}});
         add(m);
       } else {
-        MemsetRow s;
-        s.rank = rank_;
-        s.stream = stream;
-        s.start_ns = start;
-        s.dur_ns = dur;
+        auto s = gpu_row<MemsetRow>(rank_, stream, start, dur, corr);
         s.bytes = e.bytes.value_or(0);
-        s.correlation = corr;
         if (!e.correlation) return pend({Pending::Memset, e.pid, e.tid, e.ts_ns, {}, {}, s, {}, {}});
         add(s);
       }

@@ -222,11 +222,9 @@ Expected<NcclTestsRun> parse_nccl_tests(const std::string& text, const std::stri
 }
 
 Expected<void> import_nccl_tests(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Error{file.string() + ": cannot open"};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  auto read = read_text_file(file);
+  if (!read) return read.error();
+  const std::string& text = *read;
   ctx.report(text.size() / 2, text.size());
   auto run = parse_nccl_tests(text, file.string());
   if (!run) return run.error();
@@ -235,27 +233,30 @@ Expected<void> import_nccl_tests(const std::filesystem::path& file, TraceWriter&
     r.source = src;
     w.add(r);
   }
-  if (run->avg_busbw_gbps) {
-    w.set_meta("nccl_tests.avg_busbw_gbps:" + src, std::to_string(*run->avg_busbw_gbps));
-  } else {
-    w.add(StatRow{"nccl_tests_no_footer", Severity::Info, 1, std::nullopt,
-                  src + ": no \"# Avg bus bandwidth\" footer (output truncated?); average bus bandwidth unknown"});
-  }
-  if (run->wrong > 0)
-    w.add(StatRow{"nccl_tests_wrong_results", Severity::Error, run->wrong, std::nullopt,
-                  src + ": nccl-tests reported wrong results (#wrong/error column non-zero)"});
-  if (run->noise_lines > 0)
-    w.add(StatRow{"nccl_tests_log_lines_skipped", Severity::Info, run->noise_lines, std::nullopt,
-                  src + ": lines that were not nccl-tests output (e.g. NCCL INFO logs) were skipped"});
-  if (run->nranks == 0)
-    w.add(StatRow{"nccl_tests_nranks_unknown", Severity::Info, 1, std::nullopt,
-                  src + ": number of ranks unknown (no \"# Rank\" device list or nRanks line in the output)"});
-  if (run->prefixed_lines > 0)
-    w.add(StatRow{"nccl_tests_launcher_prefix", Severity::Info, run->prefixed_lines, std::nullopt,
-                  src + ": lines carried a launcher tag (srun --label / mpirun --tag-output), removed before parsing"});
-  if (run->other_rank_rows > 0)
-    w.add(StatRow{"nccl_tests_other_rank_rows", Severity::Info, run->other_rank_rows, std::nullopt,
-                  src + ": data rows printed by a second rank were skipped (one table per run is read)"});
+  if (run->avg_busbw_gbps) w.set_meta("nccl_tests.avg_busbw_gbps:" + src, std::to_string(*run->avg_busbw_gbps));
+  // Trace health: one stat row for each thing the file lacked or that was skipped.
+  struct Health {
+    const char* name;
+    Severity severity;
+    std::int64_t count;  // no row when 0
+    const char* what;
+  };
+  const Health health[] = {
+      {"nccl_tests_no_footer", Severity::Info, run->avg_busbw_gbps ? 0 : 1,
+       "no \"# Avg bus bandwidth\" footer (output truncated?); average bus bandwidth unknown"},
+      {"nccl_tests_wrong_results", Severity::Error, run->wrong,
+       "nccl-tests reported wrong results (#wrong/error column non-zero)"},
+      {"nccl_tests_log_lines_skipped", Severity::Info, run->noise_lines,
+       "lines that were not nccl-tests output (e.g. NCCL INFO logs) were skipped"},
+      {"nccl_tests_nranks_unknown", Severity::Info, run->nranks == 0 ? 1 : 0,
+       "number of ranks unknown (no \"# Rank\" device list or nRanks line in the output)"},
+      {"nccl_tests_launcher_prefix", Severity::Info, run->prefixed_lines,
+       "lines carried a launcher tag (srun --label / mpirun --tag-output), removed before parsing"},
+      {"nccl_tests_other_rank_rows", Severity::Info, run->other_rank_rows,
+       "data rows printed by a second rank were skipped (one table per run is read)"},
+  };
+  for (const auto& h : health)
+    if (h.count > 0) w.add(StatRow{h.name, h.severity, h.count, std::nullopt, src + ": " + h.what});
   w.set_meta("nccl_tests.func:" + src, run->func + " (from " + run->func_basis + ")");
   if (!run->hosts.empty()) w.set_meta("nccl_tests.hosts:" + src, std::to_string(run->hosts.size()));
   ctx.report(text.size(), text.size());

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "gpu_row.h"
 #include "nsys_internal.h"
 
 namespace moetune::import::nsys_detail {
@@ -43,11 +44,8 @@ bool read_kernels(NsysImport& im) {
       ++dropped;
       continue;
     }
-    KernelRow k;
-    k.rank = *rank;
-    k.stream = StreamId(st.i64(3));
-    k.start_ns = im.t(st.i64(0));
-    k.dur_ns = im.dur(st.i64(0), st.i64(1));
+    auto k = gpu_row<KernelRow>(*rank, StreamId(st.i64(3)), im.t(st.i64(0)), im.dur(st.i64(0), st.i64(1)),
+                                st.opt_i64(4).value_or(0));
     std::int64_t nid = st.opt_i64(5).value_or(-1);
     auto it = names.find(nid);
     if (it == names.end()) {
@@ -56,7 +54,6 @@ bool read_kernels(NsysImport& im) {
 
     }
     k.name = it->second;
-    k.correlation = st.opt_i64(4).value_or(0);
     k.grid = pack_dim3(st.i64(6), st.i64(7), st.i64(8));
     k.block = pack_dim3(st.i64(9), st.i64(10), st.i64(11));
     im.w.add(k);
@@ -95,13 +92,9 @@ bool read_copy_rows(NsysImport& im, const char* table, const std::string& extra,
       ++im.dropped[table];
       continue;
     }
-    Row m;
-    m.rank = *rank;
-    m.stream = StreamId(st.i64(3));
-    m.start_ns = im.t(st.i64(0));
-    m.dur_ns = im.dur(st.i64(0), st.i64(1));
+    auto m = gpu_row<Row>(*rank, StreamId(st.i64(3)), im.t(st.i64(0)), im.dur(st.i64(0), st.i64(1)),
+                          st.opt_i64(5).value_or(0));
     m.bytes = st.i64(4);
-    m.correlation = st.opt_i64(5).value_or(0);
     more(m, st);
     im.w.add(m);
   }

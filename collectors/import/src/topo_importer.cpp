@@ -24,6 +24,14 @@ std::vector<std::string> split_ws(const std::string& s) {
   return out;
 }
 
+Expected<std::string> read_text_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Error{file.string() + ": cannot open"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 namespace {
 
 std::string trim(const std::string& s) {
@@ -192,12 +200,9 @@ Expected<TopoMatrix> parse_topo(const std::string& text) {
 }
 
 Expected<void> import_topo(const std::filesystem::path& file, TraceWriter& w, ImportContext& ctx) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Error{file.string() + ": cannot open"};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  auto m = parse_topo(text);
+  auto text = read_text_file(file);
+  if (!text) return text.error();
+  auto m = parse_topo(*text);
   if (!m) return Error{file.string() + ": " + m.error().message};
   const std::string src = file.filename().string();
   auto name_of = [&](std::size_t i) {
@@ -250,7 +255,7 @@ Expected<void> import_topo(const std::filesystem::path& file, TraceWriter& w, Im
   if (!basis.empty()) w.set_meta("topo.nvlink_bandwidth_basis", basis);
   w.set_meta("topo.gpus", std::to_string(m->gpus()));
   w.set_meta("topo.nics", std::to_string(m->nics()));
-  ctx.report(text.size(), text.size());
+  ctx.report(text->size(), text->size());
   return {};
 }
 

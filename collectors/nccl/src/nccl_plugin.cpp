@@ -290,26 +290,25 @@ ncclResult_t start_event(void* context, void** eHandle, ncclProfilerEventDescr_v
     o.comm_rank = comm->rank;
     o.host_start = now;
     s->floor_ns = comm->last_stop_ns;  // the previous launch's task events ended before this op's kernel launch
+    // What collectives and point-to-point ops both carry, from their part of the descriptor.
+    auto common = [&](const auto& part, bool p2p, int peer) {
+      o.func = part.func;
+      o.count = part.count;
+      o.dtype = part.datatype;
+      o.channels = part.nChannels;
+      o.expected_channels = expected_kernel_channels(p.mask & ncclProfileKernelCh, p2p, comm->nranks, comm->rank,
+                                                     peer, part.nChannels);
+    };
     if (d->type == ncclProfileColl) {
       o.seq = d->coll.seqNumber;
-      o.func = d->coll.func;
-      o.count = d->coll.count;
       o.root = d->coll.root;
-      o.dtype = d->coll.datatype;
-      o.channels = d->coll.nChannels;
       o.algo = d->coll.algo;
       o.proto = d->coll.proto;
-      o.expected_channels = expected_kernel_channels(p.mask & ncclProfileKernelCh, false, comm->nranks, comm->rank,
-                                                     -1, d->coll.nChannels);
+      common(d->coll, false, -1);
       t.op_started(s, comm, false);
     } else {
-      o.func = d->p2p.func;
-      o.count = d->p2p.count;
-      o.dtype = d->p2p.datatype;
       o.peer = d->p2p.peer;
-      o.channels = d->p2p.nChannels;
-      o.expected_channels = expected_kernel_channels(p.mask & ncclProfileKernelCh, true, comm->nranks, comm->rank,
-                                                     o.peer, d->p2p.nChannels);
+      common(d->p2p, true, o.peer);
       // Sequence per (peer, direction): send #k to B matches B's recv #k from us.
       bool recv = o.func && o.func[0] == 'R';
       std::size_t idx = static_cast<std::size_t>(o.peer) * 2 + (recv ? 1 : 0);

@@ -32,6 +32,27 @@ struct RunSummary {
   std::vector<Finding> findings;
 };
 RunSummary summarize(const RunData& run, const AnalysisResult& r);
+
+// One measure before and after; JSON {before, after, change_pct, ratio_before_over_after}.
+struct Change {
+  std::optional<double> before, after;
+  std::optional<double> change_pct() const;  // 100 (after - before) / before; empty when before is 0
+  std::optional<double> ratio() const;       // before / after; empty when after is 0
+};
+nlohmann::json to_json(const Change& c);
+// A finding of either run: "still there" / "gone" (before's kinds vs after's) or "new".
+struct FindingStatus {
+  std::string id, kind, title, status;
+};
+// The typed comparison the GUI shows; diff_runs serialises it with the step details.
+struct RunDiff {
+  Change step_time_ms, step_time_mean_ms, exposed_comm_ms, comm_ratio, tokens_per_s;
+  std::optional<double> speedup;  // tokens/s after / before, else step time before / after
+  std::map<std::string, Change> traffic_bytes_per_step, local_bytes_per_step;  // by collective
+  std::vector<FindingStatus> findings;
+};
+RunDiff compare_runs(const RunSummary& before, const RunSummary& after);
+
 // The diff document (the --json output). With `applied` (the tuning profile that was
 // applied, profile.h), the document also carries "predicted_vs_measured": each applied
 // finding's estimated gain from the before run next to the measured step-time gain.

@@ -2,7 +2,7 @@
 // The findings model shared by every analysis, the GUI and the reports.
 // An analysis is a function (RunData in, findings + metrics out). Results are
 // plain values (copyable, immutable once built) so the GUI can hand them across
-// threads. JSON shape: see DESIGN.md "analyze --json" (add keys, never rename).
+// threads. JSON shape: docs/ANALYZE-JSON.md (add keys, never rename).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "moetune/analyzers/metrics.h"
+#include "moetune/analyzers/options.h"
 #include "moetune/trace/comm_vocab.h"
 #include "moetune/trace/reader.h"
 
@@ -93,18 +95,17 @@ struct RunData {
   static Expected<RunData> load(const std::filesystem::path& path);
 };
 
-struct AnalyzeOptions {
-  double ema_alpha = 0.99;   // expert load smoothing
-  int hot_k = 3;             // how many hot experts
-  double memory_budget_pct = 15.0;  // extra expert memory the placement plan may use
-  std::int64_t idle_gap_ns = 1'000'000;  // GPU idle gap worth reporting (1 ms)
-  // User communication rules (--comm-rules FILE, docs/COMM-RULES.md), tried before the
-  // built-in table by every analysis; null: built-in rules only.
-  std::shared_ptr<const comm::RuleSet> comm_rules;
-};
 
 struct AnalysisResult {
-  nlohmann::json metrics = nlohmann::json::object();  // "per_rank", "collectives", "experts", ...
+  // The typed metrics the GUI and the reports read (metrics.h); each is also serialised
+  // under its key of `metrics` by the analysis that fills it.
+  std::vector<RankMetrics> per_rank;            // metrics.per_rank (comm_overlap)
+  std::vector<StepMetrics> per_step;            // metrics.per_step (comm_overlap)
+  ExpertMarks experts;                          // metrics.experts.hot / cold (experts)
+  std::vector<CollectiveMetrics> collectives;   // metrics.collectives (bandwidth)
+  // The analyze --json metrics: the serialised typed metrics above plus the analyses'
+  // other keys ("link_model", "comm_vocabulary", "ranking", "experts" details, ...).
+  nlohmann::json metrics = nlohmann::json::object();
   std::vector<Finding> findings;
   std::vector<std::string> notes;  // "not enough data: ..." and similar, one line each
 };

@@ -66,6 +66,10 @@ struct PlanEval {
   int extra_copies = 0;                  // copies beyond one per expert, all layers
   double memory_cost_pct = 0;            // extra copies / experts, % of expert memory
   std::vector<double> rank_tokens;       // tokens processed per rank per step, all layers
+  // The all-to-all's pace: max over ranks of max(tokens sent, tokens received) per step,
+  // counting tokens to/from other ranks (remote) and the part of those crossing nodes.
+  double max_rank_remote_tokens = 0;
+  double max_rank_cross_node_tokens = 0;
 };
 PlanEval evaluate_plan(const PlanInputs& in, const PlacementPlan& plan);
 nlohmann::json to_json(const PlanEval& e);

@@ -33,7 +33,7 @@ struct HtmlOptions {
 };
 std::string report_html(const RunData& run, const AnalysisResult& r, const HtmlOptions& opts = {});
 
-// Headline numbers shared by the reports (means over ranks of metrics.per_rank).
+// Headline numbers shared by the reports (means over ranks of AnalysisResult::per_rank).
 struct ReportSummary {
   std::size_t ranks = 0;
   double step_time_ms = 0, comm_ratio = 0, exposed_comm_ms = 0, overlap_pct = 0, idle_ms = 0;
@@ -43,8 +43,8 @@ struct ReportSummary {
 };
 ReportSummary summarize(const AnalysisResult& r);
 
-// metrics.per_step as step -> rank -> communication ratio (0..1). Rows marked "warmup": true
-// (warm-up steps, steps.h) are kept apart: the reports plot only the steady steps and label
+// AnalysisResult::per_step as step -> rank -> communication ratio (0..1). Warm-up rows
+// (StepMetrics::warmup, steps.h) are kept apart: the reports plot only the steady steps and label
 // the warm-up rows in their tables.
 struct StepRatios {
   std::map<std::int64_t, std::map<int, double>> ratio;  // every step, warm-up included
@@ -57,8 +57,8 @@ StepRatios step_ratios(const AnalysisResult& r);
 // "0, 1, 2" or "0-4" for a set of step numbers ("" when empty).
 std::string step_list(const std::set<std::int64_t>& steps);
 
-// Time accounting per rank (metrics.per_rank[].buckets, docs/ANALYZE-JSON.md) as % of the
-// step, in the order of kBucketKeys; empty when the analysis has no buckets.
+// Time accounting per rank (AnalysisResult::per_rank[].buckets, docs/ANALYZE-JSON.md) as % of
+// the step, in the order of kBucketKeys (the JSON keys of BucketTimes); empty without per-rank metrics.
 inline constexpr const char* kBucketKeys[10] = {
     "compute_ms",    "comm_transfer_ms", "comm_wait_ms",     "memcpy_h2d_ms",     "memcpy_d2h_ms",
     "memcpy_d2d_ms", "memcpy_p2p_ms",    "host_gap_long_ms", "host_gap_short_ms", "idle_ms"};

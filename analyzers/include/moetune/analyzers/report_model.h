@@ -24,19 +24,26 @@ struct Series {
 // Step time (ms) per step, one series per rank ("rank N").
 std::vector<Series> step_time_series(const RunData& run);
 
-// Bus bandwidth (GB/s) per collective vs message size: the median per power-of-two
-// size bucket (x = 2^bucket bytes), nccl-tests bus-bandwidth factors. ceiling_gbps is
-// the fastest link of the topology table (0 when none) and ceiling_link its name.
+// Bus bandwidth (GB/s) per collective vs message size, as the bandwidth analysis measured
+// it (AnalysisResult::collectives: instances aligned across ranks, nccl-tests factors,
+// median over instances): one point per size (x = bytes; where several algorithms share
+// a size, the one with most instances). The ceiling is the highest link ceiling the
+// analysis judges the collectives with: raw link rate x achievable fraction (measured or
+// assumed, link_rates.h); 0 when no collective crosses a known link.
 struct BusBw {
   std::vector<Series> by_func;  // name = collective ("AllReduce", "AllToAll", ...)
-  double ceiling_gbps = 0;
+  double ceiling_gbps = 0;      // achievable
+  double ceiling_raw_gbps = 0, ceiling_fraction = 0;
   std::string ceiling_link;
+  // "link ceiling NV18 290 GB/s (achievable: 80 % of 362 GB/s raw)"; "" without a ceiling.
+  std::string ceiling_label() const;
 };
-BusBw busbw_series(const RunData& run);
+BusBw busbw_series(const AnalysisResult& r);
 
 
 // Routed tokens per (step, expert) for one layer, summed over ranks; hot/cold experts
-// from metrics.experts when the analyzers produced them, else top/bottom 3 by tokens.
+// of the layer as the experts analysis lists them (AnalysisResult::experts); none when
+// there is no result or the analysis listed none (hot_from_metrics false).
 struct ExpertHeat {
   int layer = 0;
   std::int64_t step_min = 0, step_max = 0;

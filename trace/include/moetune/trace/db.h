@@ -50,6 +50,7 @@ class Statement {
   std::string_view text_view(int col) const;
   bool is_null(int col) const;
   bool is_integer(int col) const;
+  bool is_blob(int col) const;
   std::optional<std::int64_t> opt_i64(int col) const;
   std::optional<std::string> opt_text(int col) const;
   int rc() const { return rc_; }

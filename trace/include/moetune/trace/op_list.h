@@ -29,8 +29,8 @@ class OpList {
   OpList(const std::optional<std::string>& json) {
     if (json) assign(*json);
   }
-  // From integers: the compact form, "[a,b,...]" as text.
-  static OpList of(const std::vector<std::int64_t>& values);
+  // From integers: the compact form, "[a,b,...]" as text ("[a, b, ...]" with comma_space).
+  static OpList of(const std::vector<std::int64_t>& values, bool comma_space = false);
   // From the stored bytes (encoded(): tag byte + payload).
   static OpList from_encoded(std::string bytes);
 
@@ -51,6 +51,12 @@ class OpList {
   std::size_t size() const;  // entries (0 when not compact)
   // Tag byte + payload, as nccl_lists.data stores it (raw text: tag 0 + text).
   const std::string& encoded() const;
+  // The bytes the store keeps (nccl_lists.data, expert_counts lists; list_pack.cpp):
+  // encoded(), or where that is smaller a bit-packed form (the evenly spaced non-zero
+  // entries of a split list, each as a few bits over the smallest). from_stored() reads
+  // either back to the same list (encoded() equal); damaged packed bytes give no list.
+  std::string stored() const;
+  static OpList from_stored(std::string bytes);
   bool operator==(const OpList& o) const { return encoded() == o.encoded(); }
 
  private:

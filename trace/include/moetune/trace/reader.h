@@ -2,7 +2,8 @@
 // TraceReader: read access to a run file. Opens read-only, checks it is a moetune
 // store (every table and column of the schema, PRAGMA quick_check, cached counts vs the
 // tables; busy/locked told from corrupt) and refuses a negative or newer format. Queries
-// select the columns of the table descriptors (tables.h). Range queries use the (rank, start_ns) index:
+// select the columns of the table descriptors (tables.h); format 3's compact tables
+// (expert_counts, topology domains) are read back as the rows that were written. Range queries use the (rank, start_ns) index:
 // an event overlaps [t0, t1) if start < t1 and start + dur > t0; the lower bound on
 // start is t0 - (longest duration in the table), computed once per table.
 // Strings are loaded once into memory (they are few compared with events); a sparse
@@ -110,7 +111,8 @@ class TraceReader {
   TraceReader() = default;
   // "FILE: table T: what" for a query on `table` that failed.
   Error table_error(std::string_view table, const std::string& what) const;
-  // Runs "SELECT <the table's columns> FROM <table><tail>" and hands each decoded row to fn.
+  // Runs "SELECT <the table's columns> FROM <table><tail>" and hands each decoded row to fn
+  // (and its rowid, when fn takes (Row&&, std::int64_t)).
   template <class T, class Fn>
   Expected<void> scan(const T& table, const std::string& tail, Fn&& fn);
   template <class T>

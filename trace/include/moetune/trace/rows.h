@@ -11,7 +11,7 @@
 
 namespace moetune {
 
-inline constexpr int kFormatVersion = 2;
+inline constexpr int kFormatVersion = 3;
 
 struct RankRow {
   RankId rank;

@@ -2,12 +2,18 @@
 // The store's tables, one descriptor each: its columns (SQL type, unit, one-line doc) and
 // the row field each column holds. TraceWriter binds, TraceReader selects and `info`
 // counts from these; trace/schema.sql is the readable CREATE TABLE text and
-// tests/trace/schema_desc_test.cpp checks that both name the same tables and columns,
-// with the same types, in the same order. Adding a column: its field in rows.h, a col()
-// line here, the column in schema.sql.
+// tests/trace/schema_desc_test.cpp checks that both name the same tables, views and
+// columns, with the same types, columns in the same order. Adding a column: its field in
+// rows.h, a col() line here, the column in schema.sql.
+// Format 3 stores two kinds of rows compactly (trace/src/compact_store.h): the logical
+// expert_routing rows as expert_counts lists (expert_routing is a table of formats 1-2
+// only: TableInfo::until), topology pairs of a uniform GPU domain as topology_domains +
+// topology_domain_gpus (the view topology_pairs lists all pairs).
 #pragma once
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -28,6 +34,7 @@ enum class Codec {
   Str,     // StringId into `strings`, read through TraceReader::sid (renumbered strings)
   IntId,   // small id (layer, expert, replica): out of int range reads as -1
   Blob,    // bytes, stored as a BLOB
+  Dim3,    // packed grid/block (rows.h pack_dim3); format 3 stores it as dim3_store.h says
 };
 
 struct ColumnInfo {
@@ -41,6 +48,7 @@ enum TableFlag : unsigned {
   kRanged = 2,   // (rank, start_ns) range queries; in the time range and "store.max_dur_ns"
   kEvents = 4,   // an event table (the GUI sizes its first window by these counts)
   kSummary = 8,  // counted by TraceReader::counts() although not in "store.counts" (ranks)
+  kView = 16,    // a view over other tables: selected, never written or checked page by page
 };
 
 struct TableInfo {
@@ -50,6 +58,9 @@ struct TableInfo {
   std::string_view order_by;   // the reader's default order ("" none)
   std::string_view insert_verb = "INSERT";  // "INSERT OR REPLACE" for keyed facts
   std::string_view doc;
+  int until = 0;  // last format version that stores the table (0: the current one does)
+  constexpr bool current() const { return until == 0; }
+  constexpr bool in_format(int version) const { return since <= version && (until == 0 || version <= until); }
 };
 
 template <class Row, class F, Codec C>
@@ -85,13 +96,41 @@ constexpr Table<R, C...> table(TableInfo info, std::tuple<C...> cols) {
 struct MetaRow {
   std::string key, value;
 };
+// strings.value as stored: text, or (format 3) a BLOB packing a long integer-list tail
+// (trace/src/string_pack.cpp).
+struct StoredText {
+  std::string bytes;
+  bool blob = false;
+};
 struct StringRow {
   std::int64_t id = 0;
-  std::string value;
+  StoredText value;
 };
 struct ListRow {
   std::int64_t id = 0;
-  std::string data;  // encoded list (op_list.h)
+  std::string data;  // stored list (op_list.h OpList::stored)
+};
+// Format 3's compact rows (trace/src/compact_store.h). One expert_counts row holds the
+// logical expert_routing rows of one (step, layer, rank, report time).
+struct ExpertCountsRow {
+  std::int64_t step = 0, layer = 0;
+  RankId rank;
+  std::optional<std::int64_t> time_ns;
+  std::int64_t n = 0;                  // entries
+  std::int64_t expert0 = 0;            // first expert (consecutive when experts is NULL)
+  std::optional<std::string> experts;  // stored list (OpList::stored) or NULL
+  std::string tokens;                  // stored list
+};
+struct TopoDomainRow {
+  std::int64_t id = 0, after_row = 0;
+  std::string host, link;
+  std::optional<double> bandwidth_gbps;
+  std::string source;
+};
+struct TopoDomainGpuRow {
+  std::int64_t domain = 0, idx = 0;
+  std::string label;
+  std::optional<std::int64_t> rank;
 };
 
 namespace tables {
@@ -136,15 +175,15 @@ inline constexpr auto kRanks = table<RankRow>(
 inline constexpr auto kStrings = table<StringRow>(
     {"strings", 1, 0, "id", "INSERT", "interned strings"},
     std::tuple{col("id", &StringRow::id, kI, "", "id referenced by *_id columns"),
-               col("value", &StringRow::value, kT, "", "the text")});
+               col("value", &StringRow::value, kT, "", "the text (format 3: a long integer-list tail may be packed)")});
 
 inline constexpr auto kKernels = table<KernelRow>(
     {"kernels", 1, kCounted | kRanged | kEvents, "rank, start_ns", "INSERT", "GPU kernel executions"},
     std::tuple_cat(event_head<KernelRow, Codec::Plain>("stream", &KernelRow::stream, "CUDA stream id"),
                    std::tuple{col<Codec::Str>("name_id", &KernelRow::name, kI, "", "kernel name -> strings"),
                               corr(&KernelRow::correlation),
-                              col("grid", &KernelRow::grid, kI, "", "grid size, x | y<<21 | z<<42"),
-                              col("block", &KernelRow::block, kI, "", "block size, x | y<<21 | z<<42")}));
+                              col<Codec::Dim3>("grid", &KernelRow::grid, kI, "", "grid size, x | y<<21 | z<<42"),
+                              col<Codec::Dim3>("block", &KernelRow::block, kI, "", "block size, x | y<<21 | z<<42")}));
 
 inline constexpr auto kMemcpys = table<MemcpyRow>(
     {"memcpys", 1, kCounted | kRanged | kEvents, "rank, start_ns", "INSERT", "memory copies"},
@@ -203,16 +242,32 @@ inline constexpr auto kNcclOps = table<NcclOpRow>(
 inline constexpr auto kNcclLists = table<ListRow>(
     {"nccl_lists", 2, 0, "id", "INSERT", "integer lists of nccl_ops, each distinct list once"},
     std::tuple{col("id", &ListRow::id, kI, "", "referenced by nccl_ops list columns"),
-               col<Codec::Blob>("data", &ListRow::data, kB, "", "encoded list (op_list.h)")});
+               col<Codec::Blob>("data", &ListRow::data, kB, "", "stored list (op_list.h, bit-packed where smaller)")});
 
+// The logical routing rows: a table in formats 1-2, stored as expert_counts since 3 (its
+// count in "store.counts" stays in these rows).
 inline constexpr auto kRouting = table<ExpertRoutingRow>(
-    {"expert_routing", 1, kCounted, "layer, step, rank, expert", "INSERT", "tokens routed to each expert"},
+    {"expert_routing", 1, kCounted, "layer, step, rank, expert", "INSERT", "tokens routed to each expert", 2},
     std::tuple{col("step", &ExpertRoutingRow::step, kI, "", "step index"),
                col<Codec::IntId>("layer", &ExpertRoutingRow::layer, kI, "", "MoE layer index"),
                col("rank", &ExpertRoutingRow::rank, kI, "", "source rank of the tokens"),
                col<Codec::IntId>("expert", &ExpertRoutingRow::expert, kI, "", "logical expert index"),
                col("tokens", &ExpertRoutingRow::tokens, kI, "tokens", "tokens sent to the expert"),
                col("time_ns", &ExpertRoutingRow::time_ns, kI, kNs, "when reported (NULL unknown)")});
+
+inline constexpr auto kExpertCounts = table<ExpertCountsRow>(
+    {"expert_counts", 3, 0, "layer, step, rank, rowid", "INSERT",
+     "tokens routed to the experts, one list per (step, layer, rank, report time)"},
+    std::tuple{col("step", &ExpertCountsRow::step, kI, "", "step index"),
+               col("layer", &ExpertCountsRow::layer, kI, "", "MoE layer index"),
+               col("rank", &ExpertCountsRow::rank, kI, "", "source rank of the tokens"),
+               col("time_ns", &ExpertCountsRow::time_ns, kI, kNs, "when reported (NULL unknown)"),
+               col("n", &ExpertCountsRow::n, kI, "", "entries (experts) in the row"),
+               col("expert0", &ExpertCountsRow::expert0, kI, "", "first expert"),
+               col<Codec::Blob>("experts", &ExpertCountsRow::experts, kB, "",
+                                "expert of each entry (stored list), NULL: consecutive from expert0"),
+               col<Codec::Blob>("tokens", &ExpertCountsRow::tokens, kB, "tokens",
+                                "tokens sent to each entry's expert (stored list)")});
 
 inline constexpr auto kPlacement = table<ExpertPlacementRow>(
     {"expert_placement", 1, kCounted, "layer, expert, replica", "INSERT", "where each expert copy lives"},
@@ -229,6 +284,35 @@ inline constexpr auto kTopology = table<TopologyRow>(
                col("rank_a", &TopologyRow::rank_a, kI, "", "rank on endpoint a, NULL none"),
                col("rank_b", &TopologyRow::rank_b, kI, "", "rank on endpoint b, NULL none"),
                col("link", &TopologyRow::link, kT, "", "link type as nvidia-smi topo names it"),
+               col("bandwidth_gbps", &TopologyRow::bandwidth_gbps, kR, "GB/s", "unidirectional ceiling"),
+               col("source", &TopologyRow::source, kT, "", "where the link came from")});
+
+inline constexpr auto kTopoDomains = table<TopoDomainRow>(
+    {"topology_domains", 3, 0, "after_row, id", "INSERT", "GPUs every pair of which has the same link"},
+    std::tuple{col("id", &TopoDomainRow::id, kI, "", "domain id"),
+               col("after_row", &TopoDomainRow::after_row, kI, "", "topology.rowid its pairs follow (0: first)"),
+               col("host", &TopoDomainRow::host, kT, "", "host of every pair"),
+               col("link", &TopoDomainRow::link, kT, "", "link of every pair"),
+               col("bandwidth_gbps", &TopoDomainRow::bandwidth_gbps, kR, "GB/s", "unidirectional ceiling"),
+               col("source", &TopoDomainRow::source, kT, "", "where the links came from")});
+
+inline constexpr auto kTopoDomainGpus = table<TopoDomainGpuRow>(
+    {"topology_domain_gpus", 3, 0, "domain, idx", "INSERT", "the GPUs of each domain, in pair order"},
+    std::tuple{col("domain", &TopoDomainGpuRow::domain, kI, "", "topology_domains.id"),
+               col("idx", &TopoDomainGpuRow::idx, kI, "", "position in the domain, 0..n-1"),
+               col("label", &TopoDomainGpuRow::label, kT, "", "endpoint label"),
+               col("rank", &TopoDomainGpuRow::rank, kI, "", "rank on this GPU, NULL none")});
+
+// Every GPU pair as a topology row: the pair rows, then each domain's pairs (SQL users;
+// TraceReader::topology() gives the rows in the order they were added).
+inline constexpr auto kTopologyPairs = table<TopologyRow>(
+    {"topology_pairs", 3, kView, "", "", "view: topology rows and the pairs of every domain"},
+    std::tuple{col("host", &TopologyRow::host, kT, "", "host name"),
+               col("a", &TopologyRow::a, kT, "", "endpoint label"),
+               col("b", &TopologyRow::b, kT, "", "endpoint label"),
+               col("rank_a", &TopologyRow::rank_a, kI, "", "rank on endpoint a, NULL none"),
+               col("rank_b", &TopologyRow::rank_b, kI, "", "rank on endpoint b, NULL none"),
+               col("link", &TopologyRow::link, kT, "", "link type"),
                col("bandwidth_gbps", &TopologyRow::bandwidth_gbps, kR, "GB/s", "unidirectional ceiling"),
                col("source", &TopologyRow::source, kT, "", "where the link came from")});
 
@@ -261,10 +345,13 @@ inline constexpr auto kStats = table<StatRow>(
                col("rank", &StatRow::rank, kI, "", "rank it applies to, NULL the whole run"),
                col("description", &StatRow::description, kT, "", "one sentence for humans")});
 
-// Every table, in schema.sql order.
+// Every table and view, of this format and older ones. This order is the order `info`
+// lists the counted tables and "store.counts" records them (schema.sql creates steps
+// after the topology tables: the files' bytes keep that order).
 inline constexpr auto kAll = std::make_tuple(&kMeta, &kRanks, &kStrings, &kKernels, &kMemcpys, &kMemsets, &kApiCalls,
-                                             &kNvtx, &kNcclOps, &kNcclLists, &kSteps, &kRouting, &kPlacement,
-                                             &kTopology, &kBench, &kStats);
+                                             &kNvtx, &kNcclOps, &kNcclLists, &kSteps, &kRouting, &kExpertCounts,
+                                             &kPlacement, &kTopology, &kTopoDomains, &kTopoDomainGpus,
+                                             &kTopologyPairs, &kBench, &kStats);
 inline constexpr std::size_t kCount = std::tuple_size_v<decltype(kAll)>;
 
 // The position of table type T in kAll (writers keep per-table numbers by it).
@@ -293,7 +380,7 @@ inline constexpr bool has_dur = HasDur<std::remove_cvref_t<T>>::value;
 
 }  // namespace tables
 
-// Every table, in schema.sql order, without the row types (info, the schema checks).
+// Every table and view (tables::kAll order), without the row types (info, the schema checks).
 struct TableDesc {
   TableInfo info;
   std::vector<ColumnInfo> columns;

@@ -32,6 +32,9 @@
 
 namespace moetune {
 
+class RoutingGroups;  // compact tables of format 3 (trace/src/compact_store.h)
+class TopoDomains;
+
 struct WriterOptions {
   bool force = false;         // overwrite an existing output file
   bool atomic = true;         // write to a temporary and rename in finish()
@@ -71,7 +74,8 @@ class TraceWriter {
   std::int64_t last_kernel_id() const { return last_kernel_id_; }
 
   std::size_t rows_written() const { return rows_; }
-  // Commits the current batch without ending the file (live collectors flush this way).
+  // Commits the current batch without ending the file (live collectors flush this way);
+  // routing and topology rows held back for the compact tables are written first.
   Expected<void> flush();
   // Commits, closes, and renames the temporary over the final path.
   Expected<void> finish();
@@ -125,6 +129,11 @@ class TraceWriter {
   };
   ListRef list_ref(const OpList& l);
   std::unordered_map<std::string, std::int64_t> lists_;
+  // expert_routing rows -> expert_counts, topology rows -> pairs or domains (format 3);
+  // both hold rows back until their group ends, flush() or finish().
+  std::unique_ptr<RoutingGroups> routing_;
+  std::unique_ptr<TopoDomains> topo_;
+  Expected<void> commit();  // flush() without ending the pending routing/topology groups
   // Per-table row counts, time range and longest duration of what add() stored, written
   // to meta ("store.counts", "store.time_range_ns", "store.max_dur_ns") by finish() so
   // readers need not scan huge tables (TraceReader::counts/time_range use them).

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // ComparisonView: the before/after comparison of a relaunch. Two runs side by side,
 // each with its own timeline (own ZoomState) under a header with its file name, its
-// step time and step count; below, the `moetune diff` numbers (analyzers::diff_runs
+// step time and step count; below, the `moetune diff` numbers (analyzers::compare_runs
 // over analyzers::summarize of both runs: step time, exposed comm, comm ratio, tokens/s,
 // speedup, traffic per collective, findings gone / still there / new) as a table.
+// diff() is the same comparison as the `moetune diff --json` document (for the log).
 // Immutable once built; loading and analysing the runs happens elsewhere (load()).
 #pragma once
 #include <QWidget>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // LiveFollower: shows a run growing while it is captured. Every interval (QTimer) it
-// takes a consistent copy of each part file of a RUN.parts/ folder (SQLite backup API:
+// takes a consistent copy of each part file of a RUN.parts/ folder (trace/snapshot.h:
 // what the collectors have committed, without writing to the live files), merges the
 // copies as `moetune merge` does (live::merge_parts) into a scratch run, loads it and
 // lays it out — all on a worker thread — and delivers it as a LoadedRun. A poll is

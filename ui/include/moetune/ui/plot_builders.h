@@ -24,13 +24,13 @@ std::vector<StepSpan> step_spans(const analyzers::RunData& run);
 
 // Step time (ms) per step, one graph per rank.
 QString build_step_time_plot(QCustomPlot* plot, const analyzers::RunData& run);
-// Comm ratio and exposed comm per step per rank, from metrics.per_step (analyzers).
+// Comm ratio and exposed comm per step per rank, from AnalysisResult::per_step.
 QString build_comm_ratio_plot(QCustomPlot* plot, const analyzers::AnalysisResult& result);
-// Bus bandwidth vs message size per collective (nccl-tests formulas, median per
-// power-of-two size bucket) with the link ceiling from the topology table.
-QString build_busbw_plot(QCustomPlot* plot, const analyzers::RunData& run);
-// Experts x steps heatmap of routed tokens (summed over ranks) for one layer; hot and
-// cold experts (metrics.experts or, if absent, top/bottom 3 by total) marked on the right.
+// Bus bandwidth vs message size per collective as the bandwidth analysis measured it, with
+// its link ceiling (raw x achievable fraction): analyzers::busbw_series.
+QString build_busbw_plot(QCustomPlot* plot, const analyzers::AnalysisResult& result);
+// Experts x steps heatmap of routed tokens (summed over ranks) for one layer; the hot and
+// cold experts the experts analysis lists (AnalysisResult::experts) marked on the right.
 QString build_expert_heatmap(QCustomPlot* plot, const analyzers::RunData& run,
                              const analyzers::AnalysisResult* result, int layer);
 std::vector<int> expert_layers(const analyzers::RunData& run);

@@ -38,7 +38,7 @@ struct LoadedRun {
   analyzers::RunData data;
   TimelineData timeline;
   // A preview: `data` holds only the events overlapping [window_t0, window_t1) (steps,
-  // ranks, strings and meta are complete); the full run follows.
+  // ranks, strings and meta are complete; no expert routing or topology); the full run follows.
   bool partial = false;
   std::int64_t window_t0 = 0, window_t1 = 0;
   double read_ms = 0, layout_ms = 0;  // how long reading the events and the layout took

@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where the time goes: per-rank time buckets read from the analysis metrics, for the
-// stacked bars beside the timeline's rank headers and in the "Time" tab.
-//
-// The analyzers give metrics.per_rank[].buckets with the keys of kBuckets (ms per step,
-// summing to step_time_ms) and may give metrics.per_rank[].step_buckets (one object per
-// step with the same keys plus "step"). Metrics without buckets (older analyzers) fall
-// back to what per_rank has: compute_ms, exposed_wait_ms as "comm wait", the rest of
-// exposed_comm_ms as "comm exposed" (transfer not split further), idle_ms and the rest of
-// step_time_ms as "other".
+// Where the time goes: per-rank time buckets of the analysis (AnalysisResult::per_rank,
+// analyzers/metrics.h), for the stacked bars beside the timeline's rank headers and in
+// the "Time" tab. The analyzers give each rank's buckets as ms per step (summing to the
+// step time) and per step (step_buckets); nothing is recomputed here.
 // TimeBucketsView draws the stacked bars (QCustomPlot, one row per rank); clicking a
 // segment emits bucketClicked(rank, bucket).
 #pragma once
@@ -18,8 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "moetune/analyzers/metrics.h"
 #include "moetune/ui/timeline_data.h"
 
 class QCustomPlot;
@@ -28,15 +22,16 @@ class QLabel;
 namespace moetune::ui {
 
 struct BucketInfo {
-  const char* key;    // metrics key, e.g. "comm_wait_ms"
+  const char* key;    // analyze --json key, e.g. "comm_wait_ms"
   const char* label;  // "comm wait"
   unsigned rgb;       // bar colour 0xRRGGBB
 };
-// The analyzer buckets in display order, then the two fallback-only ones.
+// The analyzer's buckets, in the order of analyzers::BucketTimes::at().
 enum Bucket : int {
   kCompute, kCommTransfer, kCommWait, kMemcpyH2D, kMemcpyD2H, kMemcpyD2D, kMemcpyP2P, kHostGapLong,
-  kHostGapShort, kIdle, kCommExposed, kOther, kBucketCount
+  kHostGapShort, kIdle, kBucketCount
 };
+static_assert(kBucketCount == analyzers::BucketTimes::kCount);
 const BucketInfo& bucket_info(int b);
 // The order segments are stacked in (left to right): work, communication, copies, host
 // gaps, then time without work.
@@ -52,14 +47,14 @@ struct RankBuckets {
 
 struct TimeBuckets {
   std::vector<RankBuckets> ranks;
-  bool from_analyzer = false;  // false: the fallback from compute/comm/idle metrics
   std::optional<std::int64_t> step;  // the step shown; nullopt: mean per step
   bool empty() const { return ranks.empty(); }
 };
 
-// Buckets from an AnalysisResult's metrics; for `step` the per-step buckets when the
-// metrics have them (else the per-rank means, step left empty).
-TimeBuckets buckets_from_metrics(const nlohmann::json& metrics, std::optional<std::int64_t> step = std::nullopt);
+// Buckets from an AnalysisResult's per_rank; for `step` the per-step buckets when the
+// ranks have them (else the per-rank means, step left empty).
+TimeBuckets buckets_from_metrics(const std::vector<analyzers::RankMetrics>& per_rank,
+                                 std::optional<std::int64_t> step = std::nullopt);
 
 class TimeBucketsView : public QWidget {
   Q_OBJECT

@@ -4,6 +4,7 @@
 // header lines are skipped) and return a plain value; import_nccl_tests/import_topo
 // turn that into store rows. Exposed so tests can check what was understood.
 #pragma once
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@ namespace moetune::import {
 
 // Whitespace-separated tokens of one line (shared by both text parsers).
 std::vector<std::string> split_ws(const std::string& s);
+// The whole of a text file (shared by both importers); "FILE: cannot open" when it cannot be read.
+Expected<std::string> read_text_file(const std::filesystem::path& file);
 
 // ---- nccl-tests ----------------------------------------------------------------
 struct NcclTestsRun {

@@ -19,7 +19,7 @@
 #include "moetune/trace/reader.h"
 #include "moetune/trace/result.h"
 
-namespace moetune::synth {
+namespace moetune::exporters {
 
 // One annotation: a complete event on the rank's "moetune findings" track.
 struct ChromeAnnotation {
@@ -45,4 +45,4 @@ struct ChromeExportStats {
 Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem::path& out,
                                           const ChromeExportOptions& opts = {});
 
-}  // namespace moetune::synth
+}  // namespace moetune::exporters

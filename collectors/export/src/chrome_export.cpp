@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "moetune/synth/chrome_export.h"
+#include "moetune/export/chrome_export.h"
 
 #include <zlib.h>
 
@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace moetune::synth {
+namespace moetune::exporters {
 namespace {
 
 // Buffered output with the few JSON primitives the exporter needs; to a FILE or, for
@@ -537,4 +537,4 @@ Expected<ChromeExportStats> export_chrome(TraceReader& r, const std::filesystem:
   return st;
 }
 
-}  // namespace moetune::synth
+}  // namespace moetune::exporters
