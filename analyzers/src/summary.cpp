@@ -110,13 +110,18 @@ Expected<std::set<int>> add_peers(RunData& run, const std::set<int>& held, const
       mine.insert(v);
       return true;
     };
-    for (auto& s : rd.steps())
+    auto steps = rd.steps();
+    if (!steps) return steps.error();
+    for (auto& s : *steps)
       if (take(s.rank)) run.steps.push_back(s);
     auto ops = rd.nccl_ops();
-    for (auto& o : ops)
+    if (!ops) return ops.error();
+    for (auto& o : *ops)
       if (take(o.rank)) run.nccl_ops.push_back(std::move(o));
-    if (ops.empty())
-      for (auto k : rd.kernels()) {
+    if (ops->empty()) {
+      auto kernels = rd.kernels();
+      if (!kernels) return kernels.error();
+      for (auto k : *kernels) {
         if (held.count(static_cast<int>(k.rank.value)) || !parse_nccl_kernel(rd.str(k.name))) continue;
         take(k.rank);
         auto [it, fresh] = ids.emplace(rd.str(k.name), StringId(static_cast<std::int64_t>(run.strings.size())));
@@ -124,6 +129,7 @@ Expected<std::set<int>> add_peers(RunData& run, const std::set<int>& held, const
         k.name = it->second;
         run.kernels.push_back(k);
       }
+    }
     for (int v : mine)
       if (seen.count(v)) return Error{p.string() + ": rank " + std::to_string(v) + " is also in another --peers file"};
     seen.insert(mine.begin(), mine.end());
@@ -232,7 +238,8 @@ Expected<MapReport> write_summary(RunData run, const MapOptions& mo, const Analy
 bool is_summary(const std::filesystem::path& path) {
   auto r = TraceReader::open(path, false);
   if (!r) return false;
-  return (*r)->meta().count(kSummaryVersionKey) > 0;
+  auto meta = (*r)->meta();
+  return meta && meta->count(kSummaryVersionKey) > 0;
 }
 
 Expected<AnalysisResult> reduce_summaries(const std::vector<std::filesystem::path>& files, const AnalyzeOptions& opts,

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "common/expect_rows.h"
 #include "moetune/analyzers/model.h"
 #include "moetune/trace/dim3_store.h"
 #include "moetune/trace/reader.h"
@@ -46,7 +47,7 @@ TEST(CompactLoad, KernelDimsRoutingAndDomainsLoadAsWritten) {
     EXPECT_EQ(d->kernels[static_cast<std::size_t>(i)].grid, dims[i]) << i;
     EXPECT_EQ(d->kernels[static_cast<std::size_t>(i)].block, dims[5 - i]) << i;
   }
-  const auto via_reader = (*r)->kernels();
+  const auto via_reader = test::rows((*r)->kernels());
   ASSERT_EQ(via_reader.size(), 6u);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(via_reader[static_cast<std::size_t>(i)].grid, dims[i]) << i;
   ASSERT_EQ(d->routing.size(), 8u);

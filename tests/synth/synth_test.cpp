@@ -24,7 +24,7 @@ void routing_table(TraceReader& r) {
   ASSERT_TRUE(r.db().exec("CREATE TEMP TABLE expert_routing(step, layer, rank, expert, tokens, time_ns)"));
   auto ins = r.db().prepare("INSERT INTO expert_routing VALUES(?,?,?,?,?,?)");
   ASSERT_TRUE(ins);
-  for (const auto& e : r.expert_routing())
+  for (const auto& e : test::rows(r.expert_routing()))
     ins->bind(1, e.step).bind(2, e.layer).bind(3, e.rank.value).bind(4, e.expert).bind(5, e.tokens).bind(6, e.time_ns).exec();
 }
 

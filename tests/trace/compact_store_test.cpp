@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "common/expect_rows.h"
 #include "moetune/trace/reader.h"
 #include "moetune/trace/writer.h"
 
@@ -88,12 +89,12 @@ TEST(CompactStore, RoutingRowsReadBackAsAdded) {
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ((*r)->format_version(), 3);
-  EXPECT_EQ(keys((*r)->expert_routing()), keys(sorted_like_reader(rows)));
+  EXPECT_EQ(keys(test::rows((*r)->expert_routing())), keys(sorted_like_reader(rows)));
   EXPECT_EQ(scalar(**r, "SELECT count(*) FROM expert_counts"), 3 * 3 * 4 + 2);  // one row per group
   EXPECT_EQ(scalar(**r, "SELECT count(*) FROM expert_counts WHERE experts IS NULL"), 3 * 3 * 4 + 1);
-  EXPECT_EQ((*r)->counts().get("expert_routing"), static_cast<std::int64_t>(rows.size()));
+  EXPECT_EQ(test::rows((*r)->counts()).get("expert_routing"), static_cast<std::int64_t>(rows.size()));
   EXPECT_TRUE((*r)->check_integrity(true));
-  for (const auto& s : (*r)->stats()) EXPECT_NE(s.name, "store_count_mismatch") << s.description;
+  for (const auto& s : test::rows((*r)->stats())) EXPECT_NE(s.name, "store_count_mismatch") << s.description;
 }
 
 TEST(CompactStore, UniformGpuSetsBecomeDomainsAndReadBackAsPairs) {
@@ -117,15 +118,15 @@ TEST(CompactStore, UniformGpuSetsBecomeDomainsAndReadBackAsPairs) {
   }
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(keys((*r)->topology()), keys(rows));
+  EXPECT_EQ(keys(test::rows((*r)->topology())), keys(rows));
   EXPECT_EQ(scalar(**r, "SELECT count(*) FROM topology_domains"), 3);
   EXPECT_EQ(scalar(**r, "SELECT count(*) FROM topology_domain_gpus"), 8 + 6 + 4);
   EXPECT_EQ(scalar(**r, "SELECT count(*) FROM topology"), 1 + 3 + 10);
   EXPECT_EQ(scalar(**r, "SELECT count(*) FROM topology_pairs"), static_cast<std::int64_t>(rows.size()));
   EXPECT_EQ(scalar(**r, "SELECT count(*) FROM topology_pairs WHERE link='NV18' AND rank_a=0"), 7);
-  EXPECT_EQ((*r)->counts().get("topology"), static_cast<std::int64_t>(rows.size()));
+  EXPECT_EQ(test::rows((*r)->counts()).get("topology"), static_cast<std::int64_t>(rows.size()));
   EXPECT_TRUE((*r)->check_integrity(true));
-  for (const auto& s : (*r)->stats()) EXPECT_NE(s.name, "store_count_mismatch") << s.description;
+  for (const auto& s : test::rows((*r)->stats())) EXPECT_NE(s.name, "store_count_mismatch") << s.description;
 }
 
 TEST(CompactStore, ListsPackAndUnpackExactly) {
@@ -173,8 +174,8 @@ TEST(CompactStore, RecordedRunsRewrittenGiveTheSameRows) {
     auto old = TraceReader::open(e.path());
     ASSERT_TRUE(old) << old.error().message;
     ASSERT_LT(old->get()->format_version(), 3);
-    auto routing = (*old)->expert_routing();
-    auto topo = (*old)->topology();
+    auto routing = test::rows((*old)->expert_routing());
+    auto topo = test::rows((*old)->topology());
     auto p = tmp_path("rewritten_" + e.path().filename().string());
     {
       auto w = TraceWriter::create(p, {.force = true});
@@ -186,8 +187,8 @@ TEST(CompactStore, RecordedRunsRewrittenGiveTheSameRows) {
     }
     auto fresh = TraceReader::open(p);
     ASSERT_TRUE(fresh) << fresh.error().message;
-    EXPECT_EQ(keys((*fresh)->expert_routing()), keys(routing)) << e.path();
-    EXPECT_EQ(keys((*fresh)->topology()), keys(topo)) << e.path();
+    EXPECT_EQ(keys(test::rows((*fresh)->expert_routing())), keys(routing)) << e.path();
+    EXPECT_EQ(keys(test::rows((*fresh)->topology())), keys(topo)) << e.path();
     tried += !routing.empty();
   }
   EXPECT_GE(tried, 4);  // client1/2, h200x4_*, torch2 carry routing
@@ -218,10 +219,10 @@ TEST(CompactStore, FormatTwoFilesStillRead) {
   auto r = TraceReader::open(p);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ((*r)->format_version(), 2);
-  EXPECT_EQ(keys((*r)->expert_routing()),
+  EXPECT_EQ(keys(test::rows((*r)->expert_routing())),
             (std::vector<std::string>{"0/0/0/0/2/9", "0/0/0/1/3/9", "1/0/0/1/5/10"}));
-  EXPECT_EQ((*r)->topology().size(), 2u);
-  EXPECT_EQ((*r)->counts().get("expert_routing"), 3);
+  EXPECT_EQ(test::rows((*r)->topology()).size(), 2u);
+  EXPECT_EQ(test::rows((*r)->counts()).get("expert_routing"), 3);
   // ... and a format 2 file without its expert_routing table is refused, not read as empty.
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, "DROP TABLE expert_routing", nullptr, nullptr, nullptr), SQLITE_OK);

@@ -7,52 +7,30 @@
 // the file and the table; the reader's queries return that error, not an empty result.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <filesystem>
 
-#include "common/damage_store.h"
-#include "common/run_command.h"
+#include "common/damaged_run.h"
 #include "moetune/trace/reader.h"
 
 namespace fs = std::filesystem;
 using namespace moetune;
+using test::expect_one_line_error;
 
 namespace {
 
-const std::string kCli = MOETUNE_CLI;
+const std::string& kCli = test::cli();
 
-fs::path tmpdir() {
-  auto d = fs::temp_directory_path() / ("moetune_damaged_table_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
+fs::path tmpdir() { return test::damage_dir("damaged_table"); }
 
 // The real run, imported once; each test damages a copy.
 const fs::path& real_run() {
-  static const fs::path run = [] {
-    auto out = tmpdir() / "nsys2.moetune";
-    auto r = test::run_command(kCli + " import " + std::string(MOETUNE_SHARED_DATA) +
-                               "/external/nsys/nsys_ai_mfu_2gpu_before.sqlite -o " + out.string() + " --force");
-    EXPECT_EQ(r.rc, 0) << r.out;
-    return out;
-  }();
+  static const fs::path run = test::make_run(
+      "import " + std::string(MOETUNE_SHARED_DATA) + "/external/nsys/nsys_ai_mfu_2gpu_before.sqlite",
+      tmpdir() / "nsys2.moetune");
   return run;
 }
 
-fs::path copy_of_run(const std::string& name) {
-  auto p = tmpdir() / name;
-  fs::copy_file(real_run(), p, fs::copy_options::overwrite_existing);
-  return p;
-}
-
-// `moetune CMD FILE` fails with exit 2 and exactly one line naming the file and `what`.
-void expect_one_line_error(const std::string& cmd, const fs::path& p, const std::string& what) {
-  auto r = test::run_command(kCli + " " + cmd + " " + p.string());
-  EXPECT_EQ(r.rc, 2) << cmd << ": " << r.out;
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << cmd << ": " << r.out;
-  EXPECT_NE(r.out.find(p.string()), std::string::npos) << cmd << ": " << r.out;
-  EXPECT_NE(r.out.find(what), std::string::npos) << cmd << ": " << r.out;
-}
+fs::path copy_of_run(const std::string& name) { return test::copy_of(real_run(), name); }
 
 }  // namespace
 

@@ -276,16 +276,21 @@ inline constexpr auto kPlacement = table<ExpertPlacementRow>(
                col("rank", &ExpertPlacementRow::rank, kI, "", "rank holding this copy"),
                col<Codec::IntId>("replica", &ExpertPlacementRow::replica, kI, "", "0 primary, 1.. replicas")});
 
+// The columns of a GPU pair: the topology table's and the topology_pairs view's.
+constexpr auto topology_columns() {
+  return std::tuple{col("host", &TopologyRow::host, kT, "", "host name"),
+                    col("a", &TopologyRow::a, kT, "", "endpoint label"),
+                    col("b", &TopologyRow::b, kT, "", "endpoint label"),
+                    col("rank_a", &TopologyRow::rank_a, kI, "", "rank on endpoint a, NULL none"),
+                    col("rank_b", &TopologyRow::rank_b, kI, "", "rank on endpoint b, NULL none"),
+                    col("link", &TopologyRow::link, kT, "", "link type as nvidia-smi topo names it"),
+                    col("bandwidth_gbps", &TopologyRow::bandwidth_gbps, kR, "GB/s", "unidirectional ceiling"),
+                    col("source", &TopologyRow::source, kT, "", "where the link came from")};
+}
+
 inline constexpr auto kTopology = table<TopologyRow>(
     {"topology", 1, kCounted, "rowid", "INSERT", "links between GPUs (and NICs)"},
-    std::tuple{col("host", &TopologyRow::host, kT, "", "host name"),
-               col("a", &TopologyRow::a, kT, "", "endpoint label"),
-               col("b", &TopologyRow::b, kT, "", "endpoint label"),
-               col("rank_a", &TopologyRow::rank_a, kI, "", "rank on endpoint a, NULL none"),
-               col("rank_b", &TopologyRow::rank_b, kI, "", "rank on endpoint b, NULL none"),
-               col("link", &TopologyRow::link, kT, "", "link type as nvidia-smi topo names it"),
-               col("bandwidth_gbps", &TopologyRow::bandwidth_gbps, kR, "GB/s", "unidirectional ceiling"),
-               col("source", &TopologyRow::source, kT, "", "where the link came from")});
+    topology_columns());
 
 inline constexpr auto kTopoDomains = table<TopoDomainRow>(
     {"topology_domains", 3, 0, "after_row, id", "INSERT", "GPUs every pair of which has the same link"},
@@ -307,14 +312,7 @@ inline constexpr auto kTopoDomainGpus = table<TopoDomainGpuRow>(
 // TraceReader::topology() gives the rows in the order they were added).
 inline constexpr auto kTopologyPairs = table<TopologyRow>(
     {"topology_pairs", 3, kView, "", "", "view: topology rows and the pairs of every domain"},
-    std::tuple{col("host", &TopologyRow::host, kT, "", "host name"),
-               col("a", &TopologyRow::a, kT, "", "endpoint label"),
-               col("b", &TopologyRow::b, kT, "", "endpoint label"),
-               col("rank_a", &TopologyRow::rank_a, kI, "", "rank on endpoint a, NULL none"),
-               col("rank_b", &TopologyRow::rank_b, kI, "", "rank on endpoint b, NULL none"),
-               col("link", &TopologyRow::link, kT, "", "link type"),
-               col("bandwidth_gbps", &TopologyRow::bandwidth_gbps, kR, "GB/s", "unidirectional ceiling"),
-               col("source", &TopologyRow::source, kT, "", "where the link came from")});
+    topology_columns());
 
 inline constexpr auto kSteps = table<StepRow>(
     {"steps", 1, kCounted | kEvents, "rank, start_ns", "INSERT", "steps per rank"},
@@ -354,7 +352,9 @@ inline constexpr auto kAll = std::make_tuple(&kMeta, &kRanks, &kStrings, &kKerne
                                              &kTopologyPairs, &kBench, &kStats);
 inline constexpr std::size_t kCount = std::tuple_size_v<decltype(kAll)>;
 
-// The position of table type T in kAll (writers keep per-table numbers by it).
+// The position of table type T in kAll (writers keep per-table numbers by it). Tables of
+// the same row and column types share the first one's slot (topology and the view
+// topology_pairs, which nothing writes).
 template <class T, class Tuple = std::remove_const_t<decltype(kAll)>>
 struct Slot;
 template <class T, class... P>
