@@ -81,9 +81,9 @@ TEST(RecordCli, MergesRecordedRunsIntoOne) {
   auto a = moetune::TraceReader::open(data + "client2.moetune");
   auto b = moetune::TraceReader::open(out);
   ASSERT_TRUE(a && b);
-  EXPECT_EQ(test::rows((*b)->ranks()).size(), 2u);
+  EXPECT_EQ(moetune::test::rows((*b)->ranks()).size(), 2u);
   for (const char* t : {"kernels", "nvtx", "nccl_ops", "steps", "expert_routing"})
-    EXPECT_EQ(test::rows((*a)->counts()).get(t), test::rows((*b)->counts()).get(t)) << t;
+    EXPECT_EQ(moetune::test::rows((*a)->counts()).get(t), moetune::test::rows((*b)->counts()).get(t)) << t;
   fs::remove(out);
 }
 
@@ -309,9 +309,9 @@ TEST(RecordCli, FullDiskPassesExitStatusWithOneWarningAndLeavesReadableFiles) {
     if (fs::exists(run)) {
       auto rd = moetune::TraceReader::open(run);
       ASSERT_TRUE(rd) << rd.error().message;
-      kernels = test::rows((*rd)->counts()).get("kernels");
-      EXPECT_EQ(test::rows((*rd)->meta())["exit_status"], "5");
-      EXPECT_EQ(test::rows((*rd)->ranks()).size(), 1u);
+      kernels = moetune::test::rows((*rd)->counts()).get("kernels");
+      EXPECT_EQ(moetune::test::rows((*rd)->meta())["exit_status"], "5");
+      EXPECT_EQ(moetune::test::rows((*rd)->ranks()).size(), 1u);
     } else {
       EXPECT_NE(count_lines_with(r.out, "per-process files kept in " + run.string() + ".parts"), 0) << r.out;
       int parts = 0;
@@ -319,7 +319,7 @@ TEST(RecordCli, FullDiskPassesExitStatusWithOneWarningAndLeavesReadableFiles) {
         if (p.path().extension() != ".moetune") continue;
         auto rd = moetune::TraceReader::open(p.path());
         ASSERT_TRUE(rd) << rd.error().message;
-        kernels += test::rows((*rd)->counts()).get("kernels");
+        kernels += moetune::test::rows((*rd)->counts()).get("kernels");
         ++parts;
       }
       EXPECT_EQ(parts, 1);
