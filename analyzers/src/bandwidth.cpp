@@ -16,6 +16,7 @@
 #include "moetune/analyzers/comm_rules.h"
 #include "moetune/analyzers/topology.h"
 #include "moetune/trace/link_rates.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 
@@ -93,7 +94,7 @@ std::vector<Instance> build_instances(const RunData& run) {
       }
     }
     if (in.nranks <= 0) in.nranks = static_cast<int>(in.ranks.size());
-    if (is_alltoall(in.func)) in.size = static_cast<std::int64_t>(max_sendrecv);
+    if (is_alltoall(in.func)) in.size = sat_from_double(max_sendrecv);  // split sums from the file may pass INT64_MAX
     else if (in.func == "AllGather" || in.func == "ReduceScatter") {  // saturating: sizes and rank counts come from the file (fuzz_store: INT64_MAX x 7)
       const std::int64_t n = std::max(1, in.nranks);
       in.size = max_bytes > INT64_MAX / n ? INT64_MAX : max_bytes * n;

@@ -7,6 +7,7 @@
 
 #include "moetune/analyzers/comm_rules.h"
 #include "moetune/trace/comm_vocab.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers::detail {
 namespace {
@@ -60,7 +61,7 @@ Gathered Gathered::of(const RunData& run, const AnalyzeOptions& opts, const std:
       unclassified[id] = !comm::match_kernel(run.strings[id], rules).rule && comm::looks_like_comm(run.strings[id]);
     if (!unclassified[id]) continue;
     auto& e = uncl[static_cast<int>(k.rank.value)][run.strings[id]];
-    e.first += k.dur_ns, ++e.second;
+    e.first = sat_add(e.first, k.dur_ns), ++e.second;  // durations from the file: the sum saturates
   }
   std::map<int, std::vector<const NcclOpRow*>> ops;
   for (const auto& o : run.nccl_ops) ops[static_cast<int>(o.rank.value)].push_back(&o);
