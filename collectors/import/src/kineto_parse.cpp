@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "kineto_event.h"
 
@@ -125,78 +126,104 @@ error_code read_time(od::value& v, std::int64_t& ns, bool& has, bool& bad) {
   return SUCCESS;
 }
 
+
+// Calls fn on each member of v when v is a JSON `Want`: fn(key, value) for the fields
+// of an object, fn(value) for the items of an array. Anything else: no call, SUCCESS.
+// Stops at the first error fn or the parser returns.
+template <od::json_type Want, class Fn>
+error_code for_each_in(od::value& v, Fn&& fn) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t != Want) return SUCCESS;
+  if constexpr (Want == od::json_type::object) {
+    od::object o;
+    if (auto e = v.get_object().get(o)) return e;
+    for (auto f : o) {
+      if (auto e = f.error()) return e;
+      od::raw_json_string rk;
+      if (auto e = f.key().get(rk)) return e;
+      od::value x;
+      if (auto e = f.value().get(x)) return e;
+      if (auto e = fn(key_text(rk), x)) return e;
+    }
+  } else {
+    od::array a;
+    if (auto e = v.get_array().get(a)) return e;
+    for (auto item : a) {
+      od::value x;
+      if (auto e = item.get(x)) return e;
+      if (auto e = fn(x)) return e;
+    }
+  }
+  return SUCCESS;
+}
+template <class Fn>
+error_code for_each_field(od::value& v, Fn&& fn) {
+  return for_each_in<od::json_type::object>(v, std::forward<Fn>(fn));
+}
+template <class Fn>
+error_code for_each_item(od::value& v, Fn&& fn) {
+  return for_each_in<od::json_type::array>(v, std::forward<Fn>(fn));
+}
+
 // grid/block: [x, y, z] -> packed; components out of the 21-bit range give 0.
 error_code read_dim3(od::value& v, std::int64_t& packed) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
   if (t != od::json_type::array) return SUCCESS;
-  od::array a;
-  if (auto e = v.get_array().get(a)) return e;
   std::int64_t d[3] = {1, 1, 1};
   int i = 0;
   bool fine = true;
-  for (auto item : a) {
-    od::value x;
-    if (auto e = item.get(x)) return e;
+  auto e = for_each_item(v, [&](od::value& x) -> error_code {
     std::int64_t n = 0;
     bool ok = false;
     if (auto e = read_int(x, n, ok)) return e;
     if (i < 3) d[i] = n;
     fine = fine && ok && n >= 0 && n < (1 << 21);
     ++i;
-  }
+    return SUCCESS;
+  });
+  if (e) return e;
   packed = fine && i == 3 ? pack_dim3(d[0], d[1], d[2]) : 0;
   return SUCCESS;
 }
 
-// Calls fn(key, value) for each field of v when v is an object (anything else: no
-// fields, SUCCESS); stops at the first error fn or the parser returns.
-template <class Fn>
-error_code for_each_field(od::value& v, Fn&& fn) {
-  od::json_type t;
-  if (auto e = v.type().get(t)) return e;
-  if (t != od::json_type::object) return SUCCESS;
-  od::object o;
-  if (auto e = v.get_object().get(o)) return e;
-  for (auto f : o) {
-    if (auto e = f.error()) return e;
-    od::raw_json_string rk;
-    if (auto e = f.key().get(rk)) return e;
-    od::value x;
-    if (auto e = f.value().get(x)) return e;
-    if (auto e = fn(key_text(rk), x)) return e;
-  }
-  return SUCCESS;
-}
+// The args the importer reads, by key, and how: an integer (kept only when the value is
+// one), a string, the raw text of any value (split sizes, rank lists) or an [x, y, z].
+struct ArgField {
+  std::string_view key;
+  std::optional<std::int64_t> Event::*num = nullptr;
+  std::string_view Event::*str = nullptr;
+  std::string_view Event::*text = nullptr;
+  std::int64_t Event::*dim3 = nullptr;
+};
+constexpr ArgField kArgs[] = {
+    // CUDA runtime and kernel args
+    {"correlation", &Event::correlation}, {"stream", &Event::stream}, {"device", &Event::device},
+    {"bytes", &Event::bytes}, {.key = "grid", .dim3 = &Event::grid}, {.key = "block", .dim3 = &Event::block},
+    // NCCL metadata (record_param_comms)
+    {.key = "Collective name", .str = &Event::coll_name}, {.key = "dtype", .str = &Event::dtype},
+    {"In msg nelems", &Event::in_nelems}, {"Out msg nelems", &Event::out_nelems}, {"Group size", &Event::group_size},
+    {"Seq", &Event::seq}, {"Rank", &Event::nccl_rank}, {.key = "Process Group Name", .str = &Event::pg_name},
+    {.key = "Process Group Ranks", .text = &Event::pg_ranks}, {.key = "name", .str = &Event::arg_name},
+    {.key = "In split size", .text = &Event::in_split}, {.key = "Out split size", .text = &Event::out_split},
+};
 
 error_code read_args(od::value& v, Event& ev) {
   return for_each_field(v, [&](std::string_view k, od::value& x) -> error_code {
-    std::int64_t n = 0;
-    bool ok = false;
-    error_code e = SUCCESS;
-    auto opt_int = [&](std::optional<std::int64_t>& dst) {
-      e = read_int(x, n, ok);
-      if (ok) dst = n;
-    };
-    if (k == "correlation") opt_int(ev.correlation);
-    else if (k == "stream") opt_int(ev.stream);
-    else if (k == "device") opt_int(ev.device);
-    else if (k == "bytes") opt_int(ev.bytes);
-    else if (k == "grid") e = read_dim3(x, ev.grid);
-    else if (k == "block") e = read_dim3(x, ev.block);
-    else if (k == "Collective name") e = read_str(x, ev.coll_name);
-    else if (k == "dtype") e = read_str(x, ev.dtype);
-    else if (k == "In msg nelems") opt_int(ev.in_nelems);
-    else if (k == "Out msg nelems") opt_int(ev.out_nelems);
-    else if (k == "Group size") opt_int(ev.group_size);
-    else if (k == "Seq") opt_int(ev.seq);
-    else if (k == "Rank") opt_int(ev.nccl_rank);
-    else if (k == "Process Group Name") e = read_str(x, ev.pg_name);
-    else if (k == "Process Group Ranks") e = read_text(x, ev.pg_ranks);
-    else if (k == "name") e = read_str(x, ev.arg_name);
-    else if (k == "In split size") e = read_text(x, ev.in_split);
-    else if (k == "Out split size") e = read_text(x, ev.out_split);
-    return e;
+    for (const auto& a : kArgs) {
+      if (a.key != k) continue;
+      if (a.num) {
+        std::int64_t n = 0;
+        bool ok = false;
+        const error_code e = read_int(x, n, ok);
+        if (ok) ev.*a.num = n;
+        return e;
+      }
+      if (a.dim3) return read_dim3(x, ev.*a.dim3);
+      return a.str ? read_str(x, ev.*a.str) : read_text(x, ev.*a.text);
+    }
+    return SUCCESS;
   });
 }
 
@@ -229,16 +256,10 @@ error_code read_event(od::value& v, Event& ev) {
 }
 
 error_code read_devices(od::value& v, std::vector<DeviceProps>& out) {
-  od::json_type t;
-  if (auto e = v.type().get(t)) return e;
-  if (t != od::json_type::array) return SUCCESS;
-  od::array a;
-  if (auto e = v.get_array().get(a)) return e;
-  for (auto item : a) {
-    od::value d;
-    if (auto e = item.get(d)) return e;
+  return for_each_item(v, [&](od::value& d) -> error_code {
+    od::json_type t;
     if (auto e = d.type().get(t)) return e;
-    if (t != od::json_type::object) continue;
+    if (t != od::json_type::object) return SUCCESS;
     DeviceProps p;
     auto e = for_each_field(d, [&](std::string_view k, od::value& x) -> error_code {
       std::int64_t n = 0;
@@ -264,8 +285,8 @@ error_code read_devices(od::value& v, std::vector<DeviceProps>& out) {
     });
     if (e) return e;
     out.push_back(std::move(p));
-  }
-  return SUCCESS;
+    return SUCCESS;
+  });
 }
 
 error_code read_distributed(od::value& v, std::optional<std::int64_t>& rank) {
