@@ -127,11 +127,11 @@ error_code read_time(od::value& v, std::int64_t& ns, bool& has, bool& bad) {
 }
 
 
-// Calls fn on each member of v when v is a JSON `Want`: fn(key, value) for the fields
-// of an object, fn(value) for the items of an array. Anything else: no call, SUCCESS.
-// Stops at the first error fn or the parser returns.
-template <od::json_type Want, class Fn>
-error_code for_each_in(od::value& v, Fn&& fn) {
+// Calls fn on each member of v (a value or the document) when v is a JSON `Want`:
+// fn(key, value) for the fields of an object, fn(value) for the items of an array.
+// Anything else: no call, SUCCESS. Stops at the first error fn or the parser returns.
+template <od::json_type Want, class V, class Fn>
+error_code for_each_in(V& v, Fn&& fn) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
   if (t != Want) return SUCCESS;
@@ -157,8 +157,8 @@ error_code for_each_in(od::value& v, Fn&& fn) {
   }
   return SUCCESS;
 }
-template <class Fn>
-error_code for_each_field(od::value& v, Fn&& fn) {
+template <class V, class Fn>
+error_code for_each_field(V& v, Fn&& fn) {
   return for_each_in<od::json_type::object>(v, std::forward<Fn>(fn));
 }
 template <class Fn>
@@ -332,29 +332,25 @@ Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_s
       return Error{file.string() + ": not a Kineto trace (top level is not a JSON object with traceEvents)"};
   }
   if (!meta.legacy_array) {
-    od::object root;
-    if (auto e = doc.get_object().get(root)) return json_error(e);
-    for (auto f : root) {
-      if (auto e = f.error()) return json_error(e);
-      od::raw_json_string rk;
-      if (auto e = f.key().get(rk)) return json_error(e);
-      std::string_view k = key_text(rk);
-      od::value x;
-      if (auto e = f.value().get(x)) return json_error(e);
-      error_code e = SUCCESS;
+    auto e = for_each_field(doc, [&](std::string_view k, od::value& x) -> error_code {
       if (k == "traceEvents") {
         od::json_type et;
-        e = x.type().get(et);
+        auto e = x.type().get(et);
         if (!e && et == od::json_type::array) meta.has_events = true;
-      } else if (k == "baseTimeNanoseconds") {
+        return e;
+      }
+      if (k == "baseTimeNanoseconds") {
         std::int64_t n = 0;
         bool ok = false;
-        e = read_int(x, n, ok);
+        auto e = read_int(x, n, ok);
         if (ok) meta.base_time_ns = n;
-      } else if (k == "distributedInfo") e = read_distributed(x, meta.rank);
-      else if (k == "deviceProperties") e = read_devices(x, meta.devices);
-      if (e) return json_error(e);
-    }
+        return e;
+      }
+      if (k == "distributedInfo") return read_distributed(x, meta.rank);
+      if (k == "deviceProperties") return read_devices(x, meta.devices);
+      return SUCCESS;
+    });
+    if (e) return json_error(e);
     const char* rest = nullptr;  // current_location() is out of bounds exactly at the end
     if (!doc.current_location().get(rest))
       return Error{file.string() + ": invalid JSON (content after the top-level object near byte " +
@@ -368,43 +364,35 @@ Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_s
   // Pass 2: the events.
   doc.rewind();
   std::uint64_t n = 0;
-  auto walk = [&](od::array& events) -> Expected<void> {
+  // The events array; stops early (SUCCESS) when on_event gives the import up.
+  auto walk = [&](od::array& events) -> error_code {
     for (auto item : events) {
       od::value v;
-      if (auto e = item.get(v)) return json_error(e);
+      if (auto e = item.get(v)) return e;
       Event ev;
-      if (auto e = read_event(v, ev)) return json_error(e);
+      if (auto e = read_event(v, ev)) return e;
       if (meta.legacy_array && ev.cat.empty()) {
         const bool moe = ev.name.substr(0, 4) == "moe:" || ev.name.substr(0, 4) == "moe.";
         ev.cat = moe || ev.name.substr(0, 13) == "ProfilerStep#" ? "user_annotation" : "cpu_op";
       }
-      if (meta_ok && !on_event(ev)) return {};  // given up: nothing more is wanted
+      if (meta_ok && !on_event(ev)) return SUCCESS;  // given up: nothing more is wanted
       if ((++n & 0xFFFF) == 0 && progress) {
         const char* loc = nullptr;
         if (!doc.current_location().get(loc)) progress(static_cast<std::uint64_t>(loc - begin), json.size());
       }
     }
-    return {};
+    return SUCCESS;
   };
-  if (meta.legacy_array) {
+  auto events_of = [&](auto& v) -> error_code {
     od::array events;
-    if (auto e = doc.get_array().get(events)) return json_error(e);
-    if (auto w = walk(events); !w) return w;
-  } else {
-    od::object root;
-    if (auto e = doc.get_object().get(root)) return json_error(e);
-    for (auto f : root) {
-      if (auto e = f.error()) return json_error(e);
-      od::raw_json_string rk;
-      if (auto e = f.key().get(rk)) return json_error(e);
-      if (key_text(rk) != "traceEvents") continue;
-      od::value x;
-      if (auto e = f.value().get(x)) return json_error(e);
-      od::array events;
-      if (auto e = x.get_array().get(events)) return json_error(e);
-      if (auto w = walk(events); !w) return w;
-    }
-  }
+    if (auto e = v.get_array().get(events)) return e;
+    return walk(events);
+  };
+  error_code e = meta.legacy_array ? events_of(doc)
+                                   : for_each_field(doc, [&](std::string_view k, od::value& x) -> error_code {
+                                       return k == "traceEvents" ? events_of(x) : SUCCESS;
+                                     });
+  if (e) return json_error(e);
   if (!meta_ok) return meta_ok;
   if (progress) progress(json.size(), json.size());
   return {};
