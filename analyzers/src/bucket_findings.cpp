@@ -291,8 +291,4 @@ void judge_time_buckets(const RunData& run, const Gathered& gd, const AnalyzeOpt
 
 }  // namespace detail
 
-void analyze_time_buckets(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_time_buckets(run, detail::Gathered::of(run, opts), opts, out);
-}
-
 }  // namespace moetune::analyzers

@@ -320,7 +320,4 @@ void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOpt
 
 }  // namespace detail
 
-void analyze_comm_overlap(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_comm_overlap(run, detail::Gathered::of(run, opts), opts, out);
-}
 }  // namespace moetune::analyzers

@@ -354,8 +354,4 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
 
 }  // namespace detail
 
-void analyze_global_sync(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_global_sync(run, detail::Gathered::of(run, opts), opts, out);
-}
-
 }  // namespace moetune::analyzers

@@ -50,14 +50,6 @@ void gather_precision(const RunData&, const GatherInputs& in, RankGather& g) {
   for (const auto* m : in.memcpys) add(m->start_ns, m->end_ns());
 }
 
-}  // namespace detail
-
-void analyze_precision(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_precision(run, detail::Gathered::of(run, opts), opts, out);
-}
-
-namespace detail {
-
 // Measure + judge: 32-bit dispatch/combine bytes and the share of the step they run in.
 void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
   if (run.nccl_ops.empty()) {

@@ -335,8 +335,4 @@ void judge_stragglers(const RunData& run, const Gathered& gd, const AnalyzeOptio
 
 }  // namespace detail
 
-void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_stragglers(run, detail::Gathered::of(run, opts), opts, out);
-}
-
 }  // namespace moetune::analyzers
