@@ -63,9 +63,7 @@ TEST(AnalyzeOptions, SetParsesAndRejects) {
 // Raising exposed_comm's threshold above the measured share removes the finding;
 // lowering memcpy_bound's brings it to a run that stays under the default.
 TEST(AnalyzeOptions, ChangingAThresholdChangesTheFinding) {
-  auto path = anab::synth("--ranks 4 --inject no_overlap");
-  ASSERT_FALSE(path.empty());
-  auto run = RunData::load(path);
+  auto run = anab::load_synth("--ranks 4 --inject no_overlap");
   ASSERT_TRUE(run.ok()) << run.error().message;
   const auto base = analyze(*run);
   ASSERT_EQ(count_kind(base, FindingKind::ExposedComm), 1) << "no_overlap injects exposed communication";
