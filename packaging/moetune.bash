@@ -26,6 +26,10 @@ _moetune() {
   case $prev in
     --format) COMPREPLY=($(compgen -W "json md html pdf png chrome" -- "$cur")); return ;;
     --target) COMPREPLY=($(compgen -W "generic samples megatron deepspeed vllm sglang as-is" -- "$cur")); return ;;
+    --set)  # analysis thresholds as NAME= (the names from the binary: analyze --list-options)
+      compopt -o nospace 2>/dev/null
+      COMPREPLY=($(compgen -W "$("${words[0]}" analyze --list-options 2>/dev/null | awk '{print $1"="}')" -- "$cur"))
+      return ;;
   esac
   if [[ $cur == -* ]]; then
     local opts

@@ -2,7 +2,6 @@
 #include "alltoall_time.h"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 
 #include "moetune/analyzers/comm_rules.h"
@@ -13,10 +12,7 @@ namespace moetune::analyzers::detail {
 namespace {
 
 bool is_a2a_op(const NcclOpRow& o, bool p2p_counts) {
-  std::string f = o.func;
-  for (auto& c : f) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (f.find("alltoall") != std::string::npos || f.find("all_to_all") != std::string::npos) return true;
-  return p2p_counts && (f == "send" || f == "recv" || f == "sendrecv") && !is_self_send(o);
+  return is_alltoall_op(o.func) || (p2p_counts && is_p2p_op(o.func) && !is_self_send(o));
 }
 
 }  // namespace

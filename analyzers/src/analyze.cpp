@@ -163,6 +163,19 @@ AnalysisResult judge_all(const RunData& run, const Gathered& g, const AnalyzeOpt
 
 }  // namespace detail
 
+// Each analysis on its own (analyses.h): its gather over the whole run, then its judge.
+#define MOETUNE_STANDALONE(NAME)                                                               \
+  void analyze_##NAME(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) { \
+    detail::judge_##NAME(run, detail::Gathered::of(run, opts), opts, out);                    \
+  }
+MOETUNE_STANDALONE(comm_overlap)
+MOETUNE_STANDALONE(stragglers)
+MOETUNE_STANDALONE(global_sync)
+MOETUNE_STANDALONE(experts)
+MOETUNE_STANDALONE(precision)
+MOETUNE_STANDALONE(time_buckets)
+#undef MOETUNE_STANDALONE
+
 AnalysisResult analyze(const RunData& run, const AnalyzeOptions& opts) {
   comm::ScopedRules rules(opts.comm_rules.get());  // the gathers classify with the user's rules too
   return detail::judge_all(run, detail::Gathered::of(run, opts), opts);

@@ -16,6 +16,7 @@
 #include "moetune/analyzers/comm_rules.h"
 #include "moetune/analyzers/topology.h"
 #include "moetune/trace/link_rates.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 
@@ -28,8 +29,6 @@ namespace {
 // Basis: torch all_to_all_single on 2x H200 NV18 took 52-55 us for every size from 1 to
 // 16 MiB and 143 us at 64 MiB (= 40 us + 64 MiB/2 / 330 GB/s); tests/data/device/h200x2_a2a_bw.jsonl.
 constexpr double kAlphaNs = 40'000;
-
-bool is_alltoall(const std::string& f) { return comm::func_in_text(f) == "AllToAll"; }
 
 // nccl-tests bus factor (moetune/trace/comm_vocab.h); one rank: 1 (nothing crosses a link).
 double factor(const std::string& func, int n) { return n <= 1 ? 1.0 : comm::busbw_factor(func, n); }
@@ -93,7 +92,7 @@ std::vector<Instance> build_instances(const RunData& run) {
       }
     }
     if (in.nranks <= 0) in.nranks = static_cast<int>(in.ranks.size());
-    if (is_alltoall(in.func)) in.size = static_cast<std::int64_t>(max_sendrecv);
+    if (is_alltoall_op(in.func)) in.size = sat_from_double(max_sendrecv);  // split sums from the file may pass INT64_MAX
     else if (in.func == "AllGather" || in.func == "ReduceScatter") {  // saturating: sizes and rank counts come from the file (fuzz_store: INT64_MAX x 7)
       const std::int64_t n = std::max(1, in.nranks);
       in.size = max_bytes > INT64_MAX / n ? INT64_MAX : max_bytes * n;
@@ -190,7 +189,7 @@ void add_low_bandwidth(const RunData& run, const RankLinks& links, const std::ve
                    "(see exposed_comm); transfer time would drop by up to " +
                    std::to_string(static_cast<int>(100 * (1 - achieved / expected))) + " %";
     bool cross_node = link == "NET" || link == "SOCK";
-    if (is_alltoall(func)) {
+    if (is_alltoall_op(func)) {
       f.recommendation.text =
           "NCCL_ALGO/NCCL_PROTO do not apply to all-to-all (grouped send/recv). Knobs that act on P2P: more "
           "channels per peer, larger P2P chunks; also reduce bytes (bf16/fp8 dispatch), keep hot experts local "

@@ -22,16 +22,12 @@
 #include "moetune/analyzers/topology.h"
 #include "moetune/trace/link_rates.h"
 #include "gather.h"
+#include "judge.h"
 
 namespace moetune::analyzers {
 namespace {
 using namespace detail;
 
-std::string fmt(const char* f, double a = 0, double b = 0, double c = 0, double d = 0) {
-  char buf[1024];
-  std::snprintf(buf, sizeof buf, f, a, b, c, d);
-  return buf;
-}
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -86,9 +82,7 @@ void memcpy_bound(const RunData& run, const Gathered& gd, const std::vector<Rank
   Finding f;
   f.kind = FindingKind::MemcpyBound;
   f.ranks = ranks;
-  f.severity = worst >= th.high_pct / 100     ? FindingSeverity::High
-               : worst >= th.medium_pct / 100 ? FindingSeverity::Medium
-                                              : FindingSeverity::Low;
+  f.severity = severity_at_least(worst, th.medium_pct / 100, th.high_pct / 100);
   f.title = fmt("Memory copies take %.0f%% of the step with no compute or communication under them", 100 * worst) +
             (main_kind.empty() ? "" : " (mostly " + [&] {
               std::string u = main_kind;
@@ -153,9 +147,7 @@ void launch_bound(const std::vector<RankMetrics>& per_rank, const AnalyzeOptions
   Finding f;
   f.kind = FindingKind::LaunchBound;
   f.ranks = ranks;
-  f.severity = gain >= th.high_pct / 100     ? FindingSeverity::High
-               : gain >= th.medium_pct / 100 ? FindingSeverity::Medium
-                                             : FindingSeverity::Low;
+  f.severity = severity_at_least(gain, th.medium_pct / 100, th.high_pct / 100);
   f.title = fmt("Launch-bound: the GPU is busy only %.0f%% of the step; short gaps between kernels take %.0f%%",
                 100 * busy_min, 100 * gain);
   f.evidence = {{"per_rank", ev}, {"short_gap_threshold_ms", ms(kLongGapNs)}};
@@ -231,9 +223,7 @@ void grad_compression(const RunData& run, const Gathered& gd, const AnalyzeOptio
   f.kind = FindingKind::GradCompression;
   f.ranks = ranks;
   const double gain = job_share * saved;
-  f.severity = gain >= th.high_gain_pct / 100     ? FindingSeverity::High
-               : gain >= th.medium_gain_pct / 100 ? FindingSeverity::Medium
-                                                  : FindingSeverity::Low;
+  f.severity = severity_at_least(gain, th.medium_gain_pct / 100, th.high_gain_pct / 100);
   f.title = fmt("Gradient all-reduce in %.0f-bit floats is exposed %.0f%% of the step on a slow link: compress it",
                 bits, 100 * job_share);
   f.evidence = {{"allreduce_ops", ops},
@@ -300,9 +290,5 @@ void judge_time_buckets(const RunData& run, const Gathered& gd, const AnalyzeOpt
 }
 
 }  // namespace detail
-
-void analyze_time_buckets(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_time_buckets(run, detail::Gathered::of(run, opts), opts, out);
-}
 
 }  // namespace moetune::analyzers

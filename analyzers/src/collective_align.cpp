@@ -11,13 +11,12 @@
 #include <algorithm>
 
 #include "collective_instances.h"
+#include "moetune/analyzers/comm_rules.h"
 
 namespace moetune::analyzers::detail {
 namespace {
 
-bool p2p_func(const std::string& f) { return f == "Send" || f == "Recv" || f == "SendRecv"; }
-
-bool same_family(const std::string& a, const std::string& b) { return a == b || (p2p_func(a) && p2p_func(b)); }
+bool same_family(const std::string& a, const std::string& b) { return a == b || (is_p2p_op(a) && is_p2p_op(b)); }
 
 struct Cand {
   std::vector<const AlignCall*> mem;

@@ -20,8 +20,6 @@ namespace {
 
 using Key = std::tuple<std::string, std::string, std::int64_t>;  // comm, func(or ""), order
 
-bool is_p2p(const std::string& func) { return func == "Send" || func == "Recv" || func == "SendRecv"; }
-
 // Element counts must agree for these (all ranks pass the same count).
 bool same_count_func(const std::string& func) {
   return func == "AllReduce" || func == "AllGather" || func == "ReduceScatter" || func == "Broadcast" ||
@@ -52,7 +50,7 @@ void finish_ids(std::map<Key, CollInstance>& groups, std::vector<CollInstance>& 
     derive(inst);
     std::int64_t first_end = inst.members.front().end_ns;
     for (const auto& m : inst.members) first_end = std::min(first_end, m.end_ns);
-    if (!is_p2p(inst.func) && inst.last_arrival >= first_end) ++st.id_without_overlap;  // kept: the id is what was recorded
+    if (!is_p2p_op(inst.func) && inst.last_arrival >= first_end) ++st.id_without_overlap;  // kept: the id is what was recorded
     out.push_back(std::move(inst));
   }
 }
@@ -160,7 +158,7 @@ struct OrderGroups {
         // Ordered by rank (seqs are); the lowest rank's function names the instance.
         inst.func = g.front()->func;
         for (const auto* c : g) {
-          if (c->func != inst.func && is_p2p(c->func) && is_p2p(inst.func)) inst.func = "SendRecv";
+          if (c->func != inst.func && is_p2p_op(c->func) && is_p2p_op(inst.func)) inst.func = "SendRecv";
           if (inst.algo.empty()) inst.algo = c->algo;
           inst.members.push_back({c->rank, c->start_ns, c->end_ns});
         }
@@ -216,7 +214,7 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
       }
       AlignCall c{rank, o->start_ns, o->end_ns, o->count, o->func, o->algo.value_or("")};
       std::string label = comm.empty() ? streams.of(rank, o->stream) : comm;
-      if (is_p2p(o->func) && o->func != "SendRecv" && o->peer >= 0) {
+      if (is_p2p_op(o->func) && op_family(o->func) != OpFamily::SendRecv && o->peer >= 0) {
         // Point-to-point with a known peer: sender -> receiver pairs, by order.
         int peer = o->peer;
         if (o->pg_ranks) {
@@ -224,12 +222,13 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
           peer = o->peer < static_cast<int>(pr.size()) ? pr[static_cast<std::size_t>(o->peer)] : -1;
         }
         if (peer < 0) continue;
-        int src = o->func == "Send" ? rank : peer, dst = o->func == "Send" ? peer : rank;
-        c.dir = o->func == "Send" ? 1 : -1;
+        const bool send = op_family(o->func) == OpFamily::Send;
+        int src = send ? rank : peer, dst = send ? peer : rank;
+        c.dir = send ? 1 : -1;
         order.add(label + "|p2p|" + std::to_string(src) + ">" + std::to_string(dst), label, true, std::move(c));
         continue;
       }
-      std::string fam = is_p2p(o->func) ? "p2p" : o->func;
+      std::string fam = is_p2p_op(o->func) ? "p2p" : o->func;
       order.add(label + "|" + fam, label, same_count_func(o->func), std::move(c));
     }
     finish_ids(groups, out, st);
@@ -257,7 +256,7 @@ std::vector<CollInstance> collective_instances(const RunData& run, std::string* 
       const auto& fi = *info[static_cast<std::size_t>(k->name.value)];
       int rank = static_cast<int>(k->rank.value);
       const std::string& label = streams.of(rank, k->stream.value);
-      std::string fam = is_p2p(fi.func) ? "p2p" : fi.func;
+      std::string fam = is_p2p_op(fi.func) ? "p2p" : fi.func;
       order.add(label + "|" + fam, label, false, AlignCall{rank, k->start_ns, k->end_ns(), 0, fi.func, fi.algo});
     }
   }

@@ -14,6 +14,7 @@
 #include <map>
 
 #include "gather.h"
+#include "judge.h"
 #include "moetune/analyzers/analyses.h"
 
 namespace moetune::analyzers {
@@ -226,9 +227,7 @@ void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOpt
   if (job_share < th.min_pct / 100) return;
   Finding f;
   f.kind = FindingKind::ExposedComm;
-  f.severity = job_share >= th.high_pct / 100     ? FindingSeverity::High
-               : job_share >= th.medium_pct / 100 ? FindingSeverity::Medium
-                                                  : FindingSeverity::Low;
+  f.severity = severity_at_least(job_share, th.medium_pct / 100, th.high_pct / 100);
   char buf[200];
   std::snprintf(buf, sizeof buf, "Exposed communication: %.0f%% of step time communicates with no compute running",
                 100 * job_share);
@@ -321,7 +320,4 @@ void judge_comm_overlap(const RunData& run, const Gathered& gd, const AnalyzeOpt
 
 }  // namespace detail
 
-void analyze_comm_overlap(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_comm_overlap(run, detail::Gathered::of(run, opts), opts, out);
-}
 }  // namespace moetune::analyzers

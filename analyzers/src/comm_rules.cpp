@@ -8,8 +8,29 @@
 #include <array>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <utility>
 
 namespace moetune::analyzers {
+
+OpFamily op_family(std::string_view func) {
+  // Canonical names (what the importers store) first: no parsing, no allocation.
+  static constexpr std::array<std::pair<std::string_view, OpFamily>, 13> kCanonical{{
+      {"AllToAll", OpFamily::AllToAll},     {"Send", OpFamily::Send},        {"Recv", OpFamily::Recv},
+      {"SendRecv", OpFamily::SendRecv},     {"AllReduce", OpFamily::Other},  {"AllGather", OpFamily::Other},
+      {"ReduceScatter", OpFamily::Other},   {"Broadcast", OpFamily::Other},  {"Reduce", OpFamily::Other},
+      {"Gather", OpFamily::Other},          {"Scatter", OpFamily::Other},    {"Barrier", OpFamily::Other},
+      {"Hypercube", OpFamily::Other}}};
+  auto of = [&](std::string_view f) {
+    for (const auto& [name, fam] : kCanonical)
+      if (f == name) return std::optional<OpFamily>(fam);
+    return std::optional<OpFamily>();
+  };
+  if (auto f = of(func)) return *f;
+  std::string c = comm::func_from_name(func);
+  if (c.empty()) c = comm::func_in_text(func);
+  return of(c).value_or(OpFamily::Other);
+}
 
 bool is_comm_memcpy(const MemcpyRow& m) {
   if (m.kind == CopyKind::PtoP) return true;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <utility>
 
 namespace moetune::analyzers {
 namespace {
@@ -38,6 +39,9 @@ bool is_rank_key(std::string_view k) {
 }
 
 enum class Unit { None, Ms, Ns, Pct, Gbps, Bytes, Fraction };
+constexpr std::pair<std::string_view, Unit> kUnitWords[] = {{"ms", Unit::Ms},       {"ns", Unit::Ns},
+                                                            {"pct", Unit::Pct},     {"gbps", Unit::Gbps},
+                                                            {"bytes", Unit::Bytes}, {"fraction", Unit::Fraction}};
 
 // The unit a key names with a token anywhere in it ("idle_ms_total", "mean_transfer_ms",
 // "alltoall_bytes_32bit"), or a word ("achievable_fraction").
@@ -47,12 +51,8 @@ Unit unit_of(std::string_view k) {
     std::size_t j = k.find('_', i);
     if (j == std::string_view::npos) j = k.size();
     const std::string_view w = k.substr(i, j - i);
-    if (w == "ms") return Unit::Ms;
-    if (w == "ns") return Unit::Ns;
-    if (w == "pct") return Unit::Pct;
-    if (w == "gbps") return Unit::Gbps;
-    if (w == "bytes") return Unit::Bytes;
-    if (w == "fraction") return Unit::Fraction;
+    for (const auto& [word, unit] : kUnitWords)
+      if (w == word) return unit;
     i = j + 1;
   }
   return Unit::None;

@@ -76,14 +76,6 @@ void gather_experts(const RunData& run, const GatherInputs& in, RankGather& g) {
   }
 }
 
-}  // namespace detail
-
-void analyze_experts(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_experts(run, detail::Gathered::of(run, opts), opts, out);
-}
-
-namespace detail {
-
 // Measure + judge: loads, placement plans, hot/cold/imbalance findings.
 void judge_experts(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
   if (run.routing.empty()) {

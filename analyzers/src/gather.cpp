@@ -2,11 +2,13 @@
 // The gather step (gather.h): the context from the small tables, one RankGather per rank
 // from its events, and the RankGather JSON form the sharded analysis stores (summary.h).
 #include "gather.h"
+#include "json_io.h"
 
 #include <algorithm>
 
 #include "moetune/analyzers/comm_rules.h"
 #include "moetune/trace/comm_vocab.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers::detail {
 namespace {
@@ -60,7 +62,7 @@ Gathered Gathered::of(const RunData& run, const AnalyzeOptions& opts, const std:
       unclassified[id] = !comm::match_kernel(run.strings[id], rules).rule && comm::looks_like_comm(run.strings[id]);
     if (!unclassified[id]) continue;
     auto& e = uncl[static_cast<int>(k.rank.value)][run.strings[id]];
-    e.first += k.dur_ns, ++e.second;
+    e.first = sat_add(e.first, k.dur_ns), ++e.second;  // durations from the file: the sum saturates
   }
   std::map<int, std::vector<const NcclOpRow*>> ops;
   for (const auto& o : run.nccl_ops) ops[static_cast<int>(o.rank.value)].push_back(&o);
@@ -145,6 +147,15 @@ std::vector<TimeRange> ranges_from(const nlohmann::json& a) {
   return v;
 }
 
+// The plain fields of a RankGather, for to_json and rank_gather_from_json alike.
+template <class G, class F>
+void gather_fields(G& g, F&& f) {
+  f("rank", g.rank), f("kernels", g.kernels), f("memcpys", g.memcpys), f("api_calls", g.api_calls);
+  f("has_windows", g.has_windows), f("whole_run", g.whole_run), f("detected", g.detected);
+  f("no_api", g.no_api), f("any_comm", g.any_comm), f("exposed_by_op", g.exposed_by_op);
+  f("idle_worst_ev", g.idle_worst_ev);
+}
+
 }  // namespace
 
 nlohmann::json to_json(const RankGather& g) {
@@ -158,54 +169,35 @@ nlohmann::json to_json(const RankGather& g) {
   for (const auto& [k, c] : g.copies) copies[k] = {c.bytes, c.dur, c.n, c.small};
   nlohmann::json uncl = nlohmann::json::object();
   for (const auto& [n, v] : g.unclassified) uncl[n] = {v.first, v.second};
-  nlohmann::json j = {{"rank", g.rank},
-                      {"kernels", g.kernels},
-                      {"memcpys", g.memcpys},
-                      {"api_calls", g.api_calls},
-                      {"has_windows", g.has_windows},
-                      {"whole_run", g.whole_run},
-                      {"detected", g.detected},
-                      {"no_api", g.no_api},
-                      {"any_comm", g.any_comm},
-                      {"per_rank_row", to_json(g.per_rank_row)},
+  nlohmann::json j = {{"per_rank_row", to_json(g.per_rank_row)},
                       {"per_step_rows", to_json_array(g.per_step_rows)},
                       {"sums", {g.step, g.comm, g.exposed, g.wait, g.hideable}},
                       {"worst", worst},
-                      {"exposed_by_op", g.exposed_by_op},
                       {"windows", {g.window_ns, g.compute_ns, g.nwindows}},
                       {"sync", {g.sync_idle, g.sync_gaps}},
                       {"sync_by_api", api},
                       {"sync_worst", ranges_json(g.sync_worst)},
                       {"idle", {g.idle_ns, g.idle_gaps}},
                       {"idle_worst", ranges_json(g.idle_worst)},
-                      {"idle_worst_ev", g.idle_worst_ev},
                       {"busy", {g.has_busy, g.busy_first, g.busy_last}},
                       {"late", late},
                       {"experts", {g.expert_compute_ns, g.moe_phase_ns}},
                       {"copies", copies},
                       {"grad", {g.grad_has, g.grad_exposed, g.grad_step}},
                       {"unclassified", uncl}};
+  gather_fields(g, JsonWrite{j});
   j["km_span"] = g.km_span ? nlohmann::json{g.km_span->first, g.km_span->second} : nlohmann::json(nullptr);
   return j;
 }
 
 RankGather rank_gather_from_json(const nlohmann::json& j) {
   RankGather g;
-  g.rank = j.at("rank").get<int>();
-  g.kernels = j.at("kernels").get<std::int64_t>();
-  g.memcpys = j.at("memcpys").get<std::int64_t>();
-  g.api_calls = j.at("api_calls").get<bool>();
-  g.has_windows = j.at("has_windows").get<bool>();
-  g.whole_run = j.at("whole_run").get<bool>();
-  g.detected = j.at("detected").get<bool>();
-  g.no_api = j.at("no_api").get<bool>();
-  g.any_comm = j.at("any_comm").get<bool>();
+  gather_fields(g, JsonRead{j});
   g.per_rank_row = rank_metrics_from_json(j.at("per_rank_row"));
   for (const auto& row : j.at("per_step_rows")) g.per_step_rows.push_back(step_metrics_from_json(row));
   const auto& s = j.at("sums");
   g.step = s.at(0), g.comm = s.at(1), g.exposed = s.at(2), g.wait = s.at(3), g.hideable = s.at(4);
   for (const auto& w : j.at("worst")) g.worst.push_back({w.at(0), w.at(1), w.at(2), w.at(3)});
-  g.exposed_by_op = j.at("exposed_by_op").get<std::map<std::string, std::int64_t>>();
   const auto& w = j.at("windows");
   g.window_ns = w.at(0), g.compute_ns = w.at(1), g.nwindows = w.at(2);
   g.sync_idle = j.at("sync").at(0), g.sync_gaps = j.at("sync").at(1);
@@ -213,7 +205,6 @@ RankGather rank_gather_from_json(const nlohmann::json& j) {
   g.sync_worst = ranges_from(j.at("sync_worst"));
   g.idle_ns = j.at("idle").at(0), g.idle_gaps = j.at("idle").at(1);
   g.idle_worst = ranges_from(j.at("idle_worst"));
-  g.idle_worst_ev = j.at("idle_worst_ev");
   const auto& b = j.at("busy");
   g.has_busy = b.at(0), g.busy_first = b.at(1), g.busy_last = b.at(2);
   for (const auto& l : j.at("late"))

@@ -18,17 +18,12 @@
 #include <set>
 
 #include "gather.h"
+#include "judge.h"
 #include "moetune/analyzers/analyses.h"
 
 namespace moetune::analyzers {
 namespace {
 using namespace detail;
-
-std::string fmt(const char* f, double a, double b = 0, double c = 0) {
-  char buf[1024];
-  std::snprintf(buf, sizeof buf, f, a, b, c);
-  return buf;
-}
 
 struct Group {
   std::vector<const CollInstance*> flagged;
@@ -37,6 +32,29 @@ struct Group {
   std::int64_t all_wait = 0, comm = 0;  // all instances: waits, members' durations
   std::string algo;
 };
+
+// The five flagged instances of `idx` with the most total wait, worst first: their time
+// ranges go to the finding and their rows to the returned array. `row(in, j)` adds what
+// the finding shows of an instance beyond the fields every finding shows.
+template <class Row>
+nlohmann::json worst_instances(const Group& g, std::vector<std::size_t> idx, Finding& f, Row row) {
+  std::sort(idx.begin(), idx.end(), [&](auto a, auto b) { return g.flagged[a]->total_wait() > g.flagged[b]->total_wait(); });
+  nlohmann::json ex = nlohmann::json::array();
+  for (std::size_t k = 0; k < idx.size() && k < 5; ++k) {
+    const auto* in = g.flagged[idx[k]];
+    std::int64_t end = in->first_arrival;
+    for (const auto& m : in->members) end = std::max(end, m.end_ns);
+    f.time_ranges.push_back({in->first_arrival, end});
+    nlohmann::json j = {{"order", in->order},
+                        {"arrival_spread_ms", ms(in->last_arrival - in->first_arrival)},
+                        {"transfer_ms", ms(in->transfer_ns)},
+                        {"late_rank_before_arrival", g.why[idx[k]].cause},
+                        {"late_rank_doing", g.why[idx[k]].what}};
+    row(*in, j);
+    ex.push_back(std::move(j));
+  }
+  return ex;
+}
 
 // One rank arrives last in most waiting instances of (comm, func) and no other analysis
 // names it: name it, what it did before arriving and the wait it costs the others.
@@ -78,27 +96,14 @@ Finding late_rank_finding(const std::string& comm, const std::string& func, cons
   double of_comm = g.comm > 0 ? static_cast<double>(g.all_wait) / static_cast<double>(g.comm) : 0;
   Finding f;
   f.kind = FindingKind::GlobalSync;
-  f.severity = share >= th.high_pct / 100     ? FindingSeverity::High
-               : share >= th.medium_pct / 100 ? FindingSeverity::Medium
-                                              : FindingSeverity::Low;
+  f.severity = severity_at_least(share, th.medium_pct / 100, th.high_pct / 100);
   f.title = fmt("Rank %.0f arrives last at %.0f of the %.0f ", late, late_in, static_cast<double>(g.flagged.size())) +
             func + fmt(" calls where ranks wait: the others wait %.1f ms for it (waiting is %.0f%% of all time in ",
                        ms(late_wait_all), 100 * of_comm) + func + ")";
   f.ranks.push_back(late);
-  nlohmann::json ex = nlohmann::json::array();
-  std::sort(mine.begin(), mine.end(), [&](auto a, auto b) { return g.flagged[a]->total_wait() > g.flagged[b]->total_wait(); });
-  for (std::size_t k = 0; k < mine.size() && k < 5; ++k) {
-    const auto* in = g.flagged[mine[k]];
-    std::int64_t end = in->first_arrival;
-    for (const auto& m : in->members) end = std::max(end, m.end_ns);
-    f.time_ranges.push_back({in->first_arrival, end});
-    ex.push_back({{"order", in->order},
-                  {"arrival_spread_ms", ms(in->last_arrival - in->first_arrival)},
-                  {"transfer_ms", ms(in->transfer_ns)},
-                  {"others_wait_ms", ms(in->total_wait()) },
-                  {"late_rank_before_arrival", g.why[mine[k]].cause},
-                  {"late_rank_doing", g.why[mine[k]].what}});
-  }
+  const nlohmann::json ex = worst_instances(g, std::move(mine), f, [](const CollInstance& in, nlohmann::json& j) {
+    j["others_wait_ms"] = ms(in.total_wait());
+  });
   f.evidence = {{"func", func},
                 {"communicator", comm},
                 {"late_rank", late},
@@ -272,31 +277,18 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
     bool tree = g.algo == "Tree" && algo_env_applies(func);
     Finding f;
     f.kind = FindingKind::GlobalSync;
-    f.severity = share >= th.high_pct / 100     ? FindingSeverity::High
-                 : share >= th.medium_pct / 100 ? FindingSeverity::Medium
-                                                : FindingSeverity::Low;
+    f.severity = severity_at_least(share, th.medium_pct / 100, th.high_pct / 100);
     f.title = (tree ? "Tree " : "") + func + fmt(" is a global sync point: %.0f of %.0f instances make most ranks wait",
                                               static_cast<double>(g.flagged.size()), static_cast<double>(g.total));
     for (const auto& m : g.flagged.front()->members) f.ranks.push_back(m.rank);
-    std::vector<std::size_t> order(g.flagged.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](auto a, auto b) { return g.flagged[a]->total_wait() > g.flagged[b]->total_wait(); });
-    nlohmann::json ex = nlohmann::json::array();
+    std::vector<std::size_t> all(g.flagged.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const nlohmann::json ex = worst_instances(g, std::move(all), f, [](const CollInstance& in, nlohmann::json& j) {
+      j["late_rank"] = in.late_rank;
+      j["mean_wait_ms"] = ms(in.total_wait()) / static_cast<double>(in.members.size());
+    });
     std::int64_t tsum = 0;
     for (const auto* in : g.flagged) tsum += in->transfer_ns;
-    for (std::size_t i = 0; i < order.size() && i < 5; ++i) {
-      const auto* in = g.flagged[order[i]];
-      std::int64_t end = in->first_arrival;
-      for (const auto& m : in->members) end = std::max(end, m.end_ns);
-      f.time_ranges.push_back({in->first_arrival, end});
-      ex.push_back({{"order", in->order},
-                    {"late_rank", in->late_rank},
-                    {"arrival_spread_ms", ms(in->last_arrival - in->first_arrival)},
-                    {"transfer_ms", ms(in->transfer_ns)},
-                    {"mean_wait_ms", ms(in->total_wait()) / static_cast<double>(in->members.size())},
-                    {"late_rank_before_arrival", g.why[order[i]].cause},
-                    {"late_rank_doing", g.why[order[i]].what}});
-    }
     nlohmann::json hist = nlohmann::json::object();
     for (auto [r, n] : late_hist) hist[std::to_string(r)] = n;
     f.evidence = {{"func", func},
@@ -361,9 +353,5 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
 }
 
 }  // namespace detail
-
-void analyze_global_sync(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_global_sync(run, detail::Gathered::of(run, opts), opts, out);
-}
 
 }  // namespace moetune::analyzers

@@ -1,32 +1,77 @@
 // SPDX-License-Identifier: Apache-2.0
 // Serialisation of the typed metrics (metrics.h) into the analyze --json keys
-// (docs/ANALYZE-JSON.md). Keys are added, never renamed.
+// (docs/ANALYZE-JSON.md). Keys are added, never renamed. Each struct's plain fields are
+// listed once (the *_fields visitors below) for to_json and *_from_json alike.
 #include "moetune/analyzers/metrics.h"
 
+#include "json_io.h"
+
 namespace moetune::analyzers {
+namespace {
+using detail::JsonRead;
+using detail::JsonWrite;
+
+// In the order of kBucketKeys (report.h), which BucketTimes::at follows.
+template <class B, class F>
+void bucket_fields(B& b, F&& f) {
+  f("compute_ms", b.compute_ms), f("comm_transfer_ms", b.comm_transfer_ms), f("comm_wait_ms", b.comm_wait_ms);
+  f("memcpy_h2d_ms", b.memcpy_h2d_ms), f("memcpy_d2h_ms", b.memcpy_d2h_ms);
+  f("memcpy_d2d_ms", b.memcpy_d2d_ms), f("memcpy_p2p_ms", b.memcpy_p2p_ms);
+  f("host_gap_long_ms", b.host_gap_long_ms), f("host_gap_short_ms", b.host_gap_short_ms), f("idle_ms", b.idle_ms);
+}
+
+// What a per-rank row (means per step) and a per-step row both carry.
+template <class M, class F>
+void step_figures(M& m, F&& f) {
+  f("step_time_ms", m.step_time_ms), f("compute_ms", m.compute_ms), f("comm_ms", m.comm_ms);
+  f("exposed_comm_ms", m.exposed_comm_ms), f("overlap_pct", m.overlap_pct), f("comm_ratio", m.comm_ratio);
+  f("idle_ms", m.idle_ms);
+}
+
+template <class M, class F>
+void rank_fields(M& m, F&& f) {
+  f("rank", m.rank), f("steps", m.steps);
+  step_figures(m, f);
+  f("overlap_ms", m.overlap_ms), f("total_ms", m.total_ms);
+  f("compute_total_ms", m.compute_total_ms), f("comm_total_ms", m.comm_total_ms);
+  f("exposed_comm_total_ms", m.exposed_comm_total_ms), f("exposed_wait_ms", m.exposed_wait_ms);
+  f("whole_run", m.whole_run);
+  f("comm_kernels", m.comm_kernels), f("nccl_ops", m.nccl_ops), f("peer_copies", m.peer_copies);
+}
+
+template <class M, class F>
+void host_gap_fields(M& m, F&& f) {
+  f("long_per_step", m.long_gaps_per_step), f("short_per_step", m.short_gaps_per_step);
+  f("api_calls_recorded", m.api_calls_recorded);
+}
+
+template <class D, class F>
+void period_fields(D& d, F&& f) {
+  f("kernels_per_step", d.kernels_per_step), f("steps", d.steps), f("mean_step_ms", d.mean_step_ms);
+  f("anchor_kernel", d.anchor_kernel), f("self_match", d.self_match);
+}
+
+template <class M, class F>
+void step_fields(M& m, F&& f) {
+  f("rank", m.rank), f("step", m.step), f("start_ns", m.start_ns), f("end_ns", m.end_ns);
+  step_figures(m, f);
+}
+
+}  // namespace
 
 double BucketTimes::at(int i) const {
-  switch (i) {
-    case 0: return compute_ms;
-    case 1: return comm_transfer_ms;
-    case 2: return comm_wait_ms;
-    case 3: return memcpy_h2d_ms;
-    case 4: return memcpy_d2h_ms;
-    case 5: return memcpy_d2d_ms;
-    case 6: return memcpy_p2p_ms;
-    case 7: return host_gap_long_ms;
-    case 8: return host_gap_short_ms;
-    case 9: return idle_ms;
-  }
-  return 0;
+  double v = 0;
+  int n = 0;
+  bucket_fields(*this, [&](const char*, double x) {
+    if (n++ == i) v = x;
+  });
+  return v;
 }
 
 nlohmann::json to_json(const BucketTimes& b) {
-  return {{"compute_ms", b.compute_ms},         {"comm_transfer_ms", b.comm_transfer_ms},
-          {"comm_wait_ms", b.comm_wait_ms},     {"memcpy_h2d_ms", b.memcpy_h2d_ms},
-          {"memcpy_d2h_ms", b.memcpy_d2h_ms},   {"memcpy_d2d_ms", b.memcpy_d2d_ms},
-          {"memcpy_p2p_ms", b.memcpy_p2p_ms},   {"host_gap_long_ms", b.host_gap_long_ms},
-          {"host_gap_short_ms", b.host_gap_short_ms}, {"idle_ms", b.idle_ms}};
+  nlohmann::json j = nlohmann::json::object();
+  bucket_fields(b, JsonWrite{j});
+  return j;
 }
 
 nlohmann::json to_json(const RankMetrics& m) {
@@ -37,51 +82,21 @@ nlohmann::json to_json(const RankMetrics& m) {
     steps.push_back(std::move(row));
   }
   nlohmann::json detected = nullptr;
-  if (const auto& d = m.detected_period)
-    detected = {{"kernels_per_step", d->kernels_per_step},
-                {"steps", d->steps},
-                {"mean_step_ms", d->mean_step_ms},
-                {"anchor_kernel", d->anchor_kernel},
-                {"self_match", d->self_match}};
-  return {{"rank", m.rank},
-          {"steps", m.steps},
-          {"step_time_ms", m.step_time_ms},
-          {"compute_ms", m.compute_ms},
-          {"comm_ms", m.comm_ms},
-          {"exposed_comm_ms", m.exposed_comm_ms},
-          {"overlap_pct", m.overlap_pct},
-          {"comm_ratio", m.comm_ratio},
-          {"idle_ms", m.idle_ms},
-          {"overlap_ms", m.overlap_ms},
-          {"total_ms", m.total_ms},
-          {"compute_total_ms", m.compute_total_ms},
-          {"comm_total_ms", m.comm_total_ms},
-          {"exposed_comm_total_ms", m.exposed_comm_total_ms},
-          {"exposed_wait_ms", m.exposed_wait_ms},
-          {"whole_run", m.whole_run},
-          {"comm_kernels", m.comm_kernels},
-          {"nccl_ops", m.nccl_ops},
-          {"peer_copies", m.peer_copies},
-          {"buckets", to_json(m.buckets)},
-          {"step_buckets", std::move(steps)},
-          {"host_gaps", {{"long_per_step", m.long_gaps_per_step},
-                         {"short_per_step", m.short_gaps_per_step},
-                         {"api_calls_recorded", m.api_calls_recorded}}},
-          {"detected_period", std::move(detected)}};
+  if (const auto& d = m.detected_period) period_fields(*d, JsonWrite{detected});
+  nlohmann::json gaps = nlohmann::json::object();
+  host_gap_fields(m, JsonWrite{gaps});
+  nlohmann::json j = nlohmann::json::object();
+  rank_fields(m, JsonWrite{j});
+  j["buckets"] = to_json(m.buckets);
+  j["step_buckets"] = std::move(steps);
+  j["host_gaps"] = std::move(gaps);
+  j["detected_period"] = std::move(detected);
+  return j;
 }
 
 nlohmann::json to_json(const StepMetrics& m) {
-  nlohmann::json j = {{"rank", m.rank},
-                      {"step", m.step},
-                      {"start_ns", m.start_ns},
-                      {"end_ns", m.end_ns},
-                      {"step_time_ms", m.step_time_ms},
-                      {"compute_ms", m.compute_ms},
-                      {"comm_ms", m.comm_ms},
-                      {"exposed_comm_ms", m.exposed_comm_ms},
-                      {"overlap_pct", m.overlap_pct},
-                      {"comm_ratio", m.comm_ratio},
-                      {"idle_ms", m.idle_ms}};
+  nlohmann::json j = nlohmann::json::object();
+  step_fields(m, JsonWrite{j});
   if (m.warmup) j["warmup"] = true;
   else j["exposed_wait_ms"] = m.exposed_wait_ms;
   return j;
@@ -115,41 +130,24 @@ nlohmann::json to_json(const CollectiveMetrics& m) {
 
 BucketTimes bucket_times_from_json(const nlohmann::json& j) {
   BucketTimes b;
-  b.compute_ms = j.at("compute_ms"), b.comm_transfer_ms = j.at("comm_transfer_ms"), b.comm_wait_ms = j.at("comm_wait_ms");
-  b.memcpy_h2d_ms = j.at("memcpy_h2d_ms"), b.memcpy_d2h_ms = j.at("memcpy_d2h_ms");
-  b.memcpy_d2d_ms = j.at("memcpy_d2d_ms"), b.memcpy_p2p_ms = j.at("memcpy_p2p_ms");
-  b.host_gap_long_ms = j.at("host_gap_long_ms"), b.host_gap_short_ms = j.at("host_gap_short_ms"), b.idle_ms = j.at("idle_ms");
+  bucket_fields(b, JsonRead{j});
   return b;
 }
 
 RankMetrics rank_metrics_from_json(const nlohmann::json& j) {
   RankMetrics m;
-  m.rank = j.at("rank"), m.steps = j.at("steps");
-  m.step_time_ms = j.at("step_time_ms"), m.compute_ms = j.at("compute_ms"), m.comm_ms = j.at("comm_ms");
-  m.exposed_comm_ms = j.at("exposed_comm_ms"), m.overlap_pct = j.at("overlap_pct"), m.comm_ratio = j.at("comm_ratio");
-  m.idle_ms = j.at("idle_ms"), m.overlap_ms = j.at("overlap_ms"), m.total_ms = j.at("total_ms");
-  m.compute_total_ms = j.at("compute_total_ms"), m.comm_total_ms = j.at("comm_total_ms");
-  m.exposed_comm_total_ms = j.at("exposed_comm_total_ms"), m.exposed_wait_ms = j.at("exposed_wait_ms");
-  m.whole_run = j.at("whole_run");
-  m.comm_kernels = j.at("comm_kernels"), m.nccl_ops = j.at("nccl_ops"), m.peer_copies = j.at("peer_copies");
+  rank_fields(m, JsonRead{j});
   m.buckets = bucket_times_from_json(j.at("buckets"));
   for (const auto& r : j.at("step_buckets"))
     m.step_buckets.push_back({r.at("step"), r.at("start_ns"), r.at("end_ns"), r.at("step_time_ms"), bucket_times_from_json(r)});
-  const auto& g = j.at("host_gaps");
-  m.long_gaps_per_step = g.at("long_per_step"), m.short_gaps_per_step = g.at("short_per_step");
-  m.api_calls_recorded = g.at("api_calls_recorded");
-  if (const auto& d = j.at("detected_period"); !d.is_null())
-    m.detected_period = DetectedPeriodMetrics{d.at("kernels_per_step"), d.at("steps"), d.at("mean_step_ms"),
-                                              d.at("anchor_kernel"), d.at("self_match")};
+  host_gap_fields(m, JsonRead{j.at("host_gaps")});
+  if (const auto& d = j.at("detected_period"); !d.is_null()) period_fields(m.detected_period.emplace(), JsonRead{d});
   return m;
 }
 
 StepMetrics step_metrics_from_json(const nlohmann::json& j) {
   StepMetrics m;
-  m.rank = j.at("rank"), m.step = j.at("step"), m.start_ns = j.at("start_ns"), m.end_ns = j.at("end_ns");
-  m.step_time_ms = j.at("step_time_ms"), m.compute_ms = j.at("compute_ms"), m.comm_ms = j.at("comm_ms");
-  m.exposed_comm_ms = j.at("exposed_comm_ms"), m.overlap_pct = j.at("overlap_pct"), m.comm_ratio = j.at("comm_ratio");
-  m.idle_ms = j.at("idle_ms");
+  step_fields(m, JsonRead{j});
   m.warmup = j.value("warmup", false);
   if (!m.warmup) m.exposed_wait_ms = j.at("exposed_wait_ms");
   return m;

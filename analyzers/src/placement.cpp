@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Placement plan file format (docs/PLACEMENT.md), EPLB layout, and plan evaluation.
 #include "moetune/analyzers/placement.h"
+#include "json_io.h"
 #include "moetune/trace/safe_file.h"
 
 #include <algorithm>
-#include <fstream>
 #include <numeric>
 #include <set>
 
@@ -137,11 +137,7 @@ Expected<PlacementPlan> placement_from_json(const nlohmann::json& j, const std::
 }
 
 Expected<PlacementPlan> read_placement(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) return Error{file.string() + ": cannot open"};
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) return Error{file.string() + ": not valid JSON"};
-  return placement_from_json(j, file.string());
+  return detail::read_json_file(file, placement_from_json);
 }
 
 Expected<void> write_placement(const std::filesystem::path& file, const PlacementPlan& p) {

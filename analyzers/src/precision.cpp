@@ -19,14 +19,6 @@ std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
-bool is_alltoall(const std::string& func) {
-  auto f = lower(func);
-  return f.find("alltoall") != std::string::npos || f.find("all_to_all") != std::string::npos;
-}
-bool is_p2p(const std::string& func) {
-  auto f = lower(func);
-  return f == "send" || f == "recv" || f == "sendrecv";
-}
 // Bits of a floating-point payload type; integers (token counts, indices) return 0:
 // they are not activations and have no 16-bit float form.
 int dtype_bits(const std::string& d) { return comm::dtype_is_float(d) ? 8 * comm::dtype_size(d) : 0; }
@@ -58,14 +50,6 @@ void gather_precision(const RunData&, const GatherInputs& in, RankGather& g) {
   for (const auto* m : in.memcpys) add(m->start_ns, m->end_ns());
 }
 
-}  // namespace detail
-
-void analyze_precision(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_precision(run, detail::Gathered::of(run, opts), opts, out);
-}
-
-namespace detail {
-
 // Measure + judge: 32-bit dispatch/combine bytes and the share of the step they run in.
 void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOptions& opts, AnalysisResult& out) {
   if (run.nccl_ops.empty()) {
@@ -84,9 +68,10 @@ void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOption
   std::map<int, std::set<int>> peers;
   int nranks = static_cast<int>(run.ranks.size());
   for (const auto& o : run.nccl_ops)
-    if (is_p2p(o.func) && o.peer >= 0) peers[static_cast<int>(o.rank.value)].insert(o.peer);
+    if (is_p2p_op(o.func) && o.peer >= 0) peers[static_cast<int>(o.rank.value)].insert(o.peer);
   auto p2p_is_a2a = [&](const NcclOpRow& o) {
-    if (!is_p2p(o.func) || lower(o.func) == "recv") return false;
+    const OpFamily fam = op_family(o.func);
+    if (fam != OpFamily::Send && fam != OpFamily::SendRecv) return false;
     if (!run.routing.empty()) return true;
     auto it = peers.find(static_cast<int>(o.rank.value));
     return nranks >= 2 && it != peers.end() && static_cast<int>(it->second.size()) >= nranks - 1;
@@ -94,7 +79,7 @@ void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOption
   std::map<int, detail::Intervals> wide_iv;  // per rank: when wide all-to-alls run
   std::int64_t self_bytes = 0;
   for (const auto& o : run.nccl_ops) {
-    if (!is_alltoall(o.func) && !p2p_is_a2a(o)) continue;
+    if (!is_alltoall_op(o.func) && !p2p_is_a2a(o)) continue;
     if (is_self_send(o)) {  // a local copy: halving it saves memory bandwidth, not wire bytes
       if (o.dtype && dtype_bits(*o.dtype) >= 32) self_bytes += o.bytes;
       continue;
@@ -118,7 +103,7 @@ void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOption
   // covered 49 % of the step, sends and receives together ~98 %; bf16 made the step 52 %
   // shorter (tests/data/device/README.md, calibration).
   for (const auto& o : run.nccl_ops) {
-    if (lower(o.func) != "recv" || is_self_send(o) || !o.dtype || dtype_bits(*o.dtype) < 32) continue;
+    if (op_family(o.func) != OpFamily::Recv || is_self_send(o) || !o.dtype || dtype_bits(*o.dtype) < 32) continue;
     const int r = static_cast<int>(o.rank.value);
     if (!ranks.count(r) || o.end_ns <= o.start_ns) continue;  // a rank that sends wide payloads too
     if (run.routing.empty()) {

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "moetune/analyzers/profile.h"
+#include "json_io.h"
 
 #include <algorithm>
 #include <cctype>
@@ -176,11 +177,7 @@ Expected<Profile> profile_from_json(const nlohmann::json& j, const std::string& 
 }
 
 Expected<Profile> read_profile(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) return Error{file.string() + ": cannot open"};
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) return Error{file.string() + ": not valid JSON"};
-  return profile_from_json(j, file.string());
+  return detail::read_json_file(file, profile_from_json);
 }
 
 Expected<void> write_profile(const std::filesystem::path& file, const Profile& p) {

@@ -12,6 +12,7 @@
 #include "moetune/analyzers/report.h"
 #include "moetune/analyzers/report_model.h"
 #include "report_util.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -134,12 +135,16 @@ std::string heatmap(ExpertHeat h, const std::set<std::int64_t>& skip) {
     }
   }
   if (h.tokens.empty()) return "";
-  const std::int64_t steps = h.step_max - h.step_min + 1;
-  const std::int64_t per_col = (steps + 119) / 120;
-  const int cols = int((steps + per_col - 1) / per_col);
+  // Saturating: step numbers come from the file (fuzz_store: steps INT64_MIN and INT64_MAX).
+  const std::int64_t steps = sat_add(sat_sub(h.step_max, h.step_min), 1);
+  const std::int64_t per_col = steps / 120 + (steps % 120 != 0);
+  const int cols = int(steps / per_col + (steps % per_col != 0));
   std::map<std::pair<int, int>, double> cell;  // (col, expert)
   double vmax = 0;
-  for (const auto& [k, v] : h.tokens) vmax = std::max(vmax, cell[{int((k.first - h.step_min) / per_col), k.second}] += v);
+  for (const auto& [k, v] : h.tokens) {
+    const int col = int(std::min<std::int64_t>(sat_sub(k.first, h.step_min) / per_col, cols - 1));
+    vmax = std::max(vmax, cell[{col, k.second}] += v);
+  }
   const double W = 900, L = 110, R = 20, T = 8, B = 36;
   const double cw = (W - L - R) / cols, ch = std::clamp(320.0 / h.experts, 3.0, 16.0);
   const double H = T + B + ch * h.experts;

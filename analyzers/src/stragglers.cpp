@@ -16,21 +16,12 @@
 #include <map>
 
 #include "gather.h"
+#include "judge.h"
 #include "moetune/analyzers/analyses.h"
 
 namespace moetune::analyzers {
 namespace {
 using namespace detail;
-
-std::string fmt(const char* f, double a, double b = 0, double c = 0) {
-  char buf[1024];
-  std::snprintf(buf, sizeof buf, f, a, b, c);
-  return buf;
-}
-
-FindingSeverity by_share(double share, double medium, double high) {
-  return share >= high ? FindingSeverity::High : share >= medium ? FindingSeverity::Medium : FindingSeverity::Low;
-}
 
 struct RankTotals {
   const RankGather* act = nullptr;
@@ -131,7 +122,7 @@ void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<R
     const bool by_load = my_tokens && others_tokens && *others_tokens > 0 && *my_tokens >= th.ratio * *others_tokens;
     Finding f;
     f.kind = FindingKind::Straggler;
-    f.severity = by_share((mine - med) / std::max(step, 1.0), th.medium_pct / 100, th.high_pct / 100);
+    f.severity = severity_at_least((mine - med) / std::max(step, 1.0), th.medium_pct / 100, th.high_pct / 100);
     f.title = fmt("Rank %.0f is a straggler: its compute takes %.0f%% longer than the other ranks'", t.act->rank,
                   100 * (mine / med - 1));
     f.ranks = {t.act->rank};
@@ -282,7 +273,7 @@ void judge_stragglers(const RunData& run, const Gathered& gd, const AnalyzeOptio
     if (share >= opts.host_sync.min_pct / 100 && sync_idle >= opts.idle_gap_ns) {
       Finding f;
       f.kind = FindingKind::HostSync;
-      f.severity = by_share(share, opts.host_sync.medium_pct / 100, opts.host_sync.high_pct / 100);
+      f.severity = severity_at_least(share, opts.host_sync.medium_pct / 100, opts.host_sync.high_pct / 100);
       f.title = fmt("Rank %.0f: host synchronisation leaves the GPU idle %.2f ms per step (%.0f%% of step time)", a.rank,
                     ms(sync_idle) / t.steps, 100 * share);
       f.ranks = {a.rank};
@@ -315,7 +306,7 @@ void judge_stragglers(const RunData& run, const Gathered& gd, const AnalyzeOptio
     if (ishare < opts.gpu_idle.min_pct / 100 || a.idle_gaps == 0) continue;
     Finding f;
     f.kind = FindingKind::GpuIdle;
-    f.severity = by_share(ishare, opts.gpu_idle.medium_pct / 100, opts.gpu_idle.high_pct / 100);
+    f.severity = severity_at_least(ishare, opts.gpu_idle.medium_pct / 100, opts.gpu_idle.high_pct / 100);
     f.title = fmt("Rank %.0f: GPU idle %.2f ms per step in gaps of >= %.1f ms with no GPU work", a.rank,
                   ms(idle_ns) / t.steps, ms(opts.idle_gap_ns));
     f.ranks = {a.rank};
@@ -343,9 +334,5 @@ void judge_stragglers(const RunData& run, const Gathered& gd, const AnalyzeOptio
 }
 
 }  // namespace detail
-
-void analyze_stragglers(const RunData& run, const AnalyzeOptions& opts, AnalysisResult& out) {
-  detail::judge_stragglers(run, detail::Gathered::of(run, opts), opts, out);
-}
 
 }  // namespace moetune::analyzers

@@ -169,24 +169,19 @@ Expected<void> write_small_tables(const std::vector<const RunData*>& runs, const
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const RunData& run = *runs[i];
     auto in = [&](RankId r) { return keep[i].count(static_cast<int>(r.value)) > 0; };
+    // Per-rank tables: the kept ranks' rows. Run-wide tables: each row once over all runs.
+    auto kept = [&](const auto& rows) {
+      for (const auto& row : rows)
+        if (in(row.rank)) tw.add(row);
+    };
+    auto once = [&](const auto& rows, std::set<std::string>& seen, auto key) {
+      for (const auto& row : rows)
+        if (seen.insert(key(row)).second) tw.add(row);
+    };
     for (const auto& [k, v] : run.meta)
       if (!summary_key(k) && meta_keys.insert(k).second) tw.set_meta(k, v);
-    for (const auto& r : run.ranks)
-      if (in(r.rank)) tw.add(r);
-    for (const auto& s : run.steps)
-      if (in(s.rank)) tw.add(s);
-    for (const auto& o : run.nccl_ops)
-      if (in(o.rank)) tw.add(o);
-    for (const auto& r : run.routing)
-      if (in(r.rank)) tw.add(r);
-    for (const auto& p : run.placement)
-      if (in(p.rank)) tw.add(p);
-    for (const auto& t : run.topology)
-      if (topo.insert(topo_key(t)).second) tw.add(t);
-    for (const auto& b : run.bench)
-      if (bench.insert(bench_key(b)).second) tw.add(b);
-    for (const auto& s : run.stats)
-      if (stats.insert(stat_key(s)).second) tw.add(s);
+    kept(run.ranks), kept(run.steps), kept(run.nccl_ops), kept(run.routing), kept(run.placement);
+    once(run.topology, topo, topo_key), once(run.bench, bench, bench_key), once(run.stats, stats, stat_key);
     if (run.nccl_ops.empty())  // alignment by NCCL kernel names: only those kernels
       for (auto k : run.kernels)
         if (in(k.rank) && parse_nccl_kernel(run.str(k.name))) {

@@ -14,6 +14,7 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 
+#include "analysis_flags.h"
 #include "command.h"
 #include "moetune/analyzers/model.h"
 #include "moetune/analyzers/options.h"
@@ -81,21 +82,6 @@ void print_result(const analyzers::RunData& run, const analyzers::AnalysisResult
       if (f.severity >= *threshold) exit_code = 1;
 }
 
-// Analysis thresholds: --set NAME=VALUE (repeatable) and --list-options.
-struct OptionFlags {
-  std::vector<std::string> set;
-  bool list = false;
-  void add(CLI::App* c) {
-    c->add_option("--set", set, "set an analysis threshold, NAME=VALUE (repeatable; --list-options lists them)")
-        ->allow_extra_args(false);  // one NAME=VALUE per --set: the run file is not swallowed
-    c->add_flag("--list-options", list, "list the analysis thresholds: name, default, unit, what it judges");
-  }
-  void apply(analyzers::AnalyzeOptions& o) const {
-    for (const auto& s : set)
-      if (auto r = analyzers::set_analyze_option(o, s); !r) throw InputError(r.error().message);
-  }
-};
-
 struct MapArgs {
   bool map = false, force = false;
   std::string output, ranks;
@@ -103,8 +89,8 @@ struct MapArgs {
 };
 
 void run_analyze(const std::vector<std::string>& paths, bool json, const std::string& fail_on, bool timing,
-                 const std::string& rules, const MapArgs& ma, const OptionFlags& flags, int& exit_code) {
-  if (flags.list) {
+                 bool list, const MapArgs& ma, const AnalysisFlags& flags, int& exit_code) {
+  if (list) {
     std::fputs(analyzers::analyze_options_table().c_str(), stdout);
     exit_code = 0;
     return;
@@ -115,9 +101,7 @@ void run_analyze(const std::vector<std::string>& paths, bool json, const std::st
     threshold = analyzers::parse_severity(fail_on);
     if (!threshold) throw InputError("--fail-on " + fail_on + ": expected low, medium, high or critical");
   }
-  analyzers::AnalyzeOptions opts;
-  flags.apply(opts);
-  opts.comm_rules = load_comm_rules(rules);
+  const auto opts = flags.options();
   if (!ma.map && (!ma.output.empty() || !ma.ranks.empty() || !ma.peers.empty()))
     throw InputError("-o, --ranks and --peers belong to analyze --map");
   if (ma.map) {  // the map step: one node's run -> summary
@@ -165,8 +149,8 @@ const Register reg{"analyze", [](CLI::App& app, int& exit_code) {
                      auto json = std::make_shared<bool>(false);
                      auto fail_on = std::make_shared<std::string>();
                      auto timing = std::make_shared<bool>(false);
-                     auto rules = std::make_shared<std::string>();
-                     auto flags = std::make_shared<OptionFlags>();
+                     auto list = std::make_shared<bool>(false);
+                     auto flags = std::make_shared<AnalysisFlags>();
                      auto* c = app.add_subcommand("analyze", "Findings, metrics and recommendations for a run");
                      c->add_option("run", *path, "run file (.moetune); or several summaries of analyze --map (the reduce)");
                      c->add_flag("--map", ma->map, "write a summary of this run's ranks (the map step, docs/MULTIHOST.md)");
@@ -180,10 +164,10 @@ const Register reg{"analyze", [](CLI::App& app, int& exit_code) {
                      c->add_option("--fail-on", *fail_on, "exit 1 when a finding has this severity or higher "
                                                           "(low, medium, high, critical)");
                      c->add_flag("--timing", *timing, "print load and analysis times to stderr");
-                     c->add_option("--comm-rules", *rules, kCommRulesHelp);
                      flags->add(c);
-                     c->callback([path, json, fail_on, timing, rules, ma, flags, &exit_code] {
-                       run_analyze(*path, *json, *fail_on, *timing, *rules, *ma, *flags, exit_code);
+                     c->add_flag("--list-options", *list, "list the analysis thresholds: name, default, unit, what it judges");
+                     c->callback([path, json, fail_on, timing, list, ma, flags, &exit_code] {
+                       run_analyze(*path, *json, *fail_on, *timing, *list, *ma, *flags, exit_code);
                      });
                    }};
 

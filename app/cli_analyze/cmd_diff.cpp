@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune diff BEFORE.moetune AFTER.moetune [--json]: measured before/after comparison.
+// moetune diff BEFORE.moetune AFTER.moetune [--json] [--set NAME=VALUE ...]: measured
+// before/after comparison (both runs analysed with the same thresholds).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "analysis_flags.h"
 #include "command.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/diff.h"
@@ -59,9 +61,8 @@ void print_predictions(const nlohmann::json& pm) {
 }
 
 void run_diff(const std::string& before, const std::string& after, const std::string& profile, bool json,
-              const std::string& rules, int& exit_code) {
-  analyzers::AnalyzeOptions opts;
-  opts.comm_rules = load_comm_rules(rules);
+              const AnalysisFlags& flags, int& exit_code) {
+  const auto opts = flags.options();
   auto a = analyzers::RunData::load(before);
   if (!a) throw InputError(a.error().message);
   auto b = analyzers::RunData::load(after);
@@ -118,7 +119,7 @@ const Register reg{"diff", [](CLI::App& app, int& exit_code) {
                      auto before = std::make_shared<std::string>(), after = std::make_shared<std::string>();
                      auto json = std::make_shared<bool>(false);
                      auto profile = std::make_shared<std::string>();
-                     auto rules = std::make_shared<std::string>();
+                     auto flags = std::make_shared<AnalysisFlags>();
                      auto* c = app.add_subcommand("diff", "Compare two runs: step time, comm, tokens/s, traffic, findings");
                      c->add_option("before", *before, "run before the change")->required();
                      c->add_option("after", *after, "run after the change")->required();
@@ -126,9 +127,9 @@ const Register reg{"diff", [](CLI::App& app, int& exit_code) {
                      c->add_option("--profile", *profile,
                                    "tuning profile that was applied: print each fix's predicted gain next to the "
                                    "measured one (default: the after run's recorded profile, if any)");
-                     c->add_option("--comm-rules", *rules, kCommRulesHelp);
-                     c->callback([before, after, profile, json, rules, &exit_code] {
-                       run_diff(*before, *after, *profile, *json, *rules, exit_code);
+                     flags->add(c);
+                     c->callback([before, after, profile, json, flags, &exit_code] {
+                       run_diff(*before, *after, *profile, *json, *flags, exit_code);
                      });
                    }};
 

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune plan RUN.moetune -o PROFILE.json [--force] [--memory-budget PCT] [--hot-k K] [--only ID|KIND,...]: analyze
+// moetune plan RUN.moetune -o PROFILE.json [--force] [--memory-budget PCT] [--hot-k K] [--only ID|KIND,...]
+// [--set NAME=VALUE ...]: analyze
 // the run and write the tuning profile (every finding's machine-applicable fixes, or only the named findings') that
 // `moetune apply` runs with.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
+#include "analysis_flags.h"
 #include "command.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/profile.h"
@@ -15,18 +18,21 @@ namespace moetune::cli {
 namespace {
 
 struct PlanArgs {
-  std::string run, out, comm_rules;
+  std::string run, out;
+  AnalysisFlags flags;
+  std::optional<double> memory_budget_pct;  // --memory-budget: placement.memory_budget_pct
+  std::optional<int> hot_k;                 // --hot-k: experts.hot_k
   std::vector<std::string> only;  // finding ids (hot_experts-1) or kinds (hot_experts)
   bool force = false;
-  analyzers::AnalyzeOptions opts;
 };
 
 void run_plan(const PlanArgs& a, int& exit_code) {
   if (auto c = check_output(a.out, a.force); !c) throw InputError(c.error().message);
   auto run = analyzers::RunData::load(a.run);
   if (!run) throw InputError(run.error().message);
-  auto opts = a.opts;
-  opts.comm_rules = load_comm_rules(a.comm_rules);
+  auto opts = a.flags.options();  // --set first; the named flags below win
+  if (a.memory_budget_pct) opts.memory_budget_pct = *a.memory_budget_pct;
+  if (a.hot_k) opts.hot_k = *a.hot_k;
   auto res = analyzers::analyze(*run, opts);
   if (!a.only.empty()) {  // one fix at a time: measure each finding's gain on its own
     std::vector<analyzers::Finding> kept;
@@ -63,16 +69,16 @@ const Register reg{"plan", [](CLI::App& app, int& exit_code) {
                      c->add_option("run", a->run, "run file (.moetune)")->required();
                      c->add_option("-o,--output", a->out, "profile to write (JSON)")->required();
                      c->add_flag("--force", a->force, "overwrite an existing profile");
-                     c->add_option("--memory-budget", a->opts.memory_budget_pct,
+                     c->add_option("--memory-budget", a->memory_budget_pct,
                                    "extra expert memory the placement plan may use, % of the expert weights "
                                    "(default 15; replicas of hot experts cost memory)")
                          ->check(CLI::Range(0.0, 400.0));
-                     c->add_option("--hot-k", a->opts.hot_k, "how many hot experts per layer (default 3)")
+                     c->add_option("--hot-k", a->hot_k, "how many hot experts per layer (default 3)")
                          ->check(CLI::Range(1, 1024));
                      c->add_option("--only", a->only,
                                    "only these findings' fixes: ids (hot_experts-1) or kinds (hot_experts), comma list")
                          ->delimiter(',');
-                     c->add_option("--comm-rules", a->comm_rules, kCommRulesHelp);
+                     a->flags.add(c);
                      c->callback([a, &exit_code] { run_plan(*a, exit_code); });
                    }};
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// moetune report RUN --format json|md|html|pdf|png -o FILE [--force] [--comm-rules FILE].
+// moetune report RUN --format json|md|html|pdf|png -o FILE [--force] [--comm-rules FILE]
+// [--set NAME=VALUE ...].
 // json, md and html come from the analyzers (no Qt: html carries SVG plots). pdf and
 // png plots are the GUI binary's (moetune-gui --report, QCustomPlot): when moetune-gui
 // is installed beside moetune it is run for them, else one line says to use it (exit 2).
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "analysis_flags.h"
 #include "command.h"
 #include "moetune/analyzers/model.h"
 #include "moetune/analyzers/report.h"
@@ -54,14 +56,16 @@ int report_with_gui(const std::string& path, const std::string& format, const st
   return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
 }
 
-void run_report(const std::string& path, const std::string& format, const std::string& out, const std::string& rules,
+void run_report(const std::string& path, const std::string& format, const std::string& out, const AnalysisFlags& flags,
                 bool force, int& exit_code) {
-  analyzers::AnalyzeOptions opts;
-  opts.comm_rules = load_comm_rules(rules);
+  const auto opts = flags.options();
   if (out != "-")
     if (auto c = check_output(out, force); !c) throw InputError(c.error().message);
   if (format == "pdf" || format == "png") {
     if (out == "-") throw InputError("-o -: " + format + " goes to a file (stdout takes json, md or html)");
+    if (!flags.set.empty() || !flags.comm_rules.empty())  // moetune-gui --report analyses with the defaults
+      throw InputError("--set and --comm-rules apply to json, md and html; " + format +
+                       " comes from moetune-gui, which uses the default thresholds and rules");
     exit_code = report_with_gui(path, format, out);
     return;
   }
@@ -87,7 +91,7 @@ const Register reg{"report", [](CLI::App& app, int& exit_code) {
                      auto path = std::make_shared<std::string>();
                      auto format = std::make_shared<std::string>("html");
                      auto out = std::make_shared<std::string>();
-                     auto rules = std::make_shared<std::string>();
+                     auto flags = std::make_shared<AnalysisFlags>();
                      auto force = std::make_shared<bool>(false);
                      auto* c = app.add_subcommand("report", "Write the analysis as a report (json, md, html; pdf/png via moetune-gui)");
                      c->add_option("run", *path, "run file (.moetune)")->required();
@@ -95,10 +99,10 @@ const Register reg{"report", [](CLI::App& app, int& exit_code) {
                          ->check(CLI::IsMember({"json", "md", "html", "pdf", "png"}))
                          ->default_str("html");
                      c->add_option("-o,--output", *out, "output file (png: a directory; - for stdout: json, md, html)")->required();
-                     c->add_option("--comm-rules", *rules, kCommRulesHelp);
+                     flags->add(c);
                      c->add_flag("--force", *force, "overwrite an existing output file");
-                     c->callback([path, format, out, rules, force, &exit_code] {
-                       run_report(*path, *format, *out, *rules, *force, exit_code);
+                     c->callback([path, format, out, flags, force, &exit_code] {
+                       run_report(*path, *format, *out, *flags, *force, exit_code);
                      });
                    }};
 

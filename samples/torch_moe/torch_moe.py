@@ -41,6 +41,11 @@ def parse_args(argv):
       help="set NCCL_HOSTID=moe-node<RANK> (unless set) so several ranks can share one GPU")
     a("--check-out", default=""); a("--torch-profiler", default="", metavar="DIR",
                                     help="write a Kineto trace (gzip JSON) per rank into DIR")
+    a("--dispatch", choices=["dropless", "capacity"], default="dropless",
+      help="dropless: exact split sizes, read on the host (one sync per layer per step); capacity: fixed "
+           "slots per expert (capacity.py), no host sync, assignments past the capacity dropped")
+    a("--capacity-factor", type=float, default=2.0,
+      help="with --dispatch capacity: slots per expert as a multiple of the uniform share")
     a("--no-marks", action="store_true",
       help="emit no moetune NVTX/record_function text (steps, phases, routing): a plain user job")
     o = p.parse_args(argv)
@@ -52,6 +57,7 @@ def parse_args(argv):
         bad("--hidden, --ffn, --tokens, --layers, --steps must be >= 1 and --warmup >= 0")
     if not 0 <= o.skew <= 10: bad("--skew must be in 0..10")
     if not 1 <= o.overlap_chunks <= o.tokens: bad("--overlap-chunks must be in 1..tokens")
+    if not 0 < o.capacity_factor <= 64: bad("--capacity-factor must be in (0, 64]")
     o.slow = (-1, 1.0)
     if o.slow_rank:
         try:
@@ -109,6 +115,8 @@ def main():
     except ImportError:  # run from the source tree: the helper lives in python/
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
         import moetune
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import capacity
     if not torch.cuda.is_available(): print("torch_moe: no CUDA device", file=sys.stderr); sys.exit(1)
     dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
     torch.cuda.set_device(dev)
@@ -124,6 +132,8 @@ def main():
     g = torch.Generator().manual_seed(o.seed * 1000003 + 7)  # global tokens: same for any rank count
     x_in = (torch.rand((R * T, H), generator=g) * 2 - 1)[rank * T:(rank + 1) * T].to(dev)
     gates, biases, w1, w2, local, fixed, ctab, ncop, placement_msgs = [], [], [], [], [], [], [], [], []
+    cap = capacity.capacity(T, K, C, E, o.capacity_factor)
+    lays, slot_ts, off_ts = [], [], []  # --dispatch capacity: per-layer slot layout
     for l in range(o.layers):
         gates.append(rand((H, E), 1000000 + l, 3.0 / H ** 0.5))
         gp = torch.Generator().manual_seed(o.seed * 1000003 + l * 7919 + 17)
@@ -147,6 +157,9 @@ def main():
         placement_msgs.append(f"moe.placement layer={l} map=" +
                               ",".join(f"{e}:" + "|".join(map(str, copies[l][e])) for e in range(E)))
         moetune.placement(l, copies[l])
+        lays.append(capacity.layout(copies[l], R, E, cap))
+        slot_ts.append(torch.tensor(lays[-1]["slot"], device=dev))
+        off_ts.append(torch.tensor(lays[-1]["off"], device=dev))
     grad = torch.rand(o.layers * (H * E + 4 * H * H), device=dev) if o.grad_allreduce else None
 
     def ffn(l, li, x):
@@ -156,6 +169,42 @@ def main():
             while extra > 0:  # straggler: extra real FLOPs, results discarded
                 m = min(extra, x.shape[0]); torch.relu(x[:m] @ w1[l][li]) @ w2[l][li]; extra -= m
         return y
+
+    dropped = torch.zeros((), dtype=torch.long, device=dev)
+
+    def layer_capacity(l, x, w, e_flat, dest, chunk):
+        # Fixed slots per (chunk, dest, expert): every split size is a host constant (capacity.py).
+        nonlocal dropped
+        lay, S, nme = lays[l], lays[l]["S"], lays[l]["nloc"][rank]
+        with moetune.phase("dispatch"):
+            idx, kept = capacity.slot_indices(torch, lay, e_flat, dest, chunk, C, slot_ts[l], off_ts[l])
+            dropped += (~kept).sum()
+            send_buf = torch.zeros((C * S + 1, H), dtype=cdt, device=dev)
+            send_buf[idx] = x[torch.arange(T * K, device=dev) // K].to(cdt)
+            recv_bufs, works = [], []
+            for c in range(C):
+                rb = send_buf.new_empty((R * nme * cap, H))
+                works.append(dist.all_to_all_single(rb, send_buf[c * S:(c + 1) * S], capacity.recv_splits(lay, rank),
+                                                    capacity.send_splits(lay), async_op=True))
+                recv_bufs.append(rb)
+        comb_bufs, cworks = [], []
+        for c in range(C):
+            with moetune.phase("experts"):
+                works[c].wait()
+                rb = recv_bufs[c].float().view(R, nme, cap, H)
+                out = torch.empty_like(rb)
+                for li in range(nme):  # empty slots are zero rows: relu(0 @ w1) @ w2 = 0
+                    out[:, li] = ffn(l, li, rb[:, li].reshape(R * cap, H)).view(R, cap, H)
+            with moetune.phase("combine"):
+                cb = send_buf.new_empty((S, H))
+                cworks.append(dist.all_to_all_single(cb, out.reshape(-1, H).to(cdt), capacity.send_splits(lay),
+                                                     capacity.recv_splits(lay, rank), async_op=True))
+                comb_bufs.append(cb)
+        with moetune.phase("combine"):
+            for wk in cworks: wk.wait()
+            comb_bufs.append(send_buf.new_zeros((1, H)))  # the dummy row of dropped assignments
+            back = torch.cat(comb_bufs).float()[idx]
+            return x + (back.view(T, K, H) * w[..., None]).sum(1)
 
     def layer(l, x, routed):
         with moetune.phase("gate"):
@@ -169,12 +218,15 @@ def main():
             rr = ctab[l][e_flat, (nth + rank) % ncop[l][e_flat]]
             dest = torch.where(fixed[l][e_flat] >= 0, fixed[l][e_flat], rr)
             chunk = ((torch.arange(T * K, device=dev) // K + 1) * C - 1) // T  # as moe_nccl: t in [T*c/C, T*(c+1)/C)
-            key = (chunk * R + dest) * E + e_flat
-            order = torch.argsort(key, stable=True)
-            counts = torch.bincount(key, minlength=C * R * E).view(C, R, E)
-            tpe = torch.bincount(e_flat, minlength=E)
+            tpe = onehot.sum(0)  # tokens per expert (no bincount: on CUDA it reads the max on the host)
             routed += tpe
             moetune.route(l, tpe)  # async copy to pinned memory + event: no host sync here
+            if o.dispatch == "dropless":
+                key = (chunk * R + dest) * E + e_flat
+                order = torch.argsort(key, stable=True)
+                counts = torch.bincount(key, minlength=C * R * E).view(C, R, E)
+        if o.dispatch == "capacity":
+            return layer_capacity(l, x, w, e_flat, dest, chunk)
         with moetune.phase("dispatch"):
             send_c = counts.permute(1, 0, 2).contiguous()  # [dest][chunk][expert]
             recv_c = torch.empty_like(send_c)
@@ -265,7 +317,9 @@ def main():
                           "slow_rank": o.slow[0], "slow_factor": o.slow[1], "seed": o.seed,
                           "torch": torch.__version__, "nccl_version": ".".join(map(str, torch.cuda.nccl.version())),
                           "device": torch.cuda.get_device_name(dev), "routed_tokens_rank0": routed.tolist(),
-                          "torch_profiler": o.torch_profiler or None}), flush=True)
+                          "torch_profiler": o.torch_profiler or None, "dispatch": o.dispatch,
+                          "capacity_slots": cap if o.dispatch == "capacity" else None,
+                          "dropped_assignments": int(dropped) if o.dispatch == "capacity" else 0}), flush=True)
     dist.destroy_process_group()
 
 

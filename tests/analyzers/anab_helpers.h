@@ -5,6 +5,7 @@
 #include "common/run_command.h"
 #include "common/scratch_dir.h"
 #include "common/text.h"
+#include "moetune/analyzers/model.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +46,13 @@ inline std::filesystem::path synth(const std::string& args) {
   if (r.rc != 0) return {};
   made[args] = out;
   return out;
+}
+
+// That synth run loaded into memory; the error names the synth arguments or the load.
+inline moetune::Expected<moetune::analyzers::RunData> load_synth(const std::string& args) {
+  auto path = synth(args);
+  if (path.empty()) return moetune::Error{"moetune synth " + args + " failed"};
+  return moetune::analyzers::RunData::load(path);
 }
 
 }  // namespace anab

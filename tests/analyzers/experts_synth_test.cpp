@@ -24,10 +24,8 @@ struct Analyzed {
 };
 
 Analyzed analyze_synth(const std::string& args) {
-  auto path = anab::synth(args);
-  EXPECT_FALSE(path.empty()) << "synth failed: " << args;
-  auto run = RunData::load(path);
-  EXPECT_TRUE(run.ok());
+  auto run = anab::load_synth(args);
+  EXPECT_TRUE(run.ok()) << run.error().message;
   Analyzed a{std::move(*run), {}};
   a.res = analyze(a.run);
   return a;

@@ -30,29 +30,22 @@ std::filesystem::path write_node(const RunData& run, const std::set<int>& keep, 
   auto sid = [&](StringId id) { return tw.intern(run.str(id)); };
   for (const auto& [k, v] : run.meta)
     if (k.rfind("store.", 0) != 0) tw.set_meta(k, v);
-  for (const auto& r : run.ranks)
-    if (in(r.rank)) tw.add(r);
+  auto kept = [&](const auto& rows) {
+    for (const auto& row : rows)
+      if (in(row.rank)) tw.add(row);
+  };
+  auto all = [&](const auto& rows) {
+    for (const auto& row : rows) tw.add(row);
+  };
+  kept(run.ranks), kept(run.memcpys), kept(run.memsets), kept(run.nccl_ops), kept(run.steps), kept(run.routing);
+  kept(run.placement), all(run.topology), all(run.bench), all(run.stats);
+  // Rows naming interned strings get this file's ids.
   for (auto k : run.kernels)
     if (in(k.rank)) k.name = sid(k.name), tw.add(k);
-  for (const auto& m : run.memcpys)
-    if (in(m.rank)) tw.add(m);
-  for (const auto& m : run.memsets)
-    if (in(m.rank)) tw.add(m);
   for (auto a : run.api_calls)
     if (in(a.rank)) a.name = sid(a.name), tw.add(a);
   for (auto n : run.nvtx)
     if (in(n.rank)) n.name = sid(n.name), n.domain = sid(n.domain), tw.add(n);
-  for (const auto& o : run.nccl_ops)
-    if (in(o.rank)) tw.add(o);
-  for (const auto& s : run.steps)
-    if (in(s.rank)) tw.add(s);
-  for (const auto& r : run.routing)
-    if (in(r.rank)) tw.add(r);
-  for (const auto& p : run.placement)
-    if (in(p.rank)) tw.add(p);
-  for (const auto& t : run.topology) tw.add(t);
-  for (const auto& b : run.bench) tw.add(b);
-  for (const auto& s : run.stats) tw.add(s);
   auto fin = tw.finish();
   EXPECT_TRUE(fin) << (fin ? "" : fin.error().message);
   return out;

@@ -63,9 +63,7 @@ TEST(AnalyzeOptions, SetParsesAndRejects) {
 // Raising exposed_comm's threshold above the measured share removes the finding;
 // lowering memcpy_bound's brings it to a run that stays under the default.
 TEST(AnalyzeOptions, ChangingAThresholdChangesTheFinding) {
-  auto path = anab::synth("--ranks 4 --inject no_overlap");
-  ASSERT_FALSE(path.empty());
-  auto run = RunData::load(path);
+  auto run = anab::load_synth("--ranks 4 --inject no_overlap");
   ASSERT_TRUE(run.ok()) << run.error().message;
   const auto base = analyze(*run);
   ASSERT_EQ(count_kind(base, FindingKind::ExposedComm), 1) << "no_overlap injects exposed communication";
@@ -118,4 +116,45 @@ TEST(AnalyzeOptions, CliSetAndListAndErrors) {
   EXPECT_EQ(bad.rc, 2);
   EXPECT_EQ(lines(bad.out), 1u) << bad.out;
   EXPECT_NE(bad.out.find("not a number"), std::string::npos) << bad.out;
+}
+
+// report, diff and plan take the same --set as analyze (app/cli_analyze/analysis_flags.h).
+TEST(AnalyzeOptions, CliSetOnReportDiffAndPlan) {
+  auto path = anab::synth("--ranks 4 --inject no_overlap");
+  ASSERT_FALSE(path.empty());
+  const std::string cli = MOETUNE_CLI, run = path.string(), off = " --set exposed_comm.min_pct=100";
+  const std::string id = "\"exposed_comm-1\"";
+  auto rep = anab::run(cli + " report " + run + " --format json -o -");
+  ASSERT_EQ(rep.rc, 0) << rep.out;
+  EXPECT_NE(rep.out.find(id), std::string::npos);
+  auto rep_off = anab::run(cli + " report " + run + " --format json -o -" + off);
+  ASSERT_EQ(rep_off.rc, 0) << rep_off.out;
+  EXPECT_EQ(rep_off.out.find(id), std::string::npos) << "report ignored --set";
+
+  auto dif = anab::run(cli + " diff " + run + " " + run + " --json");
+  ASSERT_EQ(dif.rc, 0) << dif.out;
+  EXPECT_NE(dif.out.find("exposed_comm-1"), std::string::npos);
+  auto dif_off = anab::run(cli + " diff " + run + " " + run + " --json" + off);
+  ASSERT_EQ(dif_off.rc, 0) << dif_off.out;
+  EXPECT_EQ(dif_off.out.find("exposed_comm-1"), std::string::npos) << "diff ignored --set";
+
+  const auto prof = anab::tmpdir() / "set_profile.json";
+  auto plan = anab::run(cli + " plan " + run + " -o " + prof.string() + " --force");
+  ASSERT_EQ(plan.rc, 0) << plan.out;
+  EXPECT_NE(anab::read_text(prof).find("exposed_comm-1"), std::string::npos);
+  auto plan_off = anab::run(cli + " plan " + run + " -o " + prof.string() + " --force" + off);
+  ASSERT_EQ(plan_off.rc, 0) << plan_off.out;
+  EXPECT_EQ(anab::read_text(prof).find("exposed_comm-1"), std::string::npos) << "plan ignored --set";
+
+  for (const std::string cmd : {" report " + run + " --format json -o -", " diff " + run + " " + run,
+                                " plan " + run + " -o " + prof.string() + " --force"}) {
+    auto bad = anab::run(cli + cmd + " --set exposed_comm.min_pct=lots");
+    EXPECT_EQ(bad.rc, 2) << cmd;
+    EXPECT_EQ(lines(bad.out), 1u) << cmd << ": " << bad.out;
+  }
+  // pdf/png come from moetune-gui, which analyses with the defaults: --set there is refused, not ignored.
+  auto pdf = anab::run(cli + " report " + run + " --format pdf -o " + (anab::tmpdir() / "r.pdf").string() + off);
+  EXPECT_EQ(pdf.rc, 2) << pdf.out;
+  EXPECT_EQ(lines(pdf.out), 1u) << pdf.out;
+  EXPECT_NE(pdf.out.find("default thresholds"), std::string::npos) << pdf.out;
 }

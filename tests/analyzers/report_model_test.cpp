@@ -22,9 +22,7 @@ std::size_t count(const std::string& s, const std::string& what) {
 }  // namespace
 
 TEST(ReportModel, PlotsSectionsAndSvg) {
-  auto path = anab::synth("--ranks 4 --inject hot_experts_slow_rank");
-  ASSERT_FALSE(path.empty());
-  auto run = RunData::load(path);
+  auto run = anab::load_synth("--ranks 4 --inject hot_experts_slow_rank");
   ASSERT_TRUE(run.ok()) << run.error().message;
   const auto r = analyze(*run);
   const auto plots = report_plots(*run, r);

@@ -75,14 +75,23 @@ if [ "${SKIP_C:-0}" != 1 ]; then
   grep -h median_step_ms "$G".*.log | cut -c1-300 > "$G.steps.txt"
 fi
 # ---- D: the Python helper under moetune record (2 ranks) ----
+# DISPATCH=capacity (default): torch_moe's host-sync-free dispatch, so that any host sync left is
+# the helper's; one dropless run (split sizes read on the host) shows the finding it must not add.
 if [ "${SKIP_D:-0}" != 1 ]; then
   export MOETUNE_LIB_DIR=$ROOT/$BUILD/devlib/collectors
   mkdir -p "$MOETUNE_LIB_DIR"
   cp "$ROOT/$BUILD"/collectors/cupti/*.so "$ROOT/$BUILD"/collectors/nccl/*.so "$MOETUNE_LIB_DIR/"
   HA="$ROOT/samples/torch_moe/torch_moe.py --experts 8 --skew 1.2 --steps 30 --warmup 5 --emulate-nodes"
+  D="--dispatch ${DISPATCH:-capacity}"
   for i in 1 2; do
-    MOETUNE_DISABLE=1 timeout 120 "$M" record --force -o "$OUT/helper_off$i.moetune" -- torchrun --standalone --nproc-per-node 2 $HA > "$OUT/helper_off$i.log" 2>&1
-    timeout 120 "$M" record --force -o "$OUT/helper_on$i.moetune" -- torchrun --standalone --nproc-per-node 2 $HA > "$OUT/helper_on$i.log" 2>&1
+    MOETUNE_DISABLE=1 timeout 120 "$M" record --force -o "$OUT/helper_off$i.moetune" -- torchrun --standalone --nproc-per-node 2 $HA $D > "$OUT/helper_off$i.log" 2>&1
+    timeout 120 "$M" record --force -o "$OUT/helper_on$i.moetune" -- torchrun --standalone --nproc-per-node 2 $HA $D > "$OUT/helper_on$i.log" 2>&1
+  done
+  timeout 120 "$M" record --force -o "$OUT/helper_on_dropless.moetune" -- torchrun --standalone --nproc-per-node 2 $HA --dispatch dropless > "$OUT/helper_on_dropless.log" 2>&1
+  for f in helper_off1 helper_off2 helper_on1 helper_on2 helper_on_dropless; do
+    "$M" analyze "$OUT/$f.moetune" > "$OUT/$f.analyze.txt" 2>&1
+    "$M" analyze "$OUT/$f.moetune" --json > "$OUT/$f.analyze.json" 2>&1
+    "$M" info "$OUT/$f.moetune" > "$OUT/$f.info.txt" 2>&1
   done
 fi
 ls -la "$OUT" > "$OUT/listing.txt"

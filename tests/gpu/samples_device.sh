@@ -3,7 +3,7 @@
 # Device tier for the MoE samples: correctness (N-rank output == 1-rank reference) and the
 # tokens/s table of samples/README.md, on however many GPUs the machine has (ranks beyond the
 # GPU count become emulated nodes: one NCCL_HOSTID each, sockets over loopback).
-# usage: tests/gpu/samples_device.sh BIN_DIR OUT_DIR [check|measure|torch|all]...
+# usage: tests/gpu/samples_device.sh BIN_DIR OUT_DIR [check|measure|torch|capacity|all]...
 # BIN_DIR holds moe_nccl and moe_hot_placement. Writes OUT_DIR/{check.jsonl,results.jsonl,log.txt,
 # kineto.tgz}. Exit 1 if a correctness check fails or a run crashes.
 set -u
@@ -148,6 +148,20 @@ if want torch; then
   run_torch t2_profiler 2 --experts 8 --top-k 2 --hidden 512 --ffn 1024 --tokens 1024 --layers 2 --steps 3 --warmup 1 \
     --skew 1.2 --torch-profiler "$TMP/kineto"
   (cd "$TMP" && tar czf "$OUT/kineto.tgz" kineto 2>/dev/null && ls -la kineto | tee -a "$OUT/log.txt")
+fi
+if want capacity; then
+  # torch_moe --dispatch capacity (no host sync): with room for every assignment (factor 64) the
+  # output must equal the dropless 1-rank reference, here with a replicated expert and 2 chunks.
+  TC="--experts 8 --top-k 2 --hidden 256 --ffn 512 --layers 2 --steps 2 --warmup 0 --skew 1.0 --seed 5"
+  python3 -c 'import json,sys; m={str(e): [e % 2] for e in range(8)}; m["3"] = [1, 0]
+json.dump({"format": "moetune-placement", "version": 1, "experts": 8, "ranks": 2, "layers": {"0": m, "1": m}}, open(sys.argv[1], "w"))' \
+    "$TMP/crep2.json"
+  run_torch cref_fp32 1 $TC --tokens 512 --check-out "$TMP/cref_fp32"
+  run_torch cc1_capacity 1 $TC --tokens 512 --dispatch capacity --capacity-factor 64 --check-out "$TMP/cc1_capacity"
+  compare cc1_capacity cref_fp32 1e-4
+  run_torch cc2_capacity_rep_overlap2 2 $TC --tokens 256 --overlap-chunks 2 --placement "$TMP/crep2.json" \
+    --dispatch capacity --capacity-factor 64 --check-out "$TMP/cc2_capacity_rep_overlap2"
+  compare cc2_capacity_rep_overlap2 cref_fp32 1e-4
 fi
 if want torch2; then
   TM="--experts 8 --top-k 2 --hidden 1024 --ffn 4096 --tokens 2048 --layers 2 --steps 10 --warmup 3 --skew 1.2 --seed 1"

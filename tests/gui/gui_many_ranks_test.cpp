@@ -30,10 +30,19 @@ class GuiManyRanksTest : public QObject {
   QTemporaryDir dir_;
   QString run64_, run4_;
 
-  static bool load(MainWindow& w, const QString& p) {
+  // Shows w at 1400x900 with the run at p loaded; false when the load failed.
+  static bool show_loaded(MainWindow& w, const QString& p) {
+    w.resize(1400, 900);
+    w.show();
     w.set_quiet_errors(true);
     w.open(p);
     return w.loader()->wait(240000) && w.last_error().isEmpty();
+  }
+  // The run at p read as the GUI reads it: its summary, then the whole run.
+  static Expected<LoadedRun> read_run(const QString& p) {
+    auto s = RunLoader::read_summary(p.toStdString());
+    if (!s) return s.error();
+    return RunLoader::read_full(*s);
   }
   // The lanes of `rank` in the run's timeline.
   static std::vector<int> lanes_of(const MainWindow& w, int rank) {
@@ -65,9 +74,7 @@ class GuiManyRanksTest : public QObject {
   }
 
   void nodes_split_hosts_into_eights() {
-    auto s = RunLoader::read_summary(run64_.toStdString());
-    QVERIFY(s);
-    auto run = RunLoader::read_full(*s);
+    auto run = read_run(run64_);
     QVERIFY(run);
     const RankNodes n = RankNodes::build(run->data, run->timeline);
     QCOMPARE(n.nodes.size(), std::size_t(8));
@@ -79,9 +86,7 @@ class GuiManyRanksTest : public QObject {
     QCOMPARE(n.node_of_rank(37), 4);
     QCOMPARE(n.node_of_rank(999), -1);
     // a small host stays one node, unsplit
-    auto s4 = RunLoader::read_summary(run4_.toStdString());
-    QVERIFY(s4);
-    auto r4 = RunLoader::read_full(*s4);
+    auto r4 = read_run(run4_);
     QVERIFY(r4);
     const RankNodes n4 = RankNodes::build(r4->data, r4->timeline);
     QCOMPARE(n4.nodes.size(), std::size_t(1));
@@ -89,9 +94,7 @@ class GuiManyRanksTest : public QObject {
   }
 
   void busy_share_matches_a_direct_sum() {
-    auto s = RunLoader::read_summary(run64_.toStdString());
-    QVERIFY(s);
-    auto run = RunLoader::read_full(*s);
+    auto run = read_run(run64_);
     QVERIFY(run);
     const auto& tl = run->timeline;
     const RankHeat h = RankHeat::from_timeline(tl, tl.t_begin, tl.t_end);
@@ -120,9 +123,7 @@ class GuiManyRanksTest : public QObject {
 
   void overview_starts_collapsed_with_the_analysis_heat() {
     MainWindow w;
-    w.resize(1400, 900);
-    w.show();
-    QVERIFY(load(w, run64_));
+    QVERIFY(show_loaded(w, run64_));
     QVERIFY(w.result());
     TimelineView* tv = w.timeline();
     QVERIFY(tv->node_mode());
@@ -167,9 +168,7 @@ class GuiManyRanksTest : public QObject {
 
   void clicking_a_node_shows_its_lanes() {
     MainWindow w;
-    w.resize(1400, 900);
-    w.show();
-    QVERIFY(load(w, run64_));
+    QVERIFY(show_loaded(w, run64_));
     TimelineView* tv = w.timeline();
     const int node = 2;  // ranks 16-23
     QTest::mouseClick(tv, Qt::LeftButton, {}, QPoint(30, tv->node_row_y(node) + 6));
@@ -192,9 +191,7 @@ class GuiManyRanksTest : public QObject {
 
   void clicking_a_rank_strip_shows_that_ranks_lanes() {
     MainWindow w;
-    w.resize(1400, 900);
-    w.show();
-    QVERIFY(load(w, run64_));
+    QVERIFY(show_loaded(w, run64_));
     TimelineView* tv = w.timeline();
     const int node = 1;  // ranks 8-15; rank 11 is the 4th strip
     const QPoint at(TimelineView::kLabelWidth + 300, tv->node_row_y(node) + 2 + 3 * TimelineView::kHeatRankPx);
@@ -209,9 +206,7 @@ class GuiManyRanksTest : public QObject {
 
   void selecting_a_finding_expands_its_nodes_and_zooms() {
     MainWindow w;
-    w.resize(1400, 900);
-    w.show();
-    QVERIFY(load(w, run64_));
+    QVERIFY(show_loaded(w, run64_));
     TimelineView* tv = w.timeline();
     const std::int64_t b = w.run()->timeline.t_begin, span = w.run()->timeline.t_end - b;
     auto res = std::make_shared<analyzers::AnalysisResult>();
@@ -259,9 +254,7 @@ class GuiManyRanksTest : public QObject {
 
   void search_opens_the_node_of_the_match() {
     MainWindow w;
-    w.resize(1400, 900);
-    w.show();
-    QVERIFY(load(w, run64_));
+    QVERIFY(show_loaded(w, run64_));
     TimelineView* tv = w.timeline();
     QVERIFY(tv->find_next(QStringLiteral("step")));
     QVERIFY(tv->selected().valid());
@@ -270,9 +263,7 @@ class GuiManyRanksTest : public QObject {
 
   void few_ranks_keep_the_plain_lanes() {
     MainWindow w;
-    w.resize(1400, 900);
-    w.show();
-    QVERIFY(load(w, run4_));
+    QVERIFY(show_loaded(w, run4_));
     TimelineView* tv = w.timeline();
     QVERIFY(!tv->node_mode());
     QCOMPARE(shown_lanes(w), int(w.run()->timeline.lanes.size()));

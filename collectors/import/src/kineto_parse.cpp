@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "kineto_event.h"
 
@@ -125,78 +126,104 @@ error_code read_time(od::value& v, std::int64_t& ns, bool& has, bool& bad) {
   return SUCCESS;
 }
 
+
+// Calls fn on each member of v (a value or the document) when v is a JSON `Want`:
+// fn(key, value) for the fields of an object, fn(value) for the items of an array.
+// Anything else: no call, SUCCESS. Stops at the first error fn or the parser returns.
+template <od::json_type Want, class V, class Fn>
+error_code for_each_in(V& v, Fn&& fn) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  if (t != Want) return SUCCESS;
+  if constexpr (Want == od::json_type::object) {
+    od::object o;
+    if (auto e = v.get_object().get(o)) return e;
+    for (auto f : o) {
+      if (auto e = f.error()) return e;
+      od::raw_json_string rk;
+      if (auto e = f.key().get(rk)) return e;
+      od::value x;
+      if (auto e = f.value().get(x)) return e;
+      if (auto e = fn(key_text(rk), x)) return e;
+    }
+  } else {
+    od::array a;
+    if (auto e = v.get_array().get(a)) return e;
+    for (auto item : a) {
+      od::value x;
+      if (auto e = item.get(x)) return e;
+      if (auto e = fn(x)) return e;
+    }
+  }
+  return SUCCESS;
+}
+template <class V, class Fn>
+error_code for_each_field(V& v, Fn&& fn) {
+  return for_each_in<od::json_type::object>(v, std::forward<Fn>(fn));
+}
+template <class Fn>
+error_code for_each_item(od::value& v, Fn&& fn) {
+  return for_each_in<od::json_type::array>(v, std::forward<Fn>(fn));
+}
+
 // grid/block: [x, y, z] -> packed; components out of the 21-bit range give 0.
 error_code read_dim3(od::value& v, std::int64_t& packed) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
   if (t != od::json_type::array) return SUCCESS;
-  od::array a;
-  if (auto e = v.get_array().get(a)) return e;
   std::int64_t d[3] = {1, 1, 1};
   int i = 0;
   bool fine = true;
-  for (auto item : a) {
-    od::value x;
-    if (auto e = item.get(x)) return e;
+  auto e = for_each_item(v, [&](od::value& x) -> error_code {
     std::int64_t n = 0;
     bool ok = false;
     if (auto e = read_int(x, n, ok)) return e;
     if (i < 3) d[i] = n;
     fine = fine && ok && n >= 0 && n < (1 << 21);
     ++i;
-  }
+    return SUCCESS;
+  });
+  if (e) return e;
   packed = fine && i == 3 ? pack_dim3(d[0], d[1], d[2]) : 0;
   return SUCCESS;
 }
 
-// Calls fn(key, value) for each field of v when v is an object (anything else: no
-// fields, SUCCESS); stops at the first error fn or the parser returns.
-template <class Fn>
-error_code for_each_field(od::value& v, Fn&& fn) {
-  od::json_type t;
-  if (auto e = v.type().get(t)) return e;
-  if (t != od::json_type::object) return SUCCESS;
-  od::object o;
-  if (auto e = v.get_object().get(o)) return e;
-  for (auto f : o) {
-    if (auto e = f.error()) return e;
-    od::raw_json_string rk;
-    if (auto e = f.key().get(rk)) return e;
-    od::value x;
-    if (auto e = f.value().get(x)) return e;
-    if (auto e = fn(key_text(rk), x)) return e;
-  }
-  return SUCCESS;
-}
+// The args the importer reads, by key, and how: an integer (kept only when the value is
+// one), a string, the raw text of any value (split sizes, rank lists) or an [x, y, z].
+struct ArgField {
+  std::string_view key;
+  std::optional<std::int64_t> Event::*num = nullptr;
+  std::string_view Event::*str = nullptr;
+  std::string_view Event::*text = nullptr;
+  std::int64_t Event::*dim3 = nullptr;
+};
+constexpr ArgField kArgs[] = {
+    // CUDA runtime and kernel args
+    {"correlation", &Event::correlation}, {"stream", &Event::stream}, {"device", &Event::device},
+    {"bytes", &Event::bytes}, {.key = "grid", .dim3 = &Event::grid}, {.key = "block", .dim3 = &Event::block},
+    // NCCL metadata (record_param_comms)
+    {.key = "Collective name", .str = &Event::coll_name}, {.key = "dtype", .str = &Event::dtype},
+    {"In msg nelems", &Event::in_nelems}, {"Out msg nelems", &Event::out_nelems}, {"Group size", &Event::group_size},
+    {"Seq", &Event::seq}, {"Rank", &Event::nccl_rank}, {.key = "Process Group Name", .str = &Event::pg_name},
+    {.key = "Process Group Ranks", .text = &Event::pg_ranks}, {.key = "name", .str = &Event::arg_name},
+    {.key = "In split size", .text = &Event::in_split}, {.key = "Out split size", .text = &Event::out_split},
+};
 
 error_code read_args(od::value& v, Event& ev) {
   return for_each_field(v, [&](std::string_view k, od::value& x) -> error_code {
-    std::int64_t n = 0;
-    bool ok = false;
-    error_code e = SUCCESS;
-    auto opt_int = [&](std::optional<std::int64_t>& dst) {
-      e = read_int(x, n, ok);
-      if (ok) dst = n;
-    };
-    if (k == "correlation") opt_int(ev.correlation);
-    else if (k == "stream") opt_int(ev.stream);
-    else if (k == "device") opt_int(ev.device);
-    else if (k == "bytes") opt_int(ev.bytes);
-    else if (k == "grid") e = read_dim3(x, ev.grid);
-    else if (k == "block") e = read_dim3(x, ev.block);
-    else if (k == "Collective name") e = read_str(x, ev.coll_name);
-    else if (k == "dtype") e = read_str(x, ev.dtype);
-    else if (k == "In msg nelems") opt_int(ev.in_nelems);
-    else if (k == "Out msg nelems") opt_int(ev.out_nelems);
-    else if (k == "Group size") opt_int(ev.group_size);
-    else if (k == "Seq") opt_int(ev.seq);
-    else if (k == "Rank") opt_int(ev.nccl_rank);
-    else if (k == "Process Group Name") e = read_str(x, ev.pg_name);
-    else if (k == "Process Group Ranks") e = read_text(x, ev.pg_ranks);
-    else if (k == "name") e = read_str(x, ev.arg_name);
-    else if (k == "In split size") e = read_text(x, ev.in_split);
-    else if (k == "Out split size") e = read_text(x, ev.out_split);
-    return e;
+    for (const auto& a : kArgs) {
+      if (a.key != k) continue;
+      if (a.num) {
+        std::int64_t n = 0;
+        bool ok = false;
+        const error_code e = read_int(x, n, ok);
+        if (ok) ev.*a.num = n;
+        return e;
+      }
+      if (a.dim3) return read_dim3(x, ev.*a.dim3);
+      return a.str ? read_str(x, ev.*a.str) : read_text(x, ev.*a.text);
+    }
+    return SUCCESS;
   });
 }
 
@@ -229,16 +256,10 @@ error_code read_event(od::value& v, Event& ev) {
 }
 
 error_code read_devices(od::value& v, std::vector<DeviceProps>& out) {
-  od::json_type t;
-  if (auto e = v.type().get(t)) return e;
-  if (t != od::json_type::array) return SUCCESS;
-  od::array a;
-  if (auto e = v.get_array().get(a)) return e;
-  for (auto item : a) {
-    od::value d;
-    if (auto e = item.get(d)) return e;
+  return for_each_item(v, [&](od::value& d) -> error_code {
+    od::json_type t;
     if (auto e = d.type().get(t)) return e;
-    if (t != od::json_type::object) continue;
+    if (t != od::json_type::object) return SUCCESS;
     DeviceProps p;
     auto e = for_each_field(d, [&](std::string_view k, od::value& x) -> error_code {
       std::int64_t n = 0;
@@ -264,8 +285,8 @@ error_code read_devices(od::value& v, std::vector<DeviceProps>& out) {
     });
     if (e) return e;
     out.push_back(std::move(p));
-  }
-  return SUCCESS;
+    return SUCCESS;
+  });
 }
 
 error_code read_distributed(od::value& v, std::optional<std::int64_t>& rank) {
@@ -311,29 +332,25 @@ Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_s
       return Error{file.string() + ": not a Kineto trace (top level is not a JSON object with traceEvents)"};
   }
   if (!meta.legacy_array) {
-    od::object root;
-    if (auto e = doc.get_object().get(root)) return json_error(e);
-    for (auto f : root) {
-      if (auto e = f.error()) return json_error(e);
-      od::raw_json_string rk;
-      if (auto e = f.key().get(rk)) return json_error(e);
-      std::string_view k = key_text(rk);
-      od::value x;
-      if (auto e = f.value().get(x)) return json_error(e);
-      error_code e = SUCCESS;
+    auto e = for_each_field(doc, [&](std::string_view k, od::value& x) -> error_code {
       if (k == "traceEvents") {
         od::json_type et;
-        e = x.type().get(et);
+        auto e = x.type().get(et);
         if (!e && et == od::json_type::array) meta.has_events = true;
-      } else if (k == "baseTimeNanoseconds") {
+        return e;
+      }
+      if (k == "baseTimeNanoseconds") {
         std::int64_t n = 0;
         bool ok = false;
-        e = read_int(x, n, ok);
+        auto e = read_int(x, n, ok);
         if (ok) meta.base_time_ns = n;
-      } else if (k == "distributedInfo") e = read_distributed(x, meta.rank);
-      else if (k == "deviceProperties") e = read_devices(x, meta.devices);
-      if (e) return json_error(e);
-    }
+        return e;
+      }
+      if (k == "distributedInfo") return read_distributed(x, meta.rank);
+      if (k == "deviceProperties") return read_devices(x, meta.devices);
+      return SUCCESS;
+    });
+    if (e) return json_error(e);
     const char* rest = nullptr;  // current_location() is out of bounds exactly at the end
     if (!doc.current_location().get(rest))
       return Error{file.string() + ": invalid JSON (content after the top-level object near byte " +
@@ -347,43 +364,35 @@ Expected<void> parse_trace(const std::filesystem::path& file, simdjson::padded_s
   // Pass 2: the events.
   doc.rewind();
   std::uint64_t n = 0;
-  auto walk = [&](od::array& events) -> Expected<void> {
+  // The events array; stops early (SUCCESS) when on_event gives the import up.
+  auto walk = [&](od::array& events) -> error_code {
     for (auto item : events) {
       od::value v;
-      if (auto e = item.get(v)) return json_error(e);
+      if (auto e = item.get(v)) return e;
       Event ev;
-      if (auto e = read_event(v, ev)) return json_error(e);
+      if (auto e = read_event(v, ev)) return e;
       if (meta.legacy_array && ev.cat.empty()) {
         const bool moe = ev.name.substr(0, 4) == "moe:" || ev.name.substr(0, 4) == "moe.";
         ev.cat = moe || ev.name.substr(0, 13) == "ProfilerStep#" ? "user_annotation" : "cpu_op";
       }
-      if (meta_ok && !on_event(ev)) return {};  // given up: nothing more is wanted
+      if (meta_ok && !on_event(ev)) return SUCCESS;  // given up: nothing more is wanted
       if ((++n & 0xFFFF) == 0 && progress) {
         const char* loc = nullptr;
         if (!doc.current_location().get(loc)) progress(static_cast<std::uint64_t>(loc - begin), json.size());
       }
     }
-    return {};
+    return SUCCESS;
   };
-  if (meta.legacy_array) {
+  auto events_of = [&](auto& v) -> error_code {
     od::array events;
-    if (auto e = doc.get_array().get(events)) return json_error(e);
-    if (auto w = walk(events); !w) return w;
-  } else {
-    od::object root;
-    if (auto e = doc.get_object().get(root)) return json_error(e);
-    for (auto f : root) {
-      if (auto e = f.error()) return json_error(e);
-      od::raw_json_string rk;
-      if (auto e = f.key().get(rk)) return json_error(e);
-      if (key_text(rk) != "traceEvents") continue;
-      od::value x;
-      if (auto e = f.value().get(x)) return json_error(e);
-      od::array events;
-      if (auto e = x.get_array().get(events)) return json_error(e);
-      if (auto w = walk(events); !w) return w;
-    }
-  }
+    if (auto e = v.get_array().get(events)) return e;
+    return walk(events);
+  };
+  error_code e = meta.legacy_array ? events_of(doc)
+                                   : for_each_field(doc, [&](std::string_view k, od::value& x) -> error_code {
+                                       return k == "traceEvents" ? events_of(x) : SUCCESS;
+                                     });
+  if (e) return json_error(e);
   if (!meta_ok) return meta_ok;
   if (progress) progress(json.size(), json.size());
   return {};

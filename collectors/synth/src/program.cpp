@@ -94,12 +94,14 @@ Program::Program(const Options& o, const Injections& inj, const Cluster& c, cons
                 "int, int, int)");
   unpermute_ = in("void moe::unpermute_reduce_kernel<__nv_bfloat16, float, 128>(__nv_bfloat16 const*, __nv_bfloat16*, "
                   "float const*, int const*, int, int, int)");
-  shared_up_ = in("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_"
-                  "off_kernel__5x_cublas_shared_expert_up");
-  shared_down_ = in("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_"
-                    "k_off_kernel__5x_cublas_shared_expert_down");
-  expert_gemm_ = in("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_"
-                    "k_off_kernel__5x_cublas");
+  // The routed experts' GEMM; the shared expert's up/down projections are the same kernel
+  // under a suffixed name.
+  const std::string expert_gemm =
+      "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_kernel__5x_"
+      "cublas";
+  shared_up_ = in((expert_gemm + "_shared_expert_up").c_str());
+  shared_down_ = in((expert_gemm + "_shared_expert_down").c_str());
+  expert_gemm_ = in(expert_gemm.c_str());
   optimizer_ = in("void at::native::(anonymous namespace)::multi_tensor_apply_kernel<at::native::(anonymous "
                   "namespace)::TensorListMetadata<4>, at::native::(anonymous namespace)::FusedAdamMathFunctor<float, 4, "
                   "(at::native::ADAM_MODE)0, false>, double*, double, double, double, double, double, bool, double*, "

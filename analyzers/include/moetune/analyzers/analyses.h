@@ -7,7 +7,8 @@
 // Each analysis is split into a per-rank GATHER (the only code that reads event tables:
 // kernels, copies, memsets, API calls, NVTX), and a MEASURE/JUDGE step that reads the
 // gathers and the run's small tables (src/gather.h). analyze() gathers every rank once and
-// judges; the functions below gather and judge one analysis (tests, single use). The
+// judges; the functions below gather and judge one analysis (tests, single use; defined
+// together in analyze.cpp, the files named below hold the gather and judge). The
 // sharded analysis (summary.h) runs the same judge on gathers written by several nodes.
 #pragma once
 #include "moetune/analyzers/model.h"

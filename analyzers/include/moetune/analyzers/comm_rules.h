@@ -39,11 +39,23 @@ inline int matching_rule(std::string_view name) {
 // two different known devices).
 bool is_comm_memcpy(const MemcpyRow& m);
 
+// The one rule every analysis uses to tell which kind of NCCL call a function name is
+// (NcclOpRow::func, an aligned instance's func, a decoded kernel's func). The name is read
+// in any spelling the vocabulary knows: a name that starts with a collective
+// (comm::func_from_name: "AllToAll", "all_to_all_single", "ncclAlltoAll", "send",
+// "ncclSend"), else one that names it inside (comm::func_in_text: "c10d::alltoall_").
+// The importers store the canonical names, which are recognised without parsing.
+enum class OpFamily : std::uint8_t { Other, AllToAll, Send, Recv, SendRecv };
+OpFamily op_family(std::string_view func);
+inline bool is_alltoall_op(std::string_view func) { return op_family(func) == OpFamily::AllToAll; }
+// Grouped point-to-point: Send, Recv or SendRecv (all-to-all is built from these in NCCL).
+inline bool is_p2p_op(std::string_view func) {
+  const OpFamily f = op_family(func);
+  return f == OpFamily::Send || f == OpFamily::Recv || f == OpFamily::SendRecv;
+}
 // A grouped send/recv (Send, Recv, SendRecv) whose peer is the rank itself: NCCL copies it
 // locally, so it is not network traffic and no other rank takes part in it.
-inline bool is_self_send(const NcclOpRow& o) {
-  return (o.func == "Send" || o.func == "Recv" || o.func == "SendRecv") && o.peer >= 0 && o.peer == o.rank.value;
-}
+inline bool is_self_send(const NcclOpRow& o) { return is_p2p_op(o.func) && o.peer >= 0 && o.peer == o.rank.value; }
 // Names of host API calls that block the CPU until the GPU (or a copy) finishes.
 // By name only: the api_calls kind "synchronization" also holds non-blocking
 // cudaEventQuery and GPU-side cudaStreamWaitEvent records.
