@@ -126,7 +126,9 @@ TEST(SchemaDescriptors, FlagsAndVersionsAreConsistent) {
       has_dur |= c.codec == Codec::Dur;
     }
     // A ranged table is read by (rank, start_ns) windows: it needs a start and a length.
-    if (t.info.flags & kRanged) EXPECT_TRUE(has_start && (has_dur != has_end)) << t.info.name;
+    if (t.info.flags & kRanged) {
+      EXPECT_TRUE(has_start && (has_dur != has_end)) << t.info.name;
+    }
   }
   // The tables `info` lists, in its order (unchanged from before the descriptors).
   std::vector<std::string_view> counted = table_names(kCounted);
