@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include "moetune/analyzers/steps.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers::detail {
 
@@ -126,13 +127,13 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     if (is_comm_memcpy(m)) {
       ++a.peer_copies;
       comm_extra[a.rank].push_back({m.start_ns, m.end_ns()});
-      a.p2p.push_back({m.start_ns, m.end_ns()}), a.p2p_bytes += m.bytes, a.p2p_dur += m.dur_ns;
+      a.p2p.push_back({m.start_ns, m.end_ns()}), a.p2p_bytes = sat_add(a.p2p_bytes, m.bytes), a.p2p_dur = sat_add(a.p2p_dur, m.dur_ns);
     } else if (m.kind == CopyKind::HtoD) {
-      a.h2d.push_back({m.start_ns, m.end_ns()}), a.h2d_bytes += m.bytes, a.h2d_dur += m.dur_ns;
+      a.h2d.push_back({m.start_ns, m.end_ns()}), a.h2d_bytes = sat_add(a.h2d_bytes, m.bytes), a.h2d_dur = sat_add(a.h2d_dur, m.dur_ns);
     } else if (m.kind == CopyKind::DtoH) {
-      a.d2h.push_back({m.start_ns, m.end_ns()}), a.d2h_bytes += m.bytes, a.d2h_dur += m.dur_ns;
+      a.d2h.push_back({m.start_ns, m.end_ns()}), a.d2h_bytes = sat_add(a.d2h_bytes, m.bytes), a.d2h_dur = sat_add(a.d2h_dur, m.dur_ns);
     } else {
-      a.d2d.push_back({m.start_ns, m.end_ns()}), a.d2d_bytes += m.bytes, a.d2d_dur += m.dur_ns;
+      a.d2d.push_back({m.start_ns, m.end_ns()}), a.d2d_bytes = sat_add(a.d2d_bytes, m.bytes), a.d2d_dur = sat_add(a.d2d_dur, m.dur_ns);
     }
   }
   last_rank = -2;
