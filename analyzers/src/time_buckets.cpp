@@ -43,9 +43,9 @@ CommParts comm_parts(const std::vector<CollInstance>& instances) {
 std::map<int, std::pair<Intervals, std::vector<std::int64_t>>> api_by_rank(const RunData& run) {
   std::map<int, std::pair<Intervals, std::vector<std::int64_t>>> out;
   std::pair<Intervals, std::vector<std::int64_t>>* cur = nullptr;
-  std::int64_t cur_rank = -2;
+  std::int64_t cur_rank = 0;  // no sentinel rank: ranks come from the file (-2 read through a null cache)
   for (const auto& c : run.api_calls) {
-    if (c.rank.value != cur_rank) cur = &out[static_cast<int>(c.rank.value)], cur_rank = c.rank.value;
+    if (!cur || c.rank.value != cur_rank) cur = &out[static_cast<int>(c.rank.value)], cur_rank = c.rank.value;
     cur->first.push_back({c.start_ns, c.end_ns()});
     cur->second.push_back(c.start_ns);
   }
