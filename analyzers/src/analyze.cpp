@@ -6,6 +6,7 @@
 #include "gather.h"
 #include "moetune/analyzers/analyses.h"
 #include "moetune/analyzers/comm_rules.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -18,7 +19,7 @@ void comm_vocabulary_health(const detail::Gathered& gd, const AnalyzeOptions& op
   for (const auto& [rank, g] : gd.ranks)
     for (const auto& [name, v] : g.unclassified) {
       auto& e = by_name[name];
-      e.name = name, e.total_ns += v.first, e.count += v.second;
+      e.name = name, e.total_ns = sat_add(e.total_ns, v.first), e.count += v.second;
     }
   std::vector<UnclassifiedComm> u;
   for (auto& [name, e] : by_name) u.push_back(std::move(e));

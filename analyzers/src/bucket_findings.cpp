@@ -23,6 +23,7 @@
 #include "moetune/trace/link_rates.h"
 #include "gather.h"
 #include "judge.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -54,7 +55,7 @@ void memcpy_bound(const RunData& run, const Gathered& gd, const std::vector<Rank
     if (auto g = gd.ranks.find(r); g != gd.ranks.end())
       for (const auto& [k, c] : g->second.copies) {
         auto& v = kinds[k];
-        v.bytes += c.bytes, v.dur += c.dur, v.n += c.n, v.small += c.small;
+        v.bytes = sat_add(v.bytes, c.bytes), v.dur = sat_add(v.dur, c.dur), v.n += c.n, v.small += c.small;
       }
   // PCIe ceiling of the flagged ranks (the slowest gen x width recorded).
   std::optional<double> pcie;
@@ -188,7 +189,7 @@ void grad_compression(const RunData& run, const Gathered& gd, const AnalyzeOptio
     const int b = float_bits(o.dtype);
     if (!is_allreduce(o.func) || b == 0 || o.bytes < th.min_bytes || o.end_ns <= o.start_ns) continue;
     ar[static_cast<int>(o.rank.value)].push_back({o.start_ns, o.end_ns});
-    bytes += o.bytes, bits = std::max(bits, b), nranks = std::max(nranks, o.nranks), ++ops;
+    bytes = sat_add(bytes, o.bytes), bits = std::max(bits, b), nranks = std::max(nranks, o.nranks), ++ops;
     if (o.nranks >= 2)
       best_busbw = std::max(best_busbw, static_cast<double>(o.bytes) * 2.0 * (o.nranks - 1) / o.nranks /
                                             static_cast<double>(o.end_ns - o.start_ns));
@@ -271,7 +272,7 @@ void gather_copies_and_grad(const RunData&, const GatherInputs& in, const Analyz
   for (const auto* m : in.memcpys) {
     const char* k = is_comm_memcpy(*m) ? "p2p" : m->kind == CopyKind::HtoD ? "h2d" : m->kind == CopyKind::DtoH ? "d2h" : "d2d";
     auto& v = g.copies[k];
-    v.bytes += m->bytes, v.dur += m->dur_ns, ++v.n, v.small += m->bytes < 64 * 1024;
+    v.bytes = sat_add(v.bytes, m->bytes), v.dur = sat_add(v.dur, m->dur_ns), ++v.n, v.small += m->bytes < 64 * 1024;
   }
   const auto& a = in.a;
   Intervals ar = fp32_allreduce_intervals(in.ops, opts.grad_compression.min_bytes);

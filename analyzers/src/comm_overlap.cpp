@@ -16,6 +16,7 @@
 #include "gather.h"
 #include "judge.h"
 #include "moetune/analyzers/analyses.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -42,13 +43,15 @@ void exposed_by_op(const RunData& run, const GatherInputs& in, std::map<std::str
   const auto& a = in.a;
   if (a.nccl_ops > 0) {
     for (const auto* o : in.ops)
-      if (o->end_ns > o->start_ns) out[o->func] += (o->end_ns - o->start_ns) - measure(a.compute, o->start_ns, o->end_ns);
+      if (o->end_ns > o->start_ns)
+        out[o->func] = sat_add(out[o->func], (o->end_ns - o->start_ns) - measure(a.compute, o->start_ns, o->end_ns));
     return;
   }
   for (const auto& k : in.kernels) {
     if (!in.cls.is_comm(k.name)) continue;
     auto info = parse_nccl_kernel(run.str(k.name));
-    out[info ? info->func : to_string(in.cls.kind(k.name))] += k.dur_ns - measure(a.compute, k.start_ns, k.end_ns());
+    auto& t = out[info ? info->func : to_string(in.cls.kind(k.name))];
+    t = sat_add(t, k.dur_ns - measure(a.compute, k.start_ns, k.end_ns()));
   }
 }
 
@@ -85,13 +88,10 @@ void gather_comm_overlap(const RunData& run, const GatherInputs& in, RankGather&
     btot += bucket_row(w.step, w.s, w.e);
     auto st = window_stats(a, w);
     auto ew = measure(exposed_wait_iv, w.s, w.e);
-    tot_wait += ew;
-    tot.step_ns += st.step_ns;
-    tot.compute_ns += st.compute_ns;
-    tot.comm_ns += st.comm_ns;
-    tot.overlap_ns += st.overlap_ns;
-    tot.exposed_ns += st.exposed_ns;
-    tot.idle_ns += st.idle_ns;
+    tot_wait = sat_add(tot_wait, ew);  // step windows come from the file and may overlap: sums saturate
+    for (auto f : {&WindowStats::step_ns, &WindowStats::compute_ns, &WindowStats::comm_ns, &WindowStats::overlap_ns,
+                   &WindowStats::exposed_ns, &WindowStats::idle_ns})
+      tot.*f = sat_add(tot.*f, st.*f);
     // Overlap can hide exposed comm only behind compute that does not already overlap comm.
     g.hideable += std::min(st.exposed_ns - ew, st.compute_ns - st.overlap_ns);
     g.worst.push_back({st.exposed_ns - ew, w.step, w.s, w.e});

@@ -20,6 +20,7 @@
 #include "gather.h"
 #include "judge.h"
 #include "moetune/analyzers/analyses.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -232,7 +233,7 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
   for (const auto& in : insts) {
     auto& g = groups[{in.comm, in.func}];
     ++g.total;
-    for (const auto& m : in.members) g.comm += m.dur();
+    for (const auto& m : in.members) g.comm = sat_add(g.comm, m.dur());
     g.all_wait += in.total_wait();
     if (g.algo.empty()) g.algo = in.algo;
     if (in.setup_ns > 0) {
@@ -288,7 +289,7 @@ void judge_global_sync(const RunData& run, const Gathered& gd, const AnalyzeOpti
       j["mean_wait_ms"] = ms(in.total_wait()) / static_cast<double>(in.members.size());
     });
     std::int64_t tsum = 0;
-    for (const auto* in : g.flagged) tsum += in->transfer_ns;
+    for (const auto* in : g.flagged) tsum = sat_add(tsum, in->transfer_ns);
     nlohmann::json hist = nlohmann::json::object();
     for (auto [r, n] : late_hist) hist[std::to_string(r)] = n;
     f.evidence = {{"func", func},

@@ -11,6 +11,7 @@
 #include "moetune/analyzers/comm_rules.h"
 #include "moetune/analyzers/steps.h"
 #include "gather.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -81,17 +82,17 @@ void judge_precision(const RunData& run, const Gathered& gd, const AnalyzeOption
   for (const auto& o : run.nccl_ops) {
     if (!is_alltoall_op(o.func) && !p2p_is_a2a(o)) continue;
     if (is_self_send(o)) {  // a local copy: halving it saves memory bandwidth, not wire bytes
-      if (o.dtype && dtype_bits(*o.dtype) >= 32) self_bytes += o.bytes;
+      if (o.dtype && dtype_bits(*o.dtype) >= 32) self_bytes = sat_add(self_bytes, o.bytes);
       continue;
     }
     ++a2a;
     if (!o.dtype) continue;
     ++a2a_typed;
-    by_dtype[*o.dtype] += o.bytes;
+    by_dtype[*o.dtype] = sat_add(by_dtype[*o.dtype], o.bytes);
     int bits = dtype_bits(*o.dtype);
     if (bits < 32) continue;
     wide_bits = std::max(wide_bits, bits);
-    wide_bytes += o.bytes;
+    wide_bytes = sat_add(wide_bytes, o.bytes);
     if (o.end_ns > o.start_ns) wide_iv[static_cast<int>(o.rank.value)].push_back({o.start_ns, o.end_ns});
     ranks.insert(static_cast<int>(o.rank.value));
     if (ranges.size() < 32) ranges.push_back({o.start_ns, o.end_ns});

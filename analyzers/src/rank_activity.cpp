@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include "moetune/analyzers/steps.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers::detail {
 
@@ -93,10 +94,12 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     return a;
   };
   // Rows arrive grouped by rank; cache the last rank's entry to avoid a map lookup per row.
+  // (No sentinel rank: ranks come from the file, and fuzz_store found a first row of rank -2,
+  // the old sentinel, which then read through a null cache.)
   RankActivity* last = nullptr;
-  std::int64_t last_rank = -2;
+  std::int64_t last_rank = 0;
   auto cached = [&](RankId r) -> RankActivity& {
-    if (r.value != last_rank) {
+    if (!last || r.value != last_rank) {
       last = &get(r);
       last_rank = r.value;
     }
@@ -119,29 +122,29 @@ std::vector<RankActivity> build_rank_activity(const RunData& run, const CommClas
     }
     a.busy.push_back(iv);
   }
-  last_rank = -2;
+  last = nullptr;
   for (const auto& m : run.memcpys) {
     auto& a = cached(m.rank);
     busy_extra[a.rank].push_back({m.start_ns, m.end_ns()});
     if (is_comm_memcpy(m)) {
       ++a.peer_copies;
       comm_extra[a.rank].push_back({m.start_ns, m.end_ns()});
-      a.p2p.push_back({m.start_ns, m.end_ns()}), a.p2p_bytes += m.bytes, a.p2p_dur += m.dur_ns;
+      a.p2p.push_back({m.start_ns, m.end_ns()}), a.p2p_bytes = sat_add(a.p2p_bytes, m.bytes), a.p2p_dur = sat_add(a.p2p_dur, m.dur_ns);
     } else if (m.kind == CopyKind::HtoD) {
-      a.h2d.push_back({m.start_ns, m.end_ns()}), a.h2d_bytes += m.bytes, a.h2d_dur += m.dur_ns;
+      a.h2d.push_back({m.start_ns, m.end_ns()}), a.h2d_bytes = sat_add(a.h2d_bytes, m.bytes), a.h2d_dur = sat_add(a.h2d_dur, m.dur_ns);
     } else if (m.kind == CopyKind::DtoH) {
-      a.d2h.push_back({m.start_ns, m.end_ns()}), a.d2h_bytes += m.bytes, a.d2h_dur += m.dur_ns;
+      a.d2h.push_back({m.start_ns, m.end_ns()}), a.d2h_bytes = sat_add(a.d2h_bytes, m.bytes), a.d2h_dur = sat_add(a.d2h_dur, m.dur_ns);
     } else {
-      a.d2d.push_back({m.start_ns, m.end_ns()}), a.d2d_bytes += m.bytes, a.d2d_dur += m.dur_ns;
+      a.d2d.push_back({m.start_ns, m.end_ns()}), a.d2d_bytes = sat_add(a.d2d_bytes, m.bytes), a.d2d_dur = sat_add(a.d2d_dur, m.dur_ns);
     }
   }
-  last_rank = -2;
+  last = nullptr;
   for (const auto& m : run.memsets) {
     auto& a = cached(m.rank);
     busy_extra[a.rank].push_back({m.start_ns, m.end_ns()});
     a.d2d.push_back({m.start_ns, m.end_ns()});
   }
-  last_rank = -2;
+  last = nullptr;
   for (const auto& o : run.nccl_ops) {
     auto& a = cached(o.rank);
     ++a.nccl_ops;

@@ -18,6 +18,7 @@
 #include "gather.h"
 #include "judge.h"
 #include "moetune/analyzers/analyses.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers {
 namespace {
@@ -109,7 +110,7 @@ void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<R
       if (in.late_rank != t.act->rank) continue;
       ++late_in;
       for (const auto& m : in.members)
-        if (m.rank != t.act->rank) others_wait += in.wait(m);
+        if (m.rank != t.act->rank) others_wait = sat_add(others_wait, in.wait(m));
       if (ranges.size() < 5 && in.last_arrival > in.first_arrival) ranges.push_back({in.first_arrival, in.last_arrival});
     }
     double step = t.step_ns();
@@ -183,8 +184,8 @@ void gather_stragglers(const RunData& run, const GatherInputs& in, const Analyze
   const auto& a = in.a;
   if (a.windows.empty()) return;
   for (const auto& w : a.windows) {
-    g.window_ns += w.e - w.s;
-    g.compute_ns += measure(a.compute, w.s, w.e);
+    g.window_ns = sat_add(g.window_ns, w.e - w.s);  // windows from the file may overlap: sums saturate
+    g.compute_ns = sat_add(g.compute_ns, measure(a.compute, w.s, w.e));
   }
   g.nwindows = static_cast<std::int64_t>(a.windows.size());
   const auto& busy = a.busy;
@@ -205,10 +206,10 @@ void gather_stragglers(const RunData& run, const GatherInputs& in, const Analyze
     std::int64_t idle = to - from;
     if (idle < opts.host_sync.min_idle_per_call_ns) continue;
     sync_gaps.push_back({from, to});
-    g.sync_idle += idle;
+    g.sync_idle = sat_add(g.sync_idle, idle);
     auto& e = g.sync_by_api[run.str(c->name)];
     ++e.first;
-    e.second += idle;
+    e.second = sat_add(e.second, idle);
   }
   g.sync_gaps = static_cast<std::int64_t>(sync_gaps.size());
   {
@@ -225,7 +226,7 @@ void gather_stragglers(const RunData& run, const GatherInputs& in, const Analyze
                                  [&](const Interval& s) { return s.s < gp.e && s.e > gp.s; });
       if (by_sync) continue;
       idle.push_back(gp);
-      g.idle_ns += gp.e - gp.s;
+      g.idle_ns = sat_add(g.idle_ns, gp.e - gp.s);
     }
   g.idle_gaps = static_cast<std::int64_t>(idle.size());
   auto worst = idle;

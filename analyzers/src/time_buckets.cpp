@@ -3,13 +3,15 @@
 #include "time_buckets.h"
 
 #include <algorithm>
+#include "sat_math.h"
 
 namespace moetune::analyzers::detail {
 
 Buckets& Buckets::operator+=(const Buckets& o) {
-  step += o.step, compute += o.compute, transfer += o.transfer, wait += o.wait;
-  h2d += o.h2d, d2h += o.d2h, d2d += o.d2d, p2p += o.p2p;
-  gap_long += o.gap_long, gap_short += o.gap_short, idle += o.idle;
+  // Saturating: windows come from the file and may overlap (sat_math.h).
+  for (auto f : {&Buckets::step, &Buckets::compute, &Buckets::transfer, &Buckets::wait, &Buckets::h2d, &Buckets::d2h,
+                 &Buckets::d2d, &Buckets::p2p, &Buckets::gap_long, &Buckets::gap_short, &Buckets::idle})
+    this->*f = sat_add(this->*f, o.*f);
   long_gaps += o.long_gaps, short_gaps += o.short_gaps;
   return *this;
 }
@@ -41,9 +43,9 @@ CommParts comm_parts(const std::vector<CollInstance>& instances) {
 std::map<int, std::pair<Intervals, std::vector<std::int64_t>>> api_by_rank(const RunData& run) {
   std::map<int, std::pair<Intervals, std::vector<std::int64_t>>> out;
   std::pair<Intervals, std::vector<std::int64_t>>* cur = nullptr;
-  std::int64_t cur_rank = -2;
+  std::int64_t cur_rank = 0;  // no sentinel rank: ranks come from the file (-2 read through a null cache)
   for (const auto& c : run.api_calls) {
-    if (c.rank.value != cur_rank) cur = &out[static_cast<int>(c.rank.value)], cur_rank = c.rank.value;
+    if (!cur || c.rank.value != cur_rank) cur = &out[static_cast<int>(c.rank.value)], cur_rank = c.rank.value;
     cur->first.push_back({c.start_ns, c.end_ns()});
     cur->second.push_back(c.start_ns);
   }
@@ -97,9 +99,9 @@ Buckets measure_buckets(const RankActivity& a, const RankBuckets& b, std::int64_
     const auto calls = std::lower_bound(b.api_starts.begin(), b.api_starts.end(), g.e) -
                        std::lower_bound(b.api_starts.begin(), b.api_starts.end(), g.s);
     if (2 * in_api >= len || calls * 100'000 >= len) {
-      r.gap_long += len, ++r.long_gaps;
+      r.gap_long = sat_add(r.gap_long, len), ++r.long_gaps;
     } else {
-      r.idle += len;
+      r.idle = sat_add(r.idle, len);
     }
   }
   // The gaps are the complement of busy, and the GPU buckets partition busy: the sum is exact.

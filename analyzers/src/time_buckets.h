@@ -22,6 +22,7 @@
 #include "collective_instances.h"
 #include "moetune/analyzers/metrics.h"
 #include "rank_activity.h"
+#include "sat_math.h"
 
 namespace moetune::analyzers::detail {
 
@@ -32,8 +33,10 @@ struct Buckets {
   std::int64_t gap_long = 0, gap_short = 0, idle = 0;
   std::int64_t long_gaps = 0, short_gaps = 0;  // how many gaps of each kind
   Buckets& operator+=(const Buckets& o);
-  std::int64_t memcpy() const { return h2d + d2h + d2d + p2p; }
-  std::int64_t sum() const { return compute + transfer + wait + memcpy() + gap_long + gap_short + idle; }
+  std::int64_t memcpy() const { return sat_add(sat_add(h2d, d2h), sat_add(d2d, p2p)); }
+  std::int64_t sum() const {
+    return sat_add(sat_add(sat_add(compute, transfer), sat_add(wait, memcpy())), sat_add(sat_add(gap_long, gap_short), idle));
+  }
   // In ms (compute_ms ... idle_ms, metrics.h), each value / div.
   BucketTimes times(double div = 1) const;
 };
