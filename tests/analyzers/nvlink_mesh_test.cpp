@@ -91,4 +91,5 @@ TEST(NvlinkMesh, LinksPerGpuFromTheName) {
   EXPECT_EQ(links::nvlinks_per_gpu("NVIDIA GeForce RTX 3090"), std::nullopt);
   EXPECT_EQ(links::nvlink_count("NV18"), 18);
   EXPECT_EQ(links::nvlink_count("PHB"), 0);
+  EXPECT_EQ(links::nvlink_count("NV99999999999"), 0) << "a code from a file: bounded, not an int overflow";
 }

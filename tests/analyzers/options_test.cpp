@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <regex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "anab_helpers.h"
 #include "moetune/analyzers/model.h"
@@ -146,7 +148,7 @@ TEST(AnalyzeOptions, CliSetOnReportDiffAndPlan) {
   ASSERT_EQ(plan_off.rc, 0) << plan_off.out;
   EXPECT_EQ(anab::read_text(prof).find("exposed_comm-1"), std::string::npos) << "plan ignored --set";
 
-  for (const std::string cmd : {" report " + run + " --format json -o -", " diff " + run + " " + run,
+  for (const std::string& cmd : std::vector<std::string>{" report " + run + " --format json -o -", " diff " + run + " " + run,
                                 " plan " + run + " -o " + prof.string() + " --force"}) {
     auto bad = anab::run(cli + cmd + " --set exposed_comm.min_pct=lots");
     EXPECT_EQ(bad.rc, 2) << cmd;

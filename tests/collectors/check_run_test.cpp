@@ -129,8 +129,9 @@ TEST(CheckRun, OneGpuRunsRecordedAfterTheFixesPassEveryCheck) {
     EXPECT_EQ(rc, 0) << name << ": " << out;
     EXPECT_TRUE(bad.empty()) << name << ": " << out;
     EXPECT_TRUE(names.count("kernels") && names.count("nvtx_ranges") && names.count("topology")) << name;
-    if (ranks > 1)
+    if (ranks > 1) {
       for (const char* must : {"clock_kernels", "nccl_gpu_times", "nccl_no_stale", "seq_match", "algo_proto"})
         EXPECT_TRUE(names.count(must)) << name << ": " << must << " not reported";
+    }
   }
 }

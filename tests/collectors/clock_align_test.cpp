@@ -248,7 +248,9 @@ TEST(ClockAlign, RecoversSkewedHostsAndAnalysisIsUnchanged) {
     const int h = std::stoi(c.domain.substr(4));
     EXPECT_EQ(c.reference, h == 0) << c.domain;
     EXPECT_TRUE(c.aligned) << c.domain;
-    if (!c.reference) EXPECT_GT(c.instances, 100) << c.domain;
+    if (!c.reference) {
+      EXPECT_GT(c.instances, 100) << c.domain;
+    }
     for (std::int64_t t : {t_lo, (t_lo + t_hi) / 2, t_hi}) {
       const std::int64_t want = skew[0].at(t, t_lo);  // the reference host's reading of t
       const std::int64_t got = c.map.apply(skew[static_cast<std::size_t>(h)].at(t, t_lo));

@@ -259,7 +259,10 @@ class Mapper {
       std::string_view num = e.name.substr(kStep.size());
       std::int64_t step = 0;
       bool ok = !num.empty() && num.size() <= 18;
-      for (char c : num) ok = ok && c >= '0' && c <= '9', step = step * 10 + (c - '0');
+      for (char c : num) {  // at most 18 digits: fits int64 (fuzz_kineto: non-digits kept multiplying)
+        if (c < '0' || c > '9') { ok = false; break; }
+        step = step * 10 + (c - '0');
+      }
       if (ok) {
         auto [it, fresh] = steps_.try_emplace(step, start, start + dur);
         if (!fresh) {

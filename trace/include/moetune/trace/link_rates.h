@@ -41,6 +41,7 @@ inline int nvlink_count(std::string_view code) {
   for (char c : code.substr(2)) {
     if (c < '0' || c > '9') return 0;
     v = v * 10 + (c - '0');
+    if (v > 4096) return 0;  // no GPU pair has that many links; bounds v (the code comes from a file)
   }
   return v;
 }
