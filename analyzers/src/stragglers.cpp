@@ -36,7 +36,18 @@ struct RankTotals {
 // expert; placement: where the expert lives). A token goes to the copy on its own rank, else
 // the copies share it evenly (the planner's rule, placement.h). Empty without routing or
 // placement, or when a routed expert has no placement row.
-std::vector<double> expert_tokens_per_rank(const RunData& run, const SteadySteps& ctx_steady) {
+// Stored sparsely: rank ids come from the file, so memory follows the hosting ranks, not the
+// largest id (fuzz_store: a placement on rank 2^28 asked for a 2 GiB vector).
+struct RankTokens {
+  std::map<int, double> v;  // ranks that host an expert
+  std::size_t n = 0;        // largest hosting rank + 1: ids 0..n-1 take part, absent ones with 0
+  double at(std::size_t r) const {
+    auto it = v.find(static_cast<int>(r));
+    return it == v.end() ? 0.0 : it->second;
+  }
+};
+
+RankTokens expert_tokens_per_rank(const RunData& run, const SteadySteps& ctx_steady) {
   if (run.routing.empty() || run.placement.empty()) return {};
   std::map<std::pair<int, int>, std::vector<int>> where;  // (layer, expert) -> ranks (deduplicated)
   for (const auto& p : run.placement) {
@@ -45,7 +56,7 @@ std::vector<double> expert_tokens_per_rank(const RunData& run, const SteadySteps
   }
   const SteadySteps& steady = ctx_steady;
   std::map<std::int64_t, bool> steps;
-  std::vector<double> tokens;
+  RankTokens tokens;
   for (const auto& r : run.routing) {
     if (!steady.is_steady(r.step)) continue;
     auto it = where.find({r.layer, r.expert});
@@ -56,22 +67,28 @@ std::vector<double> expert_tokens_per_rank(const RunData& run, const SteadySteps
     for (int h : ranks) {
       if (own != ranks.end() && h != *own) continue;
       if (h < 0) continue;
-      if (tokens.size() <= static_cast<std::size_t>(h)) tokens.resize(static_cast<std::size_t>(h) + 1, 0.0);
-      tokens[static_cast<std::size_t>(h)] +=
-          static_cast<double>(r.tokens) / (own != ranks.end() ? 1.0 : static_cast<double>(ranks.size()));
+      tokens.n = std::max(tokens.n, static_cast<std::size_t>(h) + 1);
+      tokens.v[h] += static_cast<double>(r.tokens) / (own != ranks.end() ? 1.0 : static_cast<double>(ranks.size()));
     }
   }
   if (steps.empty()) return {};
-  for (auto& t : tokens) t /= static_cast<double>(steps.size());
+  for (auto& [h, t] : tokens.v) t /= static_cast<double>(steps.size());
   return tokens;
 }
 
-double median_without(const std::vector<double>& v, std::size_t skip) {
+// Median over ranks 0..n-1 except `skip` (skip < n), the absent ranks counting 0: the same
+// value median_of gives on the dense list, without making it.
+double median_without(const RankTokens& t, std::size_t skip) {
   std::vector<double> o;
-  for (std::size_t i = 0; i < v.size(); ++i)
-    if (i != skip) o.push_back(v[i]);
-  if (o.empty()) return 0;
-  return median_of(o);
+  for (const auto& [h, x] : t.v)
+    if (static_cast<std::size_t>(h) != skip) o.push_back(x);
+  const std::size_t zeros = t.n - t.v.size() - (t.v.count(static_cast<int>(skip)) ? 0 : 1);
+  const std::size_t m = o.size() + zeros;
+  if (m == 0) return 0;
+  std::sort(o.begin(), o.end());
+  const auto neg = static_cast<std::size_t>(std::lower_bound(o.begin(), o.end(), 0.0) - o.begin());
+  auto kth = [&](std::size_t k) { return k < neg ? o[k] : k < neg + zeros ? 0.0 : o[k - zeros]; };
+  return m % 2 ? kth(m / 2) : 0.5 * (kth(m / 2 - 1) + kth(m / 2));
 }
 
 void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<RankTotals>& tot,
@@ -92,7 +109,7 @@ void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<R
     }
   }
   const auto& insts = gd.ctx.instances;
-  const std::vector<double> expert_tokens = expert_tokens_per_rank(run, gd.ctx.steady);
+  const RankTokens expert_tokens = expert_tokens_per_rank(run, gd.ctx.steady);
   for (const auto& t : tot) {
     std::vector<double> others;
     for (const auto& o : tot)
@@ -116,8 +133,8 @@ void find_stragglers(const RunData& run, const Gathered& gd, const std::vector<R
     double step = t.step_ns();
     // Expert load of this rank against the other ranks' median (routing x placement).
     std::optional<double> my_tokens, others_tokens;
-    if (auto r = static_cast<std::size_t>(t.act->rank); r < expert_tokens.size() && expert_tokens.size() >= 2) {
-      my_tokens = expert_tokens[r];
+    if (auto r = static_cast<std::size_t>(t.act->rank); r < expert_tokens.n && expert_tokens.n >= 2) {
+      my_tokens = expert_tokens.at(r);
       others_tokens = median_without(expert_tokens, r);
     }
     const bool by_load = my_tokens && others_tokens && *others_tokens > 0 && *my_tokens >= th.ratio * *others_tokens;
