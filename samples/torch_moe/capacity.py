@@ -43,7 +43,7 @@ def slot_indices(torch, lay, e_flat, dest, chunk, chunks, slot_t, off_t):
     slot_t: lay["slot"] as a tensor; off_t: lay["off"] as a tensor (both on e_flat's device)."""
     R, E, S, cap = len(lay["nloc"]), slot_t.shape[1], lay["S"], lay["cap"]
     key = (chunk * R + dest) * E + e_flat
-    order = torch.argsort(key, stable=True) if _has_stable(torch) else _stable_argsort(torch, key)
+    order = torch.argsort(key, stable=True) if _has_stable(torch) else _stable_argsort(torch, key)  # probe cached
     sk = key[order]
     first = torch.searchsorted(sk, sk)  # first position of each key in the sorted list
     pos = torch.empty_like(key)
@@ -63,12 +63,17 @@ def recv_splits(lay, rank):
     return [lay["nloc"][rank] * lay["cap"]] * len(lay["nloc"])
 
 
+_STABLE = {}  # torch module -> whether its argsort takes stable= (probed once, not per layer and step)
+
+
 def _has_stable(torch):
-    try:
-        torch.argsort(torch.zeros(1, dtype=torch.long), stable=True)
-        return True
-    except TypeError:
-        return False
+    if torch not in _STABLE:
+        try:
+            torch.argsort(torch.zeros(1, dtype=torch.long), stable=True)
+            _STABLE[torch] = True
+        except TypeError:
+            _STABLE[torch] = False
+    return _STABLE[torch]
 
 
 def _stable_argsort(torch, key):
